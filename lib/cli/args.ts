@@ -1,0 +1,197 @@
+/**
+ * The client's command line:
+ *
+ *   warren [options] [user@]host[#port] [-- local-command [args...]]
+ *
+ * `parseCommandLine` is pure (the environment comes in as a function) and
+ * compiles flags and `-o Option=value` into one `ClientConfig`. Precedence:
+ * a dedicated flag wins over `-o`; among repeated `-o`, the first wins (as in
+ * OpenSSH); defaults fill what is left.
+ */
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+import {
+  type ClientConfig,
+  defaultKnownHostsFiles,
+  DEFAULTS,
+  homeDir,
+  localUser,
+} from "../config/client_config.ts";
+import type { HostKeyPolicy } from "../ssh/host_key.ts";
+import { type ForwardSpec, parseForward, parsePort } from "./forward.ts";
+import { parseTarget } from "./target.ts";
+import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
+
+export type Env = (name: string) => string | undefined;
+
+export type CommandLine =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "run"; config: ClientConfig };
+
+const OPTIONS = {
+  localfwd: { type: "string", short: "L", multiple: true },
+  remotefwd: { type: "string", short: "R", multiple: true },
+  gateway: { type: "boolean", short: "g" },
+  "abort-on-failing-tunnel": { type: "boolean" },
+  "no-session-channel": { type: "boolean", short: "S" },
+  N: { type: "boolean", short: "N" },
+  port: { type: "string", short: "p" },
+  user: { type: "string", short: "l" },
+  "identity-file": { type: "string", short: "i", multiple: true },
+  "batch-mode": { type: "boolean", short: "B" },
+  password: { type: "string", short: "P" },
+  option: { type: "string", short: "o", multiple: true },
+  "hostkey-policy": { type: "string" },
+  "fork-into-background": { type: "boolean", short: "f" },
+  "one-shot": { type: "boolean" },
+  debug: { type: "string", short: "D" },
+  verbose: { type: "boolean", short: "v", multiple: true },
+  quiet: { type: "boolean", short: "q" },
+  version: { type: "boolean", short: "V" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const POLICIES: readonly HostKeyPolicy[] = [
+  "ask",
+  "strict",
+  "tofu",
+  "advisory",
+];
+
+function parseFlags(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    // node:util's messages are clear ("Unknown option '--x'"); keep them.
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new UsageError(msg.replace(/\. To specify a positional.*$/s, ""));
+  }
+}
+
+/** sshg3's -D is a debug level (0–99); OpenSSH's -D is a SOCKS port. */
+export function parseDebugLevel(value: string): number {
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const socks = /^(?:(.+):)?(\d+)$/.exec(value);
+  if (socks) {
+    throw new UsageError(
+      `Invalid -D '${value}': -D is the debug level (0-99) here; ` +
+        `for a SOCKS proxy on port ${socks[2]} use -L socks/${value}`,
+    );
+  }
+  throw new UsageError(`Invalid -D '${value}': expected a level 0-99`);
+}
+
+/** Check a -P value: only indirect sources, never the secret itself. */
+export function parsePasswordSource(value: string): string {
+  if (/^(file|env|extprog):\/\/./.test(value)) return value;
+  throw new UsageError(
+    "Invalid -P: use file://PATH, env://VAR or extprog://COMMAND " +
+      "(a password in the arguments is visible to other users)",
+  );
+}
+
+function checkForwards(
+  values: string[] | undefined,
+  option: "-L" | "-R",
+): ForwardSpec[] {
+  return (values ?? []).map((text) => {
+    const spec = parseForward(text, option);
+    if (spec.protocol === "socks" && option === "-R") {
+      throw new UsageError(
+        `Invalid -R '${text}': socks/ tunnels are local only (-L socks/PORT)`,
+      );
+    }
+    if (spec.protocol !== "tcp") {
+      throw new UsageError(
+        `Invalid ${option} '${text}': ${spec.protocol}/ tunnels are not supported yet`,
+      );
+    }
+    return spec;
+  });
+}
+
+function splitCommand(argv: string[]): [string[], string[] | undefined] {
+  const dash = argv.indexOf("--");
+  if (dash < 0) return [argv, undefined];
+  const command = argv.slice(dash + 1);
+  if (command.length === 0) {
+    throw new UsageError("Missing command after '--'");
+  }
+  return [argv.slice(0, dash), command];
+}
+
+export function parseCommandLine(argv: string[], env: Env): CommandLine {
+  const [args, command] = splitCommand(argv);
+  const { values: v, positionals } = parseFlags(args);
+  if (v.help) return { kind: "help" };
+  if (v.version) return { kind: "version" };
+  if (positionals.length === 0) {
+    throw new UsageError("Missing destination: warren [options] [user@]host");
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(
+      `Unexpected argument '${positionals[1]}': ` +
+        "a local command goes after '--' (warren ... host -- command)",
+    );
+  }
+  const target = parseTarget(positionals[0]);
+  const o: SshOptions = parseSshOptions(v.option ?? []);
+  const policy = v["hostkey-policy"];
+  if (policy !== undefined && !POLICIES.includes(policy as HostKeyPolicy)) {
+    throw new UsageError(
+      `Invalid --hostkey-policy '${policy}': expected ask, strict, tofu or advisory`,
+    );
+  }
+  let verbosity = (v.verbose?.length ?? 0) - (v.quiet ? 1 : 0);
+  if (v.debug !== undefined) {
+    const level = parseDebugLevel(v.debug);
+    if (level > 0) verbosity = Math.max(verbosity, level >= 3 ? 2 : 1);
+  }
+  const home = homeDir(env);
+  const identities = [...(v["identity-file"] ?? []), ...(o.identityFiles)];
+  const config: ClientConfig = {
+    host: target.host,
+    port: v.port !== undefined
+      ? parsePort(v.port, "Invalid -p", 1)
+      : target.port ?? o.port ?? DEFAULTS.port,
+    user: v.user ?? target.user ?? o.user ?? localUser(env),
+    identityFiles: identities.map((f) => expandHome(f, home)),
+    passwordSource: v.password === undefined ? undefined : parsePasswordSource(v.password),
+    batchMode: v["batch-mode"] ?? o.batchMode ?? false,
+    hostKeyPolicy: (policy as HostKeyPolicy | undefined) ??
+      o.hostKeyPolicy ?? DEFAULTS.hostKeyPolicy,
+    knownHostsFiles: o.userKnownHostsFile !== undefined
+      ? [expandHome(o.userKnownHostsFile, home), "/etc/ssh/ssh_known_hosts"]
+      : defaultKnownHostsFiles(home),
+    serverAliveInterval: o.serverAliveInterval ?? DEFAULTS.serverAliveInterval,
+    serverAliveCountMax: o.serverAliveCountMax ?? DEFAULTS.serverAliveCountMax,
+    connectTimeout: o.connectTimeout ?? DEFAULTS.connectTimeout,
+    gateway: v.gateway ?? o.gatewayPorts ?? false,
+    abortOnFailingTunnel: v["abort-on-failing-tunnel"] ??
+      o.exitOnForwardFailure ?? false,
+    localForwards: checkForwards(v.localfwd, "-L"),
+    remoteForwards: checkForwards(v.remotefwd, "-R"),
+    background: v["fork-into-background"] ?? false,
+    oneShot: v["one-shot"] ?? false,
+    pidFile: o.pidFile === undefined ? undefined : expandHome(o.pidFile, home),
+    command,
+    verbosity,
+  };
+  if (config.background && command !== undefined) {
+    throw new UsageError("-f and '-- command' cannot be combined");
+  }
+  return { kind: "run", config };
+}
+
+/** `~/x` → `$HOME/x`, as ssh does for paths it is given. */
+export function expandHome(path: string, home: string): string {
+  if (path === "~") return home;
+  if (path.startsWith("~/")) return `${home}${path.slice(1)}`;
+  return path;
+}

@@ -1,0 +1,164 @@
+/**
+ * The tunnel grammar of `-L` and `-R` (sshg3's, with OpenSSH's brackets):
+ *
+ *   [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port
+ *   socks/[listen-address:]listen-port
+ *
+ * - An address is a host name, an IPv4 address, `*` (every interface) or an
+ *   IPv6 address in square brackets: `[::1]:8080:[2001:db8::5]:80`.
+ * - The protocol prefix is case-insensitive (`TCP/` as Tectia writes it);
+ *   `tcp` is the default.
+ * - listen-port 0 asks for any free port (the OS's locally, the server's for
+ *   `-R`); dst-port is 1–65535.
+ *
+ * `parseForward` and `formatForward` are pure and round-trip:
+ * parseForward(formatForward(spec)) deep-equals spec.
+ */
+import { UsageError } from "../errors.ts";
+
+export type ForwardProtocol = "tcp" | "ftp" | "socks";
+
+export interface ForwardSpec {
+  protocol: ForwardProtocol;
+  /** The address to listen on, without brackets; undefined = the default. */
+  listenAddress?: string;
+  listenPort: number;
+  /** Absent for socks. Without brackets. */
+  dstHost?: string;
+  dstPort?: number;
+}
+
+const PROTOCOLS: readonly ForwardProtocol[] = ["tcp", "ftp", "socks"];
+
+/** Split on ':' outside square brackets; brackets stay in the parts. */
+function splitColons(text: string, what: string): string[] {
+  const parts: string[] = [];
+  let current = "";
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === "[") {
+      if (depth > 0) throw new UsageError(`${what}: nested '['`);
+      depth++;
+    } else if (ch === "]") {
+      if (depth === 0) throw new UsageError(`${what}: unmatched ']'`);
+      depth--;
+    }
+    if (ch === ":" && depth === 0) {
+      parts.push(current);
+      current = "";
+    } else {
+      current += ch;
+    }
+  }
+  if (depth !== 0) throw new UsageError(`${what}: unmatched '['`);
+  parts.push(current);
+  return parts;
+}
+
+const HOST_RE = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/;
+const IPV6_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
+
+/** An address part: `[v6]`, `*`, a host name or IPv4 address. */
+export function parseAddress(part: string, what: string): string {
+  if (part.startsWith("[")) {
+    const inner = part.slice(1, -1);
+    if (!part.endsWith("]") || !inner.includes(":") || !IPV6_RE.test(inner)) {
+      throw new UsageError(`${what}: '${part}' is not a valid IPv6 address`);
+    }
+    return inner;
+  }
+  if (part === "*") return part;
+  if (part === "") throw new UsageError(`${what}: empty address`);
+  if (part.includes(":")) {
+    throw new UsageError(
+      `${what}: IPv6 address '${part}' must be in square brackets`,
+    );
+  }
+  if (!HOST_RE.test(part)) {
+    throw new UsageError(`${what}: '${part}' is not a valid host name`);
+  }
+  return part;
+}
+
+/** A port number in [min, 65535]; decimal digits only. */
+export function parsePort(part: string, what: string, min = 0): number {
+  if (!/^\d{1,5}$/.test(part)) {
+    throw new UsageError(`${what}: '${part}' is not a port number`);
+  }
+  const port = Number(part);
+  if (port < min || port > 65535) {
+    throw new UsageError(
+      `${what}: port ${port} is out of range (${min}-65535)`,
+    );
+  }
+  return port;
+}
+
+/** Parse one `-L`/`-R` value; `option` names it in errors ("-L"). */
+export function parseForward(text: string, option = "-L"): ForwardSpec {
+  const what = `Invalid ${option} '${text}'`;
+  let rest = text;
+  let protocol: ForwardProtocol = "tcp";
+  const slash = rest.indexOf("/");
+  if (slash >= 0) {
+    const name = rest.slice(0, slash).toLowerCase();
+    if (!PROTOCOLS.includes(name as ForwardProtocol)) {
+      throw new UsageError(
+        `${what}: unknown protocol '${rest.slice(0, slash)}' (use tcp/, ftp/ or socks/)`,
+      );
+    }
+    protocol = name as ForwardProtocol;
+    rest = rest.slice(slash + 1);
+  }
+  const parts = splitColons(rest, what);
+  if (protocol === "socks") {
+    if (parts.length > 2) {
+      throw new UsageError(
+        `${what}: socks/ takes only [listen-address:]listen-port`,
+      );
+    }
+    const listenPort = parsePort(parts[parts.length - 1], what);
+    const spec: ForwardSpec = { protocol, listenPort };
+    if (parts.length === 2) {
+      spec.listenAddress = parseAddress(parts[0], what);
+    }
+    return spec;
+  }
+  if (parts.length !== 3 && parts.length !== 4) {
+    throw new UsageError(
+      `${what}: expected [listen-address:]listen-port:dst-host:dst-port`,
+    );
+  }
+  const off = parts.length - 3;
+  const spec: ForwardSpec = {
+    protocol,
+    listenPort: parsePort(parts[off], what),
+    dstHost: parseAddress(parts[off + 1], what),
+    dstPort: parsePort(parts[off + 2], what, 1),
+  };
+  if (spec.dstHost === "*") {
+    throw new UsageError(`${what}: '*' is not a destination host`);
+  }
+  if (off === 1) spec.listenAddress = parseAddress(parts[0], what);
+  return spec;
+}
+
+/** An address as it is written in the grammar: brackets around IPv6. */
+export function formatAddress(address: string): string {
+  return address.includes(":") ? `[${address}]` : address;
+}
+
+/** The canonical text of a spec (protocol prefix only when not tcp). */
+export function formatForward(spec: ForwardSpec): string {
+  const prefix = spec.protocol === "tcp" ? "" : `${spec.protocol}/`;
+  const listen = spec.listenAddress === undefined
+    ? `${spec.listenPort}`
+    : `${formatAddress(spec.listenAddress)}:${spec.listenPort}`;
+  if (spec.protocol === "socks") return `${prefix}${listen}`;
+  return `${prefix}${listen}:${formatAddress(spec.dstHost ?? "")}:${spec.dstPort ?? 0}`;
+}
+
+/** "host:port" with brackets around IPv6, for messages. */
+export function hostPort(host: string, port: number): string {
+  return `${formatAddress(host)}:${port}`;
+}

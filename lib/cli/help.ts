@@ -1,0 +1,62 @@
+/** The text of `warren --help`: every option, each with an example. */
+import { SSH_OPTION_NAMES } from "./ssh_options.ts";
+
+export const HELP = `warren: SSH tunnels, sshg3-style
+
+Usage:
+  warren [options] [user@]host[#port] [-- local-command [args...]]
+  warren [options] ssh://[user@]host[:port] [-- local-command [args...]]
+
+Tunnels:
+  -L, --localfwd [tcp/][listen-address:]listen-port:dst-host:dst-port
+        Listen here, connect dst from the server.
+        e.g. -L 5432:db.internal:5432   -L [::1]:8080:[2001:db8::5]:80
+  -R, --remotefwd [tcp/][listen-address:]listen-port:dst-host:dst-port
+        The server listens, warren connects dst from here (port 0: the
+        server picks and warren prints it).   e.g. -R 8080:localhost:3000
+  -g, --gateway          Let other hosts use local tunnels (default: loopback
+                         only).   e.g. -g -L 8080:intranet:80
+  --abort-on-failing-tunnel
+                         Exit 1 if any tunnel cannot listen.
+                         e.g. --abort-on-failing-tunnel -L 2345:localhost:2345
+
+Connection:
+  -p, --port PORT        Server port (default 22).        e.g. -p 2222
+  -l, --user USER        Login name.                      e.g. -l deploy
+  -i, --identity-file FILE
+                         Private key (repeatable; default ~/.ssh/id_ed25519,
+                         id_ecdsa, id_rsa).               e.g. -i ~/.ssh/ci_key
+  -P, --password SOURCE  Password from file://PATH, env://VAR or
+                         extprog://COMMAND.               e.g. -P env://DB_PW
+  -B, --batch-mode       Never prompt; fail instead.      e.g. -B
+  --hostkey-policy ask|strict|tofu|advisory
+                         Unknown/changed host keys (default ask; without a
+                         terminal ask refuses like strict).
+                         e.g. --hostkey-policy=tofu
+  -o Option=value        OpenSSH option: ${SSH_OPTION_NAMES.join(", ")}.
+                         e.g. -o ServerAliveInterval=15 -o StrictHostKeyChecking=accept-new
+
+Session:
+  -S, --no-session-channel, -N
+                         Accepted for compatibility: warren never opens a
+                         session channel.                 e.g. -S
+  -f, --fork-into-background
+                         Go to the background once every tunnel listens; print
+                         the PID (-o PidFile=PATH writes it too).
+                         e.g. -f -L 2345:localhost:2345
+  --one-shot             Exit 0 once a tunneled connection has come and all
+                         have closed.                     e.g. -f --one-shot
+  -- command [args...]   Run a local command once tunnels listen; exit with its
+                         status.   e.g. -L 5432:db:5432 bastion -- npm test
+
+Output:
+  -D, --debug LEVEL      Debug level 0-99 (sshg3's -D; for a SOCKS proxy use
+                         -L socks/PORT).                  e.g. -D 2
+  -v, --verbose          More detail (repeatable).        e.g. -vv
+  -q, --quiet            Errors only.                     e.g. -q
+  -V, --version          Print the version.
+  -h, --help             Print this help.
+
+Exit status: 0 success, 1 runtime failure (connect, auth, host key, tunnel),
+2 usage or configuration error; with '-- command', the command's status.
+`;

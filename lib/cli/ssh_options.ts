@@ -1,0 +1,113 @@
+/**
+ * `-o Option=value` with OpenSSH's option names (case-insensitive, `=` or a
+ * space between name and value). Only the options warren implements are
+ * accepted; any other name is a usage error that names it. For an option
+ * given more than once, the first value wins, as in OpenSSH.
+ */
+import { UsageError } from "../errors.ts";
+import type { HostKeyPolicy } from "../ssh/host_key.ts";
+import { parsePort } from "./forward.ts";
+
+export interface SshOptions {
+  port?: number;
+  user?: string;
+  identityFiles: string[];
+  userKnownHostsFile?: string;
+  hostKeyPolicy?: HostKeyPolicy;
+  serverAliveInterval?: number;
+  serverAliveCountMax?: number;
+  connectTimeout?: number;
+  exitOnForwardFailure?: boolean;
+  gatewayPorts?: boolean;
+  pidFile?: string;
+  batchMode?: boolean;
+}
+
+type Setter = (o: SshOptions, value: string, what: string) => void;
+
+function yesNo(value: string, what: string): boolean {
+  const v = value.toLowerCase();
+  if (v === "yes" || v === "true") return true;
+  if (v === "no" || v === "false") return false;
+  throw new UsageError(`${what}: expected yes or no`);
+}
+
+function seconds(value: string, what: string): number {
+  if (!/^\d+$/.test(value)) {
+    throw new UsageError(`${what}: expected a whole number of seconds`);
+  }
+  return Number(value);
+}
+
+const STRICT: Record<string, HostKeyPolicy> = {
+  yes: "strict",
+  "accept-new": "tofu",
+  no: "advisory",
+  off: "advisory",
+  ask: "ask",
+};
+
+/** Canonical names (for messages) and how each sets its field. */
+const SETTERS: Record<string, [string, Setter]> = {
+  port: ["Port", (o, v, w) => o.port ??= parsePort(v, w, 1)],
+  user: ["User", (o, v) => o.user ??= v],
+  identityfile: ["IdentityFile", (o, v) => o.identityFiles.push(v)],
+  userknownhostsfile: [
+    "UserKnownHostsFile",
+    (o, v) => o.userKnownHostsFile ??= v.split(/\s+/)[0],
+  ],
+  stricthostkeychecking: ["StrictHostKeyChecking", (o, v, w) => {
+    const policy = STRICT[v.toLowerCase()];
+    if (policy === undefined) {
+      throw new UsageError(`${w}: expected yes, accept-new, no or ask`);
+    }
+    o.hostKeyPolicy ??= policy;
+  }],
+  serveraliveinterval: [
+    "ServerAliveInterval",
+    (o, v, w) => o.serverAliveInterval ??= seconds(v, w),
+  ],
+  serveralivecountmax: ["ServerAliveCountMax", (o, v, w) => {
+    const n = seconds(v, w);
+    if (n < 1) throw new UsageError(`${w}: must be at least 1`);
+    o.serverAliveCountMax ??= n;
+  }],
+  connecttimeout: [
+    "ConnectTimeout",
+    (o, v, w) => o.connectTimeout ??= seconds(v, w),
+  ],
+  exitonforwardfailure: [
+    "ExitOnForwardFailure",
+    (o, v, w) => o.exitOnForwardFailure ??= yesNo(v, w),
+  ],
+  gatewayports: ["GatewayPorts", (o, v, w) => o.gatewayPorts ??= yesNo(v, w)],
+  pidfile: ["PidFile", (o, v) => o.pidFile ??= v],
+  batchmode: ["BatchMode", (o, v, w) => o.batchMode ??= yesNo(v, w)],
+};
+
+/** The option names warren accepts with -o, for help and messages. */
+export const SSH_OPTION_NAMES: readonly string[] = Object.values(SETTERS).map((
+  [name],
+) => name);
+
+export function parseSshOptions(values: string[]): SshOptions {
+  const out: SshOptions = { identityFiles: [] };
+  for (const text of values) {
+    const m = /^\s*([A-Za-z0-9]+)\s*(?:=\s*|\s+)(.*?)\s*$/.exec(text);
+    if (!m) {
+      throw new UsageError(`Invalid -o '${text}': expected Option=value`);
+    }
+    const entry = SETTERS[m[1].toLowerCase()];
+    if (entry === undefined) {
+      throw new UsageError(
+        `Unknown -o option '${m[1]}' (supported: ${SSH_OPTION_NAMES.join(", ")})`,
+      );
+    }
+    const value = m[2].replace(/^"(.*)"$/, "$1");
+    if (value === "") {
+      throw new UsageError(`Invalid -o '${text}': missing value`);
+    }
+    entry[1](out, value, `Invalid -o ${entry[0]}='${value}'`);
+  }
+  return out;
+}

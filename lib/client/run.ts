@@ -1,0 +1,210 @@
+/**
+ * One client run, from a `ClientConfig` to an exit code: connect, open every
+ * tunnel, then wait for whichever comes first — a signal, the connection
+ * dying, the local command exiting, or (one-shot) the last tunneled
+ * connection closing — and close everything within two seconds.
+ */
+import type { ClientConfig } from "../config/client_config.ts";
+import { defaultIdentityFiles, homeDir } from "../config/client_config.ts";
+import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
+import { logger } from "../log.ts";
+import { connectSsh, type SshConnection } from "../ssh/connection.ts";
+import { terminalPrompter } from "../ssh/prompt.ts";
+import { LocalTunnel } from "../tunnel/local.ts";
+import { RemoteTunnel } from "../tunnel/remote.ts";
+import type { Activity, Tunnel } from "../tunnel/types.ts";
+import { isBackgroundChild, signalReady } from "./background.ts";
+
+const log = logger("client");
+
+/** Counts live tunneled connections; resolves `idle` for one-shot mode. */
+export class ActivityTracker implements Activity {
+  live = 0;
+  total = 0;
+  #idle = Promise.withResolvers<void>();
+  get idle(): Promise<void> {
+    return this.#idle.promise;
+  }
+  opened(): void {
+    this.live++;
+    this.total++;
+  }
+  closed(): void {
+    this.live--;
+    if (this.live === 0 && this.total > 0) this.#idle.resolve();
+  }
+}
+
+type Outcome =
+  | { why: "signal"; signal: Deno.Signal }
+  | { why: "lost"; error: WarrenError }
+  | { why: "command"; code: number }
+  | { why: "one-shot" };
+
+/** Open every tunnel; a failure is one error line, or fatal with abort. */
+async function startTunnels(
+  config: ClientConfig,
+  ssh: SshConnection,
+  activity: Activity,
+): Promise<Tunnel[]> {
+  const open = (srcHost: string, srcPort: number, dstHost: string, dstPort: number) =>
+    ssh.openDirect(srcHost, srcPort, dstHost, dstPort);
+  const tunnels: Tunnel[] = [
+    ...config.localForwards.map((spec) => new LocalTunnel(spec, config.gateway, open, activity)),
+    ...config.remoteForwards.map((spec) => new RemoteTunnel(spec, ssh, activity)),
+  ];
+  const started: Tunnel[] = [];
+  const results = await Promise.allSettled(tunnels.map((t) => t.start()));
+  for (const [i, r] of results.entries()) {
+    if (r.status === "fulfilled") {
+      started.push(tunnels[i]);
+      continue;
+    }
+    if (config.abortOnFailingTunnel) {
+      await Promise.allSettled(tunnels.map((t) => t.close()));
+      throw r.reason instanceof WarrenError
+        ? r.reason
+        : new WarrenError("bind", messageOf(r.reason));
+    }
+    log.error("{err}", { err: messageOf(r.reason) });
+  }
+  return started;
+}
+
+/** Run the local command with inherited stdio; resolves its exit status. */
+function runCommand(command: string[]): { status: Promise<number>; child?: Deno.ChildProcess } {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command[0], {
+      args: command.slice(1),
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "command not found" : messageOf(err);
+    log.error("Cannot run '{cmd}': {why}", { cmd: command[0], why });
+    return { status: Promise.resolve(127) };
+  }
+  return {
+    child,
+    status: child.status.then((s) => s.signal ? 128 + signalNumber(s.signal) : s.code),
+  };
+}
+
+function signalNumber(signal: Deno.Signal): number {
+  const numbers: Partial<Record<Deno.Signal, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGTERM: 15,
+  };
+  return numbers[signal] ?? 1;
+}
+
+function listenForSignals(onSignal: (s: Deno.Signal) => void): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
+  const handlers = signals.map((s) => [s, () => onSignal(s)] as const);
+  for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+  return () => {
+    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  };
+}
+
+async function writePidFile(path: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, `${Deno.pid}\n`);
+  } catch (err) {
+    throw new WarrenError("io", `Cannot write PidFile ${path}: ${messageOf(err)}`);
+  }
+}
+
+/** Connect, tunnel, wait, clean up. Returns the process exit code. */
+export async function runClient(config: ClientConfig): Promise<number> {
+  const background = isBackgroundChild();
+  const home = homeDir((n) => Deno.env.get(n));
+  const explicit = config.identityFiles.length > 0;
+  const ssh = await connectSsh({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    identityFiles: explicit ? config.identityFiles : defaultIdentityFiles(home),
+    explicitIdentities: explicit,
+    agentSocket: Deno.env.get("SSH_AUTH_SOCK") || undefined,
+    passwordSource: config.passwordSource,
+    hostKeyPolicy: config.hostKeyPolicy,
+    knownHostsFiles: config.knownHostsFiles,
+    connectTimeout: config.connectTimeout,
+    keepaliveInterval: config.serverAliveInterval,
+    keepaliveCountMax: config.serverAliveCountMax,
+    prompter: background ? undefined : terminalPrompter(config.batchMode),
+    protocolDebug: config.verbosity >= 3,
+  });
+  const activity = new ActivityTracker();
+  let tunnels: Tunnel[] = [];
+  let stopSignals = () => {};
+  let command: ReturnType<typeof runCommand> | undefined;
+  try {
+    tunnels = await startTunnels(config, ssh, activity);
+    const outcome = Promise.withResolvers<Outcome>();
+    stopSignals = listenForSignals((signal) => outcome.resolve({ why: "signal", signal }));
+    ssh.closed.then((error) => error && outcome.resolve({ why: "lost", error }));
+    if (config.oneShot) activity.idle.then(() => outcome.resolve({ why: "one-shot" }));
+    if (config.pidFile !== undefined) await writePidFile(config.pidFile);
+    if (background) await signalReady();
+    if (config.command !== undefined) {
+      command = runCommand(config.command);
+      command.status.then((code) => outcome.resolve({ why: "command", code }));
+    }
+    const result = await outcome.promise;
+    switch (result.why) {
+      case "signal":
+        log.info("Received {signal}: closing tunnels", { signal: result.signal });
+        if (command?.child) return await stopCommand(command.child, command.status);
+        return EXIT_OK;
+      case "lost":
+        log.error("{err}", { err: result.error.message });
+        return EXIT_FAILURE;
+      case "command":
+        return result.code;
+      case "one-shot":
+        log.info("One-shot: {n} connection(s) served, exiting", { n: activity.total });
+        return EXIT_OK;
+      default:
+        return result satisfies never;
+    }
+  } finally {
+    stopSignals();
+    await closeAll(tunnels, ssh);
+    if (config.pidFile !== undefined) await Deno.remove(config.pidFile).catch(() => {});
+  }
+}
+
+/** Pass the stop on to the local command; kill it if it lingers. */
+async function stopCommand(child: Deno.ChildProcess, status: Promise<number>): Promise<number> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 1500);
+  try {
+    return await status;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Close tunnels and the connection, giving up on stragglers after 1.5 s. */
+async function closeAll(tunnels: Tunnel[], ssh: SshConnection): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cap = new Promise<void>((r) => timer = setTimeout(r, 1500));
+  await Promise.race([Promise.allSettled(tunnels.map((t) => t.close())), cap]);
+  clearTimeout(timer);
+  await ssh.close();
+}

@@ -1,0 +1,21 @@
+/**
+ * The permissions warren runs with: `deno task start`, the compiled binaries
+ * (deno.json's compile task) and a re-executed background process all use
+ * exactly this list; a test checks deno.json against it.
+ *
+ * - net: SSH servers, tunnel listeners and destinations are the user's choice.
+ * - read: keys, known_hosts, config, password files, the agent socket.
+ * - write: known_hosts (tofu/ask), PidFile, the agent socket (a Unix socket
+ *   needs write access to connect).
+ * - env: HOME/USER/SSH_AUTH_SOCK and `-P env://VAR`, which may be any name.
+ * - run: `-- command`, `-P extprog://`, and re-running itself for `-f`.
+ * - sys: the home directory and host name for node: modules ssh2 uses.
+ */
+export const PERMISSION_FLAGS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "--allow-sys=homedir,hostname",
+];

@@ -1,0 +1,210 @@
+/**
+ * Client authentication, in OpenSSH's order: the agent, then identity files
+ * (the -i files, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa), then
+ * keyboard-interactive, then password. Methods the server does not offer are
+ * skipped. Encrypted keys ask for their passphrase on the terminal; answers
+ * for password prompts come from `-P SOURCE` or the terminal. Nothing here
+ * logs a secret.
+ */
+import { Buffer } from "node:buffer";
+import { utils } from "./ssh2.ts";
+import type { Prompter } from "./prompt.ts";
+import { readPasswordSource } from "./password_source.ts";
+import { logger } from "../log.ts";
+
+const log = logger("ssh", "auth");
+
+export interface AuthOptions {
+  user: string;
+  /** Key files to try, in order. */
+  identityFiles: string[];
+  /** Whether the files were named by the user (a missing one is a warning). */
+  explicitIdentities: boolean;
+  agentSocket?: string;
+  passwordSource?: string;
+  prompter?: Prompter;
+  /** Wraps every terminal question (to pause the handshake deadline). */
+  whilePrompting<T>(question: () => Promise<T>): Promise<T>;
+}
+
+// ssh2's authHandler result: a method object, or false to give up.
+// deno-lint-ignore no-explicit-any
+type AuthMethod = Record<string, any> | false;
+type Next = (methodsLeft: string[] | null) => Promise<AuthMethod | null>;
+
+export interface AuthPlan {
+  handler(
+    methodsLeft: string[] | null,
+    partial: boolean | null,
+    callback: (next: AuthMethod) => void,
+  ): void;
+  /** What was tried, for the failure message. */
+  tried: string[];
+  /** The methods the server last said it accepts. */
+  serverMethods: string[] | null;
+}
+
+const PASSWORD_TRIES = 3;
+
+export function planAuth(opts: AuthOptions): AuthPlan {
+  const steps: Next[] = [];
+  const tried: string[] = [];
+  let password: Promise<string> | undefined;
+  const secret = (prompt: string): Promise<string> | undefined => {
+    if (opts.passwordSource !== undefined) {
+      return password ??= readPasswordSource(opts.passwordSource);
+    }
+    const p = opts.prompter;
+    return p && opts.whilePrompting(() => p.secret(prompt));
+  };
+  const user = opts.user;
+
+  if (opts.agentSocket) {
+    steps.push((left) => {
+      if (left && !left.includes("publickey")) return Promise.resolve(null);
+      tried.push("publickey (agent)");
+      return Promise.resolve({
+        type: "agent",
+        username: user,
+        agent: opts.agentSocket,
+      });
+    });
+  }
+  for (const file of opts.identityFiles) {
+    steps.push(async (left) => {
+      if (left && !left.includes("publickey")) return null;
+      const key = await loadKey(file, opts);
+      if (key === null) return null;
+      tried.push(`publickey (${file})`);
+      return {
+        type: "publickey",
+        username: user,
+        key: key.data,
+        passphrase: key.passphrase,
+      };
+    });
+  }
+  const canAnswer = opts.passwordSource !== undefined ||
+    opts.prompter !== undefined;
+  if (canAnswer) {
+    steps.push((left) => {
+      if (left && !left.includes("keyboard-interactive")) {
+        return Promise.resolve(null);
+      }
+      tried.push("keyboard-interactive");
+      return Promise.resolve({
+        type: "keyboard-interactive",
+        username: user,
+        prompt: (
+          _name: string,
+          _instructions: string,
+          _lang: string,
+          prompts: { prompt: string; echo?: boolean }[],
+          finish: (answers: string[]) => void,
+        ) => {
+          answerAll(prompts, secret, opts).then(finish, (err) => {
+            log.error("{error}", { error: String(err?.message ?? err) });
+            finish([]);
+          });
+        },
+      });
+    });
+    const tries = opts.passwordSource !== undefined ? 1 : PASSWORD_TRIES;
+    for (let i = 0; i < tries; i++) {
+      steps.push(async (left) => {
+        if (left && !left.includes("password")) return null;
+        const pw = await secret(`${user}'s password: `);
+        if (pw === undefined) return null;
+        if (i === 0) tried.push("password");
+        return { type: "password", username: user, password: pw };
+      });
+    }
+  }
+
+  const plan: AuthPlan = {
+    tried,
+    serverMethods: null,
+    handler(methodsLeft, _partial, callback) {
+      if (methodsLeft) plan.serverMethods = methodsLeft;
+      (async () => {
+        while (steps.length > 0) {
+          const next = await steps.shift()!(methodsLeft);
+          if (next !== null) return next;
+        }
+        return false as const;
+      })().then(callback, (err) => {
+        log.error("{error}", { error: String(err?.message ?? err) });
+        callback(false);
+      });
+    },
+  };
+  return plan;
+}
+
+async function answerAll(
+  prompts: { prompt: string; echo?: boolean }[],
+  secret: (prompt: string) => Promise<string> | undefined,
+  opts: AuthOptions,
+): Promise<string[]> {
+  const answers: string[] = [];
+  for (const p of prompts) {
+    if (p.echo && opts.prompter) {
+      const prompter = opts.prompter;
+      answers.push(await opts.whilePrompting(() => prompter.secret(p.prompt)));
+    } else {
+      answers.push((await secret(p.prompt)) ?? "");
+    }
+  }
+  return answers;
+}
+
+interface LoadedKey {
+  data: Buffer;
+  passphrase?: string;
+}
+
+/** Read a private key; ask for its passphrase when it is encrypted. */
+async function loadKey(
+  file: string,
+  opts: AuthOptions,
+): Promise<LoadedKey | null> {
+  let data: Buffer;
+  try {
+    // A Buffer, not a Uint8Array: ssh2 silently ignores the latter.
+    data = Buffer.from(await Deno.readFile(file));
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound ? "not found" : String(err);
+    const line = "Identity file {file} not usable: {reason}";
+    if (opts.explicitIdentities) log.warn(line, { file, reason });
+    else log.debug(line, { file, reason });
+    return null;
+  }
+  const parsed = utils.parseKey(data);
+  if (!(parsed instanceof Error)) return { data };
+  if (!/passphrase|encrypted/i.test(parsed.message)) {
+    log.warn("Identity file {file} skipped: {reason}", {
+      file,
+      reason: parsed.message,
+    });
+    return null;
+  }
+  const prompter = opts.prompter;
+  if (prompter === undefined) {
+    log.info(
+      "Identity file {file} is encrypted and there is no terminal to ask for its passphrase: skipped",
+      { file },
+    );
+    return null;
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const passphrase = await opts.whilePrompting(() =>
+      prompter.secret(`Enter passphrase for key '${file}': `)
+    );
+    if (passphrase === "") return null;
+    if (!(utils.parseKey(data, passphrase) instanceof Error)) {
+      return { data, passphrase };
+    }
+    log.warn("Bad passphrase for {file}", { file });
+  }
+  return null;
+}

@@ -1,0 +1,357 @@
+/**
+ * One SSH connection: TCP connect with a deadline, host key verification
+ * before any authentication, authentication, keepalive, and the channel
+ * operations the tunnels need (direct-tcpip out, tcpip-forward in).
+ *
+ * Failures become one-line `WarrenError`s that say what, where and why:
+ * "Cannot connect to 10.0.0.5:22: connection refused".
+ */
+import { connect as netConnect, type Socket } from "node:net";
+import { Buffer } from "node:buffer";
+import { Client, type ClientChannel, type TcpConnectionDetails } from "./ssh2.ts";
+import { type AuthPlan, planAuth } from "./auth.ts";
+import { Deadline } from "./deadline.ts";
+import { type HostKeyPolicy, verifyHostKey } from "./host_key.ts";
+import type { Prompter } from "./prompt.ts";
+import { messageOf, WarrenError } from "../errors.ts";
+import { hostPort } from "../cli/forward.ts";
+import { logger } from "../log.ts";
+
+const log = logger("ssh");
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  user: string;
+  identityFiles: string[];
+  explicitIdentities: boolean;
+  agentSocket?: string;
+  passwordSource?: string;
+  hostKeyPolicy: HostKeyPolicy;
+  /** Read in order; new keys are written to the first. */
+  knownHostsFiles: string[];
+  /** Seconds. */
+  connectTimeout: number;
+  /** Seconds; 0 = off. */
+  keepaliveInterval: number;
+  keepaliveCountMax: number;
+  prompter?: Prompter;
+  /** ssh2's protocol debug output (very verbose). */
+  protocolDebug?: boolean;
+}
+
+export type IncomingTcpHandler = (
+  details: TcpConnectionDetails,
+  accept: () => ClientChannel,
+  reject: () => void,
+) => void;
+
+/** An authenticated connection. */
+export class SshConnection implements AsyncDisposable {
+  readonly client: Client;
+  readonly label: string;
+  /** Resolves when the connection ends: null when we closed it. */
+  readonly closed: Promise<WarrenError | null>;
+  #closing = false;
+  #handlers = new Map<string, IncomingTcpHandler>();
+
+  constructor(client: Client, label: string, opts: ConnectOptions) {
+    this.client = client;
+    this.label = label;
+    let lastError: Error | undefined;
+    client.on("error", (err: Error) => lastError = err);
+    this.closed = new Promise((resolve) => {
+      client.once("close", () => {
+        if (this.#closing) return resolve(null);
+        const why = lastError === undefined
+          ? "closed by the server"
+          : /keepalive/i.test(lastError.message)
+          ? `no reply to ${opts.keepaliveCountMax} keepalives ` +
+            `(ServerAliveInterval ${opts.keepaliveInterval} s)`
+          : messageOf(lastError);
+        resolve(
+          new WarrenError("connect", `Connection to ${label} lost: ${why}`),
+        );
+      });
+    });
+    client.on("tcp connection", (details, accept, reject) => {
+      const handler = this.#handlers.get(
+        `${details.destIP}:${details.destPort}`,
+      );
+      if (handler) handler(details, accept, reject);
+      else reject();
+    });
+  }
+
+  /** Open a direct-tcpip channel; the server resolves and connects dst. */
+  openDirect(
+    srcHost: string,
+    srcPort: number,
+    dstHost: string,
+    dstPort: number,
+  ): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.client.forwardOut(
+          srcHost,
+          srcPort,
+          dstHost,
+          dstPort,
+          (err, ch) => {
+            if (err) {
+              reject(
+                new WarrenError(
+                  "tunnel",
+                  `Server refused ${hostPort(dstHost, dstPort)}: ${
+                    messageOf(err).replace(
+                      /^\(SSH\) Channel open failure: /,
+                      "",
+                    )
+                  }`,
+                  { cause: err },
+                ),
+              );
+            } else resolve(ch);
+          },
+        );
+      } catch (err) {
+        reject(
+          new WarrenError("tunnel", `Cannot open a channel: ${messageOf(err)}`),
+        );
+      }
+    });
+  }
+
+  /** Ask the server to listen (tcpip-forward); resolves the bound port. */
+  forwardIn(
+    address: string,
+    port: number,
+    handler: IncomingTcpHandler,
+  ): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardIn(address, port, (err, bound) => {
+        if (err) {
+          reject(
+            new WarrenError(
+              "bind",
+              `Server refused to listen on ${hostPort(address || "*", port)}: ${
+                messageOf(err).replace(
+                  /^Unable to bind to \S+$/,
+                  "request denied",
+                )
+              }`,
+            ),
+          );
+          return;
+        }
+        const real = port === 0 ? bound : port;
+        this.#handlers.set(`${address}:${real}`, handler);
+        resolve(real);
+      });
+    });
+  }
+
+  /** Cancel a tcpip-forward; errors are logged, not thrown. */
+  unforwardIn(address: string, port: number): Promise<void> {
+    this.#handlers.delete(`${address}:${port}`);
+    return new Promise((resolve) => {
+      try {
+        this.client.unforwardIn(address, port, (err) => {
+          if (err) {
+            log.debug("cancel-tcpip-forward {addr}: {err}", {
+              addr: hostPort(address, port),
+              err: messageOf(err),
+            });
+          }
+          resolve();
+        });
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.client.end();
+    const timer = setTimeout(() => this.client.destroy(), 1000);
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function connectError(
+  err: Error & { code?: string },
+  label: string,
+  host: string,
+): WarrenError {
+  switch (err.code) {
+    case "ECONNREFUSED":
+      return new WarrenError(
+        "connect",
+        `Cannot connect to ${label}: connection refused`,
+      );
+    case "ENOTFOUND":
+    case "EAI_NONAME":
+    case "EAI_AGAIN":
+      return new WarrenError("dns", `Cannot resolve host name '${host}'`);
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return new WarrenError(
+        "connect",
+        `Cannot connect to ${label}: host unreachable`,
+      );
+  }
+  return new WarrenError(
+    "connect",
+    `Cannot connect to ${label}: ${messageOf(err)}`,
+    { cause: err },
+  );
+}
+
+/** Open the TCP connection, bounded by the deadline. */
+function openSocket(opts: ConnectOptions, label: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = netConnect({ host: opts.host, port: opts.port });
+    const deadline = new Deadline(opts.connectTimeout * 1000, () => {
+      sock.destroy();
+      reject(
+        new WarrenError(
+          "timeout",
+          `Cannot connect to ${label}: timed out after ${opts.connectTimeout} s`,
+        ),
+      );
+    });
+    sock.once("error", (err) => {
+      deadline.clear();
+      sock.destroy();
+      reject(connectError(err, label, opts.host));
+    });
+    sock.once("connect", () => {
+      deadline.clear();
+      sock.removeAllListeners("error");
+      sock.setNoDelay(true);
+      resolve(sock);
+    });
+  });
+}
+
+function authFailure(
+  plan: AuthPlan,
+  opts: ConnectOptions,
+  label: string,
+): WarrenError {
+  const tried = plan.tried.length > 0 ? plan.tried.join(", ") : "no usable method";
+  const offered = plan.serverMethods ? `; the server accepts ${plan.serverMethods.join(", ")}` : "";
+  return new WarrenError(
+    "auth",
+    `Cannot authenticate as ${opts.user} to ${label}: tried ${tried}${offered}`,
+  );
+}
+
+/** Connect, verify the host key, authenticate. */
+export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
+  const label = hostPort(opts.host, opts.port);
+  log.debug("Connecting to {label} as {user}", { label, user: opts.user });
+  const sock = await openSocket(opts, label);
+  const client = new Client();
+  let failure: WarrenError | undefined;
+  let hostKeyOk = false;
+  return await new Promise<SshConnection>((resolve, reject) => {
+    const fail = (err: WarrenError) => {
+      failure ??= err;
+      deadline.clear();
+      client.destroy();
+    };
+    const deadline = new Deadline(opts.connectTimeout * 1000, () => {
+      fail(
+        new WarrenError(
+          "timeout",
+          hostKeyOk
+            ? `Authentication to ${label} timed out after ${opts.connectTimeout} s`
+            : `SSH handshake with ${label} timed out after ${opts.connectTimeout} s`,
+        ),
+      );
+    });
+    const plan = planAuth({
+      user: opts.user,
+      identityFiles: opts.identityFiles,
+      explicitIdentities: opts.explicitIdentities,
+      agentSocket: opts.agentSocket,
+      passwordSource: opts.passwordSource,
+      prompter: opts.prompter,
+      whilePrompting: (q) => deadline.paused(q),
+    });
+    const onError = (err: Error & { level?: string }) => {
+      if (failure) return;
+      if (err.level === "client-authentication") {
+        fail(authFailure(plan, opts, label));
+      } else if (err.level === "agent") {
+        log.warn("ssh-agent: {err}", { err: messageOf(err) });
+      } else {fail(
+          new WarrenError(
+            "protocol",
+            `SSH handshake with ${label} failed: ${messageOf(err)}`,
+            { cause: err },
+          ),
+        );}
+    };
+    client.on("error", onError);
+    client.once("close", () => {
+      deadline.clear();
+      reject(
+        failure ??
+          new WarrenError(
+            "connect",
+            `Connection to ${label} closed during the SSH handshake`,
+          ),
+      );
+    });
+    client.once("ready", () => {
+      deadline.clear();
+      client.removeListener("error", onError);
+      client.removeAllListeners("close");
+      log.debug("Authenticated to {label} as {user}", {
+        label,
+        user: opts.user,
+      });
+      resolve(new SshConnection(client, label, opts));
+    });
+    client.on(
+      "banner",
+      (msg: string) => log.info("{banner}", { banner: msg.trimEnd() }),
+    );
+    client.connect({
+      sock,
+      username: opts.user,
+      readyTimeout: 0,
+      keepaliveInterval: opts.keepaliveInterval * 1000,
+      keepaliveCountMax: opts.keepaliveCountMax,
+      authHandler: plan.handler as never,
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+        const confirm = opts.prompter?.confirm;
+        verifyHostKey({
+          host: opts.host,
+          port: opts.port,
+          policy: opts.hostKeyPolicy,
+          knownHostsFiles: opts.knownHostsFiles,
+          userKnownHostsFile: opts.knownHostsFiles[0],
+          confirm: confirm && ((q) => deadline.paused(() => confirm(q))),
+          warn: (line) => log.warn("{line}", { line }),
+          info: (line) => log.info("{line}", { line }),
+        }, new Uint8Array(key)).then(() => {
+          hostKeyOk = true;
+          verify(true);
+        }, (err) => {
+          failure ??= err instanceof WarrenError ? err : new WarrenError("hostkey", messageOf(err));
+          verify(false);
+        });
+      },
+      debug: opts.protocolDebug ? (msg: string) => log.trace("{msg}", { msg }) : undefined,
+    } as never);
+  });
+}

@@ -1,0 +1,19 @@
+/**
+ * The one place warren imports npm:ssh2, with its types (@types/ssh2 is a
+ * types-only package; the runtime is ssh2 1.17.0, pinned in deno.json).
+ */
+// @ts-types="@types/ssh2"
+import ssh2 from "ssh2";
+
+export const { Client, Server, utils } = ssh2;
+// @ts-types="@types/ssh2"
+export type {
+  AuthContext,
+  ClientChannel,
+  Connection,
+  ParsedKey,
+  ServerChannel,
+  TcpConnectionDetails,
+} from "ssh2";
+export type Client = InstanceType<typeof ssh2.Client>;
+export type Server = InstanceType<typeof ssh2.Server>;

@@ -1,0 +1,161 @@
+/**
+ * The byte pump: copies a local TCP connection (Deno.Conn) and an SSH channel
+ * (a Node Duplex from ssh2) into each other until both directions have ended.
+ *
+ * - Half-close both ways: local EOF → channel EOF; channel EOF → closeWrite.
+ *   The local side is read with `conn.read()`, never `conn.readable`, whose
+ *   EOF would close the whole socket (deno#27510).
+ * - Backpressure both ways: local reads wait for the channel's 'drain' (the
+ *   SSH window), and the channel is paused while a local write is pending, so
+ *   a fast sender behind a slow receiver keeps memory flat.
+ * - An error on either side destroys both; no exception escapes.
+ * - Bytes are never reordered: one read loop, one ordered write chain.
+ */
+import { Buffer } from "node:buffer";
+import type { Duplex } from "node:stream";
+
+export interface PumpResult {
+  /** Bytes from the local connection into the channel. */
+  sent: number;
+  /** Bytes from the channel to the local connection. */
+  received: number;
+  /** Set when the pump ended because of an error (one side failed). */
+  error?: Error;
+}
+
+const READ_SIZE = 64 * 1024;
+/** Reads smaller than this are copied so the read buffer can be reused. */
+const COPY_BELOW = 8 * 1024;
+
+export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
+  const result: PumpResult = { sent: 0, received: 0 };
+  let finished = false;
+  let localEof = false;
+  let remoteEof = false;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => resolveDone = r);
+
+  const finish = (error?: Error) => {
+    if (finished) return;
+    finished = true;
+    if (error) result.error = error;
+    closeQuietly(conn);
+    if (error) channel.destroy();
+    else if (!localEof && !channel.destroyed) channel.end();
+    resolveDone();
+  };
+  const maybeDone = () => {
+    if (localEof && remoteEof && !writing) finish();
+  };
+
+  // Channel → local, in order, with the channel paused while writing.
+  let writing = 0;
+  let chain = Promise.resolve();
+  const onData = (chunk: Buffer) => {
+    writing++;
+    channel.pause();
+    chain = chain.then(async () => {
+      if (finished) return;
+      try {
+        await writeAll(conn, chunk);
+        result.received += chunk.length;
+      } catch (err) {
+        finish(err as Error);
+        return;
+      } finally {
+        writing--;
+      }
+      if (writing === 0) {
+        if (remoteEof) closeWrite();
+        else channel.resume();
+      }
+    });
+  };
+  const closeWrite = () => {
+    try {
+      conn.closeWrite();
+    } catch { /* the socket is gone; the read side will notice */ }
+    maybeDone();
+  };
+  channel.on("data", onData);
+  channel.once("end", () => {
+    remoteEof = true;
+    if (writing === 0) closeWrite();
+  });
+  channel.once("error", (err: Error) => finish(err));
+  channel.once("close", () => {
+    // Closed by the peer before both directions ended: nothing more can move.
+    if (!(localEof && remoteEof)) {
+      chain.then(() => finish(remoteEof ? undefined : new Error("channel closed")));
+    }
+  });
+
+  // Local → channel, waiting for 'drain' when the SSH window is full.
+  (async () => {
+    let buf = new Uint8Array(READ_SIZE);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (err) {
+        finish(err as Error);
+        return;
+      }
+      if (finished) return;
+      if (n === null) {
+        localEof = true;
+        channel.end();
+        maybeDone();
+        return;
+      }
+      let chunk: Buffer;
+      if (n < COPY_BELOW) {
+        chunk = Buffer.from(buf.slice(0, n).buffer);
+      } else {
+        chunk = Buffer.from(buf.buffer, 0, n);
+        buf = new Uint8Array(READ_SIZE);
+      }
+      result.sent += n;
+      if (!channel.write(chunk)) {
+        const ok = await drained(channel);
+        if (!ok) return; // closed meanwhile; 'close' handles it
+      }
+    }
+  })();
+
+  return done.then(() => result);
+}
+
+/** Write every byte of `data`. */
+export async function writeAll(
+  conn: Deno.Conn,
+  data: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+/** Resolves true on 'drain', false if the stream closes first. */
+function drained(stream: Duplex): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onDrain = () => {
+      stream.off("close", onClose);
+      resolve(true);
+    };
+    const onClose = () => {
+      stream.off("drain", onDrain);
+      resolve(false);
+    };
+    stream.once("drain", onDrain);
+    stream.once("close", onClose);
+  });
+}
+
+/** Close a connection or listener that may be closed already. */
+export function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
+  }
+}

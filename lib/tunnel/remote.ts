@@ -1,0 +1,148 @@
+/**
+ * A remote tunnel (-R): the SSH server listens (tcpip-forward) and each
+ * connection it accepts arrives here as a forwarded-tcpip channel, which
+ * warren connects to dst-host:dst-port on this side.
+ *
+ * The default listen address is "localhost" (as OpenSSH sends it: the server
+ * binds its loopback); `*` asks for every interface, which the server grants
+ * only with GatewayPorts. Port 0 lets the server choose; the chosen port is
+ * logged.
+ */
+import type { ForwardSpec } from "../cli/forward.ts";
+import { hostPort } from "../cli/forward.ts";
+import { messageOf } from "../errors.ts";
+import { logger } from "../log.ts";
+import type { SshConnection } from "../ssh/connection.ts";
+import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
+import { closeQuietly, pump } from "./pump.ts";
+import type { Activity, Tunnel } from "./types.ts";
+
+const log = logger("tunnel");
+
+/** The bind address sent to the server for a spec. */
+export function remoteBindAddress(spec: ForwardSpec): string {
+  if (spec.listenAddress === undefined) return "localhost";
+  return spec.listenAddress === "*" ? "" : spec.listenAddress;
+}
+
+/** Connect to a destination here; "localhost" tries IPv4 then IPv6. */
+export async function dial(host: string, port: number): Promise<Deno.TcpConn> {
+  const candidates = host === "localhost" ? ["127.0.0.1", "::1"] : [host];
+  let lastErr: unknown;
+  for (const hostname of candidates) {
+    try {
+      const conn = await Deno.connect({ hostname, port, transport: "tcp" });
+      conn.setNoDelay(true);
+      return conn;
+    } catch (err) {
+      lastErr = err;
+    }
+  }
+  throw lastErr;
+}
+
+export class RemoteTunnel implements Tunnel {
+  readonly spec: ForwardSpec;
+  #ssh: SshConnection;
+  #activity: Activity;
+  #bindAddress: string;
+  #boundPort: number | undefined;
+  #conns = new Set<Deno.Conn>();
+  #tasks = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(spec: ForwardSpec, ssh: SshConnection, activity: Activity) {
+    this.spec = spec;
+    this.#ssh = ssh;
+    this.#activity = activity;
+    this.#bindAddress = remoteBindAddress(spec);
+  }
+
+  get description(): string {
+    const port = this.#boundPort ?? this.spec.listenPort;
+    return `-R ${hostPort(this.#bindAddress || "*", port)} (on the server) -> ${
+      hostPort(this.spec.dstHost!, this.spec.dstPort!)
+    }`;
+  }
+
+  /** The port the server bound (after start). */
+  get boundPort(): number | undefined {
+    return this.#boundPort;
+  }
+
+  async start(): Promise<void> {
+    this.#boundPort = await this.#ssh.forwardIn(
+      this.#bindAddress,
+      this.spec.listenPort,
+      (details, accept, reject) => {
+        const task = this.#serve(details, accept, reject);
+        this.#tasks.add(task);
+        task.finally(() => this.#tasks.delete(task));
+      },
+    );
+    if (this.spec.listenPort === 0) {
+      log.info("Remote tunnel {desc}: the server assigned port {port}", {
+        desc: this.description,
+        port: this.#boundPort,
+      });
+    } else log.info("Remote tunnel {desc}", { desc: this.description });
+  }
+
+  async #serve(
+    details: TcpConnectionDetails,
+    accept: () => ClientChannel,
+    reject: () => void,
+  ): Promise<void> {
+    const from = hostPort(details.srcIP, details.srcPort);
+    const dst = hostPort(this.spec.dstHost!, this.spec.dstPort!);
+    if (this.#closed) return reject();
+    let conn: Deno.TcpConn;
+    try {
+      conn = await dial(this.spec.dstHost!, this.spec.dstPort!);
+    } catch (err) {
+      reject();
+      log.error("Remote tunnel {from} -> {dst}: cannot connect: {err}", {
+        from,
+        dst,
+        err: messageOf(err),
+      });
+      return;
+    }
+    if (this.#closed) {
+      reject();
+      closeQuietly(conn);
+      return;
+    }
+    const channel = accept();
+    this.#conns.add(conn);
+    this.#activity.opened();
+    const started = performance.now();
+    try {
+      const r = await pump(conn, channel);
+      log.debug(
+        "{from} -> {dst} closed: {sent} bytes sent, {received} received, {ms} ms{err}",
+        {
+          from,
+          dst,
+          sent: r.received,
+          received: r.sent,
+          ms: Math.round(performance.now() - started),
+          err: r.error ? ` (${messageOf(r.error)})` : "",
+        },
+      );
+    } finally {
+      this.#conns.delete(conn);
+      this.#activity.closed();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#boundPort !== undefined) {
+      await this.#ssh.unforwardIn(this.#bindAddress, this.#boundPort);
+    }
+    for (const c of this.#conns) closeQuietly(c);
+    await Promise.allSettled([...this.#tasks]);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * warren's entry point: parse the command line, run, map errors to exit
+ * codes (0 ok, 1 runtime failure, 2 usage). Nothing else lives here.
+ */
+import { parseCommandLine } from "./lib/cli/args.ts";
+import { HELP } from "./lib/cli/help.ts";
+import { isBackgroundChild, runInBackground } from "./lib/client/background.ts";
+import { runClient } from "./lib/client/run.ts";
+import { causeChain, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
+import { levelFor, setupLogging } from "./lib/log.ts";
+import { VERSION } from "./lib/version.ts";
+
+function fail(err: unknown, verbosity: number): number {
+  const line = verbosity > 0 ? causeChain(err) : (err instanceof Error ? err.message : String(err));
+  console.error(`warren: ${line}`);
+  if (err instanceof UsageError) console.error("Try 'warren --help' for more information.");
+  return exitCodeFor(err);
+}
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseCommandLine(args, (name) => Deno.env.get(name));
+  } catch (err) {
+    return err instanceof UsageError ? fail(err, 0) : fail(err, 1);
+  }
+  if (parsed.kind === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  if (parsed.kind === "version") {
+    console.log(`warren ${VERSION} (deno ${Deno.version.deno})`);
+    return 0;
+  }
+  const config = parsed.config;
+  setupLogging(levelFor(config.verbosity));
+  try {
+    if (config.background && !isBackgroundChild()) {
+      return await runInBackground(args, (pid) => console.log(pid));
+    }
+    return await runClient(config);
+  } catch (err) {
+    return fail(err, config.verbosity);
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args).catch((err) => {
+    console.error(`warren: internal error: ${causeChain(err)}`);
+    return EXIT_USAGE - 1;
+  });
+  Deno.exit(code);
+}
