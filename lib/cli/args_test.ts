@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { parseCommandLine } from "./args.ts";
+import { parseTarget } from "./target.ts";
+import { UsageError } from "../errors.ts";
+import type { ClientConfig } from "../config/client_config.ts";
+
+const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann" };
+const env = (name: string) => ENV[name];
+
+function run(...argv: string[]): ClientConfig {
+  const r = parseCommandLine(argv, env);
+  assert.equal(r.kind, "run");
+  return (r as { config: ClientConfig }).config;
+}
+
+function usage(argv: string[], pattern: RegExp): void {
+  assert.throws(() => parseCommandLine(argv, env), (err: unknown) => {
+    assert.ok(err instanceof UsageError, `expected UsageError, got ${err}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("parseCommandLine() applies defaults", () => {
+  const c = run("bastion");
+  assert.equal(c.host, "bastion");
+  assert.equal(c.port, 22);
+  assert.equal(c.user, "ann");
+  assert.equal(c.hostKeyPolicy, "ask");
+  assert.deepEqual(c.knownHostsFiles, ["/home/ann/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts"]);
+  assert.equal(c.serverAliveInterval, 30);
+  assert.equal(c.serverAliveCountMax, 3);
+  assert.equal(c.connectTimeout, 15);
+  assert.equal(c.gateway, false);
+  assert.equal(c.abortOnFailingTunnel, false);
+  assert.equal(c.command, undefined);
+  assert.equal(c.verbosity, 0);
+});
+
+Deno.test("parseCommandLine() reads the sshg3 example with -L, abort, -S and -f", () => {
+  const c = run(
+    "-L",
+    "2345:localhost:2345",
+    "--abort-on-failing-tunnel",
+    "user1@unix.example.com",
+    "-S",
+    "-f",
+  );
+  assert.equal(c.user, "user1");
+  assert.equal(c.host, "unix.example.com");
+  assert.equal(c.abortOnFailingTunnel, true);
+  assert.equal(c.background, true);
+  assert.deepEqual(c.localForwards, [{
+    protocol: "tcp",
+    listenPort: 2345,
+    dstHost: "localhost",
+    dstPort: 2345,
+  }]);
+});
+
+Deno.test("parseCommandLine() takes host#port, ssh:// and -p/-l (flags win)", () => {
+  assert.equal(run("h#2222").port, 2222);
+  const u = run("ssh://bob@[::1]:2200");
+  assert.deepEqual([u.user, u.host, u.port], ["bob", "::1", 2200]);
+  const c = run("-p", "2022", "-l", "carol", "dave@h#2222", "-o", "Port=1", "-o", "User=x");
+  assert.deepEqual([c.user, c.port], ["carol", 2022]);
+  const o = run("-o", "Port=2201", "-o", "Port=2202", "-oUser=eve", "h");
+  assert.deepEqual([o.user, o.port], ["eve", 2201]);
+});
+
+Deno.test("parseCommandLine() maps -o options", () => {
+  const c = run(
+    "-o",
+    "StrictHostKeyChecking=accept-new",
+    "-o",
+    "serveraliveinterval 10",
+    "-o",
+    "ServerAliveCountMax=5",
+    "-o",
+    "ConnectTimeout=3",
+    "-o",
+    "ExitOnForwardFailure=yes",
+    "-o",
+    "GatewayPorts=yes",
+    "-o",
+    "PidFile=~/w.pid",
+    "-o",
+    "IdentityFile=~/.ssh/k",
+    "-o",
+    "UserKnownHostsFile=/tmp/kh",
+    "h",
+  );
+  assert.equal(c.hostKeyPolicy, "tofu");
+  assert.equal(c.serverAliveInterval, 10);
+  assert.equal(c.serverAliveCountMax, 5);
+  assert.equal(c.connectTimeout, 3);
+  assert.equal(c.abortOnFailingTunnel, true);
+  assert.equal(c.gateway, true);
+  assert.equal(c.pidFile, "/home/ann/w.pid");
+  assert.deepEqual(c.identityFiles, ["/home/ann/.ssh/k"]);
+  assert.deepEqual(c.knownHostsFiles, ["/tmp/kh", "/etc/ssh/ssh_known_hosts"]);
+});
+
+Deno.test("StrictHostKeyChecking maps onto host key policies; --hostkey-policy wins", () => {
+  const map = { yes: "strict", "accept-new": "tofu", no: "advisory", ask: "ask" };
+  for (const [v, policy] of Object.entries(map)) {
+    assert.equal(run("-o", `StrictHostKeyChecking=${v}`, "h").hostKeyPolicy, policy);
+  }
+  assert.equal(
+    run("-o", "StrictHostKeyChecking=no", "--hostkey-policy=strict", "h").hostKeyPolicy,
+    "strict",
+  );
+});
+
+Deno.test("parseCommandLine() collects repeated -L, -R, -i and -v", () => {
+  const c = run(
+    "-L",
+    "1:a:1",
+    "-L8080:b:80",
+    "-R",
+    "0:localhost:3000",
+    "-i",
+    "/k1",
+    "-i",
+    "/k2",
+    "-vv",
+    "h",
+  );
+  assert.equal(c.localForwards.length, 2);
+  assert.equal(c.remoteForwards[0].listenPort, 0);
+  assert.deepEqual(c.identityFiles, ["/k1", "/k2"]);
+  assert.equal(c.verbosity, 2);
+  assert.equal(run("-q", "h").verbosity, -1);
+  assert.equal(run("-D", "5", "h").verbosity, 2);
+  assert.equal(run("--debug=1", "h").verbosity, 1);
+});
+
+Deno.test("parseCommandLine() splits the local command at --", () => {
+  const c = run("-L", "5432:db:5432", "bastion", "--", "npm", "test", "--", "-x");
+  assert.deepEqual(c.command, ["npm", "test", "--", "-x"]);
+});
+
+Deno.test("parseCommandLine() returns help and version", () => {
+  assert.equal(parseCommandLine(["-h"], env).kind, "help");
+  assert.equal(parseCommandLine(["--version"], env).kind, "version");
+});
+
+Deno.test("parseCommandLine() accepts password sources only", () => {
+  assert.equal(run("-P", "env://PW", "h").passwordSource, "env://PW");
+  assert.equal(run("--password=file:///tmp/pw", "h").passwordSource, "file:///tmp/pw");
+  usage(["-P", "hunter2", "h"], /file:\/\/PATH, env:\/\/VAR or extprog:\/\/COMMAND/);
+});
+
+Deno.test("parseCommandLine() reports usage errors in one line", () => {
+  const cases: [string[], RegExp][] = [
+    [[], /Missing destination/],
+    [["--bogus", "h"], /Unknown option '--bogus'/],
+    [["-L"], /argument missing/],
+    [["-L", "nope", "h"], /Invalid -L 'nope'/],
+    [["-L", "ftp/21:h:21", "h"], /ftp\/ tunnels are not supported yet/],
+    [["-L", "socks/1080", "h"], /socks\/ tunnels are not supported yet/],
+    [["-R", "socks/1080", "h"], /socks\/ tunnels are local only/],
+    [["-o", "Compression=yes", "h"], /Unknown -o option 'Compression'/],
+    [["-o", "Port", "h"], /Invalid -o 'Port'/],
+    [["-o", "Port=x", "h"], /not a port number/],
+    [["-o", "StrictHostKeyChecking=maybe", "h"], /expected yes, accept-new, no or ask/],
+    [["-o", "ServerAliveCountMax=0", "h"], /at least 1/],
+    [["--hostkey-policy=trusting", "h"], /expected ask, strict, tofu or advisory/],
+    [["-D", "1080", "h"], /use -L socks\/1080/],
+    [["-D", "localhost:1080", "h"], /use -L socks\/localhost:1080/],
+    [["-D", "lots", "h"], /expected a level 0-99/],
+    [["-p", "0", "h"], /out of range/],
+    [["h", "uptime"], /a local command goes after '--'/],
+    [["h", "--"], /Missing command after '--'/],
+    [["-f", "h", "--", "true"], /cannot be combined/],
+    [["@h"], /empty user/],
+    [["u@"], /missing host/],
+    [["h#99999"], /out of range/],
+    [["ssh://h/path"], /unexpected path/],
+  ];
+  for (const [argv, pattern] of cases) {
+    usage(argv, pattern);
+    try {
+      parseCommandLine(argv, env);
+    } catch (err) {
+      assert.ok(!(err as Error).message.includes("\n"), (err as Error).message);
+    }
+  }
+});
+
+Deno.test("parseTarget() accepts the target forms", () => {
+  assert.deepEqual(parseTarget("h"), { user: undefined, host: "h", port: undefined });
+  assert.deepEqual(parseTarget("u@h#2"), { user: "u", host: "h", port: 2 });
+  assert.deepEqual(parseTarget("u@::1#2"), { user: "u", host: "::1", port: 2 });
+  assert.deepEqual(parseTarget("[::1]#22"), { user: undefined, host: "::1", port: 22 });
+  assert.deepEqual(parseTarget("a@b@h"), { user: "a@b", host: "h", port: undefined });
+  assert.deepEqual(parseTarget("ssh://h"), { user: undefined, host: "h", port: undefined });
+  assert.deepEqual(parseTarget("ssh://u%40x@h:2/"), { user: "u@x", host: "h", port: 2 });
+});
