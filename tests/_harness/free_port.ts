@@ -1,0 +1,48 @@
+/**
+ * Port helpers for tests.
+ *
+ * `freePort()` asks the OS for an unused port (listen on port 0, read it back,
+ * close). There is a small race between closing and the caller binding it,
+ * which is acceptable for tests. `waitForPort()` dials until something accepts,
+ * with a hard deadline and a clear error.
+ */
+
+/** A port that was free on `hostname` a moment ago. */
+export function freePort(hostname = "127.0.0.1"): number {
+  const listener = Deno.listen({ hostname, port: 0 });
+  try {
+    return (listener.addr as Deno.NetAddr).port;
+  } finally {
+    listener.close();
+  }
+}
+
+/** Dial `host:port` until it accepts a TCP connection or `timeoutMs` passes. */
+export async function waitForPort(
+  host: string,
+  port: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const conn = await Deno.connect({ hostname: host, port });
+      conn.close();
+      return;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
+  }
+  throw new Error(
+    `Timed out after ${timeoutMs} ms waiting for ${host}:${port} to accept: ${
+      last instanceof Error ? last.message : String(last)
+    }`,
+  );
+}
+
+/** Resolve after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
