@@ -246,7 +246,9 @@ function authFailure(
   label: string,
 ): WarrenError {
   const tried = plan.tried.length > 0 ? plan.tried.join(", ") : "no usable method";
-  const offered = plan.serverMethods ? `; the server accepts ${plan.serverMethods.join(", ")}` : "";
+  const offered = plan.serverMethods?.length
+    ? `; the server accepts ${plan.serverMethods.join(", ")}`
+    : "";
   return new WarrenError(
     "auth",
     `Cannot authenticate as ${opts.user} to ${label}: tried ${tried}${offered}`,

@@ -72,10 +72,8 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     });
   };
   const closeWrite = () => {
-    try {
-      conn.closeWrite();
-    } catch { /* the socket is gone; the read side will notice */ }
-    maybeDone();
+    // The socket may be gone already; the read side will notice.
+    conn.closeWrite().catch(() => {}).finally(maybeDone);
   };
   channel.on("data", onData);
   channel.once("end", () => {

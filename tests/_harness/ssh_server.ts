@@ -12,7 +12,9 @@ import {
   type Server as NetServer,
   type Socket,
 } from "node:net";
-import { type Connection, Server, utils } from "../../lib/ssh/ssh2.ts";
+import { type AuthContext, type Connection, Server, utils } from "../../lib/ssh/ssh2.ts";
+
+type AuthMethods = Parameters<AuthContext["reject"]>[0];
 
 export interface TestServerOptions {
   /** Accept this password (password and keyboard-interactive). */
@@ -68,31 +70,30 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     conns.add(conn);
     conn.on("error", () => {});
     conn.on("close", () => conns.delete(conn));
+    const methods = [
+      ...(acceptKey ? ["publickey"] : []),
+      ...(opts.password !== undefined ? ["password", "keyboard-interactive"] : []),
+    ] as AuthMethods;
     conn.on("authentication", (ctx) => {
       authAttempts.push(ctx.method);
       if (ctx.method === "publickey" && acceptKey) {
         const same = ctx.key.algo === clientPub.type &&
           Buffer.compare(ctx.key.data, clientPub.getPublicSSH()) === 0;
-        if (!same) return ctx.reject();
+        if (!same) return ctx.reject(methods);
         if (!ctx.signature) return ctx.accept(); // the "would you accept" probe
         return clientPub.verify(ctx.blob!, ctx.signature, ctx.hashAlgo)
           ? ctx.accept()
-          : ctx.reject();
+          : ctx.reject(methods);
       }
       if (ctx.method === "password" && opts.password !== undefined) {
-        return ctx.password === opts.password ? ctx.accept() : ctx.reject();
+        return ctx.password === opts.password ? ctx.accept() : ctx.reject(methods);
       }
       if (ctx.method === "keyboard-interactive" && opts.password !== undefined) {
         return ctx.prompt([{ prompt: "Password: ", echo: false }], (answers) => {
-          answers[0] === opts.password ? ctx.accept() : ctx.reject();
+          answers[0] === opts.password ? ctx.accept() : ctx.reject(methods);
         });
       }
-      const methods = [
-        acceptKey ? "publickey" : "",
-        opts.password !== undefined ? "password" : "",
-        opts.password !== undefined ? "keyboard-interactive" : "",
-      ].filter(Boolean);
-      ctx.reject(methods as never);
+      ctx.reject(methods);
     });
     conn.on("ready", () => {
       ready++;
@@ -174,6 +175,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
 
 /** Copy both ways with half-close, like sshd does for a forwarded socket. */
 function splice(sock: Socket, ch: NodeJS.ReadWriteStream & { destroy(): void }): void {
+  // ssh2 closes a server-side channel as soon as its write side ends; sshd
+  // keeps it half-open for TCP channels, and so must this stand-in.
+  (ch as unknown as { server: boolean }).server = false;
   sock.pipe(ch);
   ch.pipe(sock);
   ch.on("error", () => sock.destroy());

@@ -1,0 +1,287 @@
+/**
+ * The tunnel engine against the in-process ssh2 server: bytes, half-close,
+ * parallel connections, backpressure, refusals and connection faults.
+ */
+import assert from "node:assert/strict";
+import { type ConnectOptions, connectSsh, type SshConnection } from "../lib/ssh/connection.ts";
+import { LocalTunnel } from "../lib/tunnel/local.ts";
+import { RemoteTunnel } from "../lib/tunnel/remote.ts";
+import { ActivityTracker } from "../lib/client/run.ts";
+import { WarrenError } from "../lib/errors.ts";
+import { setLogWriter, setupLogging } from "../lib/log.ts";
+import { startTestServer, type TestServer } from "./_harness/ssh_server.ts";
+import {
+  readAll,
+  roundTrip,
+  startEchoServer,
+  startStalledServer,
+  testBytes,
+} from "./_harness/local_servers.ts";
+import { writeAll } from "../lib/tunnel/pump.ts";
+import type { ForwardSpec } from "../lib/cli/forward.ts";
+
+const logLines: string[] = [];
+setLogWriter((line) => logLines.push(line));
+setupLogging("debug");
+
+function options(server: TestServer, extra: Partial<ConnectOptions> = {}): ConnectOptions {
+  return {
+    host: "127.0.0.1",
+    port: server.port,
+    user: "tester",
+    identityFiles: [server.clientKey],
+    explicitIdentities: true,
+    hostKeyPolicy: "strict",
+    knownHostsFiles: [server.knownHosts],
+    connectTimeout: 5,
+    keepaliveInterval: 0,
+    keepaliveCountMax: 3,
+    ...extra,
+  };
+}
+
+function local(ssh: SshConnection, dstPort: number, activity = new ActivityTracker()): LocalTunnel {
+  const spec: ForwardSpec = {
+    protocol: "tcp",
+    listenAddress: "127.0.0.1",
+    listenPort: 0,
+    dstHost: "127.0.0.1",
+    dstPort,
+  };
+  return new LocalTunnel(spec, false, (a, b, c, d) => ssh.openDirect(a, b, c, d), activity);
+}
+
+Deno.test("a local tunnel carries 8 MiB both ways and keeps half-close", async () => {
+  await using server = await startTestServer();
+  await using echo = startEchoServer();
+  await using ssh = await connectSsh(options(server));
+  const tunnel = local(ssh, echo.port);
+  await tunnel.start();
+  try {
+    const data = testBytes(8 * 1024 * 1024, 7);
+    const back = await roundTrip(tunnel.addresses[0].port, data);
+    assert.equal(back.length, data.length);
+    assert.deepEqual(back, data);
+  } finally {
+    await tunnel.close();
+  }
+});
+
+Deno.test("a local tunnel serves 20 parallel connections without mixing bytes", async () => {
+  await using server = await startTestServer();
+  await using echo = startEchoServer();
+  await using ssh = await connectSsh(options(server));
+  const activity = new ActivityTracker();
+  const tunnel = local(ssh, echo.port, activity);
+  await tunnel.start();
+  try {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => {
+        const data = testBytes(256 * 1024 + i, i + 1);
+        return roundTrip(tunnel.addresses[0].port, data).then((back) =>
+          assert.deepEqual(back, data)
+        );
+      }),
+    );
+    assert.equal(results.length, 20);
+    assert.equal(activity.total, 20);
+  } finally {
+    await tunnel.close();
+  }
+});
+
+Deno.test("a refused channel closes that client only and logs the server's reason", async () => {
+  await using server = await startTestServer({ refuseDirect: 2 });
+  await using ssh = await connectSsh(options(server));
+  const tunnel = local(ssh, 9);
+  await tunnel.start();
+  try {
+    logLines.length = 0;
+    for (let i = 0; i < 2; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: tunnel.addresses[0].port });
+      assert.equal((await readAll(conn)).length, 0);
+      conn.close();
+    }
+    const errors = logLines.filter((l) => l.includes("error:"));
+    assert.equal(errors.length, 2, logLines.join(""));
+    assert.match(errors[0], /-> 127\.0\.0\.1:9: Server refused 127\.0\.0\.1:9: /);
+  } finally {
+    await tunnel.close();
+  }
+});
+
+Deno.test("a remote tunnel with port 0 gets the server's port and connects back here", async () => {
+  await using server = await startTestServer();
+  await using echo = startEchoServer();
+  await using ssh = await connectSsh(options(server));
+  const spec: ForwardSpec = {
+    protocol: "tcp",
+    listenPort: 0,
+    dstHost: "localhost",
+    dstPort: echo.port,
+  };
+  const tunnel = new RemoteTunnel(spec, ssh, new ActivityTracker());
+  await tunnel.start();
+  try {
+    const port = tunnel.boundPort!;
+    assert.ok(port > 0);
+    const data = testBytes(1024 * 1024, 3);
+    assert.deepEqual(await roundTrip(port, data), data);
+    assert.equal(echo.accepted(), 1);
+  } finally {
+    await tunnel.close();
+  }
+});
+
+Deno.test("a refused remote forward is a bind error naming address and port", async () => {
+  await using server = await startTestServer({ refuseForward: true });
+  await using ssh = await connectSsh(options(server));
+  const spec: ForwardSpec = { protocol: "tcp", listenPort: 4321, dstHost: "localhost", dstPort: 1 };
+  const tunnel = new RemoteTunnel(spec, ssh, new ActivityTracker());
+  await assert.rejects(tunnel.start(), (err: unknown) => {
+    assert.ok(err instanceof WarrenError);
+    assert.equal(err.kind, "bind");
+    assert.match(err.message, /Server refused to listen on localhost:4321/);
+    return true;
+  });
+  await tunnel.close();
+});
+
+Deno.test("a local tunnel on a port in use fails with a bind error", async () => {
+  await using server = await startTestServer();
+  await using ssh = await connectSsh(options(server));
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const spec: ForwardSpec = {
+    protocol: "tcp",
+    listenAddress: "127.0.0.1",
+    listenPort: taken.addr.port,
+    dstHost: "x",
+    dstPort: 1,
+  };
+  const tunnel = new LocalTunnel(
+    spec,
+    false,
+    () => Promise.reject(new Error("unused")),
+    new ActivityTracker(),
+  );
+  assert.throws(() => tunnel.start(), /Cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+  await tunnel.close();
+});
+
+Deno.test("backpressure: a receiver that does not read stalls the sender", async () => {
+  await using server = await startTestServer();
+  const stalled = startStalledServer();
+  await using ssh = await connectSsh(options(server));
+  const tunnel = local(ssh, stalled.port);
+  await tunnel.start();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tunnel.addresses[0].port });
+  try {
+    // Offer 256 MiB; count what gets accepted before writes stall for 1 s.
+    const chunk = new Uint8Array(256 * 1024);
+    let accepted = 0;
+    let stalledFor = 0;
+    while (accepted < 256 * 1024 * 1024 && stalledFor < 1) {
+      const write = writeAll(conn, chunk).then(() => true);
+      const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), 1000));
+      // deno-lint-ignore no-await-in-loop
+      if (await Promise.race([write, timeout])) accepted += chunk.length;
+      else {
+        stalledFor++;
+        stalled.release();
+        await write; // resumes once the receiver drains
+      }
+    }
+    // SSH window (2 MiB) + socket buffers on four sockets; far below 256 MiB.
+    assert.equal(stalledFor, 1, "the sender never stalled");
+    assert.ok(accepted < 48 * 1024 * 1024, `accepted ${accepted} bytes before stalling`);
+  } finally {
+    conn.close();
+    await tunnel.close();
+    await stalled.close();
+  }
+});
+
+Deno.test("password authentication from -P env:// works when no key is accepted", async () => {
+  await using server = await startTestServer({ password: "s3cret", acceptKey: false });
+  Deno.env.set("WARREN_TEST_PW", "s3cret");
+  try {
+    await using _ssh = await connectSsh(
+      options(server, { passwordSource: "env://WARREN_TEST_PW" }),
+    );
+    assert.ok(server.authAttempts.includes("publickey"));
+    assert.ok(server.readyCount() === 1);
+    assert.ok(!logLines.some((l) => l.includes("s3cret")), "the password reached a log line");
+  } finally {
+    Deno.env.delete("WARREN_TEST_PW");
+  }
+});
+
+Deno.test("authentication failure names the methods tried and offered", async () => {
+  await using server = await startTestServer({ acceptKey: false, password: "right" });
+  Deno.env.set("WARREN_TEST_PW", "wrong");
+  try {
+    await assert.rejects(
+      connectSsh(options(server, { passwordSource: "env://WARREN_TEST_PW" })),
+      (err: unknown) => {
+        assert.ok(err instanceof WarrenError);
+        assert.equal(err.kind, "auth");
+        assert.match(
+          err.message,
+          /^Cannot authenticate as tester to 127\.0\.0\.1:\d+: tried publickey \(.*id_ed25519\), keyboard-interactive, password; the server accepts password, keyboard-interactive$/,
+        );
+        return true;
+      },
+    );
+  } finally {
+    Deno.env.delete("WARREN_TEST_PW");
+  }
+});
+
+Deno.test("a changed host key is refused before any authentication", async () => {
+  await using server = await startTestServer();
+  const other = await startTestServer();
+  const wrongKnownHosts = (await Deno.readTextFile(other.knownHosts)).replace(
+    /:\d+\]/,
+    `:${server.port}]`,
+  );
+  await other.close();
+  await Deno.writeTextFile(server.knownHosts, wrongKnownHosts);
+  await assert.rejects(connectSsh(options(server)), (err: unknown) => {
+    assert.ok(err instanceof WarrenError);
+    assert.equal(err.kind, "hostkey");
+    return true;
+  });
+  assert.deepEqual(server.authAttempts, []);
+});
+
+Deno.test("an abrupt disconnect resolves `closed` with a clear error", async () => {
+  await using server = await startTestServer();
+  const ssh = await connectSsh(options(server));
+  server.dropAll();
+  const err = await ssh.closed;
+  assert.ok(err instanceof WarrenError);
+  assert.match(err.message, /^Connection to 127\.0\.0\.1:\d+ lost: /);
+  await ssh.close();
+});
+
+Deno.test("keepalive detects a server that stopped answering", async () => {
+  await using server = await startTestServer();
+  const ssh = await connectSsh(options(server, { keepaliveInterval: 1, keepaliveCountMax: 1 }));
+  server.freeze();
+  const err = await ssh.closed;
+  assert.ok(err instanceof WarrenError);
+  assert.match(err.message, /lost: no reply to 1 keepalives \(ServerAliveInterval 1 s\)/);
+  await ssh.close();
+});
+
+Deno.test("connecting to a closed port fails with 'connection refused'", async () => {
+  const port = (() => {
+    using l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return l.addr.port;
+  })();
+  const server = { port, clientKey: "/nonexistent", knownHosts: "/nonexistent" } as TestServer;
+  await assert.rejects(
+    connectSsh(options(server)),
+    /^WarrenError: Cannot connect to 127\.0\.0\.1:\d+: connection refused$/,
+  );
+});
