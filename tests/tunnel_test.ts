@@ -148,8 +148,6 @@ Deno.test("a refused remote forward is a bind error naming address and port", as
 });
 
 Deno.test("a local tunnel on a port in use fails with a bind error", async () => {
-  await using server = await startTestServer();
-  await using ssh = await connectSsh(options(server));
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const spec: ForwardSpec = {
     protocol: "tcp",
