@@ -162,7 +162,7 @@ Deno.test("a local tunnel on a port in use fails with a bind error", async () =>
     () => Promise.reject(new Error("unused")),
     new ActivityTracker(),
   );
-  assert.throws(() => tunnel.start(), /Cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+  await assert.rejects(tunnel.start(), /Cannot listen on 127\.0\.0\.1:\d+: address already in use/);
   await tunnel.close();
 });
 
@@ -239,14 +239,15 @@ Deno.test("a changed host key is refused before any authentication", async () =>
   await using server = await startTestServer();
   const other = await startTestServer();
   const wrongKnownHosts = (await Deno.readTextFile(other.knownHosts)).replace(
-    /:\d+\]/,
-    `:${server.port}]`,
+    /\]:\d+/,
+    `]:${server.port}`,
   );
   await other.close();
   await Deno.writeTextFile(server.knownHosts, wrongKnownHosts);
   await assert.rejects(connectSsh(options(server)), (err: unknown) => {
     assert.ok(err instanceof WarrenError);
     assert.equal(err.kind, "hostkey");
+    assert.match(err.message, /^Host key for 127\.0\.0\.1:\d+ has changed/);
     return true;
   });
   assert.deepEqual(server.authAttempts, []);

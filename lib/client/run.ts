@@ -8,7 +8,7 @@ import type { ClientConfig } from "../config/client_config.ts";
 import { defaultIdentityFiles, homeDir } from "../config/client_config.ts";
 import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
-import { connectSsh, type SshConnection } from "../ssh/connection.ts";
+import { connectSsh, SshConnection } from "../ssh/connection.ts";
 import { terminalPrompter } from "../ssh/prompt.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
@@ -127,7 +127,10 @@ export async function runClient(config: ClientConfig): Promise<number> {
   const background = isBackgroundChild();
   const home = homeDir((n) => Deno.env.get(n));
   const explicit = config.identityFiles.length > 0;
-  const ssh = await connectSsh({
+  // Signals count from the start: a stop while connecting is a stop too.
+  const outcome = Promise.withResolvers<Outcome>();
+  const stopSignals = listenForSignals((signal) => outcome.resolve({ why: "signal", signal }));
+  const connecting = connectSsh({
     host: config.host,
     port: config.port,
     user: config.user,
@@ -143,14 +146,25 @@ export async function runClient(config: ClientConfig): Promise<number> {
     prompter: background ? undefined : terminalPrompter(config.batchMode),
     protocolDebug: config.verbosity >= 3,
   });
+  let ssh: SshConnection;
+  try {
+    const first = await Promise.race([connecting, outcome.promise]);
+    if (!(first instanceof SshConnection)) {
+      log.info("Interrupted while connecting");
+      stopSignals();
+      connecting.then((c) => c.close(), () => {});
+      return EXIT_OK;
+    }
+    ssh = first;
+  } catch (err) {
+    stopSignals();
+    throw err;
+  }
   const activity = new ActivityTracker();
   let tunnels: Tunnel[] = [];
-  let stopSignals = () => {};
   let command: ReturnType<typeof runCommand> | undefined;
   try {
     tunnels = await startTunnels(config, ssh, activity);
-    const outcome = Promise.withResolvers<Outcome>();
-    stopSignals = listenForSignals((signal) => outcome.resolve({ why: "signal", signal }));
     ssh.closed.then((error) => error && outcome.resolve({ why: "lost", error }));
     if (config.oneShot) activity.idle.then(() => outcome.resolve({ why: "one-shot" }));
     if (config.pidFile !== undefined) await writePidFile(config.pidFile);

@@ -49,7 +49,8 @@ export class LocalTunnel implements Tunnel {
     return this.#listeners.map((l) => l.addr);
   }
 
-  start(): Promise<void> {
+  // deno-lint-ignore require-await
+  async start(): Promise<void> {
     const addrs = bindAddresses(this.spec.listenAddress, this.#gateway);
     this.#listeners = listenAll(addrs, this.spec.listenPort);
     for (const l of this.#listeners) this.#track(this.#acceptLoop(l));
@@ -59,7 +60,6 @@ export class LocalTunnel implements Tunnel {
         desc: this.description,
       });
     }
-    return Promise.resolve();
   }
 
   #track(task: Promise<void>): void {
