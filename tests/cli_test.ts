@@ -104,7 +104,7 @@ Deno.test("cli: an authentication failure exits 1 naming the methods", async () 
   assert.equal(r.code, 1);
   oneErrorLine(
     r.stderr,
-    /^warren: Cannot authenticate as \S+ to 127\.0\.0\.1:\d+: tried publickey \(.*\); the server accepts password, keyboard-interactive$/,
+    /^warren: Cannot authenticate as \S+ to 127\.0\.0\.1:\d+: tried no usable method; the server accepts password, keyboard-interactive$/,
   );
 });
 

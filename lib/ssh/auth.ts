@@ -59,6 +59,8 @@ export function planAuth(opts: AuthOptions): AuthPlan {
   };
   const user = opts.user;
 
+  // "none" first, as OpenSSH does: it learns which methods the server takes.
+  steps.push(() => Promise.resolve({ type: "none", username: user }));
   if (opts.agentSocket) {
     steps.push((left) => {
       if (left && !left.includes("publickey")) return Promise.resolve(null);
