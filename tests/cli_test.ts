@@ -98,6 +98,30 @@ Deno.test("cli: an unreachable server exits 1 with one line", async () => {
   oneErrorLine(r.stderr, /^warren: Cannot connect to 127\.0\.0\.1:\d+: connection refused$/);
 });
 
+Deno.test("cli: a server that never speaks SSH times out after ConnectTimeout", async () => {
+  using silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) accepted.push(conn);
+  })().catch(() => {});
+  try {
+    const r = await runCli([
+      "-B",
+      "-o",
+      "ConnectTimeout=1",
+      "-p",
+      `${silent.addr.port}`,
+      "127.0.0.1",
+    ]);
+    assert.equal(r.code, 1);
+    oneErrorLine(r.stderr, /^warren: SSH handshake with 127\.0\.0\.1:\d+ timed out after 1 s$/);
+  } finally {
+    silent.close();
+    await accepting;
+    for (const c of accepted) c.close();
+  }
+});
+
 Deno.test("cli: an authentication failure exits 1 naming the methods", async () => {
   await using server = await startTestServer({ acceptKey: false, password: "pw" });
   const r = await runCli(["-B", ...base(server), "127.0.0.1"]);
@@ -246,13 +270,18 @@ Deno.test("cli: --one-shot exits 0 after the first connection closes", async () 
   await using web = origin();
   const port = freePort();
   await using cli = new LiveCli(
-    base(server, "--one-shot", "-L", `${port}:127.0.0.1:${web.port}`, "127.0.0.1"),
+    base(server, "-v", "--one-shot", "-L", `${port}:127.0.0.1:${web.port}`, "127.0.0.1"),
   );
   await cli.waitFor(/Local tunnel/);
   const res = await fetch(`http://127.0.0.1:${port}/once`, { headers: { connection: "close" } });
   assert.equal(await res.text(), "hello /once\n");
   assert.equal(await cli.exit(), 0, cli.stderr);
   assert.match(cli.stderr, /One-shot: 1 connection\(s\) served/);
+  // -v: one line per connection with bytes each way and the duration.
+  assert.match(
+    cli.stderr,
+    /debug: \[tunnel\] 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ closed: \d+ bytes sent, \d+ received, \d+ ms/,
+  );
 });
 
 Deno.test("cli: -f prints the PID, writes PidFile and keeps tunnelling in the background", async () => {
