@@ -9,6 +9,7 @@ import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
 import { closeQuietly, pump } from "./pump.ts";
+import { acceptLoop, ConnectionSet, logClosed } from "./connections.ts";
 import type { Activity, ChannelOpener, Tunnel } from "./types.ts";
 
 const log = logger("tunnel");
@@ -17,11 +18,8 @@ export class LocalTunnel implements Tunnel {
   readonly spec: ForwardSpec;
   #gateway: boolean;
   #open: ChannelOpener;
-  #activity: Activity;
   #listeners: Deno.TcpListener[] = [];
-  #conns = new Set<Deno.Conn>();
-  #tasks = new Set<Promise<void>>();
-  #closed = false;
+  #conns: ConnectionSet;
 
   constructor(
     spec: ForwardSpec,
@@ -32,7 +30,7 @@ export class LocalTunnel implements Tunnel {
     this.spec = spec;
     this.#gateway = gateway;
     this.#open = open;
-    this.#activity = activity;
+    this.#conns = new ConnectionSet(activity);
   }
 
   get description(): string {
@@ -53,7 +51,11 @@ export class LocalTunnel implements Tunnel {
   async start(): Promise<void> {
     const addrs = bindAddresses(this.spec.listenAddress, this.#gateway);
     this.#listeners = listenAll(addrs, this.spec.listenPort);
-    for (const l of this.#listeners) this.#track(this.#acceptLoop(l));
+    for (const l of this.#listeners) {
+      this.#conns.track(
+        acceptLoop(l, this.#conns, (c) => this.#conns.serve(c, () => this.#serve(c))),
+      );
+    }
     log.info("Local tunnel {desc}", { desc: this.description });
     if (this.#listeners.some((l) => !isLoopback(l.addr.hostname))) {
       log.warn("{desc} accepts connections from other hosts", {
@@ -62,87 +64,31 @@ export class LocalTunnel implements Tunnel {
     }
   }
 
-  #track(task: Promise<void>): void {
-    this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
-  }
-
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (this.#closed) return;
-        if (err instanceof Deno.errors.BadResource) return;
-        log.warn("Accept failed on {addr}: {err}", {
-          addr: hostPort(listener.addr.hostname, listener.addr.port),
-          err: messageOf(err),
-        });
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      if (this.#closed) {
-        closeQuietly(conn);
-        return;
-      }
-      this.#track(this.#serve(conn));
-    }
-  }
-
   async #serve(conn: Deno.TcpConn): Promise<void> {
-    this.#conns.add(conn);
-    this.#activity.opened();
     const started = performance.now();
     const peer = conn.remoteAddr as Deno.NetAddr;
+    const from = hostPort(peer.hostname, peer.port);
     const dst = hostPort(this.spec.dstHost!, this.spec.dstPort!);
+    conn.setNoDelay(true);
+    let channel;
     try {
-      conn.setNoDelay(true);
-      let channel;
-      try {
-        channel = await this.#open(
-          peer.hostname,
-          peer.port,
-          this.spec.dstHost!,
-          this.spec.dstPort!,
-        );
-      } catch (err) {
-        log.error("{from} -> {dst}: {err}", {
-          from: hostPort(peer.hostname, peer.port),
-          dst,
-          err: messageOf(err),
-        });
-        closeQuietly(conn);
-        return;
-      }
-      if (this.#closed) {
-        channel.destroy();
-        closeQuietly(conn);
-        return;
-      }
-      const r = await pump(conn, channel);
-      log.debug(
-        "{from} -> {dst} closed: {sent} bytes sent, {received} received, {ms} ms{err}",
-        {
-          from: hostPort(peer.hostname, peer.port),
-          dst,
-          sent: r.sent,
-          received: r.received,
-          ms: Math.round(performance.now() - started),
-          err: r.error ? ` (${messageOf(r.error)})` : "",
-        },
-      );
-    } finally {
-      this.#conns.delete(conn);
-      this.#activity.closed();
+      channel = await this.#open(peer.hostname, peer.port, this.spec.dstHost!, this.spec.dstPort!);
+    } catch (err) {
+      log.error("{from} -> {dst}: {err}", { from, dst, err: messageOf(err) });
+      closeQuietly(conn);
+      return;
     }
+    if (this.#conns.closed) {
+      channel.destroy();
+      closeQuietly(conn);
+      return;
+    }
+    logClosed(from, dst, await pump(conn, channel), started);
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#conns.closed) return;
     for (const l of this.#listeners) closeQuietly(l);
-    for (const c of this.#conns) closeQuietly(c);
-    await Promise.allSettled([...this.#tasks]);
+    await this.#conns.close();
   }
 }

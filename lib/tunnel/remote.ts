@@ -16,6 +16,7 @@ import type { SshConnection } from "../ssh/connection.ts";
 import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
 import { closeQuietly, pump } from "./pump.ts";
 import type { Activity, Tunnel } from "./types.ts";
+import { ConnectionSet, logClosed } from "./connections.ts";
 
 const log = logger("tunnel");
 
@@ -44,17 +45,14 @@ export async function dial(host: string, port: number): Promise<Deno.TcpConn> {
 export class RemoteTunnel implements Tunnel {
   readonly spec: ForwardSpec;
   #ssh: SshConnection;
-  #activity: Activity;
   #bindAddress: string;
   #boundPort: number | undefined;
-  #conns = new Set<Deno.Conn>();
-  #tasks = new Set<Promise<void>>();
-  #closed = false;
+  #conns: ConnectionSet;
 
   constructor(spec: ForwardSpec, ssh: SshConnection, activity: Activity) {
     this.spec = spec;
     this.#ssh = ssh;
-    this.#activity = activity;
+    this.#conns = new ConnectionSet(activity);
     this.#bindAddress = remoteBindAddress(spec);
   }
 
@@ -75,9 +73,7 @@ export class RemoteTunnel implements Tunnel {
       this.#bindAddress,
       this.spec.listenPort,
       (details, accept, reject) => {
-        const task = this.#serve(details, accept, reject);
-        this.#tasks.add(task);
-        task.finally(() => this.#tasks.delete(task));
+        this.#conns.track(this.#serve(details, accept, reject));
       },
     );
     if (this.spec.listenPort === 0) {
@@ -95,7 +91,7 @@ export class RemoteTunnel implements Tunnel {
   ): Promise<void> {
     const from = hostPort(details.srcIP, details.srcPort);
     const dst = hostPort(this.spec.dstHost!, this.spec.dstPort!);
-    if (this.#closed) return reject();
+    if (this.#conns.closed) return reject();
     let conn: Deno.TcpConn;
     try {
       conn = await dial(this.spec.dstHost!, this.spec.dstPort!);
@@ -108,41 +104,26 @@ export class RemoteTunnel implements Tunnel {
       });
       return;
     }
-    if (this.#closed) {
+    if (this.#conns.closed) {
       reject();
       closeQuietly(conn);
       return;
     }
     const channel = accept();
-    this.#conns.add(conn);
-    this.#activity.opened();
     const started = performance.now();
-    try {
+    this.#conns.serve(conn, async () => {
       const r = await pump(conn, channel);
-      log.debug(
-        "{from} -> {dst} closed: {sent} bytes sent, {received} received, {ms} ms{err}",
-        {
-          from,
-          dst,
-          sent: r.received,
-          received: r.sent,
-          ms: Math.round(performance.now() - started),
-          err: r.error ? ` (${messageOf(r.error)})` : "",
-        },
-      );
-    } finally {
-      this.#conns.delete(conn);
-      this.#activity.closed();
-    }
+      // pump() counts from the local side; this tunnel's traffic flows the other way.
+      logClosed(from, dst, { sent: r.received, received: r.sent, error: r.error }, started);
+    });
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#conns.closed) return;
+    const closing = this.#conns.close();
     if (this.#boundPort !== undefined) {
       await this.#ssh.unforwardIn(this.#bindAddress, this.#boundPort);
     }
-    for (const c of this.#conns) closeQuietly(c);
-    await Promise.allSettled([...this.#tasks]);
+    await closing;
   }
 }

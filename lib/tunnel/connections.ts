@@ -1,0 +1,94 @@
+/**
+ * What every tunnel kind shares: the set of its live connections (so close()
+ * can end them and wait for their tasks), the accept loop of a listener, and
+ * the debug line written when a tunneled connection closes.
+ */
+import { hostPort } from "../cli/forward.ts";
+import { messageOf } from "../errors.ts";
+import { logger } from "../log.ts";
+import { closeQuietly, type PumpResult } from "./pump.ts";
+import type { Activity } from "./types.ts";
+
+const log = logger("tunnel");
+
+export class ConnectionSet {
+  #conns = new Set<Deno.Conn>();
+  #tasks = new Set<Promise<void>>();
+  #closed = false;
+  #activity: Activity;
+
+  constructor(activity: Activity) {
+    this.#activity = activity;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Track a background task so close() can wait for it. */
+  track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** Serve one connection: counted as activity, closed by close(). */
+  serve(conn: Deno.Conn, handler: () => Promise<void>): void {
+    this.#conns.add(conn);
+    this.#activity.opened();
+    this.track(
+      handler().catch((err) => {
+        log.error("{err}", { err: messageOf(err) });
+        closeQuietly(conn);
+      }).finally(() => {
+        this.#conns.delete(conn);
+        this.#activity.closed();
+      }),
+    );
+  }
+
+  /** End every live connection and wait for their tasks. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const c of this.#conns) closeQuietly(c);
+    await Promise.allSettled([...this.#tasks]);
+  }
+}
+
+/** Accept until the listener closes; a transient failure is logged and retried. */
+export async function acceptLoop(
+  listener: Deno.TcpListener,
+  set: ConnectionSet,
+  onConnection: (conn: Deno.TcpConn) => void,
+): Promise<void> {
+  for (;;) {
+    let conn: Deno.TcpConn;
+    try {
+      conn = await listener.accept();
+    } catch (err) {
+      if (set.closed || err instanceof Deno.errors.BadResource) return;
+      log.warn("Accept failed on {addr}: {err}", {
+        addr: hostPort(listener.addr.hostname, listener.addr.port),
+        err: messageOf(err),
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    if (set.closed) {
+      closeQuietly(conn);
+      return;
+    }
+    onConnection(conn);
+  }
+}
+
+/** The debug line for a finished tunneled connection. */
+export function logClosed(from: string, dst: string, r: PumpResult, startedAt: number): void {
+  log.debug("{from} -> {dst} closed: {sent} bytes sent, {received} received, {ms} ms{err}", {
+    from,
+    dst,
+    sent: r.sent,
+    received: r.received,
+    ms: Math.round(performance.now() - startedAt),
+    err: r.error ? ` (${messageOf(r.error)})` : "",
+  });
+}
