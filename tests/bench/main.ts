@@ -1,0 +1,292 @@
+/**
+ * `deno task bench`: warren -L against OpenSSH's ssh -L through one loopback
+ * sshd, alternating runs, medians and the ratio warren/OpenSSH.
+ *
+ *   deno task bench [--quick] [--runs N] [--only throughput,latency,connrate,memory]
+ *                   [--size MIB] [--out DIR]
+ *
+ * Prints a table, writes bench-results/<timestamp>.json and a throughput-vs-
+ * streams chart (<timestamp>.svg) next to it. Every process it starts is
+ * ended on the way out, also on failure and on Ctrl-C.
+ */
+import { bulk, connRate, latency, manyConnections } from "./measure.ts";
+import {
+  machineFacts,
+  medians,
+  METRICS,
+  type Sample,
+  STREAMS,
+  table,
+  writeJson,
+} from "./report.ts";
+import { summarizeProfile } from "./profile.ts";
+import { SSHD, startBenchSshd } from "./sshd.ts";
+import { throughputChart } from "./svg.ts";
+import {
+  closeAllProcs,
+  negotiatedCipher,
+  ROOT,
+  startServers,
+  startTunnel,
+  type Tool,
+} from "./tunnels.ts";
+
+const PARTS = ["throughput", "latency", "connrate", "memory"] as const;
+type Part = typeof PARTS[number];
+const MiB = 1024 * 1024;
+
+interface Options {
+  quick: boolean;
+  runs: number;
+  only: Set<Part>;
+  sizeMiB: number;
+  out: string;
+  latencyCount: number;
+  connCount: number;
+  openConns: number;
+  cpuProf: boolean;
+}
+
+const USAGE = `Usage: deno task bench [--quick] [--runs N] [--only ${PARTS.join(",")}]
+                       [--size MIB] [--out DIR] [--cpu-prof]
+  --quick   smoke run: 64 MiB transfers, fewer round trips and connections, 1 run
+  --runs N  alternating runs per tool (default 3; medians are reported)
+  --only    comma-separated parts to run (default: all)
+  --size    bytes per bulk transfer in MiB (default 512; split over parallel streams)
+  --out     results folder (default bench-results/)
+  --cpu-prof  run warren under deno --cpu-prof for the throughput/latency/connrate
+            part; profiles go to <out>/<timestamp>-cpuprof/ and are summarised`;
+
+function parseOptions(args: string[]): Options {
+  const quick = args.includes("--quick");
+  const value = (name: string) => {
+    const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+    if (i < 0) return undefined;
+    const v = args[i].includes("=") ? args[i].slice(name.length + 1) : args[i + 1];
+    if (v === undefined) throw new Error(`${name} needs a value`);
+    return v;
+  };
+  for (const a of args) {
+    if (a.startsWith("--") && !/^--(quick|runs|only|size|out|help|cpu-prof)(=|$)/.test(a)) {
+      throw new Error(`unknown option ${a}`);
+    }
+  }
+  const only = new Set<Part>();
+  for (const p of (value("--only") ?? PARTS.join(",")).split(",").filter(Boolean)) {
+    if (!PARTS.includes(p as Part)) throw new Error(`--only: unknown part ${p}`);
+    only.add(p as Part);
+  }
+  const runs = Number(value("--runs") ?? (quick ? 1 : 3));
+  const sizeMiB = Number(value("--size") ?? (quick ? 64 : 512));
+  if (!(runs >= 1 && Number.isInteger(runs))) throw new Error("--runs must be a positive integer");
+  if (!(sizeMiB >= 8)) throw new Error("--size must be at least 8 (MiB)");
+  return {
+    quick,
+    runs,
+    only,
+    sizeMiB,
+    out: value("--out") ?? `${ROOT}bench-results`,
+    latencyCount: quick ? 300 : 2000,
+    connCount: quick ? 100 : 500,
+    openConns: quick ? 200 : 1000,
+    cpuProf: args.includes("--cpu-prof"),
+  };
+}
+
+let sshdRef: { close(): Promise<void> } | undefined;
+
+const progress = (line: string) => console.error(`bench: ${line}`);
+
+async function benchTool(
+  tool: Tool,
+  run: number,
+  opts: Options,
+  ctx: {
+    sshd: Awaited<ReturnType<typeof startBenchSshd>>;
+    ports: Awaited<ReturnType<typeof startServers>>["ports"];
+    errors: string[];
+    profDir?: string;
+  },
+): Promise<Sample> {
+  const s: Sample = {};
+  const attempt = async (label: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      const msg = `run ${run + 1} ${tool} ${label}: ${err instanceof Error ? err.message : err}`;
+      ctx.errors.push(msg);
+      progress(`FAILED ${msg}`);
+    }
+  };
+  const sshdPids = () => ctx.sshd.children().map((p) => p.pid);
+  const bytes = opts.sizeMiB * MiB;
+  if (opts.only.has("throughput") || opts.only.has("latency") || opts.only.has("connrate")) {
+    const prof = tool === "warren" ? ctx.profDir : undefined;
+    const t = await startTunnel(tool, ctx.sshd, ctx.ports, false, prof);
+    try {
+      if (opts.only.has("throughput")) {
+        // Warm-up (JIT, windows, buffers), not recorded.
+        await attempt("warm-up", async () => {
+          await bulk(t, sshdPids, "up", 1, bytes / 8);
+          await bulk(t, sshdPids, "down", 1, bytes / 8);
+        });
+        const cases: [string, "up" | "down", number][] = [
+          ...STREAMS.map((n) => [`up${n}`, "up", n] as [string, "up", number]),
+          ["down1", "down", 1],
+          ["down8", "down", 8],
+        ];
+        for (const [key, dir, n] of cases) {
+          await attempt(key, async () => {
+            const r = await bulk(t, sshdPids, dir, n, bytes);
+            s[key] = r.MiBps;
+            if (`cpu_${key}` in metricKeys) s[`cpu_${key}`] = r.cpuPerGiB;
+            if (`sshd_cpu_${key}` in metricKeys) s[`sshd_cpu_${key}`] = r.sshdCpuPerGiB;
+            progress(`run ${run + 1} ${tool} ${key}: ${r.MiBps.toFixed(0)} MiB/s`);
+          });
+        }
+      }
+      if (opts.only.has("latency")) {
+        await attempt("latency", async () => {
+          const r = await latency(t, opts.latencyCount);
+          s.lat_p50 = r.p50us;
+          s.lat_p99 = r.p99us;
+          progress(`run ${run + 1} ${tool} latency: p50 ${r.p50us.toFixed(0)} µs`);
+        });
+      }
+      if (opts.only.has("connrate")) {
+        await attempt("connrate", async () => {
+          s.conn_rate = await connRate(t, opts.connCount);
+          progress(`run ${run + 1} ${tool} connrate: ${s.conn_rate.toFixed(0)}/s`);
+        });
+      }
+    } finally {
+      await t.close();
+    }
+  }
+  if (opts.only.has("memory")) {
+    await attempt("memory", async () => {
+      // A fresh process, so VmHWM is not the bulk transfers' high-water mark.
+      const t = await startTunnel(tool, ctx.sshd, ctx.ports);
+      try {
+        const r = await manyConnections(t, opts.openConns);
+        s.rss_idle = r.idleRssMiB;
+        s.rss_open = r.rssMiB;
+        s.hwm_open = r.hwmMiB;
+        progress(`run ${run + 1} ${tool} ${r.opened} open: RSS ${r.rssMiB.toFixed(0)} MiB`);
+      } finally {
+        await t.close();
+      }
+    });
+  }
+  return s;
+}
+
+const metricKeys = Object.fromEntries(METRICS.map((m) => [m.key, true]));
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let opts: Options;
+  try {
+    opts = parseOptions(args);
+  } catch (err) {
+    console.error(`bench: ${err instanceof Error ? err.message : err}\n${USAGE}`);
+    return 2;
+  }
+  const started = performance.now();
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const machine = await machineFacts(SSHD);
+  progress(`${machine.nproc} cores, ${machine.cpu}; ${machine.ssh}; deno ${machine.deno}`);
+  const sshd = sshdRef = await startBenchSshd();
+  try {
+    const servers = await startServers();
+    try {
+      const errors: string[] = [];
+      const profDir = opts.cpuProf ? `${opts.out}/${stamp}-cpuprof` : undefined;
+      if (profDir) await Deno.mkdir(profDir, { recursive: true });
+      const ctx = { sshd, ports: servers.ports, errors, profDir };
+      const ciphers = {
+        warren: await negotiatedCipher("warren", sshd, servers.ports).catch((e) => `error: ${e}`),
+        openssh: await negotiatedCipher("openssh", sshd, servers.ports).catch((e) => `error: ${e}`),
+      };
+      progress(`ciphers: warren ${ciphers.warren}; OpenSSH ${ciphers.openssh}`);
+      const samples: Record<Tool, Sample[]> = { warren: [], openssh: [] };
+      for (let run = 0; run < opts.runs; run++) {
+        const order: Tool[] = run % 2 === 0 ? ["warren", "openssh"] : ["openssh", "warren"];
+        for (const tool of order) samples[tool].push(await benchTool(tool, run, opts, ctx));
+      }
+      const med = medians(samples);
+      const ratios = Object.fromEntries(
+        Object.keys(med.warren).filter((k) => med.openssh[k] > 0)
+          .map((k) => [k, med.warren[k] / med.openssh[k]]),
+      );
+      const text = table(med, samples, opts.openConns);
+      const seconds = (performance.now() - started) / 1000;
+      console.log(`\n${text}\n`);
+      console.log(`ciphers: warren ${ciphers.warren}\n         OpenSSH ${ciphers.openssh}`);
+      const record = {
+        stamp,
+        seconds,
+        options: { ...opts, only: [...opts.only] },
+        machine,
+        ciphers,
+        metrics: METRICS,
+        medians: med,
+        ratios,
+        samples,
+        errors,
+        table: text,
+      };
+      const json = await writeJson(opts.out, stamp, record);
+      if (opts.only.has("throughput")) {
+        const svg = throughputChart(
+          `Upload through the tunnel, ${opts.sizeMiB} MiB total (median of ${opts.runs})`,
+          STREAMS,
+          [
+            { name: "warren", color: "#d62728", tool: "warren" as Tool },
+            { name: "OpenSSH ssh", color: "#1f77b4", tool: "openssh" as Tool },
+          ].map((s) => ({
+            ...s,
+            points: STREAMS.map((n) => [n, med[s.tool][`up${n}`] ?? NaN] as [number, number]),
+          })),
+        );
+        await Deno.writeTextFile(json.replace(/\.json$/, ".svg"), svg);
+      }
+      console.log(`results: ${json} (${seconds.toFixed(0)} s)`);
+      for (const entry of profDir ? Deno.readDirSync(profDir) : []) {
+        const lines = await summarizeProfile(`${profDir}/${entry.name}`, 10).catch((e) => [`${e}`]);
+        console.log(`\n${lines.join("\n")}`);
+      }
+      if (errors.length) {
+        console.error(`bench: ${errors.length} failure(s):\n  ${errors.join("\n  ")}`);
+      }
+      return errors.length ? 1 : 0;
+    } finally {
+      await servers.close();
+    }
+  } finally {
+    await sshd.close();
+  }
+}
+
+async function closeEverything(): Promise<void> {
+  await closeAllProcs();
+  await sshdRef?.close();
+}
+
+if (import.meta.main) {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(sig, () => {
+      progress(`${sig}: stopping everything`);
+      closeEverything().finally(() => Deno.exit(130));
+    });
+  }
+  const code = await main(Deno.args).catch(async (err) => {
+    console.error(`bench: ${err instanceof Error ? err.stack : err}`);
+    await closeEverything();
+    return 1;
+  });
+  Deno.exit(code);
+}

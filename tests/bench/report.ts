@@ -1,0 +1,136 @@
+/**
+ * Turning per-run samples into medians, a table, and a JSON record. A sample
+ * is one tool's figures from one run, keyed by metric; a metric a run did not
+ * measure (or that failed) is simply absent.
+ */
+import type { Tool } from "./tunnels.ts";
+
+export type Sample = Record<string, number>;
+
+export interface Metric {
+  key: string;
+  label: string;
+  unit: string;
+  better: "higher" | "lower";
+}
+
+const m = (key: string, label: string, unit: string, better: Metric["better"]): Metric => ({
+  key,
+  label,
+  unit,
+  better,
+});
+
+export const STREAMS = [1, 2, 4, 8];
+
+export const METRICS: Metric[] = [
+  m("up1", "upload, 1 stream", "MiB/s", "higher"),
+  m("down1", "download, 1 stream", "MiB/s", "higher"),
+  m("up2", "upload, 2 streams", "MiB/s", "higher"),
+  m("up4", "upload, 4 streams", "MiB/s", "higher"),
+  m("up8", "upload, 8 streams", "MiB/s", "higher"),
+  m("down8", "download, 8 streams", "MiB/s", "higher"),
+  m("cpu_up1", "tunnel CPU, upload 1", "s/GiB", "lower"),
+  m("cpu_down1", "tunnel CPU, download 1", "s/GiB", "lower"),
+  m("cpu_up8", "tunnel CPU, upload 8", "s/GiB", "lower"),
+  m("sshd_cpu_up1", "sshd CPU, upload 1", "s/GiB", "lower"),
+  m("sshd_cpu_down1", "sshd CPU, download 1", "s/GiB", "lower"),
+  m("lat_p50", "64 B round trip p50", "µs", "lower"),
+  m("lat_p99", "64 B round trip p99", "µs", "lower"),
+  m("conn_rate", "new connections (seq.)", "conn/s", "higher"),
+  m("rss_idle", "RSS idle", "MiB", "lower"),
+  m("rss_open", "RSS, N conns open", "MiB", "lower"),
+  m("hwm_open", "peak RSS (VmHWM), N open", "MiB", "lower"),
+];
+
+export function median(values: number[]): number | undefined {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!v.length) return undefined;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+export type Medians = Record<Tool, Record<string, number>>;
+
+export function medians(samples: Record<Tool, Sample[]>): Medians {
+  const out = { warren: {}, openssh: {} } as Medians;
+  for (const tool of Object.keys(samples) as Tool[]) {
+    for (const { key } of METRICS) {
+      const v = median(samples[tool].map((s) => s[key]).filter((x) => x !== undefined));
+      if (v !== undefined) out[tool][key] = v;
+    }
+  }
+  return out;
+}
+
+function fmt(v: number | undefined): string {
+  if (v === undefined) return "-";
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+/** The results table as Markdown (also readable on a terminal). */
+export function table(med: Medians, runs: Record<Tool, Sample[]>, openConns: number): string {
+  const rows = [
+    ["metric", "unit", "warren", "OpenSSH", "warren/OpenSSH", "runs (w/o)"],
+    ["---", "---", "---:", "---:", "---:", "---:"],
+  ];
+  for (const metric of METRICS) {
+    const w = med.warren[metric.key];
+    const o = med.openssh[metric.key];
+    if (w === undefined && o === undefined) continue;
+    const ratio = w !== undefined && o !== undefined && o > 0 ? w / o : undefined;
+    const good = ratio === undefined
+      ? ""
+      : (metric.better === "higher") === (ratio >= 1)
+      ? ""
+      : " *";
+    const n = (t: Tool) => runs[t].filter((s) => s[metric.key] !== undefined).length;
+    rows.push([
+      metric.label.replace("N ", `${openConns} `),
+      metric.unit,
+      fmt(w),
+      fmt(o),
+      ratio === undefined ? "-" : `${ratio.toFixed(2)}${good}`,
+      `${n("warren")}/${n("openssh")}`,
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) =>
+    "| " +
+    r.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ") +
+    " |"
+  ).join("\n") + "\n(* = warren worse than OpenSSH; medians over runs)";
+}
+
+/** Machine facts for the record. */
+export async function machineFacts(sshdPath: string): Promise<Record<string, string>> {
+  const out = async (cmd: string, args: string[]) => {
+    try {
+      const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+      const d = new TextDecoder();
+      return (d.decode(o.stdout) + d.decode(o.stderr)).trim().split("\n")[0];
+    } catch {
+      return "unknown";
+    }
+  };
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return {
+    nproc: await out("nproc", []),
+    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown",
+    aes: /^flags\s*:.*\baes\b/m.test(cpuinfo) ? "yes" : "no",
+    kernel: await out("uname", ["-r"]),
+    sshd: await out(sshdPath, ["-V"]),
+    ssh: await out("ssh", ["-V"]),
+    deno: `${Deno.version.deno} (v8 ${Deno.version.v8})`,
+  };
+}
+
+/** Write the JSON record and return its path. */
+export async function writeJson(dir: string, stamp: string, record: unknown): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  const path = `${dir}/${stamp}.json`;
+  await Deno.writeTextFile(path, JSON.stringify(record, null, 2) + "\n");
+  return path;
+}
