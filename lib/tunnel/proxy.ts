@@ -1,0 +1,254 @@
+/**
+ * A proxy tunnel (-L socks/[listen-address:]listen-port): one local port
+ * that speaks SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy (CONNECT and absolute
+ * URIs). Each accepted connection runs the handshake (proxy_handshake.ts),
+ * opens a direct-tcpip channel to the requested destination — host names go
+ * to the SSH server unresolved — sends the protocol's reply and then pumps.
+ *
+ * - Listener rules as for -L: loopback by default, -g or an address to open
+ *   it wider; wider without --proxy-auth logs a warning.
+ * - A client has HANDSHAKE_TIMEOUT_MS (10 s) to finish its request; idle and
+ *   slow clients are dropped.
+ * - Failures get the protocol's reply, mapped from the server's reason
+ *   (open_failure.ts); nothing a client sends can throw out of here.
+ */
+import type { ForwardSpec } from "../cli/forward.ts";
+import { hostPort } from "../cli/forward.ts";
+import { messageOf } from "../errors.ts";
+import { logger } from "../log.ts";
+import { classifyOpenFailure } from "../protocols/open_failure.ts";
+import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
+import { type ProxyAuthSpec, ProxyCredentials } from "./proxy_auth.ts";
+import { handshake, type HandshakeResult } from "./proxy_handshake.ts";
+import { closeQuietly, pump, writeAll } from "./pump.ts";
+import type { Activity, ChannelOpener, Tunnel } from "./types.ts";
+
+const log = logger("tunnel");
+
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long a refused client may take to read our reply before we close. */
+const LINGER_MS = 1_000;
+
+export interface ProxyOptions {
+  /** -g: listen on every interface when no address is given. */
+  gateway?: boolean;
+  /** --proxy-auth: require a user and password. */
+  auth?: ProxyAuthSpec;
+  /** The handshake deadline (tests shorten it). */
+  handshakeTimeoutMs?: number;
+}
+
+export class ProxyTunnel implements Tunnel {
+  readonly spec: ForwardSpec;
+  #options: ProxyOptions;
+  #open: ChannelOpener;
+  #activity: Activity;
+  #credentials?: ProxyCredentials;
+  #listeners: Deno.TcpListener[] = [];
+  #conns = new Set<Deno.Conn>();
+  #tasks = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(
+    spec: ForwardSpec,
+    open: ChannelOpener,
+    activity: Activity,
+    options: ProxyOptions = {},
+  ) {
+    this.spec = spec;
+    this.#options = options;
+    this.#open = open;
+    this.#activity = activity;
+  }
+
+  get description(): string {
+    const addrs = this.#listeners.length > 0
+      ? this.#listeners.map((l) => hostPort(l.addr.hostname, l.addr.port)).join(", ")
+      : hostPort(this.spec.listenAddress ?? "127.0.0.1", this.spec.listenPort);
+    return `-L socks/${addrs} (SOCKS4/4a/5, HTTP proxy)`;
+  }
+
+  /** The bound addresses (after start). */
+  get addresses(): Deno.NetAddr[] {
+    return this.#listeners.map((l) => l.addr);
+  }
+
+  async start(): Promise<void> {
+    if (this.#options.auth) this.#credentials = await ProxyCredentials.load(this.#options.auth);
+    const addrs = bindAddresses(this.spec.listenAddress, this.#options.gateway ?? false);
+    this.#listeners = listenAll(addrs, this.spec.listenPort);
+    for (const l of this.#listeners) this.#track(this.#acceptLoop(l));
+    const auth = this.#credentials ? ` for user ${this.#credentials.user}` : "";
+    log.info("Proxy tunnel {desc}{auth}", { desc: this.description, auth });
+    if (this.#listeners.some((l) => !isLoopback(l.addr.hostname)) && !this.#credentials) {
+      log.warn(
+        "{desc} accepts connections from other hosts without authentication " +
+          "(use --proxy-auth)",
+        { desc: this.description },
+      );
+    }
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.#closed) return;
+        if (err instanceof Deno.errors.BadResource) return;
+        log.warn("Accept failed on {addr}: {err}", {
+          addr: hostPort(listener.addr.hostname, listener.addr.port),
+          err: messageOf(err),
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (this.#closed) {
+        closeQuietly(conn);
+        return;
+      }
+      this.#track(
+        this.#serve(conn).catch((err) => {
+          // Not expected: every step handles its own errors.
+          log.error("Proxy connection failed: {err}", { err: messageOf(err) });
+          closeQuietly(conn);
+        }),
+      );
+    }
+  }
+
+  async #serve(conn: Deno.TcpConn): Promise<void> {
+    this.#conns.add(conn);
+    this.#activity.opened();
+    const started = performance.now();
+    const peer = conn.remoteAddr as Deno.NetAddr;
+    const local = conn.localAddr as Deno.NetAddr;
+    const from = hostPort(peer.hostname, peer.port);
+    try {
+      conn.setNoDelay(true);
+      const result = await this.#handshake(conn, local, from);
+      if (!result.ok) {
+        await linger(conn);
+        return;
+      }
+      const req = result.request;
+      const dst = `${hostPort(req.host, req.port)} (${req.protocol})`;
+      let channel;
+      try {
+        channel = await this.#open(peer.hostname, peer.port, req.host, req.port);
+      } catch (err) {
+        const message = messageOf(err);
+        log.warn("{from} -> {dst}: {err}", { from, dst, err: message });
+        const why = classifyOpenFailure(reasonOf(err), message);
+        await writeAll(conn, req.failure(why, message)).catch(() => {});
+        await linger(conn);
+        return;
+      }
+      if (this.#closed) {
+        channel.destroy();
+        closeQuietly(conn);
+        return;
+      }
+      try {
+        if (req.success) await writeAll(conn, req.success);
+      } catch (err) {
+        log.debug("{from} -> {dst}: client went away: {err}", { from, dst, err: messageOf(err) });
+        channel.destroy();
+        closeQuietly(conn);
+        return;
+      }
+      if (req.initial.length > 0) channel.write(req.initial);
+      const r = await pump(conn, channel);
+      log.debug(
+        "{from} -> {dst} closed: {sent} bytes sent, {received} received, {ms} ms{err}",
+        {
+          from,
+          dst,
+          sent: r.sent + req.initial.length,
+          received: r.received,
+          ms: Math.round(performance.now() - started),
+          err: r.error ? ` (${messageOf(r.error)})` : "",
+        },
+      );
+    } finally {
+      this.#conns.delete(conn);
+      this.#activity.closed();
+    }
+  }
+
+  /** The handshake under its deadline; failures are logged and closed here. */
+  async #handshake(
+    conn: Deno.TcpConn,
+    local: Deno.NetAddr,
+    from: string,
+  ): Promise<HandshakeResult> {
+    const timeoutMs = this.#options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      closeQuietly(conn);
+    }, timeoutMs);
+    let result: HandshakeResult;
+    try {
+      result = await handshake(conn, {
+        credentials: this.#credentials,
+        bound: { host: local.hostname, port: local.port },
+      });
+    } catch (err) {
+      result = {
+        ok: false,
+        message: timedOut ? `no request within ${timeoutMs / 1000} s` : messageOf(err),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!result.ok) {
+      const level = result.auth ? "warn" : "debug";
+      log[level]("{from}: {why}", { from, why: result.message });
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const l of this.#listeners) closeQuietly(l);
+    for (const c of this.#conns) closeQuietly(c);
+    await Promise.allSettled([...this.#tasks]);
+  }
+}
+
+/** The server's numeric reason for a refused channel, from the cause chain. */
+function reasonOf(err: unknown): number | undefined {
+  for (let cur = err, depth = 0; cur instanceof Error && depth < 8; depth++) {
+    const reason = (cur as { reason?: unknown }).reason;
+    if (typeof reason === "number") return reason;
+    cur = cur.cause;
+  }
+  return undefined;
+}
+
+/**
+ * Close after a refusal without losing the reply: half-close, then read and
+ * discard until the client closes or LINGER_MS passes. Closing with unread
+ * input would reset the connection and could drop the reply on the way.
+ */
+async function linger(conn: Deno.Conn): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
+  try {
+    await conn.closeWrite();
+    const buf = new Uint8Array(16 * 1024);
+    while (await conn.read(buf) !== null) { /* discard */ }
+  } catch {
+    // Closed by the timer or the client.
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(conn);
+  }
+}

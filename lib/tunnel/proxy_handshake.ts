@@ -1,0 +1,227 @@
+/**
+ * The client side of a socks/ connection, up to the point where a channel
+ * can be opened: the first byte picks the protocol (0x04 SOCKS4, 0x05 SOCKS5,
+ * anything else HTTP), the pure decoders in lib/protocols/ parse each message,
+ * and this module does the reading and writing around them.
+ *
+ *   SOCKS4/4a  request                        (refused when auth is on)
+ *   SOCKS5     greeting -> method [-> user/pass -> status] -> request
+ *   HTTP       request head [Proxy-Authorization checked when auth is on]
+ *
+ * A decoder error sends the protocol's failure reply, if it has one; the
+ * caller then closes. Nothing here has a timeout: the caller's handshake
+ * deadline closes the connection, which ends any pending read.
+ */
+import { type Decoded } from "../protocols/decoded.ts";
+import {
+  basicCredentials,
+  connectEstablished,
+  decodeHttpRequest,
+  headerValue,
+  httpResponse,
+  originRequest,
+} from "../protocols/http_proxy.ts";
+import { httpStatus, type OpenFailure, socks5Code } from "../protocols/open_failure.ts";
+import {
+  decodeSocks4,
+  decodeSocks5Greeting,
+  decodeSocks5Request,
+  decodeUserPass,
+  METHOD_NONE,
+  METHOD_NOT_ACCEPTABLE,
+  METHOD_USER_PASS,
+  REP,
+  SOCKS4_GRANTED,
+  SOCKS4_REJECTED,
+  socks4Reply,
+  socks5Method,
+  socks5Reply,
+  userPassReply,
+} from "../protocols/socks.ts";
+import type { ProxyCredentials } from "./proxy_auth.ts";
+import { writeAll } from "./pump.ts";
+
+/** What a completed handshake asks for. */
+export interface ProxyRequest {
+  protocol: "SOCKS4" | "SOCKS4a" | "SOCKS5" | "HTTP CONNECT" | "HTTP";
+  host: string;
+  port: number;
+  /** Bytes for the channel before the pump starts (the rewritten HTTP head, early data). */
+  initial: Uint8Array;
+  /** The reply once the channel is open; none for plain HTTP (the origin answers). */
+  success?: Uint8Array;
+  /** The reply when the channel cannot be opened. */
+  failure(why: OpenFailure, message: string): Uint8Array;
+}
+
+export type HandshakeResult =
+  | { ok: true; request: ProxyRequest }
+  | { ok: false; message: string; auth?: boolean };
+
+export interface HandshakeOptions {
+  /** When set, every client must authenticate. */
+  credentials?: ProxyCredentials;
+  /** The address the client connected to, for success replies. */
+  bound: { host: string; port: number };
+}
+
+const READ_SIZE = 16 * 1024;
+const MAX_BUFFERED = 64 * 1024;
+
+/** Accumulates what the client sends until a decoder is satisfied. */
+class ByteQueue {
+  #conn: Deno.Conn;
+  #buf = new Uint8Array(0);
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /** Read until `decode` is done or fails; EOF is a failure. */
+  async next<T>(
+    decode: (buf: Uint8Array) => Decoded<T>,
+  ): Promise<Exclude<Decoded<T>, { kind: "need-more" }>> {
+    for (;;) {
+      const r = decode(this.#buf);
+      if (r.kind === "done") this.#buf = this.#buf.slice(r.used);
+      if (r.kind !== "need-more") return r;
+      // The decoders bound every message; this only guards against a bug.
+      if (this.#buf.length > MAX_BUFFERED) return { kind: "error", message: "handshake too long" };
+      const chunk = new Uint8Array(READ_SIZE);
+      const n = await this.#conn.read(chunk);
+      if (n === null) return { kind: "error", message: "client closed during the handshake" };
+      const grown = new Uint8Array(this.#buf.length + n);
+      grown.set(this.#buf);
+      grown.set(chunk.subarray(0, n), this.#buf.length);
+      this.#buf = grown;
+    }
+  }
+
+  /** The bytes after the last decoded message. */
+  rest(): Uint8Array {
+    return this.#buf;
+  }
+}
+
+/** Run the client's handshake; writes every reply except the final one. */
+export async function handshake(
+  conn: Deno.Conn,
+  options: HandshakeOptions,
+): Promise<HandshakeResult> {
+  const queue = new ByteQueue(conn);
+  const first = await queue.next((b) =>
+    b.length > 0 ? { kind: "done", value: b[0], used: 0 } : { kind: "need-more" }
+  );
+  if (first.kind !== "done") return { ok: false, message: "client closed before sending" };
+  if (first.value === 0x04) return await socks4(conn, queue, options);
+  if (first.value === 0x05) return await socks5(conn, queue, options);
+  return await http(conn, queue, options);
+}
+
+/** Send a decoder's failure reply (if any) and report the failure. */
+async function fail(conn: Deno.Conn, r: { message: string; reply?: Uint8Array }) {
+  if (r.reply) await writeAll(conn, r.reply);
+  return { ok: false as const, message: r.message };
+}
+
+async function socks4(
+  conn: Deno.Conn,
+  queue: ByteQueue,
+  options: HandshakeOptions,
+): Promise<HandshakeResult> {
+  const r = await queue.next(decodeSocks4);
+  if (r.kind !== "done") return fail(conn, r);
+  if (options.credentials) {
+    await writeAll(conn, socks4Reply(SOCKS4_REJECTED));
+    return { ok: false, auth: true, message: "SOCKS4 refused: authentication is required" };
+  }
+  const { host, port, addressType } = r.value;
+  return {
+    ok: true,
+    request: {
+      protocol: addressType === "domain" ? "SOCKS4a" : "SOCKS4",
+      host,
+      port,
+      initial: queue.rest(),
+      success: socks4Reply(SOCKS4_GRANTED, options.bound),
+      failure: () => socks4Reply(SOCKS4_REJECTED),
+    },
+  };
+}
+
+async function socks5(
+  conn: Deno.Conn,
+  queue: ByteQueue,
+  options: HandshakeOptions,
+): Promise<HandshakeResult> {
+  const greeting = await queue.next(decodeSocks5Greeting);
+  if (greeting.kind !== "done") return fail(conn, greeting);
+  const wanted = options.credentials ? METHOD_USER_PASS : METHOD_NONE;
+  if (!greeting.value.includes(wanted)) {
+    await writeAll(conn, socks5Method(METHOD_NOT_ACCEPTABLE));
+    return options.credentials
+      ? { ok: false, auth: true, message: "SOCKS5 refused: the client offers no password" }
+      : { ok: false, message: "SOCKS5 client offers no method without authentication" };
+  }
+  await writeAll(conn, socks5Method(wanted));
+  if (options.credentials) {
+    const creds = await queue.next(decodeUserPass);
+    if (creds.kind !== "done") return fail(conn, creds);
+    const ok = options.credentials.check(creds.value.user, creds.value.password);
+    await writeAll(conn, userPassReply(ok));
+    if (!ok) return { ok: false, auth: true, message: "SOCKS5 authentication failed" };
+  }
+  const r = await queue.next(decodeSocks5Request);
+  if (r.kind !== "done") return fail(conn, r);
+  return {
+    ok: true,
+    request: {
+      protocol: "SOCKS5",
+      host: r.value.host,
+      port: r.value.port,
+      initial: queue.rest(),
+      success: socks5Reply(REP.succeeded, options.bound),
+      failure: (why) => socks5Reply(socks5Code(why)),
+    },
+  };
+}
+
+async function http(
+  conn: Deno.Conn,
+  queue: ByteQueue,
+  options: HandshakeOptions,
+): Promise<HandshakeResult> {
+  const r = await queue.next((b) => decodeHttpRequest(b));
+  if (r.kind !== "done") return fail(conn, r);
+  const req = r.value;
+  if (options.credentials) {
+    const creds = basicCredentials(headerValue(req, "Proxy-Authorization"));
+    if (!creds || !options.credentials.check(creds.user, creds.password)) {
+      await writeAll(conn, httpResponse(407));
+      return {
+        ok: false,
+        auth: true,
+        message: creds ? "HTTP proxy authentication failed" : "HTTP proxy refused: no credentials",
+      };
+    }
+  }
+  const connect = req.method.toUpperCase() === "CONNECT";
+  const rest = queue.rest();
+  let initial = rest;
+  if (!connect) {
+    const head = originRequest(req);
+    initial = new Uint8Array(head.length + rest.length);
+    initial.set(head);
+    initial.set(rest, head.length);
+  }
+  return {
+    ok: true,
+    request: {
+      protocol: connect ? "HTTP CONNECT" : "HTTP",
+      host: req.host,
+      port: req.port,
+      initial,
+      success: connect ? connectEstablished() : undefined,
+      failure: (why, message) => httpResponse(httpStatus(why), undefined, message),
+    },
+  };
+}
