@@ -19,21 +19,6 @@ import { logger } from "../log.ts";
 
 const log = logger("ssh");
 
-/**
- * Cipher preference. Under Deno, ssh2 runs chacha20-poly1305 several times
- * faster than aes-gcm (node:crypto creates a GCM cipher per packet), so it
- * comes first, as in OpenSSH's own default order. Nothing weaker than
- * OpenSSH's defaults is offered.
- */
-export const CIPHERS = [
-  "chacha20-poly1305@openssh.com",
-  "aes128-gcm@openssh.com",
-  "aes256-gcm@openssh.com",
-  "aes128-ctr",
-  "aes192-ctr",
-  "aes256-ctr",
-];
-
 export interface ConnectOptions {
   host: string;
   port: number;
@@ -344,7 +329,6 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     );
     client.connect({
       sock,
-      algorithms: { cipher: CIPHERS },
       username: opts.user,
       readyTimeout: 0,
       keepaliveInterval: opts.keepaliveInterval * 1000,
