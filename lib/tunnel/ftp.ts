@@ -1,0 +1,304 @@
+/**
+ * FTP tunnels (`-L ftp/...`, `-R ftp/...`): the control connection goes
+ * through SSH like a plain tunnel, watched by the rewriters, and each data
+ * connection gets its own one-use tunnel (lib/tunnel/ftp_data.ts).
+ *
+ *   -L ftp/2121:localhost:21   FTP client here, FTP server beside sshd
+ *     passive (227/229): listener here on the address the client used for
+ *       the control connection (127.0.0.1 for a 227 if that was IPv6), its
+ *       connection opened through SSH to the address in the reply as the
+ *       SSH server sees it (0.0.0.0 and 229: the control's dst-host).
+ *     active (PORT/EPRT): remote forward on the SSH server's loopback
+ *       (127.0.0.1; ::1 for EPRT when dst-host is IPv6), its connection
+ *       dialed here to the client's own data listener.
+ *
+ *   -R ftp/2121:localhost:21   FTP client beside sshd, FTP server here
+ *     passive: remote forward on the SSH server (the -R bind address for
+ *       229, its loopback for 227), dialed here to the address in the reply.
+ *     active: listener here on our side of the control connection to the
+ *       FTP server, carried through SSH to the client's data listener.
+ *
+ * Data entries accept only the control connection's own peer where it can be
+ * known, serve one connection, and go after it, after 30 s unused, or when
+ * their control connection ends. `dataStats` counts what is live.
+ */
+import type { ForwardSpec } from "../cli/forward.ts";
+import { hostPort } from "../cli/forward.ts";
+import { messageOf } from "../errors.ts";
+import { logger } from "../log.ts";
+import { canonicalIp, isIpv4, isIpv6 } from "../protocols/ftp_parse.ts";
+import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
+import {
+  type DataEntry,
+  DataHub,
+  type DataStats,
+  type FtpSsh,
+  openLocalEntry,
+  openRemoteEntry,
+} from "./ftp_data.ts";
+import { type DataRoutes, FtpSession } from "./ftp_session.ts";
+import { channelStream, connStream } from "./ftp_stream.ts";
+import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
+import { closeQuietly, writeAll } from "./pump.ts";
+import { dial, remoteBindAddress } from "./remote.ts";
+import type { Activity, Tunnel } from "./types.ts";
+
+const log = logger("tunnel", "ftp");
+
+export interface FtpTunnelOptions {
+  /** How long an unused data entry waits (default 30 s; tests shorten it). */
+  dataIdleMs?: number;
+}
+
+export type FtpStats = DataStats & { sessions: number };
+
+/** A local address to listen on for a peer that reached us at `address`. */
+function listenAddressFor(address: string, needIpv4: boolean): string {
+  const c = canonicalIp(address);
+  if (isIpv4(c)) return c;
+  return needIpv4 ? "127.0.0.1" : address;
+}
+
+/** What both FTP tunnels share: sessions, data entries, tasks. */
+abstract class FtpTunnelBase implements Tunnel {
+  readonly spec: ForwardSpec;
+  protected ssh: FtpSsh;
+  protected activity: Activity;
+  protected hub: DataHub;
+  protected closed = false;
+  #sessions = new Set<FtpSession>();
+  #tasks = new Set<Promise<void>>();
+
+  constructor(spec: ForwardSpec, ssh: FtpSsh, activity: Activity, options: FtpTunnelOptions) {
+    this.spec = spec;
+    this.ssh = ssh;
+    this.activity = activity;
+    this.hub = new DataHub(options.dataIdleMs);
+  }
+
+  abstract get description(): string;
+  abstract start(): Promise<void>;
+
+  /** Live control sessions and data entries. */
+  get dataStats(): FtpStats {
+    return { ...this.hub.stats, sessions: this.#sessions.size };
+  }
+
+  protected track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  protected async runSession(session: FtpSession, label: string): Promise<void> {
+    this.#sessions.add(session);
+    this.activity.opened();
+    log.debug("{label}: FTP control connection opened", { label });
+    try {
+      if (this.closed) session.abort();
+      await session.run();
+    } finally {
+      this.#sessions.delete(session);
+      this.activity.closed();
+      log.debug("{label}: FTP control connection closed", { label });
+    }
+  }
+
+  protected dst(): string {
+    return hostPort(this.spec.dstHost!, this.spec.dstPort!);
+  }
+
+  protected abstract stopListening(): Promise<void>;
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.stopListening();
+    for (const s of this.#sessions) s.abort();
+    await this.hub.close();
+    await Promise.allSettled([...this.#tasks]);
+  }
+}
+
+export class FtpLocalTunnel extends FtpTunnelBase {
+  #gateway: boolean;
+  #listeners: Deno.TcpListener[] = [];
+
+  constructor(
+    spec: ForwardSpec,
+    gateway: boolean,
+    ssh: FtpSsh,
+    activity: Activity,
+    options: FtpTunnelOptions = {},
+  ) {
+    super(spec, ssh, activity, options);
+    this.#gateway = gateway;
+  }
+
+  get description(): string {
+    const addrs = this.#listeners.length > 0
+      ? this.#listeners.map((l) => hostPort(l.addr.hostname, l.addr.port)).join(", ")
+      : hostPort(this.spec.listenAddress ?? "127.0.0.1", this.spec.listenPort);
+    return `-L ftp/${addrs} -> ${this.dst()}`;
+  }
+
+  get addresses(): Deno.NetAddr[] {
+    return this.#listeners.map((l) => l.addr);
+  }
+
+  start(): Promise<void> {
+    const addrs = bindAddresses(this.spec.listenAddress, this.#gateway);
+    this.#listeners = listenAll(addrs, this.spec.listenPort);
+    for (const l of this.#listeners) this.track(this.#acceptLoop(l));
+    log.info("FTP tunnel {desc}", { desc: this.description });
+    if (this.#listeners.some((l) => !isLoopback(l.addr.hostname))) {
+      log.warn("{desc} accepts connections from other hosts", { desc: this.description });
+    }
+    return Promise.resolve();
+  }
+
+  protected stopListening(): Promise<void> {
+    for (const l of this.#listeners) closeQuietly(l);
+    return Promise.resolve();
+  }
+
+  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.closed || err instanceof Deno.errors.BadResource) return;
+        log.warn("Accept failed on {desc}: {err}", { desc: this.description, err: messageOf(err) });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (this.closed) return closeQuietly(conn);
+      this.track(this.#serve(conn));
+    }
+  }
+
+  async #serve(conn: Deno.TcpConn): Promise<void> {
+    const peer = conn.remoteAddr;
+    const label = `${hostPort(peer.hostname, peer.port)} -> ${this.dst()}`;
+    conn.setNoDelay(true);
+    let channel: ClientChannel;
+    try {
+      channel = await this.ssh.openDirect(
+        peer.hostname,
+        peer.port,
+        this.spec.dstHost!,
+        this.spec.dstPort!,
+      );
+    } catch (err) {
+      log.error("{label}: {err}", { label, err: messageOf(err) });
+      const reply = `421 Service not available: ${messageOf(err).replace(/[\r\n]/g, " ")}\r\n`;
+      await writeAll(conn, new TextEncoder().encode(reply)).catch(() => {});
+      return closeQuietly(conn);
+    }
+    if (this.closed) {
+      channel.destroy();
+      return closeQuietly(conn);
+    }
+    const dstHost = this.spec.dstHost!;
+    const routes: DataRoutes = {
+      passive: (target, extended) =>
+        Promise.resolve(openLocalEntry(this.hub, {
+          hostname: listenAddressFor(conn.localAddr.hostname, !extended),
+          allowedPeer: peer.hostname,
+          label: `${label} data (passive ${hostPort(target.host, target.port)})`,
+          connect: (p) => this.ssh.openDirect(p.hostname, p.port, target.host, target.port),
+        })),
+      active: (target, verb): Promise<DataEntry> =>
+        openRemoteEntry(this.hub, this.ssh, {
+          bind: verb === "EPRT" && isIpv6(dstHost) ? "::1" : "127.0.0.1",
+          label: `${label} data (active ${hostPort(target.host, target.port)})`,
+          dial: () => dial(target.host, target.port),
+        }),
+    };
+    const session = new FtpSession(connStream(conn), channelStream(channel), routes, {
+      clientAddress: peer.hostname,
+      serverHost: dstHost,
+      label,
+    });
+    await this.runSession(session, label);
+  }
+}
+
+export class FtpRemoteTunnel extends FtpTunnelBase {
+  #bindAddress: string;
+  #boundPort: number | undefined;
+
+  constructor(spec: ForwardSpec, ssh: FtpSsh, activity: Activity, options: FtpTunnelOptions = {}) {
+    super(spec, ssh, activity, options);
+    this.#bindAddress = remoteBindAddress(spec);
+  }
+
+  get description(): string {
+    const port = this.#boundPort ?? this.spec.listenPort;
+    return `-R ftp/${hostPort(this.#bindAddress || "*", port)} (on the server) -> ${this.dst()}`;
+  }
+
+  get boundPort(): number | undefined {
+    return this.#boundPort;
+  }
+
+  async start(): Promise<void> {
+    this.#boundPort = await this.ssh.forwardIn(
+      this.#bindAddress,
+      this.spec.listenPort,
+      (details, accept, reject) => this.track(this.#serve(details, accept, reject)),
+    );
+    log.info("FTP tunnel {desc}", { desc: this.description });
+  }
+
+  protected async stopListening(): Promise<void> {
+    if (this.#boundPort !== undefined) {
+      await this.ssh.unforwardIn(this.#bindAddress, this.#boundPort);
+    }
+  }
+
+  async #serve(
+    details: TcpConnectionDetails,
+    accept: () => ClientChannel,
+    reject: () => void,
+  ): Promise<void> {
+    const label = `${hostPort(details.srcIP, details.srcPort)} -> ${this.dst()}`;
+    if (this.closed) return reject();
+    let conn: Deno.TcpConn;
+    try {
+      conn = await dial(this.spec.dstHost!, this.spec.dstPort!);
+    } catch (err) {
+      reject();
+      log.error("{label}: cannot connect: {err}", { label, err: messageOf(err) });
+      return;
+    }
+    if (this.closed) {
+      reject();
+      return closeQuietly(conn);
+    }
+    const channel = accept();
+    const bind = this.#bindAddress;
+    const routes: DataRoutes = {
+      passive: (target, extended) =>
+        openRemoteEntry(this.hub, this.ssh, {
+          bind: extended ? bind : isIpv4(bind) && bind !== "0.0.0.0" ? bind : "127.0.0.1",
+          allowedPeer: details.srcIP,
+          label: `${label} data (passive ${hostPort(target.host, target.port)})`,
+          dial: () => dial(target.host, target.port),
+        }),
+      active: (target, verb) =>
+        Promise.resolve(openLocalEntry(this.hub, {
+          hostname: listenAddressFor(conn.localAddr.hostname, verb === "PORT"),
+          allowedPeer: conn.remoteAddr.hostname,
+          label: `${label} data (active ${hostPort(target.host, target.port)})`,
+          connect: (p) => this.ssh.openDirect(p.hostname, p.port, target.host, target.port),
+        })),
+    };
+    const session = new FtpSession(channelStream(channel), connStream(conn), routes, {
+      clientAddress: details.srcIP,
+      serverHost: this.spec.dstHost!,
+      label,
+    });
+    await this.runSession(session, label);
+  }
+}

@@ -1,0 +1,350 @@
+/**
+ * One-use entry points for FTP data connections.
+ *
+ * - `openLocalEntry`: a listener here (Deno.listen, port 0); its one
+ *   connection is carried through a new SSH channel (`-L` passive, `-R`
+ *   active).
+ * - `openRemoteEntry`: a remote forward on the SSH server (tcpip-forward,
+ *   port 0); its one connection is dialed to a destination here (`-L`
+ *   active, `-R` passive).
+ *
+ * An entry takes exactly one connection, from the expected peer only (others
+ * are turned away and logged, so a local user cannot steal a transfer), and
+ * then stops listening at once. Unused, it stops after `idleMs` (30 s), or
+ * when its control connection ends or is superseded (`release()`). A running
+ * transfer is never cut by `release()`; `DataHub.close()` (the tunnel
+ * closing) ends everything. `DataHub.stats` counts what is live, so tests can
+ * prove that thousands of transfers leave nothing behind.
+ */
+import type { Duplex } from "node:stream";
+import { canonicalIp } from "../protocols/ftp_parse.ts";
+import { hostPort } from "../cli/forward.ts";
+import { messageOf } from "../errors.ts";
+import { logger } from "../log.ts";
+import type { SshConnection } from "../ssh/connection.ts";
+import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
+import { closeQuietly, pump } from "./pump.ts";
+
+const log = logger("tunnel", "ftp");
+
+/** How long an unused data entry waits for its connection. */
+export const DATA_IDLE_MS = 30_000;
+
+/** The SSH operations FTP tunnels use. */
+export type FtpSsh = Pick<SshConnection, "openDirect" | "forwardIn" | "unforwardIn">;
+
+export interface DataStats {
+  /** Local data listeners still listening. */
+  listeners: number;
+  /** Remote forwards still requested on the SSH server. */
+  forwards: number;
+  /** Data connections being carried now. */
+  transfers: number;
+  /** Data connections carried so far. */
+  total: number;
+}
+
+/** A data address handed out in a rewritten reply or command. */
+export interface DataEntry {
+  /** The address to announce (the listener's, or the forward's bind). */
+  readonly host: string;
+  readonly port: number;
+  /** True once the entry has taken its connection. */
+  readonly used: boolean;
+  /** Stop waiting for a connection; a running transfer goes on. */
+  release(): void;
+}
+
+interface Killable {
+  kill(): void;
+}
+
+/** The data entries of one tunnel. */
+export class DataHub {
+  readonly stats: DataStats = { listeners: 0, forwards: 0, transfers: 0, total: 0 };
+  readonly idleMs: number;
+  #entries = new Set<Killable>();
+  #tasks = new Set<Promise<unknown>>();
+  #closed = false;
+
+  constructor(idleMs = DATA_IDLE_MS) {
+    this.idleMs = idleMs;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  add(entry: Killable): void {
+    this.#entries.add(entry);
+  }
+
+  remove(entry: Killable): void {
+    this.#entries.delete(entry);
+  }
+
+  track(task: Promise<unknown>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** End every entry and transfer; resolves when all have stopped. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const e of [...this.#entries]) e.kill();
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+  }
+}
+
+function logPump(label: string, r: { sent: number; received: number; error?: Error }): void {
+  log.debug("{label} closed: {sent} bytes in, {received} out{err}", {
+    label,
+    sent: r.sent,
+    received: r.received,
+    err: r.error ? ` (${messageOf(r.error)})` : "",
+  });
+}
+
+export interface LocalEntryOptions {
+  /** The local address to listen on. */
+  hostname: string;
+  /** Only this peer address may connect (undefined: anyone). */
+  allowedPeer?: string;
+  /** For log lines: "data for 127.0.0.1:40000". */
+  label: string;
+  /** Open the SSH channel for the accepted connection. */
+  connect(peer: Deno.NetAddr): Promise<Duplex>;
+}
+
+/** Listen here for one data connection and carry it through SSH. */
+export function openLocalEntry(hub: DataHub, options: LocalEntryOptions): DataEntry {
+  return new LocalEntry(hub, options);
+}
+
+class LocalEntry implements DataEntry, Killable {
+  used = false;
+  #hub: DataHub;
+  #opts: LocalEntryOptions;
+  #listener: Deno.TcpListener;
+  #listening = true;
+  #killed = false;
+  #timer: ReturnType<typeof setTimeout>;
+  #conn?: Deno.Conn;
+  #channel?: Duplex;
+
+  constructor(hub: DataHub, opts: LocalEntryOptions) {
+    this.#hub = hub;
+    this.#opts = opts;
+    this.#listener = Deno.listen({ hostname: opts.hostname, port: 0, transport: "tcp" });
+    hub.stats.listeners++;
+    hub.add(this);
+    this.#timer = setTimeout(() => {
+      log.debug("{label}: unused for {s} s, closed", { label: opts.label, s: hub.idleMs / 1000 });
+      this.release();
+    }, hub.idleMs);
+    hub.track(this.#run());
+  }
+
+  get host(): string {
+    return this.#listener.addr.hostname;
+  }
+
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  release(): void {
+    if (!this.#listening) return;
+    this.#listening = false;
+    clearTimeout(this.#timer);
+    closeQuietly(this.#listener);
+    this.#hub.stats.listeners--;
+  }
+
+  kill(): void {
+    this.#killed = true;
+    this.release();
+    if (this.#conn) closeQuietly(this.#conn);
+    this.#channel?.destroy();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      const conn = await this.#acceptOne();
+      if (!conn) return;
+      await this.#carry(conn);
+    } finally {
+      this.#hub.remove(this);
+    }
+  }
+
+  async #acceptOne(): Promise<Deno.TcpConn | undefined> {
+    const allowed = this.#opts.allowedPeer && canonicalIp(this.#opts.allowedPeer);
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch {
+        return undefined; // released
+      }
+      const peer = conn.remoteAddr;
+      if (allowed && canonicalIp(peer.hostname) !== allowed) {
+        log.warn("{label}: refused a data connection from {peer} (expected {allowed})", {
+          label: this.#opts.label,
+          peer: hostPort(peer.hostname, peer.port),
+          allowed,
+        });
+        closeQuietly(conn);
+        continue;
+      }
+      this.used = true;
+      this.release();
+      return conn;
+    }
+  }
+
+  async #carry(conn: Deno.TcpConn): Promise<void> {
+    this.#conn = conn;
+    this.#hub.stats.transfers++;
+    this.#hub.stats.total++;
+    try {
+      conn.setNoDelay(true);
+      let channel: Duplex;
+      try {
+        channel = await this.#opts.connect(conn.remoteAddr);
+      } catch (err) {
+        log.warn("{label}: {err}", { label: this.#opts.label, err: messageOf(err) });
+        return;
+      }
+      if (this.#killed) return void channel.destroy();
+      this.#channel = channel;
+      logPump(this.#opts.label, await pump(conn, channel));
+    } finally {
+      closeQuietly(conn);
+      this.#hub.stats.transfers--;
+    }
+  }
+}
+
+export interface RemoteEntryOptions {
+  /** The address the SSH server binds ("127.0.0.1", "::1", "localhost"). */
+  bind: string;
+  /** Only connections from this originator address (undefined: anyone). */
+  allowedPeer?: string;
+  label: string;
+  /** Connect to the data destination on this side. */
+  dial(): Promise<Deno.TcpConn>;
+}
+
+/** Ask the SSH server to listen for one data connection; dial it here. */
+export async function openRemoteEntry(
+  hub: DataHub,
+  ssh: FtpSsh,
+  options: RemoteEntryOptions,
+): Promise<DataEntry> {
+  const entry = new RemoteEntry(hub, ssh, options);
+  await entry.start();
+  return entry;
+}
+
+class RemoteEntry implements DataEntry, Killable {
+  used = false;
+  port = 0;
+  #hub: DataHub;
+  #ssh: FtpSsh;
+  #opts: RemoteEntryOptions;
+  #forwarded = false;
+  #killed = false;
+  #timer?: ReturnType<typeof setTimeout>;
+  #conn?: Deno.Conn;
+
+  constructor(hub: DataHub, ssh: FtpSsh, opts: RemoteEntryOptions) {
+    this.#hub = hub;
+    this.#ssh = ssh;
+    this.#opts = opts;
+  }
+
+  get host(): string {
+    return this.#opts.bind === "localhost" ? "127.0.0.1" : this.#opts.bind;
+  }
+
+  async start(): Promise<void> {
+    this.port = await this.#ssh.forwardIn(
+      this.#opts.bind,
+      0,
+      (details, accept, reject) => this.#incoming(details, accept, reject),
+    );
+    this.#forwarded = true;
+    this.#hub.stats.forwards++;
+    this.#hub.add(this);
+    this.#timer = setTimeout(() => {
+      log.debug("{label}: unused for {s} s, cancelled", {
+        label: this.#opts.label,
+        s: this.#hub.idleMs / 1000,
+      });
+      this.release();
+    }, this.#hub.idleMs);
+    if (this.#hub.closed) this.kill();
+  }
+
+  release(): void {
+    if (!this.#forwarded) return;
+    this.#forwarded = false;
+    clearTimeout(this.#timer);
+    this.#hub.track(
+      this.#ssh.unforwardIn(this.#opts.bind, this.port).finally(() => {
+        this.#hub.stats.forwards--;
+        if (!this.used) this.#hub.remove(this);
+      }),
+    );
+  }
+
+  kill(): void {
+    this.#killed = true;
+    this.release();
+    if (this.#conn) closeQuietly(this.#conn);
+  }
+
+  #incoming(details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void): void {
+    if (this.used || !this.#forwarded) return reject();
+    const allowed = this.#opts.allowedPeer && canonicalIp(this.#opts.allowedPeer);
+    if (allowed && canonicalIp(details.srcIP) !== allowed) {
+      log.warn("{label}: refused a data connection from {peer} (expected {allowed})", {
+        label: this.#opts.label,
+        peer: hostPort(details.srcIP, details.srcPort),
+        allowed,
+      });
+      return reject();
+    }
+    this.used = true;
+    this.release();
+    this.#hub.track(this.#carry(accept, reject));
+  }
+
+  async #carry(accept: () => ClientChannel, reject: () => void): Promise<void> {
+    this.#hub.stats.transfers++;
+    this.#hub.stats.total++;
+    try {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#opts.dial();
+      } catch (err) {
+        reject();
+        log.warn("{label}: cannot connect: {err}", {
+          label: this.#opts.label,
+          err: messageOf(err),
+        });
+        return;
+      }
+      if (this.#killed) {
+        reject();
+        return closeQuietly(conn);
+      }
+      this.#conn = conn;
+      logPump(this.#opts.label, await pump(conn, accept()));
+    } finally {
+      this.#hub.stats.transfers--;
+      this.#hub.remove(this);
+    }
+  }
+}

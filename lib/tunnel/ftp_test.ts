@@ -1,0 +1,216 @@
+/**
+ * FTP tunnels against the in-process SSH server and a scripted FTP server:
+ * all four data modes both ways, refusals, malformed replies, and the data
+ * entries' lifetime (one use, idle timeout, superseded, control end).
+ * The same tunnels against OpenSSH and vsftpd: tests/ftp_test.ts.
+ */
+import assert from "node:assert/strict";
+import { connectSsh, type SshConnection } from "../ssh/connection.ts";
+import { ActivityTracker } from "../client/run.ts";
+import { setLogWriter, setupLogging } from "../log.ts";
+import { startTestServer, type TestServer } from "../../tests/_harness/ssh_server.ts";
+import { startFakeFtp } from "../../tests/_harness/fake_ftp.ts";
+import { type DataMode, MiniFtp } from "../../tests/_harness/ftp_client.ts";
+import { testBytes } from "../../tests/_harness/local_servers.ts";
+import { DataHub, openLocalEntry } from "./ftp_data.ts";
+import { FtpLocalTunnel, FtpRemoteTunnel, type FtpTunnelOptions } from "./ftp.ts";
+
+const logLines: string[] = [];
+setLogWriter((line) => logLines.push(line));
+setupLogging("debug");
+
+function connect(server: TestServer): Promise<SshConnection> {
+  return connectSsh({
+    host: "127.0.0.1",
+    port: server.port,
+    user: "tester",
+    identityFiles: [server.clientKey],
+    explicitIdentities: true,
+    hostKeyPolicy: "strict",
+    knownHostsFiles: [server.knownHosts],
+    connectTimeout: 5,
+    keepaliveInterval: 0,
+    keepaliveCountMax: 3,
+  });
+}
+
+async function localTunnel(ssh: SshConnection, ftpPort: number, options?: FtpTunnelOptions) {
+  const tunnel = new FtpLocalTunnel(
+    {
+      protocol: "ftp",
+      listenAddress: "127.0.0.1",
+      listenPort: 0,
+      dstHost: "127.0.0.1",
+      dstPort: ftpPort,
+    },
+    false,
+    ssh,
+    new ActivityTracker(),
+    options,
+  );
+  await tunnel.start();
+  return Object.assign(tunnel, { [Symbol.asyncDispose]: () => tunnel.close() });
+}
+
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const MODES: DataMode[] = ["pasv", "epsv", "port", "eprt"];
+
+Deno.test("-L ftp/ carries RETR in PASV, EPSV, PORT and EPRT and leaves nothing behind", async () => {
+  await using server = await startTestServer();
+  const file = testBytes(300_000, 5);
+  await using ftpd = startFakeFtp({ files: { f: file } });
+  await using ssh = await connect(server);
+  await using tunnel = await localTunnel(ssh, ftpd.port);
+  await using ftp = (await MiniFtp.connect("127.0.0.1", tunnel.addresses[0].port))[0];
+  await ftp.login();
+  for (const mode of MODES) {
+    assert.deepEqual(await ftp.transfer(mode, "RETR f"), file, mode);
+  }
+  // What the server saw points at the tunnel's server-side forward, not at us.
+  assert.match(ftpd.commands.find((c) => c.startsWith("PORT"))!, /^PORT 127,0,0,1,\d+,\d+$/);
+  await ftp.quit();
+  await until(() => tunnel.dataStats.sessions === 0, "the session to end");
+  const s = tunnel.dataStats;
+  assert.deepEqual([s.listeners, s.forwards, s.transfers, s.total], [0, 0, 0, 4]);
+});
+
+Deno.test("-L ftp/ rewrites a multi-line 227 and one saying 0.0.0.0", async () => {
+  await using server = await startTestServer();
+  const file = testBytes(1000, 1);
+  for (const opts of [{ multiline227: true }, { pasvHost: "0,0,0,0" }]) {
+    await using ftpd = startFakeFtp({ files: { f: file }, ...opts });
+    await using ssh = await connect(server);
+    await using tunnel = await localTunnel(ssh, ftpd.port);
+    await using ftp = (await MiniFtp.connect("127.0.0.1", tunnel.addresses[0].port))[0];
+    await ftp.login();
+    assert.deepEqual(await ftp.transfer("pasv", "RETR f"), file);
+  }
+});
+
+Deno.test("-L ftp/ refuses a bounce PORT, AUTH TLS and LPRT without telling the server", async () => {
+  await using server = await startTestServer();
+  await using ftpd = startFakeFtp();
+  await using ssh = await connect(server);
+  await using tunnel = await localTunnel(ssh, ftpd.port);
+  await using ftp = (await MiniFtp.connect("127.0.0.1", tunnel.addresses[0].port))[0];
+  await ftp.login();
+  assert.equal((await ftp.command("PORT 10,0,0,5,0,25")).code, 504);
+  assert.equal((await ftp.command("EPRT |1|192.0.2.1|25|")).code, 504);
+  assert.equal((await ftp.command("PORT 1,2,3")).code, 501);
+  assert.match((await ftp.command("AUTH TLS")).text, /^534 .*SSH/);
+  assert.equal((await ftp.command("LPRT 4,4,127,0,0,1,2,4,1")).code, 502);
+  assert.equal((await ftp.command("NOOP")).code, 200);
+  assert.ok(!ftpd.commands.some((c) => /^(PORT|EPRT|AUTH|LPRT)/.test(c)), ftpd.commands.join("|"));
+  assert.ok(logLines.some((l) => /FTP bounce/.test(l)));
+  assert.equal(tunnel.dataStats.forwards, 0);
+});
+
+Deno.test("-L ftp/ passes malformed and odd replies through unchanged", async () => {
+  await using server = await startTestServer();
+  await using ftpd = startFakeFtp();
+  await using ssh = await connect(server);
+  await using tunnel = await localTunnel(ssh, ftpd.port);
+  await using ftp = (await MiniFtp.connect("127.0.0.1", tunnel.addresses[0].port))[0];
+  for (
+    const text of ["227 no address here", "229 Entering (|||0|)", "200-multi\\n 229 x\\n200 end"]
+  ) {
+    const r = await ftp.command(`SAY ${text}`);
+    assert.equal(r.text, `${text.replaceAll("\\n", "\r\n")}\r\n`);
+  }
+  await ftp.send("SAY junk without a code");
+  assert.equal((await ftp.reply()).text, "junk without a code\r\n");
+  assert.equal((await ftp.command("NOOP")).code, 200);
+  assert.equal(tunnel.dataStats.listeners, 0);
+});
+
+Deno.test("FTP data entries close after the idle time, when superseded and when control ends", async () => {
+  await using server = await startTestServer();
+  await using ftpd = startFakeFtp();
+  await using ssh = await connect(server);
+  await using tunnel = await localTunnel(ssh, ftpd.port, { dataIdleMs: 300 });
+  const [ftp] = await MiniFtp.connect("127.0.0.1", tunnel.addresses[0].port);
+  await ftp.login();
+  const r = await ftp.expect("PASV", 227);
+  await ftp.expect("EPSV", 229);
+  assert.equal(tunnel.dataStats.listeners, 1, "the second PASV supersedes the first");
+  const m = /(\d+),(\d+)\)/.exec(r.text)!;
+  await assert.rejects(
+    Deno.connect({ hostname: "127.0.0.1", port: Number(m[1]) * 256 + Number(m[2]) }),
+  );
+  await ftp.expect(`PORT 127,0,0,1,4,1`, 200);
+  assert.deepEqual([tunnel.dataStats.listeners, tunnel.dataStats.forwards], [0, 1]);
+  await until(() => tunnel.dataStats.forwards === 0, "the idle forward to go");
+  await ftp.expect("PASV", 227);
+  await until(() => tunnel.dataStats.listeners === 0, "the idle listener to go");
+  await ftp.expect("EPSV", 229);
+  assert.equal(tunnel.dataStats.listeners, 1);
+  ftp.close();
+  await until(() => tunnel.dataStats.sessions === 0, "the session to end");
+  assert.equal(tunnel.dataStats.listeners, 0);
+});
+
+Deno.test("a local data entry turns away other peers and waits for its own", async () => {
+  const hub = new DataHub(5000);
+  const entry = openLocalEntry(hub, {
+    hostname: "127.0.0.1",
+    allowedPeer: "192.0.2.7",
+    label: "test",
+    connect: () => Promise.reject(new Error("must not be called")),
+  });
+  const stranger = await Deno.connect({ hostname: "127.0.0.1", port: entry.port });
+  const n = await stranger.read(new Uint8Array(1)).catch(() => null);
+  stranger.close();
+  assert.equal(n, null);
+  assert.equal(entry.used, false);
+  assert.deepEqual([hub.stats.listeners, hub.stats.total], [1, 0]);
+  assert.ok(logLines.some((l) => /refused a data connection from 127\.0\.0\.1/.test(l)));
+  await hub.close();
+  assert.equal(hub.stats.listeners, 0);
+});
+
+Deno.test("-L ftp/ answers 421 when the SSH server refuses the control channel", async () => {
+  await using server = await startTestServer({ refuseDirect: 2 });
+  await using ssh = await connect(server);
+  await using tunnel = await localTunnel(ssh, 21);
+  const [ftp, greeting] = await MiniFtp.connect("127.0.0.1", tunnel.addresses[0].port);
+  ftp.close();
+  assert.equal(greeting.code, 421);
+});
+
+Deno.test("-R ftp/ carries RETR in all four modes with the roles reversed", async () => {
+  await using server = await startTestServer();
+  const file = testBytes(200_000, 9);
+  await using ftpd = startFakeFtp({ files: { f: file } });
+  await using ssh = await connect(server);
+  const tunnel = new FtpRemoteTunnel(
+    {
+      protocol: "ftp",
+      listenAddress: "127.0.0.1",
+      listenPort: 0,
+      dstHost: "127.0.0.1",
+      dstPort: ftpd.port,
+    },
+    ssh,
+    new ActivityTracker(),
+  );
+  await tunnel.start();
+  try {
+    const [ftp] = await MiniFtp.connect("127.0.0.1", tunnel.boundPort!);
+    await ftp.login();
+    for (const mode of MODES) assert.deepEqual(await ftp.transfer(mode, "RETR f"), file, mode);
+    assert.equal((await ftp.command("PORT 10,0,0,5,0,25")).code, 504);
+    await ftp.quit();
+    await until(() => tunnel.dataStats.sessions === 0, "the session to end");
+    const s = tunnel.dataStats;
+    assert.deepEqual([s.listeners, s.forwards, s.transfers, s.total], [0, 0, 0, 4]);
+  } finally {
+    await tunnel.close();
+  }
+});
