@@ -1,0 +1,339 @@
+/**
+ * ProxyTunnel over raw sockets, with channels opened by a stand-in for SSH
+ * (a plain TCP connection to a local echo server, or a refusal shaped like
+ * ssh2's): handshakes, replies, failure mapping, auth, deadline, cleanup.
+ * The same flows against OpenSSH with real clients are in tests/proxy_test.ts.
+ */
+import assert from "node:assert/strict";
+import { connect as netConnect } from "node:net";
+import type { ForwardSpec } from "../cli/forward.ts";
+import { hostPort } from "../cli/forward.ts";
+import { WarrenError } from "../errors.ts";
+import { setLogWriter, setupLogging } from "../log.ts";
+import { ActivityTracker } from "../client/run.ts";
+import { readAll, startEchoServer } from "../../tests/_harness/local_servers.ts";
+import { type ProxyOptions, ProxyTunnel } from "./proxy.ts";
+import { writeAll } from "./pump.ts";
+import type { ChannelOpener } from "./types.ts";
+
+const logLines: string[] = [];
+setLogWriter((line) => logLines.push(line));
+setupLogging("debug");
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+const cat = (...parts: (number[] | string)[]) =>
+  Uint8Array.from(parts.flatMap((p) => typeof p === "string" ? [...enc(p)] : p));
+
+/** Opens "channels" to a local echo server and records each destination. */
+function echoOpener(port: number, calls: string[]): ChannelOpener {
+  return (_srcHost, _srcPort, dstHost, dstPort) => {
+    calls.push(hostPort(dstHost, dstPort));
+    return new Promise((resolve, reject) => {
+      const sock = netConnect({ host: "127.0.0.1", port, allowHalfOpen: true });
+      sock.once("connect", () => resolve(sock));
+      sock.once("error", reject);
+    });
+  };
+}
+
+/** Refuses like SshConnection.openDirect does, with ssh2's reason code on the cause. */
+function refusingOpener(reason: number, description: string): ChannelOpener {
+  return (_a, _b, host, port) => {
+    const cause = Object.assign(new Error(`(SSH) Channel open failure: ${description}`), {
+      reason,
+    });
+    return Promise.reject(
+      new WarrenError("tunnel", `Server refused ${hostPort(host, port)}: ${description}`, {
+        cause,
+      }),
+    );
+  };
+}
+
+const SPEC: ForwardSpec = { protocol: "socks", listenAddress: "127.0.0.1", listenPort: 0 };
+
+async function withProxy(
+  open: ChannelOpener,
+  fn: (port: number, activity: ActivityTracker) => Promise<void>,
+  options: ProxyOptions = {},
+  spec: ForwardSpec = SPEC,
+): Promise<void> {
+  const activity = new ActivityTracker();
+  const tunnel = new ProxyTunnel(spec, open, activity, options);
+  await tunnel.start();
+  try {
+    await fn(tunnel.addresses[0].port, activity);
+  } finally {
+    await tunnel.close();
+  }
+  assert.equal(activity.live, 0);
+}
+
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n;) {
+    const got = await conn.read(out.subarray(off));
+    if (got === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += got;
+  }
+  return out;
+}
+
+/** Send `request`, half-close, read until the proxy closes. */
+async function exchange(port: number, request: Uint8Array): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await writeAll(conn, request);
+    await conn.closeWrite();
+    return await readAll(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+/** A reply, then the echo of `data` after half-closing. */
+async function talk(
+  port: number,
+  request: Uint8Array,
+  replyLength: number,
+  data: string,
+): Promise<[Uint8Array, string]> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await writeAll(conn, request);
+    const reply = await readExactly(conn, replyLength);
+    await writeAll(conn, enc(data));
+    await conn.closeWrite();
+    return [reply, dec(await readAll(conn))];
+  } finally {
+    conn.close();
+  }
+}
+
+const portBytes = (p: number) => [p >> 8, p & 0xff];
+
+Deno.test("ProxyTunnel passes a SOCKS5 domain name on unresolved, with early data", async () => {
+  await using echo = startEchoServer();
+  const calls: string[] = [];
+  await withProxy(echoOpener(echo.port, calls), async (port) => {
+    const request = cat([5, 1, 0], [5, 1, 0, 3, 12], "echo.invalid", [0, 7], "early ");
+    const [reply, echoed] = await talk(port, request, 12, "late");
+    assert.deepEqual(reply, Uint8Array.of(5, 0, 5, 0, 0, 1, 127, 0, 0, 1, ...portBytes(port)));
+    assert.equal(echoed, "early late");
+    assert.deepEqual(calls, ["echo.invalid:7"]);
+  });
+});
+
+Deno.test("ProxyTunnel serves SOCKS4, SOCKS4a and SOCKS5 IPv6 destinations", async () => {
+  await using echo = startEchoServer();
+  const calls: string[] = [];
+  await withProxy(echoOpener(echo.port, calls), async (port) => {
+    const granted = Uint8Array.of(0, 0x5a, ...portBytes(port), 127, 0, 0, 1);
+    const v4 = await talk(port, cat([4, 1, 0, 80, 10, 1, 2, 3], "me", [0]), 8, "four");
+    assert.deepEqual(v4, [granted, "four"]);
+    const v4a = await talk(port, cat([4, 1, 1, 187, 0, 0, 0, 1, 0], "db.test", [0]), 8, "4a");
+    assert.deepEqual(v4a, [granted, "4a"]);
+    const v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5];
+    const [reply, six] = await talk(port, cat([5, 1, 0], [5, 1, 0, 4], v6, [0, 22]), 12, "6");
+    assert.equal(reply[3], 0x00);
+    assert.equal(six, "6");
+    assert.deepEqual(calls, ["10.1.2.3:80", "db.test:443", "[2001:db8::5]:22"]);
+  });
+});
+
+Deno.test("ProxyTunnel serves HTTP CONNECT and rewrites absolute-URI requests", async () => {
+  await using echo = startEchoServer();
+  const calls: string[] = [];
+  await withProxy(echoOpener(echo.port, calls), async (port) => {
+    const established = "HTTP/1.1 200 Connection established\r\n\r\n";
+    const [reply, echoed] = await talk(
+      port,
+      enc("CONNECT db.test:5432 HTTP/1.1\r\nHost: db.test:5432\r\n\r\n"),
+      established.length,
+      "tls bytes",
+    );
+    assert.deepEqual([dec(reply), echoed], [established, "tls bytes"]);
+    // The echo server sends back exactly what the origin would have received.
+    const get = "GET http://web.test:8080/p?q HTTP/1.1\r\nHost: web.test:8080\r\n" +
+      "Proxy-Connection: keep-alive\r\nContent-Length: 4\r\n\r\nbody";
+    assert.equal(
+      dec(await exchange(port, enc(get))),
+      "GET /p?q HTTP/1.1\r\nHost: web.test:8080\r\nContent-Length: 4\r\n" +
+        "Connection: close\r\n\r\nbody",
+    );
+    assert.deepEqual(calls, ["db.test:5432", "web.test:8080"]);
+  });
+});
+
+Deno.test("ProxyTunnel maps channel-open failures to each protocol's reply", async () => {
+  const socks5 = cat([5, 1, 0], [5, 1, 0, 3, 4], "h.test", [0, 9]);
+  const cases: [number, string, number, string][] = [
+    [2, "Connection refused", 0x05, "502 Bad Gateway"],
+    [2, "No route to host", 0x04, "502 Bad Gateway"],
+    [2, "Network is unreachable", 0x03, "502 Bad Gateway"],
+    [1, "administratively prohibited", 0x02, "403 Forbidden"],
+    [4, "resource shortage", 0x01, "502 Bad Gateway"],
+  ];
+  for (const [reason, text, rep, status] of cases) {
+    await withProxy(refusingOpener(reason, text), async (port) => {
+      const five = await exchange(port, socks5);
+      assert.deepEqual(five, Uint8Array.of(5, 0, 5, rep, 0, 1, 0, 0, 0, 0, 0, 0), text);
+      const four = await exchange(port, cat([4, 1, 0, 9, 1, 2, 3, 4, 0]));
+      assert.deepEqual(four, Uint8Array.of(0, 0x5b, 0, 0, 0, 0, 0, 0));
+      const http = dec(await exchange(port, enc("CONNECT h.test:9 HTTP/1.1\r\n\r\n")));
+      assert.match(http, new RegExp(`^HTTP/1\\.1 ${status}\r\n`));
+      assert.ok(http.endsWith(`Server refused h.test:9: ${text}\n`), http);
+    });
+  }
+});
+
+Deno.test("ProxyTunnel answers unsupported and malformed requests, then closes", async () => {
+  const calls: string[] = [];
+  await withProxy(echoOpener(1, calls), async (port) => {
+    const bind = await exchange(port, cat([5, 1, 0], [5, 2, 0, 1, 1, 2, 3, 4, 0, 80]));
+    assert.deepEqual(bind, Uint8Array.of(5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0));
+    const udp = await exchange(port, cat([5, 1, 0], [5, 3, 0, 1, 0, 0, 0, 0, 0, 0]));
+    assert.deepEqual(udp[3], 7);
+    const socks4Bind = await exchange(port, cat([4, 2, 0, 80, 1, 2, 3, 4, 0]));
+    assert.deepEqual(socks4Bind, Uint8Array.of(0, 0x5b, 0, 0, 0, 0, 0, 0));
+    assert.deepEqual(await exchange(port, cat([5, 0])), Uint8Array.of(5, 0xff));
+    assert.deepEqual(await exchange(port, cat([5, 1, 2])), Uint8Array.of(5, 0xff));
+    const tls = dec(await exchange(port, Uint8Array.of(0x16, 3, 1, 0, 5)));
+    assert.match(tls, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    const huge = enc(`GET http://h/ HTTP/1.1\r\nX: ${"a".repeat(20_000)}\r\n\r\n`);
+    assert.match(dec(await exchange(port, huge)), /^HTTP\/1\.1 431 /);
+    assert.deepEqual(calls, []);
+  });
+});
+
+Deno.test("ProxyTunnel with --proxy-auth refuses unauthenticated clients", async () => {
+  await using echo = startEchoServer();
+  const secret = "pa55-w0rd";
+  Deno.env.set("WARREN_PROXY_TEST_PW", secret);
+  logLines.length = 0;
+  try {
+    const auth = { user: "bob", source: "env://WARREN_PROXY_TEST_PW" };
+    await withProxy(echoOpener(echo.port, []), async (port) => {
+      const req = [5, 1, 0, 1, 1, 2, 3, 4, 0, 80];
+      const good = cat([5, 1, 2], [1, 3], "bob", [secret.length], secret, req);
+      const [reply, echoed] = await talk(port, good, 14, "ok");
+      assert.deepEqual([...reply.subarray(0, 5)], [5, 2, 1, 0, 5]);
+      assert.equal(echoed, "ok");
+      const bad = cat([5, 2, 0, 2], [1, 3], "bob", [5], "wrong", req);
+      assert.deepEqual(await exchange(port, bad), Uint8Array.of(5, 2, 1, 1));
+      assert.deepEqual(await exchange(port, cat([5, 1, 0])), Uint8Array.of(5, 0xff));
+      const four = await exchange(port, cat([4, 1, 0, 80, 1, 2, 3, 4, 0]));
+      assert.deepEqual(four, Uint8Array.of(0, 0x5b, 0, 0, 0, 0, 0, 0));
+      const none = dec(await exchange(port, enc("CONNECT h:1 HTTP/1.1\r\n\r\n")));
+      assert.match(none, /^HTTP\/1\.1 407 .*\r\nProxy-Authenticate: Basic realm="warren"\r\n/s);
+      const wrong = `Proxy-Authorization: Basic ${btoa("bob:nope")}\r\n`;
+      const refused = dec(await exchange(port, enc(`CONNECT h:1 HTTP/1.1\r\n${wrong}\r\n`)));
+      assert.match(refused, /^HTTP\/1\.1 407 /);
+      const right = `Proxy-Authorization: Basic ${btoa(`bob:${secret}`)}\r\n`;
+      const ok = "HTTP/1.1 200 Connection established\r\n\r\n";
+      const [head, body] = await talk(
+        port,
+        enc(`CONNECT h:1 HTTP/1.1\r\n${right}\r\n`),
+        ok.length,
+        "x",
+      );
+      assert.deepEqual([dec(head), body], [ok, "x"]);
+    }, { auth });
+  } finally {
+    Deno.env.delete("WARREN_PROXY_TEST_PW");
+  }
+  const log = logLines.join("");
+  assert.match(log, /SOCKS5 authentication failed/);
+  assert.ok(!log.includes(secret), "the password reached a log line");
+  assert.ok(!log.includes(btoa(`bob:${secret}`)), "the credentials reached a log line");
+});
+
+Deno.test("ProxyTunnel drops idle and slow clients at the handshake deadline", async () => {
+  const calls: string[] = [];
+  await withProxy(echoOpener(1, calls), async (port, activity) => {
+    const started = performance.now();
+    const idle = await Deno.connect({ hostname: "127.0.0.1", port });
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const dripping = (async () => {
+        for (const b of cat("CONNECT slow.test:1 HTTP/1.1\r\n")) {
+          await writeAll(slow, Uint8Array.of(b));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })().catch(() => {});
+      assert.equal((await readAll(idle)).length, 0);
+      assert.equal((await readAll(slow)).length, 0);
+      await dripping;
+      const ms = performance.now() - started;
+      assert.ok(ms >= 250 && ms < 3000, `closed after ${Math.round(ms)} ms`);
+      assert.deepEqual(calls, []);
+      assert.equal(activity.total, 2);
+    } finally {
+      idle.close();
+      slow.close();
+    }
+  }, { handshakeTimeoutMs: 300 });
+});
+
+Deno.test("ProxyTunnel survives clients that vanish mid-handshake; close() ends live ones", async () => {
+  await using echo = startEchoServer();
+  const activity = new ActivityTracker();
+  const tunnel = new ProxyTunnel(SPEC, echoOpener(echo.port, []), activity);
+  await tunnel.start();
+  const port = tunnel.addresses[0].port;
+  let live: Deno.Conn | undefined;
+  try {
+    for (const partial of [[5], [5, 1, 0], [4, 1, 0], enc("GET http://")]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await writeAll(conn, Uint8Array.from(partial));
+      conn.close();
+    }
+    live = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(live, cat([5, 1, 0], [5, 1, 0, 1, 127, 0, 0, 1, 0, 7]));
+    await readExactly(live, 12);
+    while (activity.live > 1) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(activity.live, 1);
+    await tunnel.close();
+    assert.equal((await readAll(live)).length, 0);
+    assert.equal(activity.live, 0);
+    assert.equal(activity.total, 5);
+  } finally {
+    live?.close();
+    await tunnel.close();
+  }
+});
+
+Deno.test("ProxyTunnel closes a refused client that keeps its side open", async () => {
+  await withProxy(refusingOpener(2, "Connection refused"), async (port) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const started = performance.now();
+      await writeAll(conn, cat([5, 1, 0], [5, 1, 0, 1, 1, 2, 3, 4, 0, 80]));
+      const reply = await readAll(conn);
+      assert.deepEqual(reply, Uint8Array.of(5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0));
+      assert.ok(performance.now() - started < 3000);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("ProxyTunnel binds loopback by default and warns when wider without auth", async () => {
+  const open = echoOpener(1, []);
+  logLines.length = 0;
+  await withProxy(open, async () => {}, {}, { protocol: "socks", listenPort: 0 });
+  assert.doesNotMatch(logLines.join(""), /warning/);
+  const wide: ForwardSpec = { protocol: "socks", listenAddress: "0.0.0.0", listenPort: 0 };
+  await withProxy(open, async () => {}, {}, wide);
+  assert.match(logLines.join(""), /warning: .*accepts connections from other hosts without auth/);
+  logLines.length = 0;
+  Deno.env.set("WARREN_PROXY_TEST_PW", "x");
+  try {
+    const auth = { user: "u", source: "env://WARREN_PROXY_TEST_PW" };
+    await withProxy(open, async () => {}, { auth }, wide);
+  } finally {
+    Deno.env.delete("WARREN_PROXY_TEST_PW");
+  }
+  assert.doesNotMatch(logLines.join(""), /warning/);
+});
