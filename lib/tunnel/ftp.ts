@@ -34,8 +34,8 @@ import {
   type DataStats,
   type FtpSsh,
   openLocalEntry,
-  openRemoteEntry,
 } from "./ftp_data.ts";
+import { openRemoteEntry } from "./ftp_data_remote.ts";
 import { type DataRoutes, FtpSession } from "./ftp_session.ts";
 import { channelStream, connStream } from "./ftp_stream.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";

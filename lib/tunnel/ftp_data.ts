@@ -4,9 +4,9 @@
  * - `openLocalEntry`: a listener here (Deno.listen, port 0); its one
  *   connection is carried through a new SSH channel (`-L` passive, `-R`
  *   active).
- * - `openRemoteEntry`: a remote forward on the SSH server (tcpip-forward,
- *   port 0); its one connection is dialed to a destination here (`-L`
- *   active, `-R` passive).
+ * - `openRemoteEntry` (ftp_data_remote.ts): a remote forward on the SSH
+ *   server (tcpip-forward, port 0); its one connection is dialed to a
+ *   destination here (`-L` active, `-R` passive).
  *
  * An entry takes exactly one connection, from the expected peer only (others
  * are turned away and logged, so a local user cannot steal a transfer), and
@@ -22,7 +22,6 @@ import { hostPort } from "../cli/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { SshConnection } from "../ssh/connection.ts";
-import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
 import { closeQuietly, pump } from "./pump.ts";
 
 const log = logger("tunnel", "ftp");
@@ -55,7 +54,7 @@ export interface DataEntry {
   release(): void;
 }
 
-interface Killable {
+export interface Killable {
   kill(): void;
 }
 
@@ -96,7 +95,7 @@ export class DataHub {
   }
 }
 
-function logPump(label: string, r: { sent: number; received: number; error?: Error }): void {
+export function logPump(label: string, r: { sent: number; received: number; error?: Error }): void {
   log.debug("{label} closed: {sent} bytes in, {received} out{err}", {
     label,
     sent: r.sent,
@@ -222,129 +221,6 @@ class LocalEntry implements DataEntry, Killable {
     } finally {
       closeQuietly(conn);
       this.#hub.stats.transfers--;
-    }
-  }
-}
-
-export interface RemoteEntryOptions {
-  /** The address the SSH server binds ("127.0.0.1", "::1", "localhost"). */
-  bind: string;
-  /** Only connections from this originator address (undefined: anyone). */
-  allowedPeer?: string;
-  label: string;
-  /** Connect to the data destination on this side. */
-  dial(): Promise<Deno.TcpConn>;
-}
-
-/** Ask the SSH server to listen for one data connection; dial it here. */
-export async function openRemoteEntry(
-  hub: DataHub,
-  ssh: FtpSsh,
-  options: RemoteEntryOptions,
-): Promise<DataEntry> {
-  const entry = new RemoteEntry(hub, ssh, options);
-  await entry.start();
-  return entry;
-}
-
-class RemoteEntry implements DataEntry, Killable {
-  used = false;
-  port = 0;
-  #hub: DataHub;
-  #ssh: FtpSsh;
-  #opts: RemoteEntryOptions;
-  #forwarded = false;
-  #killed = false;
-  #timer?: ReturnType<typeof setTimeout>;
-  #conn?: Deno.Conn;
-
-  constructor(hub: DataHub, ssh: FtpSsh, opts: RemoteEntryOptions) {
-    this.#hub = hub;
-    this.#ssh = ssh;
-    this.#opts = opts;
-  }
-
-  get host(): string {
-    return this.#opts.bind === "localhost" ? "127.0.0.1" : this.#opts.bind;
-  }
-
-  async start(): Promise<void> {
-    this.port = await this.#ssh.forwardIn(
-      this.#opts.bind,
-      0,
-      (details, accept, reject) => this.#incoming(details, accept, reject),
-    );
-    this.#forwarded = true;
-    this.#hub.stats.forwards++;
-    this.#hub.add(this);
-    this.#timer = setTimeout(() => {
-      log.debug("{label}: unused for {s} s, cancelled", {
-        label: this.#opts.label,
-        s: this.#hub.idleMs / 1000,
-      });
-      this.release();
-    }, this.#hub.idleMs);
-    if (this.#hub.closed) this.kill();
-  }
-
-  release(): void {
-    if (!this.#forwarded) return;
-    this.#forwarded = false;
-    clearTimeout(this.#timer);
-    this.#hub.track(
-      this.#ssh.unforwardIn(this.#opts.bind, this.port).finally(() => {
-        this.#hub.stats.forwards--;
-        if (!this.used) this.#hub.remove(this);
-      }),
-    );
-  }
-
-  kill(): void {
-    this.#killed = true;
-    this.release();
-    if (this.#conn) closeQuietly(this.#conn);
-  }
-
-  #incoming(details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void): void {
-    if (this.used || !this.#forwarded) return reject();
-    const allowed = this.#opts.allowedPeer && canonicalIp(this.#opts.allowedPeer);
-    if (allowed && canonicalIp(details.srcIP) !== allowed) {
-      log.warn("{label}: refused a data connection from {peer} (expected {allowed})", {
-        label: this.#opts.label,
-        peer: hostPort(details.srcIP, details.srcPort),
-        allowed,
-      });
-      return reject();
-    }
-    this.used = true;
-    this.release();
-    this.#hub.track(this.#carry(accept, reject));
-  }
-
-  async #carry(accept: () => ClientChannel, reject: () => void): Promise<void> {
-    this.#hub.stats.transfers++;
-    this.#hub.stats.total++;
-    try {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#opts.dial();
-      } catch (err) {
-        reject();
-        log.warn("{label}: cannot connect: {err}", {
-          label: this.#opts.label,
-          err: messageOf(err),
-        });
-        return;
-      }
-      if (this.#killed) {
-        reject();
-        return closeQuietly(conn);
-      }
-      this.#conn = conn;
-      logPump(this.#opts.label, await pump(conn, accept()));
-    } finally {
-      this.#hub.stats.transfers--;
-      this.#hub.remove(this);
     }
   }
 }
