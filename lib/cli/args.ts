@@ -107,7 +107,7 @@ function checkForwards(
         `Invalid -R '${text}': socks/ tunnels are local only (-L socks/PORT)`,
       );
     }
-    if (spec.protocol !== "tcp") {
+    if (spec.protocol !== "tcp" && spec.protocol !== "ftp") {
       throw new UsageError(
         `Invalid ${option} '${text}': ${spec.protocol}/ tunnels are not supported yet`,
       );

@@ -135,6 +135,16 @@ Deno.test("parseCommandLine() collects repeated -L, -R, -i and -v", () => {
   assert.equal(run("--debug=1", "h").verbosity, 1);
 });
 
+Deno.test("parseCommandLine() accepts ftp/ tunnels for -L and -R", () => {
+  const c = run("-L", "ftp/2121:localhost:21", "-R", "FTP/127.0.0.1:0:ftp.lan:21", "h");
+  assert.deepEqual(c.localForwards, [
+    { protocol: "ftp", listenPort: 2121, dstHost: "localhost", dstPort: 21 },
+  ]);
+  assert.deepEqual(c.remoteForwards, [
+    { protocol: "ftp", listenAddress: "127.0.0.1", listenPort: 0, dstHost: "ftp.lan", dstPort: 21 },
+  ]);
+});
+
 Deno.test("parseCommandLine() splits the local command at --", () => {
   const c = run("-L", "5432:db:5432", "bastion", "--", "npm", "test", "--", "-x");
   assert.deepEqual(c.command, ["npm", "test", "--", "-x"]);
@@ -157,7 +167,6 @@ Deno.test("parseCommandLine() reports usage errors in one line", () => {
     [["--bogus", "h"], /Unknown option '--bogus'/],
     [["-L"], /argument missing/],
     [["-L", "nope", "h"], /Invalid -L 'nope'/],
-    [["-L", "ftp/21:h:21", "h"], /ftp\/ tunnels are not supported yet/],
     [["-L", "socks/1080", "h"], /socks\/ tunnels are not supported yet/],
     [["-R", "socks/1080", "h"], /socks\/ tunnels are local only/],
     [["-o", "Compression=yes", "h"], /Unknown -o option 'Compression'/],

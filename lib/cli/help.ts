@@ -8,12 +8,16 @@ Usage:
   warren [options] ssh://[user@]host[:port] [-- local-command [args...]]
 
 Tunnels:
-  -L, --localfwd [tcp/][listen-address:]listen-port:dst-host:dst-port
+  -L, --localfwd [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port
         Listen here, connect dst from the server.
         e.g. -L 5432:db.internal:5432   -L [::1]:8080:[2001:db8::5]:80
-  -R, --remotefwd [tcp/][listen-address:]listen-port:dst-host:dst-port
+        ftp/ also tunnels every FTP data connection (PASV, EPSV, PORT and
+        EPRT are rewritten; AUTH TLS is refused: SSH already encrypts).
+        e.g. -L ftp/2121:localhost:21   then ftp localhost 2121
+  -R, --remotefwd [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port
         The server listens, warren connects dst from here (port 0: the
         server picks and warren prints it).   e.g. -R 8080:localhost:3000
+        e.g. -R ftp/2121:localhost:21 (FTP client on the server's side)
   -g, --gateway          Let other hosts use local tunnels (default: loopback
                          only).   e.g. -g -L 8080:intranet:80
   --abort-on-failing-tunnel

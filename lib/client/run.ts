@@ -10,6 +10,7 @@ import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { connectSsh, SshConnection } from "../ssh/connection.ts";
 import { terminalPrompter } from "../ssh/prompt.ts";
+import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
@@ -50,8 +51,16 @@ async function startTunnels(
   const open = (srcHost: string, srcPort: number, dstHost: string, dstPort: number) =>
     ssh.openDirect(srcHost, srcPort, dstHost, dstPort);
   const tunnels: Tunnel[] = [
-    ...config.localForwards.map((spec) => new LocalTunnel(spec, config.gateway, open, activity)),
-    ...config.remoteForwards.map((spec) => new RemoteTunnel(spec, ssh, activity)),
+    ...config.localForwards.map((spec) =>
+      spec.protocol === "ftp"
+        ? new FtpLocalTunnel(spec, config.gateway, ssh, activity)
+        : new LocalTunnel(spec, config.gateway, open, activity)
+    ),
+    ...config.remoteForwards.map((spec) =>
+      spec.protocol === "ftp"
+        ? new FtpRemoteTunnel(spec, ssh, activity)
+        : new RemoteTunnel(spec, ssh, activity)
+    ),
   ];
   const started: Tunnel[] = [];
   const results = await Promise.allSettled(tunnels.map((t) => t.start()));
