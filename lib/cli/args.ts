@@ -21,6 +21,7 @@ import type { HostKeyPolicy } from "../ssh/host_key.ts";
 import { type ForwardSpec, parseForward, parsePort } from "./forward.ts";
 import { parseTarget } from "./target.ts";
 import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
+import { parseProxyAuth } from "../tunnel/proxy_auth.ts";
 
 export type Env = (name: string) => string | undefined;
 
@@ -33,6 +34,7 @@ const OPTIONS = {
   localfwd: { type: "string", short: "L", multiple: true },
   remotefwd: { type: "string", short: "R", multiple: true },
   gateway: { type: "boolean", short: "g" },
+  "proxy-auth": { type: "string" },
   "abort-on-failing-tunnel": { type: "boolean" },
   "no-session-channel": { type: "boolean", short: "S" },
   N: { type: "boolean", short: "N" },
@@ -107,7 +109,7 @@ function checkForwards(
         `Invalid -R '${text}': socks/ tunnels are local only (-L socks/PORT)`,
       );
     }
-    if (spec.protocol !== "tcp" && spec.protocol !== "ftp") {
+    if (spec.protocol !== "tcp" && spec.protocol !== "socks" && spec.protocol !== "ftp") {
       throw new UsageError(
         `Invalid ${option} '${text}': ${spec.protocol}/ tunnels are not supported yet`,
       );
@@ -173,6 +175,7 @@ export function parseCommandLine(argv: string[], env: Env): CommandLine {
     serverAliveCountMax: o.serverAliveCountMax ?? DEFAULTS.serverAliveCountMax,
     connectTimeout: o.connectTimeout ?? DEFAULTS.connectTimeout,
     gateway: v.gateway ?? o.gatewayPorts ?? false,
+    proxyAuth: v["proxy-auth"] === undefined ? undefined : parseProxyAuth(v["proxy-auth"]),
     abortOnFailingTunnel: v["abort-on-failing-tunnel"] ??
       o.exitOnForwardFailure ?? false,
     localForwards: checkForwards(v.localfwd, "-L"),
@@ -183,6 +186,9 @@ export function parseCommandLine(argv: string[], env: Env): CommandLine {
     command,
     verbosity,
   };
+  if (config.proxyAuth && !config.localForwards.some((f) => f.protocol === "socks")) {
+    throw new UsageError("--proxy-auth needs a proxy tunnel: -L socks/[address:]port");
+  }
   if (config.background && command !== undefined) {
     throw new UsageError("-f and '-- command' cannot be combined");
   }

@@ -167,7 +167,7 @@ Deno.test("parseCommandLine() reports usage errors in one line", () => {
     [["--bogus", "h"], /Unknown option '--bogus'/],
     [["-L"], /argument missing/],
     [["-L", "nope", "h"], /Invalid -L 'nope'/],
-    [["-L", "socks/1080", "h"], /socks\/ tunnels are not supported yet/],
+    [["-L", "socks/1080", "--proxy-auth=bob:hunter2", "h"], /Invalid --proxy-auth/],
     [["-R", "socks/1080", "h"], /socks\/ tunnels are local only/],
     [["-o", "Compression=yes", "h"], /Unknown -o option 'Compression'/],
     [["-o", "Port", "h"], /Invalid -o 'Port'/],

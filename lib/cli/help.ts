@@ -14,6 +14,16 @@ Tunnels:
         ftp/ also tunnels every FTP data connection (PASV, EPSV, PORT and
         EPRT are rewritten; AUTH TLS is refused: SSH already encrypts).
         e.g. -L ftp/2121:localhost:21   then ftp localhost 2121
+  -L, --localfwd socks/[listen-address:]listen-port
+        A SOCKS4/4a/5 and HTTP proxy (CONNECT and http:// URLs) on one port;
+        the server connects each request (and resolves its host names).
+        e.g. -L socks/1080   then curl -x socks5h://localhost:1080 http://intranet/
+  --proxy-auth USER:SOURCE
+        Require a user on socks/ tunnels (SOCKS5 username/password, HTTP
+        Proxy-Authorization: Basic; SOCKS4 is refused); the password comes
+        from file://PATH or env://VAR. It keeps others out of a -g proxy
+        but travels unencrypted from the client to warren.
+        e.g. --proxy-auth=alice:env://PROXY_PW -g -L socks/1080
   -R, --remotefwd [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port
         The server listens, warren connects dst from here (port 0: the
         server picks and warren prints it).   e.g. -R 8080:localhost:3000

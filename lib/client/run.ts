@@ -12,6 +12,7 @@ import { connectSsh, SshConnection } from "../ssh/connection.ts";
 import { terminalPrompter } from "../ssh/prompt.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
+import { ProxyTunnel } from "../tunnel/proxy.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { isBackgroundChild, signalReady } from "./background.ts";
@@ -52,7 +53,9 @@ async function startTunnels(
     ssh.openDirect(srcHost, srcPort, dstHost, dstPort);
   const tunnels: Tunnel[] = [
     ...config.localForwards.map((spec) =>
-      spec.protocol === "ftp"
+      spec.protocol === "socks"
+        ? new ProxyTunnel(spec, open, activity, { gateway: config.gateway, auth: config.proxyAuth })
+        : spec.protocol === "ftp"
         ? new FtpLocalTunnel(spec, config.gateway, ssh, activity)
         : new LocalTunnel(spec, config.gateway, open, activity)
     ),

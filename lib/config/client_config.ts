@@ -24,6 +24,8 @@ export interface ClientConfig {
   /** Seconds for the TCP connect and the SSH handshake up to the host key. */
   connectTimeout: number;
   gateway: boolean;
+  /** --proxy-auth for socks/ tunnels: the user and where the password is. */
+  proxyAuth?: { user: string; source: string };
   abortOnFailingTunnel: boolean;
   localForwards: ForwardSpec[];
   remoteForwards: ForwardSpec[];
