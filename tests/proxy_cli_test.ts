@@ -1,0 +1,73 @@
+/**
+ * `warren -L socks/... --proxy-auth=...` run exactly as a user runs it (the
+ * CLI with the permission flags of lib/permissions.ts) against OpenSSH sshd
+ * on a namespace host, with curl as the client.
+ *
+ * Needs root, iproute2 and openssh-server; otherwise ignored with one line on
+ * stderr saying why.
+ */
+import assert from "node:assert/strict";
+import { LiveCli, runCli } from "./_harness/cli.ts";
+import { freePort } from "./_harness/free_port.ts";
+import { startOrigin } from "./_harness/origin.ts";
+import { curl } from "./_harness/proxy_rig.ts";
+import { sshdSupport, startSshd } from "./_harness/sshd.ts";
+
+const support = sshdSupport();
+if (!support.ok) console.error(`skipping real-peer proxy CLI tests: ${support.reason}`);
+
+Deno.test({
+  name: "cli: -L socks/ with --proxy-auth serves curl through sshd and exits 0 on SIGTERM",
+  ignore: !support.ok,
+  async fn() {
+    await using sshd = await startSshd();
+    await using origin = await startOrigin({ netns: sshd.netns });
+    const port = freePort();
+    const secret = "cli-s3cret";
+    await using cli = new LiveCli([
+      ...["-L", `socks/127.0.0.1:${port}`, "--proxy-auth=bob:env://WARREN_TEST_PROXY_PW"],
+      ...["-i", sshd.clientKey, "-o", `UserKnownHostsFile=${sshd.knownHosts}`],
+      ...["--hostkey-policy=strict", "-B", `${sshd.user}@${sshd.host}#${sshd.port}`],
+    ], { env: { WARREN_TEST_PROXY_PW: secret } });
+    await cli.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${port} .* for user bob`));
+
+    // "localhost" is resolved by sshd: the namespace's loopback, where the origin is.
+    const url = `http://localhost:${origin.httpPort}/hello`;
+    const proxy = `127.0.0.1:${port}`;
+    for (
+      const flags of [["-x", `socks5h://bob:${secret}@${proxy}`], [
+        "-p",
+        "-x",
+        `http://bob:${secret}@${proxy}`,
+      ]]
+    ) {
+      const r = await curl("--fail", ...flags, url);
+      assert.equal(r.out, "hello from origin\n", `${flags.join(" ")}: ${r.err}`);
+    }
+    const refused = await curl("--fail", "-x", `socks5h://${proxy}`, url);
+    assert.notEqual(refused.code, 0);
+    assert.equal(refused.out, "");
+
+    assert.equal(await cli.stop("SIGTERM"), 0, cli.stderr);
+    assert.match(cli.stderr, /SOCKS5 refused: the client offers no password/);
+    assert.ok(!cli.stderr.includes(secret), "the password reached the log");
+  },
+});
+
+Deno.test("cli: --proxy-auth mistakes are usage errors (exit 2, one line)", async () => {
+  const cases: [string[], RegExp][] = [
+    [["-L", "socks/1080", "--proxy-auth=bob:hunter2", "h"], /^warren: Invalid --proxy-auth: /],
+    [["-L", "socks/1080", "--proxy-auth=env://PW", "h"], /^warren: Invalid --proxy-auth: /],
+    [["--proxy-auth=bob:env://PW", "h"], /^warren: --proxy-auth needs a proxy tunnel/],
+    [
+      ["-R", "socks/1080", "h"],
+      /^warren: Invalid -R 'socks\/1080': socks\/ tunnels are local only/,
+    ],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.ok(!r.stderr.includes("hunter2"), "the password was echoed");
+  }
+});
