@@ -5,14 +5,12 @@
  * The same flows against OpenSSH with real clients are in tests/proxy_test.ts.
  */
 import assert from "node:assert/strict";
-import { connect as netConnect } from "node:net";
 import type { ForwardSpec } from "../cli/forward.ts";
-import { hostPort } from "../cli/forward.ts";
-import { WarrenError } from "../errors.ts";
 import { setLogWriter, setupLogging } from "../log.ts";
 import { ActivityTracker } from "../client/run.ts";
 import { readAll, startEchoServer } from "../../tests/_harness/local_servers.ts";
-import { type ProxyOptions, ProxyTunnel } from "./proxy.ts";
+import { echoOpener, exchange, readExactly, refusingOpener, talk } from "./_proxy_test_peers.ts";
+import { HANDSHAKE_TIMEOUT_MS, type ProxyOptions, ProxyTunnel } from "./proxy.ts";
 import { writeAll } from "./pump.ts";
 import type { ChannelOpener } from "./types.ts";
 
@@ -24,32 +22,6 @@ const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 const cat = (...parts: (number[] | string)[]) =>
   Uint8Array.from(parts.flatMap((p) => typeof p === "string" ? [...enc(p)] : p));
-
-/** Opens "channels" to a local echo server and records each destination. */
-function echoOpener(port: number, calls: string[]): ChannelOpener {
-  return (_srcHost, _srcPort, dstHost, dstPort) => {
-    calls.push(hostPort(dstHost, dstPort));
-    return new Promise((resolve, reject) => {
-      const sock = netConnect({ host: "127.0.0.1", port, allowHalfOpen: true });
-      sock.once("connect", () => resolve(sock));
-      sock.once("error", reject);
-    });
-  };
-}
-
-/** Refuses like SshConnection.openDirect does, with ssh2's reason code on the cause. */
-function refusingOpener(reason: number, description: string): ChannelOpener {
-  return (_a, _b, host, port) => {
-    const cause = Object.assign(new Error(`(SSH) Channel open failure: ${description}`), {
-      reason,
-    });
-    return Promise.reject(
-      new WarrenError("tunnel", `Server refused ${hostPort(host, port)}: ${description}`, {
-        cause,
-      }),
-    );
-  };
-}
 
 const SPEC: ForwardSpec = { protocol: "socks", listenAddress: "127.0.0.1", listenPort: 0 };
 
@@ -68,47 +40,6 @@ async function withProxy(
     await tunnel.close();
   }
   assert.equal(activity.live, 0);
-}
-
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  for (let off = 0; off < n;) {
-    const got = await conn.read(out.subarray(off));
-    if (got === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += got;
-  }
-  return out;
-}
-
-/** Send `request`, half-close, read until the proxy closes. */
-async function exchange(port: number, request: Uint8Array): Promise<Uint8Array> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await writeAll(conn, request);
-    await conn.closeWrite();
-    return await readAll(conn);
-  } finally {
-    conn.close();
-  }
-}
-
-/** A reply, then the echo of `data` after half-closing. */
-async function talk(
-  port: number,
-  request: Uint8Array,
-  replyLength: number,
-  data: string,
-): Promise<[Uint8Array, string]> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await writeAll(conn, request);
-    const reply = await readExactly(conn, replyLength);
-    await writeAll(conn, enc(data));
-    await conn.closeWrite();
-    return [reply, dec(await readAll(conn))];
-  } finally {
-    conn.close();
-  }
 }
 
 const portBytes = (p: number) => [p >> 8, p & 0xff];
@@ -269,6 +200,7 @@ Deno.test("ProxyTunnel drops idle and slow clients at the handshake deadline", a
       assert.ok(ms >= 250 && ms < 3000, `closed after ${Math.round(ms)} ms`);
       assert.deepEqual(calls, []);
       assert.equal(activity.total, 2);
+      assert.equal(HANDSHAKE_TIMEOUT_MS, 10_000, "the default deadline");
     } finally {
       idle.close();
       slow.close();
