@@ -77,8 +77,8 @@ Deno.test("cli: usage errors exit 2 with one line", async () => {
     [["--frobnicate", "h"], /^warren: Unknown option '--frobnicate'/],
     [["-o", "NoSuchOption=1", "h"], /^warren: Unknown -o option 'NoSuchOption'/],
     [
-      ["-L", "ftp/21:h:21", "h"],
-      /^warren: Invalid -L 'ftp\/21:h:21': ftp\/ tunnels are not supported yet/,
+      ["-R", "socks/1080", "h"],
+      /^warren: Invalid -R 'socks\/1080': socks\/ tunnels are local only/,
     ],
     [["-D", "1080", "h"], /use -L socks\/1080/],
     [[], /^warren: Missing destination/],
