@@ -4,6 +4,7 @@
  */
 import { parseCommandLine } from "./lib/cli/args.ts";
 import { HELP } from "./lib/cli/help.ts";
+import { SUBCOMMANDS } from "./lib/cli/subcommands.ts";
 import { isBackgroundChild, runInBackground } from "./lib/client/background.ts";
 import { runClient } from "./lib/client/run.ts";
 import { causeChain, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
@@ -18,9 +19,18 @@ function fail(err: unknown, verbosity: number): number {
 }
 
 async function main(args: string[]): Promise<number> {
+  const env = (name: string) => Deno.env.get(name);
+  const sub = args.length > 0 && Object.hasOwn(SUBCOMMANDS, args[0]) ? SUBCOMMANDS[args[0]] : null;
+  if (sub) {
+    try {
+      return await sub.run(args.slice(1), env);
+    } catch (err) {
+      return fail(err, args.includes("-v") || args.includes("--verbose") ? 1 : 0);
+    }
+  }
   let parsed;
   try {
-    parsed = parseCommandLine(args, (name) => Deno.env.get(name));
+    parsed = parseCommandLine(args, env);
   } catch (err) {
     return err instanceof UsageError ? fail(err, 0) : fail(err, 1);
   }
