@@ -7,25 +7,13 @@ import assert from "node:assert/strict";
 import { LiveCli } from "./_harness/cli.ts";
 import { freePort } from "./_harness/free_port.ts";
 import { patternBytes } from "./_harness/pattern.ts";
-import { curl, type FtpPeers, ftpPeersUnsupported, startFtpPeers } from "./_harness/ftp_peers.ts";
+import { warrenArgs } from "./_harness/real_peers.ts";
+import { curl, type FtpPeers, ignoreFtpTests, startFtpPeers } from "./_harness/ftp_peers.ts";
 
-const reason = ftpPeersUnsupported();
-if (reason) console.error(`skipping FTP CLI tests: ${reason}`);
-const ignore = reason !== undefined;
+const ignore = ignoreFtpTests("FTP CLI tests");
 
 function args(peers: FtpPeers, ...extra: string[]): string[] {
-  return [
-    "-i",
-    peers.sshd.clientKey,
-    "-o",
-    `UserKnownHostsFile=${peers.sshd.knownHosts}`,
-    "--hostkey-policy=strict",
-    "-B",
-    "-p",
-    `${peers.sshd.port}`,
-    ...extra,
-    `${peers.sshd.user}@${peers.sshd.host}`,
-  ];
+  return warrenArgs(peers.sshd, ...extra);
 }
 
 Deno.test({

@@ -7,15 +7,19 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Readable, Writable } from "node:stream";
-import { Client } from "basic-ftp";
 import { patternBytes } from "./_harness/pattern.ts";
 import { type DataMode, MiniFtp } from "./_harness/ftp_client.ts";
-import { curl, ftpLocal, ftpPeersUnsupported, startFtpPeers } from "./_harness/ftp_peers.ts";
+import {
+  basicFtp,
+  curl,
+  ftpLocal,
+  ignoreFtpTests,
+  startFtpPeers,
+  until,
+} from "./_harness/ftp_peers.ts";
 import { listeningSockets } from "./_harness/vsftpd.ts";
 
-const reason = ftpPeersUnsupported();
-if (reason) console.error(`skipping real-peer FTP load tests: ${reason}`);
-const ignore = reason !== undefined;
+const ignore = ignoreFtpTests("real-peer FTP load tests");
 
 Deno.test({
   name: "basic-ftp makes 50 sequential transfers on one control connection",
@@ -23,27 +27,23 @@ Deno.test({
   async fn() {
     await using peers = await startFtpPeers();
     await using tunnel = await ftpLocal(peers);
-    const client = new Client(20_000);
-    try {
-      await client.access({ host: "127.0.0.1", port: tunnel.addresses[0].port, user: "anonymous" });
-      for (let i = 0; i < 25; i++) {
-        const data = patternBytes(50_000 + i * 997, i + 1);
-        await client.uploadFrom(Readable.from([Buffer.from(data)]), `pub/f${i}.bin`);
-        const chunks: Buffer[] = [];
-        const sink = new Writable({
-          write(chunk, _enc, done) {
-            chunks.push(chunk);
-            done();
-          },
-        });
-        await client.downloadTo(sink, `pub/f${i}.bin`);
-        assert.deepEqual(new Uint8Array(Buffer.concat(chunks)), data, `file ${i}`);
-        assert.deepEqual(await Deno.readFile(`${peers.vsftpd.pub}/f${i}.bin`), data);
-      }
-    } finally {
-      client.close();
+    using client = await basicFtp(tunnel.addresses[0].port);
+    for (let i = 0; i < 25; i++) {
+      const data = patternBytes(50_000 + i * 997, i + 1);
+      await client.uploadFrom(Readable.from([Buffer.from(data)]), `pub/f${i}.bin`);
+      const chunks: Buffer[] = [];
+      const sink = new Writable({
+        write(chunk, _enc, done) {
+          chunks.push(chunk);
+          done();
+        },
+      });
+      await client.downloadTo(sink, `pub/f${i}.bin`);
+      assert.deepEqual(new Uint8Array(Buffer.concat(chunks)), data, `file ${i}`);
+      assert.deepEqual(await Deno.readFile(`${peers.vsftpd.pub}/f${i}.bin`), data);
     }
-    await until(() => tunnel.dataStats.sessions === 0);
+    client.close();
+    await until(() => tunnel.dataStats.sessions === 0, "the sessions to end");
     assert.equal(tunnel.dataStats.total, 50);
   },
 });
@@ -67,7 +67,7 @@ Deno.test({
       assert.equal(r.code, 0, `session ${i}: ${r.stderr}`);
       assert.deepEqual(await Deno.readFile(`${peers.work}/c${i}.bin`), files[i], `file ${i}`);
     }
-    await until(() => tunnel.dataStats.sessions === 0);
+    await until(() => tunnel.dataStats.sessions === 0, "the sessions to end");
     assert.equal(tunnel.dataStats.total, 10);
   },
 });
@@ -94,7 +94,7 @@ Deno.test({
       }
     };
     await Promise.all([0, 1, 2, 3].map(worker));
-    await until(() => tunnel.dataStats.sessions === 0);
+    await until(() => tunnel.dataStats.sessions === 0, "the sessions to end");
     const s = tunnel.dataStats;
     assert.deepEqual([s.listeners, s.forwards, s.transfers, s.total], [0, 0, 0, 1100]);
     // The SSH server listens on nothing more than before: no remote forward left.
@@ -105,11 +105,3 @@ Deno.test({
     );
   },
 });
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

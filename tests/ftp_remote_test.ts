@@ -9,16 +9,15 @@ import { patternBytes } from "./_harness/pattern.ts";
 import {
   curl,
   ftpCommands,
-  ftpPeersUnsupported,
   ftpRemote,
+  ignoreFtpTests,
   lftp,
   startFtpPeers,
+  until,
 } from "./_harness/ftp_peers.ts";
 import { listeningSockets } from "./_harness/vsftpd.ts";
 
-const reason = ftpPeersUnsupported();
-if (reason) console.error(`skipping real-peer -R ftp/ tests: ${reason}`);
-const ignore = reason !== undefined;
+const ignore = ignoreFtpTests("real-peer -R ftp/ tests");
 const MiB = 1024 * 1024;
 
 Deno.test({
@@ -61,7 +60,7 @@ Deno.test({
     for (const verb of ["EPSV", "PASV", "EPRT", "PORT"]) {
       assert.ok(commands.some((c) => c.split(" ")[0] === verb), `${verb}: ${commands.join(" | ")}`);
     }
-    await until(() => tunnel.dataStats.sessions === 0);
+    await until(() => tunnel.dataStats.sessions === 0, "the sessions to end");
     const s = tunnel.dataStats;
     assert.deepEqual([s.listeners, s.forwards, s.transfers, s.total], [0, 0, 0, 8]);
     await tunnel.close();
@@ -91,11 +90,3 @@ Deno.test({
     }
   },
 });
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

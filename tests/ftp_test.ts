@@ -8,21 +8,20 @@
  * ignored and one line on stderr says why.
  */
 import assert from "node:assert/strict";
-import { Client } from "basic-ftp";
 import { patternBytes } from "./_harness/pattern.ts";
 import { MiniFtp } from "./_harness/ftp_client.ts";
 import {
+  basicFtp,
   curl,
   ftpCommands,
   ftpLocal,
-  ftpPeersUnsupported,
+  ignoreFtpTests,
   lftp,
   startFtpPeers,
+  until,
 } from "./_harness/ftp_peers.ts";
 
-const reason = ftpPeersUnsupported();
-if (reason) console.error(`skipping real-peer FTP tests: ${reason}`);
-const ignore = reason !== undefined;
+const ignore = ignoreFtpTests("real-peer FTP tests");
 const MiB = 1024 * 1024;
 
 Deno.test({
@@ -83,7 +82,7 @@ for (const [mode, flags, seen] of CURL_MODES) {
 
       const commands = await ftpCommands(peers.vsftpd);
       assert.equal(commands.filter((c) => seen.test(c)).length, 3, commands.join(" | "));
-      await until(() => tunnel.dataStats.sessions === 0);
+      await until(() => tunnel.dataStats.sessions === 0, "the sessions to end");
       assert.deepEqual(stillOpen(tunnel.dataStats), [0, 0, 0]);
     },
   });
@@ -129,24 +128,19 @@ Deno.test({
   async fn() {
     await using peers = await startFtpPeers();
     await using tunnel = await ftpLocal(peers);
-    const client = new Client(20_000);
-    try {
-      await client.access({ host: "127.0.0.1", port: tunnel.addresses[0].port, user: "anonymous" });
-      const data = patternBytes(MiB + 99, 31);
-      await Deno.writeFile(`${peers.work}/up.bin`, data);
-      await client.uploadFrom(`${peers.work}/up.bin`, "pub/up.bin");
-      await client.downloadTo(`${peers.work}/down.bin`, "pub/up.bin");
-      assert.deepEqual(await Deno.readFile(`${peers.work}/down.bin`), data);
-      assert.deepEqual(await Deno.readFile(`${peers.vsftpd.pub}/up.bin`), data);
-      await client.ensureDir("pub/dir");
-      const list = await client.list("/pub");
-      assert.deepEqual(list.map((f) => [f.name, f.isDirectory]).sort(), [
-        ["dir", true],
-        ["up.bin", false],
-      ]);
-    } finally {
-      client.close();
-    }
+    using client = await basicFtp(tunnel.addresses[0].port);
+    const data = patternBytes(MiB + 99, 31);
+    await Deno.writeFile(`${peers.work}/up.bin`, data);
+    await client.uploadFrom(`${peers.work}/up.bin`, "pub/up.bin");
+    await client.downloadTo(`${peers.work}/down.bin`, "pub/up.bin");
+    assert.deepEqual(await Deno.readFile(`${peers.work}/down.bin`), data);
+    assert.deepEqual(await Deno.readFile(`${peers.vsftpd.pub}/up.bin`), data);
+    await client.ensureDir("pub/dir");
+    const list = await client.list("/pub");
+    assert.deepEqual(list.map((f) => [f.name, f.isDirectory]).sort(), [
+      ["dir", true],
+      ["up.bin", false],
+    ]);
   },
 });
 
@@ -179,12 +173,4 @@ Deno.test({
 
 function stillOpen(s: { listeners: number; forwards: number; transfers: number }): number[] {
   return [s.listeners, s.forwards, s.transfers];
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

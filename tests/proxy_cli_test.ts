@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { LiveCli, runCli } from "./_harness/cli.ts";
 import { freePort } from "./_harness/free_port.ts";
 import { startOrigin } from "./_harness/origin.ts";
-import { curl } from "./_harness/proxy_rig.ts";
+import { curl, warrenArgs } from "./_harness/real_peers.ts";
 import { sshdSupport, startSshd } from "./_harness/sshd.ts";
 
 const support = sshdSupport();
@@ -24,11 +24,11 @@ Deno.test({
     await using origin = await startOrigin({ netns: sshd.netns });
     const port = freePort();
     const secret = "cli-s3cret";
-    await using cli = new LiveCli([
+    const args = warrenArgs(
+      sshd,
       ...["-L", `socks/127.0.0.1:${port}`, "--proxy-auth=bob:env://WARREN_TEST_PROXY_PW"],
-      ...["-i", sshd.clientKey, "-o", `UserKnownHostsFile=${sshd.knownHosts}`],
-      ...["--hostkey-policy=strict", "-B", `${sshd.user}@${sshd.host}#${sshd.port}`],
-    ], { env: { WARREN_TEST_PROXY_PW: secret } });
+    );
+    await using cli = new LiveCli(args, { env: { WARREN_TEST_PROXY_PW: secret } });
     await cli.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${port} .* for user bob`));
 
     // "localhost" is resolved by sshd: the namespace's loopback, where the origin is.
@@ -41,12 +41,12 @@ Deno.test({
         `http://bob:${secret}@${proxy}`,
       ]]
     ) {
-      const r = await curl("--fail", ...flags, url);
-      assert.equal(r.out, "hello from origin\n", `${flags.join(" ")}: ${r.err}`);
+      const r = await curl(["--fail", ...flags, url]);
+      assert.equal(r.stdout, "hello from origin\n", `${flags.join(" ")}: ${r.stderr}`);
     }
-    const refused = await curl("--fail", "-x", `socks5h://${proxy}`, url);
+    const refused = await curl(["--fail", "-x", `socks5h://${proxy}`, url]);
     assert.notEqual(refused.code, 0);
-    assert.equal(refused.out, "");
+    assert.equal(refused.stdout, "");
 
     assert.equal(await cli.stop("SIGTERM"), 0, cli.stderr);
     assert.match(cli.stderr, /SOCKS5 refused: the client offers no password/);

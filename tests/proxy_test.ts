@@ -52,21 +52,21 @@ Deno.test({
     }
     for (const [name, flags, url] of cases) {
       await t.step(name, async () => {
-        const r = await curl("--fail", ...flags, url);
-        assert.equal(r.out, "hello from origin\n", `${r.code}: ${r.err}`);
+        const r = await curl(["--fail", ...flags, url]);
+        assert.equal(r.stdout, "hello from origin\n", `${r.code}: ${r.stderr}`);
       });
     }
 
     await t.step("-x http:// forwards a clean request head and a 1 MiB body", async () => {
-      const r = await curl(
+      const r = await curl([
         "--fail",
         "-x",
         `http://${proxy}`,
         "-H",
         "Proxy-Connection: keep-alive",
         `http://${NAME}:${http}/headers?x=1`,
-      );
-      const seen = JSON.parse(r.out);
+      ]);
+      const seen = JSON.parse(r.stdout);
       assert.equal(seen.url, `http://${NAME}:${http}/headers?x=1`);
       assert.equal(seen.headers.host, `${NAME}:${http}`);
       assert.equal(seen.headers.connection, "close");
@@ -75,7 +75,7 @@ Deno.test({
       const sent = patternBytes(1024 * 1024, 9);
       await Deno.writeFile(body, sent);
       const out = `${rig.sshd.dir}/echoed.bin`;
-      const post = await curl(
+      const post = await curl([
         "--fail",
         "-x",
         `http://${proxy}`,
@@ -84,28 +84,28 @@ Deno.test({
         "-o",
         out,
         `http://${NAME}:${http}/echo`,
-      );
-      assert.equal(post.code, 0, post.err);
+      ]);
+      assert.equal(post.code, 0, post.stderr);
       assert.equal(Buffer.compare(await Deno.readFile(out), sent), 0);
     });
 
     await t.step("--socks5-hostname downloads 16 MiB byte for byte", async () => {
       const out = `${rig.sshd.dir}/download.bin`;
       const size = 16 * 1024 * 1024;
-      const r = await curl(
+      const r = await curl([
         "--fail",
         "--socks5-hostname",
         proxy,
         "-o",
         out,
         `http://${NAME}:${http}/bytes/${size}?seed=4`,
-      );
-      assert.equal(r.code, 0, r.err);
+      ]);
+      assert.equal(r.code, 0, r.stderr);
       assert.equal(Buffer.compare(await Deno.readFile(out), patternBytes(size, 4)), 0);
     });
 
     await t.step("an HTTP request to a closed port gets 502", async () => {
-      const r = await curl(
+      const r = await curl([
         "-o",
         "/dev/null",
         "-w",
@@ -113,8 +113,8 @@ Deno.test({
         "-x",
         `http://${proxy}`,
         `http://${NAME}:1/`,
-      );
-      assert.equal(r.out, "502", r.err);
+      ]);
+      assert.equal(r.stdout, "502", r.stderr);
     });
 
     // Names went to sshd as text: it resolved them (DEBUG1 logs each request).
@@ -184,7 +184,7 @@ Deno.test({
     await using rig = await startRig({ sshdConfig: ["PermitOpen 127.0.0.1:1"] });
     const http = rig.origin.httpPort;
     await assert.rejects(socks(rig, "127.0.0.1", http), /- NotAllowed/);
-    const plain = await curl(
+    const plain = await curl([
       "-o",
       "/dev/null",
       "-w",
@@ -192,16 +192,16 @@ Deno.test({
       "-x",
       `http://127.0.0.1:${rig.port}`,
       `http://127.0.0.1:${http}/hello`,
-    );
-    assert.equal(plain.out, "403", plain.err);
-    const tunnel = await curl(
+    ]);
+    assert.equal(plain.stdout, "403", plain.stderr);
+    const tunnel = await curl([
       "-p",
       "-x",
       `http://127.0.0.1:${rig.port}`,
       `http://127.0.0.1:${http}/hello`,
-    );
+    ]);
     assert.notEqual(tunnel.code, 0);
-    assert.match(tunnel.err, /CONNECT tunnel failed, response 403/);
+    assert.match(tunnel.stderr, /CONNECT tunnel failed, response 403/);
     await until(() => rig.activity.live === 0, "every refused client to be closed");
   },
 });
@@ -219,14 +219,14 @@ Deno.test({
       const url = `http://${NAME}:${rig.origin.httpPort}/hello`;
       const at = (userinfo: string) => `${userinfo}127.0.0.1:${rig.port}`;
       await t.step("SOCKS5 with the password works, without or wrong fails", async () => {
-        const ok = await curl("--fail", "-x", `socks5h://${at(`bob:${secret}@`)}`, url);
-        assert.equal(ok.out, "hello from origin\n", ok.err);
+        const ok = await curl(["--fail", "-x", `socks5h://${at(`bob:${secret}@`)}`, url]);
+        assert.equal(ok.stdout, "hello from origin\n", ok.stderr);
         for (const proxy of [`socks5h://${at("bob:wrong@")}`, `socks5h://${at("")}`]) {
-          const r = await curl("--fail", "-x", proxy, url);
+          const r = await curl(["--fail", "-x", proxy, url]);
           assert.notEqual(r.code, 0, proxy);
-          assert.equal(r.out, "");
+          assert.equal(r.stdout, "");
         }
-        const four = await curl("--fail", "--socks4a", at(""), url);
+        const four = await curl(["--fail", "--socks4a", at(""), url]);
         assert.notEqual(four.code, 0);
         const sock = await socks(rig, NAME, rig.origin.echoPort, {
           userId: "bob",
@@ -240,10 +240,10 @@ Deno.test({
       });
       await t.step("HTTP with Proxy-Authorization works, without gets 407", async () => {
         for (const flags of [[], ["-p"]]) {
-          const ok = await curl("--fail", ...flags, "-x", `http://${at(`bob:${secret}@`)}`, url);
-          assert.equal(ok.out, "hello from origin\n", ok.err);
+          const ok = await curl(["--fail", ...flags, "-x", `http://${at(`bob:${secret}@`)}`, url]);
+          assert.equal(ok.stdout, "hello from origin\n", ok.stderr);
         }
-        const none = await curl(
+        const none = await curl([
           "-o",
           "/dev/null",
           "-w",
@@ -251,10 +251,10 @@ Deno.test({
           "-x",
           `http://${at("")}`,
           url,
-        );
-        assert.equal(none.out, "407", none.err);
-        const wrong = await curl("-p", "-x", `http://${at("bob:wrong@")}`, url);
-        assert.match(wrong.err, /CONNECT tunnel failed, response 407/);
+        ]);
+        assert.equal(none.stdout, "407", none.stderr);
+        const wrong = await curl(["-p", "-x", `http://${at("bob:wrong@")}`, url]);
+        assert.match(wrong.stderr, /CONNECT tunnel failed, response 407/);
       });
       await until(() => rig.activity.live === 0, "every refused client to be closed");
     } finally {

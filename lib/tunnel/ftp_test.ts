@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from "../../tests/_harness/ssh_serve
 import { startFakeFtp } from "../../tests/_harness/fake_ftp.ts";
 import { type DataMode, MiniFtp } from "../../tests/_harness/ftp_client.ts";
 import { testBytes } from "../../tests/_harness/local_servers.ts";
+import { sshOptions, until } from "../../tests/_harness/real_peers.ts";
 import { DataHub, openLocalEntry } from "./ftp_data.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel, type FtpTunnelOptions } from "./ftp.ts";
 
@@ -20,18 +21,7 @@ setLogWriter((line) => logLines.push(line));
 setupLogging("debug");
 
 function connect(server: TestServer): Promise<SshConnection> {
-  return connectSsh({
-    host: "127.0.0.1",
-    port: server.port,
-    user: "tester",
-    identityFiles: [server.clientKey],
-    explicitIdentities: true,
-    hostKeyPolicy: "strict",
-    knownHostsFiles: [server.knownHosts],
-    connectTimeout: 5,
-    keepaliveInterval: 0,
-    keepaliveCountMax: 3,
-  });
+  return connectSsh(sshOptions(server));
 }
 
 async function localTunnel(ssh: SshConnection, ftpPort: number, options?: FtpTunnelOptions) {
@@ -50,14 +40,6 @@ async function localTunnel(ssh: SshConnection, ftpPort: number, options?: FtpTun
   );
   await tunnel.start();
   return Object.assign(tunnel, { [Symbol.asyncDispose]: () => tunnel.close() });
-}
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const MODES: DataMode[] = ["pasv", "epsv", "port", "eprt"];

@@ -7,7 +7,7 @@
  * in 227 replies, and `multiline227`
  * spreads the 227 over several lines.
  */
-import { readToEnd } from "./ftp_client.ts";
+import { readAll } from "./local_servers.ts";
 import { writeAll } from "../../lib/tunnel/pump.ts";
 
 export interface FakeFtpOptions {
@@ -125,7 +125,7 @@ export function startFakeFtp(options: FakeFtpOptions = {}): FakeFtp {
               resources.add(data);
               await writeAll(data, file);
               await data.closeWrite();
-              await readToEnd(data);
+              await readAll(data);
               closeQuietly(data);
               port = undefined;
               await say("226 done");

@@ -5,6 +5,7 @@
  * real clients never would (a bounce PORT, AUTH TLS, junk).
  */
 import { writeAll } from "../../lib/tunnel/pump.ts";
+import { readAll } from "./local_servers.ts";
 
 export interface Reply {
   code: number;
@@ -15,26 +16,6 @@ export type DataMode = "pasv" | "epsv" | "port" | "eprt";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder("latin1");
-
-/** Read a connection to EOF with read() (keeps half-close intact). */
-export async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(64 * 1024);
-  let total = 0;
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
-    total += n;
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 export class MiniFtp implements AsyncDisposable {
   readonly conn: Deno.TcpConn;
@@ -151,7 +132,7 @@ export class MiniFtp implements AsyncDisposable {
         await writeAll(data, upload);
         await data.closeWrite();
       }
-      received = await readToEnd(data);
+      received = await readAll(data);
     } finally {
       data.close();
     }

@@ -1,84 +1,54 @@
 /**
- * Real peers for the FTP tunnel tests: OpenSSH sshd in a namespace, vsftpd
- * (in the same namespace for -L, on the host for -R), warren's SSH
- * connection in-process (strict host key checking against the harness's
- * known_hosts), and runners for the real clients (curl, lftp) with hard time
- * limits.
+ * Real peers for the FTP tunnel tests: the shared rig (tests/_harness/
+ * real_peers.ts: sshd in a namespace, warren's SSH connection) plus vsftpd,
+ * in the same namespace for -L or on the host for -R, and the FTP tunnels
+ * and clients (curl, lftp) the tests drive.
  */
-import { connectSsh, type SshConnection } from "../../lib/ssh/connection.ts";
+import { Client } from "basic-ftp";
 import { ActivityTracker } from "../../lib/client/run.ts";
-import { FtpLocalTunnel, FtpRemoteTunnel } from "../../lib/tunnel/ftp.ts";
 import type { ForwardSpec } from "../../lib/cli/forward.ts";
+import { FtpLocalTunnel, FtpRemoteTunnel } from "../../lib/tunnel/ftp.ts";
 import type { NetnsHost } from "./netns.ts";
-import { type Sshd, sshdSupport, startSshd } from "./sshd.ts";
+import {
+  curl as curlAny,
+  type RealPeers,
+  realPeersUnsupported,
+  run,
+  type RunResult,
+  startRealPeers,
+} from "./real_peers.ts";
 import { startVsftpd, type Vsftpd, vsftpdSupport } from "./vsftpd.ts";
+
+export { until } from "./real_peers.ts";
 
 /** Why the real-peer FTP tests cannot run here, or undefined. */
 export function ftpPeersUnsupported(): string | undefined {
-  const s = sshdSupport();
-  if (!s.ok) return s.reason;
   const v = vsftpdSupport();
-  if (!v.ok) return v.reason;
-  for (const tool of ["curl", "lftp", "ss"]) {
-    const found = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].some((d) => {
-      try {
-        return Deno.statSync(`${d}/${tool}`).isFile;
-      } catch {
-        return false;
-      }
-    });
-    if (!found) return `${tool} not found`;
-  }
-  return undefined;
+  return realPeersUnsupported("curl", "lftp", "ss") ?? (v.ok ? undefined : v.reason);
 }
 
-export interface FtpPeers extends AsyncDisposable {
-  sshd: Sshd;
-  vsftpd: Vsftpd;
-  ssh: SshConnection;
-  /** A temp dir for the clients' local files. */
-  work: string;
-  close(): Promise<void>;
+/** `ignore` for the real-peer FTP tests of a file; when true, one line on stderr says why. */
+export function ignoreFtpTests(what: string): boolean {
+  const reason = ftpPeersUnsupported();
+  if (reason) console.error(`skipping ${what}: ${reason}`);
+  return reason !== undefined;
 }
+
+export type FtpPeers = RealPeers & { vsftpd: Vsftpd };
 
 /** sshd in a namespace, vsftpd there (`where: "server"`) or here. */
-export async function startFtpPeers(where: "server" | "client" = "server"): Promise<FtpPeers> {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const close = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-    cleanups.length = 0;
-  };
-  try {
-    const sshd = await startSshd();
-    cleanups.push(() => sshd.close());
-    const vsftpd = await startVsftpd(where === "server" ? { netns: sshd.netns } : {});
-    cleanups.push(() => vsftpd.close());
-    const work = await Deno.makeTempDir({ prefix: "warren-ftp-work-" });
-    cleanups.push(() => Deno.remove(work, { recursive: true }));
-    const ssh = await connectSsh({
-      host: sshd.host,
-      port: sshd.port,
-      user: sshd.user,
-      identityFiles: [sshd.clientKey],
-      explicitIdentities: true,
-      hostKeyPolicy: "strict",
-      knownHostsFiles: [sshd.knownHosts],
-      connectTimeout: 10,
-      keepaliveInterval: 0,
-      keepaliveCountMax: 3,
-    });
-    cleanups.push(() => ssh.close());
-    return { sshd, vsftpd, ssh, work, close, [Symbol.asyncDispose]: close };
-  } catch (err) {
-    await close();
-    throw err;
-  }
+export function startFtpPeers(where: "server" | "client" = "server"): Promise<FtpPeers> {
+  return startRealPeers({}, async (peers) => {
+    const vsftpd = await startVsftpd(where === "server" ? { netns: peers.netns } : {});
+    peers.defer(() => vsftpd.close());
+    return { vsftpd };
+  });
 }
 
-type Disposable<T> = T & AsyncDisposable;
+type Closable<T> = T & AsyncDisposable;
 
 /** `-L ftp/127.0.0.1:0:127.0.0.1:<vsftpd>` on the peers' connection. */
-export async function ftpLocal(peers: FtpPeers): Promise<Disposable<FtpLocalTunnel>> {
+export async function ftpLocal(peers: FtpPeers): Promise<Closable<FtpLocalTunnel>> {
   const spec: ForwardSpec = {
     protocol: "ftp",
     listenAddress: "127.0.0.1",
@@ -92,7 +62,7 @@ export async function ftpLocal(peers: FtpPeers): Promise<Disposable<FtpLocalTunn
 }
 
 /** `-R ftp/0:127.0.0.1:<vsftpd>` (the server binds its loopback). */
-export async function ftpRemote(peers: FtpPeers): Promise<Disposable<FtpRemoteTunnel>> {
+export async function ftpRemote(peers: FtpPeers): Promise<Closable<FtpRemoteTunnel>> {
   const spec: ForwardSpec = {
     protocol: "ftp",
     listenPort: 0,
@@ -104,44 +74,21 @@ export async function ftpRemote(peers: FtpPeers): Promise<Disposable<FtpRemoteTu
   return Object.assign(tunnel, { [Symbol.asyncDispose]: () => tunnel.close() });
 }
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run a command (in `netns` if given) to completion, killed after `timeoutMs`. */
-export async function run(
-  cmd: string,
-  args: string[],
-  options: { netns?: NetnsHost; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  const opts: Deno.CommandOptions = {
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { LC_ALL: "C", HOME: "/nonexistent" },
-  };
-  const child = options.netns
-    ? options.netns.command(cmd, args, opts).spawn()
-    : new Deno.Command(cmd, { ...opts, args }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, options.timeoutMs ?? 60_000);
+/** A basic-ftp client logged in anonymously on `port` (closed by `await using`). */
+export async function basicFtp(port: number): Promise<Client & Disposable> {
+  const client = new Client(20_000);
   try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
+    await client.access({ host: "127.0.0.1", port, user: "anonymous" });
+  } catch (err) {
+    client.close();
+    throw err;
   }
+  return Object.assign(client, { [Symbol.dispose]: () => client.close() });
 }
 
-/** curl against an ftp:// URL, no proxy from the environment. */
+/** curl --fail against an ftp:// URL. */
 export function curl(args: string[], netns?: NetnsHost): Promise<RunResult> {
-  return run("curl", ["-sS", "--fail", "--noproxy", "*", "-m", "60", ...args], { netns });
+  return curlAny(["--fail", ...args], netns);
 }
 
 /** lftp running `script`, with bounded retries and timeouts. */
