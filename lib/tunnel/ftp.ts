@@ -38,6 +38,7 @@ import {
 import { openRemoteEntry } from "./ftp_data_remote.ts";
 import { type DataRoutes, FtpSession } from "./ftp_session.ts";
 import { channelStream, connStream } from "./ftp_stream.ts";
+import { acceptLoop, ConnectionSet } from "./connections.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
 import { closeQuietly, writeAll } from "./pump.ts";
 import { dial, remoteBindAddress } from "./remote.ts";
@@ -59,20 +60,19 @@ function listenAddressFor(address: string, needIpv4: boolean): string {
   return needIpv4 ? "127.0.0.1" : address;
 }
 
-/** What both FTP tunnels share: sessions, data entries, tasks. */
+/** What both FTP tunnels share: control connections, sessions, data entries. */
 abstract class FtpTunnelBase implements Tunnel {
   readonly spec: ForwardSpec;
   protected ssh: FtpSsh;
-  protected activity: Activity;
   protected hub: DataHub;
-  protected closed = false;
+  /** The control connections on this side (the FTP client's or the server's). */
+  protected conns: ConnectionSet;
   #sessions = new Set<FtpSession>();
-  #tasks = new Set<Promise<void>>();
 
   constructor(spec: ForwardSpec, ssh: FtpSsh, activity: Activity, options: FtpTunnelOptions) {
     this.spec = spec;
     this.ssh = ssh;
-    this.activity = activity;
+    this.conns = new ConnectionSet(activity);
     this.hub = new DataHub(options.dataIdleMs);
   }
 
@@ -84,21 +84,14 @@ abstract class FtpTunnelBase implements Tunnel {
     return { ...this.hub.stats, sessions: this.#sessions.size };
   }
 
-  protected track(task: Promise<void>): void {
-    this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
-  }
-
   protected async runSession(session: FtpSession, label: string): Promise<void> {
     this.#sessions.add(session);
-    this.activity.opened();
     log.debug("{label}: FTP control connection opened", { label });
     try {
-      if (this.closed) session.abort();
+      if (this.conns.closed) session.abort();
       await session.run();
     } finally {
       this.#sessions.delete(session);
-      this.activity.closed();
       log.debug("{label}: FTP control connection closed", { label });
     }
   }
@@ -110,12 +103,12 @@ abstract class FtpTunnelBase implements Tunnel {
   protected abstract stopListening(): Promise<void>;
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.stopListening();
+    if (this.conns.closed) return;
+    const closing = this.conns.close();
     for (const s of this.#sessions) s.abort();
+    await this.stopListening();
     await this.hub.close();
-    await Promise.allSettled([...this.#tasks]);
+    await closing;
   }
 }
 
@@ -148,7 +141,11 @@ export class FtpLocalTunnel extends FtpTunnelBase {
   start(): Promise<void> {
     const addrs = bindAddresses(this.spec.listenAddress, this.#gateway);
     this.#listeners = listenAll(addrs, this.spec.listenPort);
-    for (const l of this.#listeners) this.track(this.#acceptLoop(l));
+    for (const l of this.#listeners) {
+      this.conns.track(
+        acceptLoop(l, this.conns, (c) => this.conns.serve(c, () => this.#serve(c))),
+      );
+    }
     log.info("FTP tunnel {desc}", { desc: this.description });
     if (this.#listeners.some((l) => !isLoopback(l.addr.hostname))) {
       log.warn("{desc} accepts connections from other hosts", { desc: this.description });
@@ -159,22 +156,6 @@ export class FtpLocalTunnel extends FtpTunnelBase {
   protected stopListening(): Promise<void> {
     for (const l of this.#listeners) closeQuietly(l);
     return Promise.resolve();
-  }
-
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (this.closed || err instanceof Deno.errors.BadResource) return;
-        log.warn("Accept failed on {desc}: {err}", { desc: this.description, err: messageOf(err) });
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      if (this.closed) return closeQuietly(conn);
-      this.track(this.#serve(conn));
-    }
   }
 
   async #serve(conn: Deno.TcpConn): Promise<void> {
@@ -195,7 +176,7 @@ export class FtpLocalTunnel extends FtpTunnelBase {
       await writeAll(conn, new TextEncoder().encode(reply)).catch(() => {});
       return closeQuietly(conn);
     }
-    if (this.closed) {
+    if (this.conns.closed) {
       channel.destroy();
       return closeQuietly(conn);
     }
@@ -246,7 +227,7 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
     this.#boundPort = await this.ssh.forwardIn(
       this.#bindAddress,
       this.spec.listenPort,
-      (details, accept, reject) => this.track(this.#serve(details, accept, reject)),
+      (details, accept, reject) => this.conns.track(this.#serve(details, accept, reject)),
     );
     log.info("FTP tunnel {desc}", { desc: this.description });
   }
@@ -263,7 +244,7 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
     reject: () => void,
   ): Promise<void> {
     const label = `${hostPort(details.srcIP, details.srcPort)} -> ${this.dst()}`;
-    if (this.closed) return reject();
+    if (this.conns.closed) return reject();
     let conn: Deno.TcpConn;
     try {
       conn = await dial(this.spec.dstHost!, this.spec.dstPort!);
@@ -272,7 +253,7 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
       log.error("{label}: cannot connect: {err}", { label, err: messageOf(err) });
       return;
     }
-    if (this.closed) {
+    if (this.conns.closed) {
       reject();
       return closeQuietly(conn);
     }
@@ -299,6 +280,6 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
       serverHost: this.spec.dstHost!,
       label,
     });
-    await this.runSession(session, label);
+    this.conns.serve(conn, () => this.runSession(session, label));
   }
 }
