@@ -159,7 +159,6 @@ Deno.test(`proxy decoders survive ${CASES} random and mutated handshakes`, () =>
   for (const kind of ["need-more", "error", "done"]) {
     assert.ok((outcomes.get(kind) ?? 0) > 100, `${kind}: ${JSON.stringify([...outcomes])}`);
   }
-  assert.ok(ms < 30_000, `took ${Math.round(ms)} ms`);
 });
 
 Deno.test("decodeSocks5Request() round-trips random valid requests split anywhere", () => {

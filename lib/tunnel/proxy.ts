@@ -21,6 +21,7 @@ import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
 import { type ProxyAuthSpec, ProxyCredentials } from "./proxy_auth.ts";
 import { handshake, type HandshakeResult } from "./proxy_handshake.ts";
 import { closeQuietly, pump, writeAll } from "./pump.ts";
+import { acceptLoop, ConnectionSet, logClosed } from "./connections.ts";
 import type { Activity, ChannelOpener, Tunnel } from "./types.ts";
 
 const log = logger("tunnel");
@@ -42,12 +43,9 @@ export class ProxyTunnel implements Tunnel {
   readonly spec: ForwardSpec;
   #options: ProxyOptions;
   #open: ChannelOpener;
-  #activity: Activity;
   #credentials?: ProxyCredentials;
   #listeners: Deno.TcpListener[] = [];
-  #conns = new Set<Deno.Conn>();
-  #tasks = new Set<Promise<void>>();
-  #closed = false;
+  #conns: ConnectionSet;
 
   constructor(
     spec: ForwardSpec,
@@ -58,7 +56,7 @@ export class ProxyTunnel implements Tunnel {
     this.spec = spec;
     this.#options = options;
     this.#open = open;
-    this.#activity = activity;
+    this.#conns = new ConnectionSet(activity);
   }
 
   get description(): string {
@@ -77,7 +75,11 @@ export class ProxyTunnel implements Tunnel {
     if (this.#options.auth) this.#credentials = await ProxyCredentials.load(this.#options.auth);
     const addrs = bindAddresses(this.spec.listenAddress, this.#options.gateway ?? false);
     this.#listeners = listenAll(addrs, this.spec.listenPort);
-    for (const l of this.#listeners) this.#track(this.#acceptLoop(l));
+    for (const l of this.#listeners) {
+      this.#conns.track(
+        acceptLoop(l, this.#conns, (c) => this.#conns.serve(c, () => this.#serve(c))),
+      );
+    }
     const auth = this.#credentials ? ` for user ${this.#credentials.user}` : "";
     log.info("Proxy tunnel {desc}{auth}", { desc: this.description, auth });
     if (this.#listeners.some((l) => !isLoopback(l.addr.hostname)) && !this.#credentials) {
@@ -89,100 +91,46 @@ export class ProxyTunnel implements Tunnel {
     }
   }
 
-  #track(task: Promise<void>): void {
-    this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
-  }
-
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (this.#closed) return;
-        if (err instanceof Deno.errors.BadResource) return;
-        log.warn("Accept failed on {addr}: {err}", {
-          addr: hostPort(listener.addr.hostname, listener.addr.port),
-          err: messageOf(err),
-        });
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      if (this.#closed) {
-        closeQuietly(conn);
-        return;
-      }
-      this.#track(
-        this.#serve(conn).catch((err) => {
-          // Not expected: every step handles its own errors.
-          log.error("Proxy connection failed: {err}", { err: messageOf(err) });
-          closeQuietly(conn);
-        }),
-      );
-    }
-  }
-
   async #serve(conn: Deno.TcpConn): Promise<void> {
-    this.#conns.add(conn);
-    this.#activity.opened();
     const started = performance.now();
-    const peer = conn.remoteAddr as Deno.NetAddr;
-    const local = conn.localAddr as Deno.NetAddr;
+    const peer = conn.remoteAddr;
     const from = hostPort(peer.hostname, peer.port);
+    conn.setNoDelay(true);
+    const result = await this.#handshake(conn, conn.localAddr, from);
+    if (!result.ok) return await linger(conn);
+    const req = result.request;
+    const dst = `${hostPort(req.host, req.port)} (${req.protocol})`;
+    let channel;
     try {
-      conn.setNoDelay(true);
-      const result = await this.#handshake(conn, local, from);
-      if (!result.ok) {
-        await linger(conn);
-        return;
-      }
-      const req = result.request;
-      const dst = `${hostPort(req.host, req.port)} (${req.protocol})`;
-      let channel;
-      try {
-        channel = await this.#open(peer.hostname, peer.port, req.host, req.port);
-      } catch (err) {
-        const message = messageOf(err);
-        log.warn("{from} -> {dst}: {err}", { from, dst, err: message });
-        const why = classifyOpenFailure(reasonOf(err), message);
-        await writeAll(conn, req.failure(why, message)).catch(() => {});
-        await linger(conn);
-        return;
-      }
-      if (this.#closed) {
-        channel.destroy();
-        closeQuietly(conn);
-        return;
-      }
-      try {
-        if (req.success) await writeAll(conn, req.success);
-      } catch (err) {
-        log.debug("{from} -> {dst}: client went away: {err}", { from, dst, err: messageOf(err) });
-        channel.destroy();
-        closeQuietly(conn);
-        return;
-      }
-      if (req.initial.length > 0) channel.write(req.initial);
-      const r = await pump(conn, channel);
-      log.debug(
-        "{from} -> {dst} closed: {sent} bytes sent, {received} received, {ms} ms{err}",
-        {
-          from,
-          dst,
-          sent: r.sent + req.initial.length,
-          received: r.received,
-          ms: Math.round(performance.now() - started),
-          err: r.error ? ` (${messageOf(r.error)})` : "",
-        },
-      );
-    } finally {
-      this.#conns.delete(conn);
-      this.#activity.closed();
+      channel = await this.#open(peer.hostname, peer.port, req.host, req.port);
+    } catch (err) {
+      const message = messageOf(err);
+      log.warn("{from} -> {dst}: {err}", { from, dst, err: message });
+      const why = classifyOpenFailure(reasonOf(err), message);
+      await writeAll(conn, req.failure(why, message)).catch(() => {});
+      return await linger(conn);
     }
+    if (this.#conns.closed) {
+      channel.destroy();
+      return closeQuietly(conn);
+    }
+    try {
+      if (req.success) await writeAll(conn, req.success);
+    } catch (err) {
+      log.debug("{from} -> {dst}: client went away: {err}", { from, dst, err: messageOf(err) });
+      channel.destroy();
+      return closeQuietly(conn);
+    }
+    if (req.initial.length > 0) channel.write(req.initial);
+    const r = await pump(conn, channel);
+    logClosed(from, dst, { ...r, sent: r.sent + req.initial.length }, started);
   }
 
-  /** The handshake under its deadline; failures are logged and closed here. */
+  /**
+   * The handshake under its deadline. A failure gets one log line: a warning
+   * (the client sent something that could not be served, or too slowly), or
+   * a debug line when it sent nothing at all.
+   */
   async #handshake(
     conn: Deno.TcpConn,
     local: Deno.NetAddr,
@@ -194,33 +142,24 @@ export class ProxyTunnel implements Tunnel {
       timedOut = true;
       closeQuietly(conn);
     }, timeoutMs);
-    let result: HandshakeResult;
-    try {
-      result = await handshake(conn, {
-        credentials: this.#credentials,
-        bound: { host: local.hostname, port: local.port },
-      });
-    } catch (err) {
-      result = {
-        ok: false,
-        message: timedOut ? `no request within ${timeoutMs / 1000} s` : messageOf(err),
-      };
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await handshake(conn, {
+      credentials: this.#credentials,
+      bound: { host: local.hostname, port: local.port },
+    }).finally(() => clearTimeout(timer));
     if (!result.ok) {
-      const level = result.auth ? "warn" : "debug";
-      log[level]("{from}: {why}", { from, why: result.message });
+      if (timedOut) result.message = `no complete request within ${timeoutMs / 1000} s`;
+      log[result.quiet ? "debug" : "warn"]("{from}: proxy request failed: {why}", {
+        from,
+        why: result.message,
+      });
     }
     return result;
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#conns.closed) return;
     for (const l of this.#listeners) closeQuietly(l);
-    for (const c of this.#conns) closeQuietly(c);
-    await Promise.allSettled([...this.#tasks]);
+    await this.#conns.close();
   }
 }
 

@@ -39,6 +39,7 @@ import {
   userPassReply,
 } from "../protocols/socks.ts";
 import type { ProxyCredentials } from "./proxy_auth.ts";
+import { messageOf } from "../errors.ts";
 import { writeAll } from "./pump.ts";
 
 /** What a completed handshake asks for. */
@@ -54,9 +55,14 @@ export interface ProxyRequest {
   failure(why: OpenFailure, message: string): Uint8Array;
 }
 
+/**
+ * A failed handshake: `auth` when credentials were missing or wrong, `quiet`
+ * when the client sent nothing at all (a port check, a browser's unused
+ * preconnect): the caller logs that one at debug level only.
+ */
 export type HandshakeResult =
   | { ok: true; request: ProxyRequest }
-  | { ok: false; message: string; auth?: boolean };
+  | { ok: false; message: string; auth?: boolean; quiet?: boolean };
 
 export interface HandshakeOptions {
   /** When set, every client must authenticate. */
@@ -72,6 +78,8 @@ const MAX_BUFFERED = 64 * 1024;
 class ByteQueue {
   #conn: Deno.Conn;
   #buf = new Uint8Array(0);
+  /** Bytes read from the client so far. */
+  received = 0;
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
   }
@@ -88,7 +96,11 @@ class ByteQueue {
       if (this.#buf.length > MAX_BUFFERED) return { kind: "error", message: "handshake too long" };
       const chunk = new Uint8Array(READ_SIZE);
       const n = await this.#conn.read(chunk);
-      if (n === null) return { kind: "error", message: "client closed during the handshake" };
+      if (n === null) {
+        const when = this.received === 0 ? "before sending" : "during the handshake";
+        return { kind: "error", message: `client closed ${when}` };
+      }
+      this.received += n;
       const grown = new Uint8Array(this.#buf.length + n);
       grown.set(this.#buf);
       grown.set(chunk.subarray(0, n), this.#buf.length);
@@ -102,19 +114,30 @@ class ByteQueue {
   }
 }
 
-/** Run the client's handshake; writes every reply except the final one. */
+/**
+ * Run the client's handshake; writes every reply except the final one. A
+ * failed read or write (the caller's deadline closing the connection, a
+ * reset) is a failed handshake too: nothing is thrown.
+ */
 export async function handshake(
   conn: Deno.Conn,
   options: HandshakeOptions,
 ): Promise<HandshakeResult> {
   const queue = new ByteQueue(conn);
-  const first = await queue.next((b) =>
-    b.length > 0 ? { kind: "done", value: b[0], used: 0 } : { kind: "need-more" }
-  );
-  if (first.kind !== "done") return { ok: false, message: "client closed before sending" };
-  if (first.value === 0x04) return await socks4(conn, queue, options);
-  if (first.value === 0x05) return await socks5(conn, queue, options);
-  return await http(conn, queue, options);
+  let result: HandshakeResult;
+  try {
+    const first = await queue.next((b) =>
+      b.length > 0 ? { kind: "done", value: b[0], used: 0 } : { kind: "need-more" }
+    );
+    if (first.kind !== "done") result = { ok: false, message: first.message };
+    else if (first.value === 0x04) result = await socks4(conn, queue, options);
+    else if (first.value === 0x05) result = await socks5(conn, queue, options);
+    else result = await http(conn, queue, options);
+  } catch (err) {
+    result = { ok: false, message: messageOf(err) };
+  }
+  if (!result.ok && queue.received === 0) result.quiet = true;
+  return result;
 }
 
 /** Send a decoder's failure reply (if any) and report the failure. */
