@@ -97,4 +97,32 @@ export interface BrokerConfig {
   profiles: ProfileConfig[];
   staticTunnels: StaticTunnelConfig[];
   logging: LoggingConfig;
+  /**
+   * `FILE:LINE:COL: message` for each Tectia element or value warren reads
+   * but does not implement and ignores (an unsupported one that matters is
+   * an error instead). The broker and `warren config check` print them.
+   */
+  warnings?: string[];
+}
+
+/** The profile a command-line target names: by id first, then by name. */
+export function findProfile(config: BrokerConfig, target: string): ProfileConfig | undefined {
+  return config.profiles.find((p) => p.id === target) ??
+    config.profiles.find((p) => p.name === target);
+}
+
+/**
+ * The hops to reach `profile`, outermost first, ending with the profile
+ * itself: [gateway of gateway, gateway, profile]. The reader has already
+ * refused missing gateways and cycles.
+ */
+export function gatewayChain(config: BrokerConfig, profile: ProfileConfig): ProfileConfig[] {
+  const chain = [profile];
+  for (let p = profile; p.gatewayProfile !== undefined;) {
+    const next = config.profiles.find((q) => q.id === p.gatewayProfile);
+    if (!next || chain.includes(next)) break;
+    chain.unshift(next);
+    p = next;
+  }
+  return chain;
 }

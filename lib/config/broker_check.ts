@@ -1,0 +1,130 @@
+/**
+ * Checks across elements, once everything is read: profile ids and names
+ * are unique, every gateway-profile and static tunnel names an existing
+ * profile, gateway chains have no cycle, and no two tunnels that would be
+ * open together listen on the same address and port.
+ */
+import type { BrokerConfig, ProfileConfig, Source, TunnelConfig } from "./broker_config.ts";
+import type { ReadContext } from "./broker_read_context.ts";
+import type { XmlElement } from "./broker_xml_tree.ts";
+
+/** Where each profile and static tunnel came from, in file order. */
+export interface Origins {
+  profiles: XmlElement[];
+  staticTunnels: XmlElement[];
+}
+
+const at = (s: Source) => `${s.line}:${s.col}`;
+const attrSource = (el: XmlElement, name: string): Source =>
+  el.attrs.find((a) => a.name === name)?.source ?? el.source;
+
+export function checkBrokerConfig(ctx: ReadContext, config: BrokerConfig, origins: Origins): void {
+  const { profiles } = config;
+  const byId = new Map<string, ProfileConfig>();
+  profiles.forEach((p, i) => {
+    const first = byId.get(p.id);
+    if (first) {
+      ctx.fail(
+        attrSource(origins.profiles[i], "id"),
+        `duplicate profile id '${p.id}' (first at ${at(first.source)})`,
+      );
+    }
+    byId.set(p.id, p);
+  });
+  const byName = new Map<string, ProfileConfig>();
+  profiles.forEach((p, i) => {
+    if (p.name === undefined) return;
+    const first = byName.get(p.name);
+    if (first) {
+      ctx.fail(
+        attrSource(origins.profiles[i], "name"),
+        `duplicate profile name '${p.name}' (first at ${at(first.source)})`,
+      );
+    }
+    const other = byId.get(p.name);
+    if (other && other !== p) {
+      ctx.fail(
+        attrSource(origins.profiles[i], "name"),
+        `profile name '${p.name}' is the id of the profile at ${at(other.source)}: ` +
+          "as a target it would be ambiguous",
+      );
+    }
+    byName.set(p.name, p);
+  });
+  const missing = (id: string) => {
+    const named = byName.get(id);
+    return `no profile has the id '${id}'` +
+      (named ? ` (the profile named '${id}' has id '${named.id}')` : "");
+  };
+  profiles.forEach((p, i) => {
+    if (p.gatewayProfile !== undefined && !byId.has(p.gatewayProfile)) {
+      ctx.fail(
+        attrSource(origins.profiles[i], "gateway-profile"),
+        `gateway-profile: ${missing(p.gatewayProfile)}`,
+      );
+    }
+  });
+  checkCycles(ctx, profiles, byId, origins);
+  config.staticTunnels.forEach((t, i) => {
+    if (!byId.has(t.profile)) {
+      ctx.fail(attrSource(origins.staticTunnels[i], "profile"), `profile: ${missing(t.profile)}`);
+    }
+  });
+  // Listeners open together: static tunnels and the local tunnels of profiles
+  // that connect at start; and within each profile, its own tunnels.
+  checkListeners(ctx, [
+    ...config.staticTunnels,
+    ...profiles.filter((p) => p.connectOnStartup).flatMap((p) =>
+      p.tunnels.filter((t) => t.direction === "local")
+    ),
+  ]);
+  for (const p of profiles) {
+    checkListeners(ctx, p.tunnels.filter((t) => t.direction === "local"));
+    checkListeners(ctx, p.tunnels.filter((t) => t.direction === "remote" && t.listenPort !== 0));
+  }
+}
+
+function checkCycles(
+  ctx: ReadContext,
+  profiles: ProfileConfig[],
+  byId: Map<string, ProfileConfig>,
+  origins: Origins,
+): void {
+  for (const start of profiles) {
+    const path: ProfileConfig[] = [];
+    for (let p: ProfileConfig | undefined = start; p; p = byId.get(p.gatewayProfile ?? "")) {
+      const seen = path.indexOf(p);
+      if (seen !== -1) {
+        const cycle = path.slice(seen);
+        // Report at the member that comes first in the file.
+        const first = profiles.find((q) => cycle.includes(q))!;
+        const from = cycle.indexOf(first);
+        const names = [...cycle.slice(from), ...cycle.slice(0, from), first].map((q) => q.id);
+        ctx.fail(
+          attrSource(origins.profiles[profiles.indexOf(first)], "gateway-profile"),
+          `gateway-profile cycle: ${names.join(" -> ")}`,
+        );
+      }
+      path.push(p);
+      if (p.gatewayProfile === undefined) break;
+    }
+  }
+}
+
+function checkListeners(ctx: ReadContext, tunnels: TunnelConfig[]): void {
+  const seen = new Map<string, TunnelConfig>();
+  for (const t of tunnels) {
+    const address = t.listenAddress ?? (t.allowRelay ? "every interface" : "loopback");
+    const key = `${t.direction} ${address.toLowerCase()} ${t.listenPort}`;
+    const first = seen.get(key);
+    if (first) {
+      ctx.fail(
+        t.source,
+        `listen port ${t.listenPort} (${address}) is already used by the tunnel at ${
+          at(first.source)
+        }`,
+      );
+    }
+    seen.set(key, t);
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * The element tree of an ssh-broker-config.xml → `BrokerConfig`: every
+ * element and attribute checked, defaults filled in, values expanded. Cross
+ * references (profile ids, gateway chains, listeners) are checked afterwards
+ * by broker_check.ts.
+ */
+import type {
+  BrokerConfig,
+  LoggingConfig,
+  ProfileConfig,
+  Settings,
+  StaticTunnelConfig,
+} from "./broker_config.ts";
+import type { Origins } from "./broker_check.ts";
+import type { Attrs, ReadContext } from "./broker_read_context.ts";
+import {
+  copySettings,
+  type PasswordSlot,
+  readPassword,
+  SETTINGS_DEFAULTS,
+  SETTINGS_ONCE,
+  settingsHandlers,
+} from "./broker_settings.ts";
+import { readTunnel, readTunnels } from "./broker_tunnels.ts";
+import type { XmlElement } from "./broker_xml_tree.ts";
+import { defaultKnownHostsFiles } from "./client_config.ts";
+
+export function readBrokerConfig(
+  root: XmlElement,
+  ctx: ReadContext,
+): { config: BrokerConfig; origins: Origins } {
+  if (root.name !== "secsh-broker") {
+    ctx.fail(root.source, `the root element is <${root.name}>; expected <secsh-broker>`);
+  }
+  const a = ctx.attrs(root, ["version"]);
+  a.oneOf("version", ["1.0"], "1.0");
+  let knownHostsFiles: string[] | undefined;
+  let defaults = copySettings(SETTINGS_DEFAULTS);
+  let defaultPassword: string | undefined;
+  const profileEls: XmlElement[] = [];
+  const staticEls: XmlElement[] = [];
+  let logging: LoggingConfig = { target: "stderr", severity: "info" };
+  ctx.children(root, {
+    general: (el) => knownHostsFiles = readGeneral(ctx, el),
+    "default-settings": (el) => {
+      [defaults, defaultPassword] = readSettingsElement(ctx, el, SETTINGS_DEFAULTS, {});
+      const user = readUser(ctx.attrs(el, ["user"]));
+      if (user !== undefined) defaults.user = user;
+    },
+    profiles: (el) => {
+      ctx.attrs(el, []);
+      ctx.children(el, { profile: (p) => profileEls.push(p) });
+    },
+    "static-tunnels": (el) => {
+      ctx.attrs(el, []);
+      ctx.children(el, { tunnel: (t) => staticEls.push(t) });
+    },
+    logging: (el) => logging = readLogging(ctx, el),
+  }, ["general", "default-settings", "profiles", "static-tunnels", "logging"]);
+  // Profiles after the defaults, wherever <default-settings> stands.
+  const profiles = profileEls.map((el) => readProfile(ctx, el, defaults, defaultPassword));
+  const staticTunnels = staticEls.map((el) => readStaticTunnel(ctx, el));
+  const config: BrokerConfig = {
+    file: ctx.file,
+    knownHostsFiles: knownHostsFiles ?? defaultKnownHostsFiles(ctx.expansion.home),
+    defaults,
+    profiles,
+    staticTunnels,
+    logging,
+    warnings: ctx.warnings,
+  };
+  return { config, origins: { profiles: profileEls, staticTunnels: staticEls } };
+}
+
+function readGeneral(ctx: ReadContext, el: XmlElement): string[] | undefined {
+  ctx.attrs(el, []);
+  let files: string[] | undefined;
+  ctx.children(el, {
+    "known-hosts": (kh) => {
+      files ??= [];
+      const a = ctx.attrs(kh, ["file", "path", "directory", "filename-format"]);
+      ctx.children(kh, {});
+      a.oneOf("filename-format", ["hash", "plain"], "hash");
+      const given = ["file", "path", "directory"].filter((n) => a.has(n));
+      if (given.length !== 1) {
+        ctx.fail(kh.source, '<known-hosts> needs exactly one of file="PATH" or path="PATH"');
+      }
+      const name = given[0];
+      const value = a.str(name) ?? "";
+      if (value === "") return; // file="" / path="": no OpenSSH files (the defaults are off)
+      const path = ctx.path(value);
+      if (name === "directory" || isDirectory(path)) {
+        ctx.warn(
+          a.source(name),
+          `Tectia host key directories (${path}) are not supported by ` +
+            "warren: it reads OpenSSH known_hosts files (ignored)",
+        );
+        return;
+      }
+      if (a.has("filename-format")) {
+        ctx.warn(
+          a.source("filename-format"),
+          "filename-format applies to Tectia host key " +
+            "directories, which warren does not read (ignored)",
+        );
+      }
+      if (!files!.includes(path)) files!.push(path);
+    },
+    "crypto-lib": (c) => {
+      const a = ctx.attrs(c, ["mode"]);
+      ctx.children(c, {});
+      if (a.oneOf("mode", ["standard", "fips"], "standard") === "fips") {
+        ctx.fail(
+          a.source("mode"),
+          'crypto-lib mode="fips" is not supported by warren: ' +
+            "its crypto (node:crypto via ssh2) is not a FIPS 140-2 certified module",
+        );
+      }
+    },
+  }, ["crypto-lib"]);
+  return files;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false; // absent or unreadable: a known_hosts file that may appear later
+  }
+}
+
+/** The children of `<default-settings>` or a `<profile>`, over `base`. */
+function readSettingsElement(
+  ctx: ReadContext,
+  el: XmlElement,
+  base: Readonly<Settings>,
+  extra: Record<string, (child: XmlElement) => void>,
+): [Settings, string | undefined] {
+  const s = copySettings(base);
+  const password: PasswordSlot = {};
+  const once = [...SETTINGS_ONCE, ...Object.keys(extra).filter((n) => n !== "password")];
+  ctx.children(el, { ...settingsHandlers(ctx, s, password), ...extra }, once, "settings");
+  return [s, password.source];
+}
+
+/** `user="..."`: a name; empty = the local user; `*` (ask) is refused. */
+function readUser(a: Attrs): string | undefined {
+  const user = a.str("user");
+  if (user === "*") {
+    a.ctx.fail(a.source("user"), 'user="*" (ask at connect time) is not supported by warren');
+  }
+  if (user !== undefined && /\s/.test(user)) a.bad("user", user, "a login name");
+  return user || undefined;
+}
+
+const PROFILE_ATTRS = [
+  "id",
+  "name",
+  "host",
+  "port",
+  "protocol",
+  "host-type",
+  "connect-on-startup",
+  "user",
+  "gateway-profile",
+];
+
+function readProfile(
+  ctx: ReadContext,
+  el: XmlElement,
+  defaults: Settings,
+  defaultPassword: string | undefined,
+): ProfileConfig {
+  const a = ctx.attrs(el, PROFILE_ATTRS);
+  const id = a.required("id");
+  const host = a.required("host");
+  if (host === "*") {
+    ctx.fail(a.source("host"), 'host="*" (ask at connect time) is not supported by warren');
+  }
+  if (/\s/.test(host)) a.bad("host", host, "a host name or address");
+  a.oneOf("protocol", ["secsh2"], "secsh2");
+  if (a.oneOf("host-type", ["default", "windows", "unix"], "default") !== "default") {
+    ctx.warn(
+      a.source("host-type"),
+      "host-type is not used by warren: it opens no session (ignored)",
+    );
+  }
+  const profile: ProfileConfig = {
+    id,
+    host: host.replace(/^\[(.*)\]$/, "$1"),
+    port: a.int("port", 1, 65535, 22),
+    connectOnStartup: a.bool("connect-on-startup", false),
+    identityFiles: [],
+    settings: defaults,
+    tunnels: [],
+    source: el.source,
+  };
+  const name = a.str("name");
+  if (name) profile.name = name;
+  const gateway = a.str("gateway-profile");
+  if (gateway) profile.gatewayProfile = gateway;
+  const user = readUser(a);
+  const own: PasswordSlot = {};
+  const [settings, authPassword] = readSettingsElement(ctx, el, defaults, {
+    hostkey: (h) => {
+      const ha = ctx.attrs(h, ["file"]);
+      ctx.children(h, {});
+      profile.hostKeyFile = ctx.path(ha.required("file"));
+    },
+    "user-identities": (u) => profile.identityFiles = readIdentities(ctx, u),
+    password: (p) => readPassword(ctx, p, own),
+    tunnels: (t) => profile.tunnels = readTunnels(ctx, t),
+  });
+  if (user !== undefined) settings.user = user;
+  profile.settings = settings;
+  const password = own.source ?? authPassword ?? defaultPassword;
+  if (password !== undefined) profile.passwordSource = password;
+  return profile;
+}
+
+function readIdentities(ctx: ReadContext, el: XmlElement): string[] {
+  ctx.attrs(el, []);
+  const files: string[] = [];
+  ctx.children(el, {
+    identity: (i) => {
+      const a = ctx.attrs(i, ["file", "identity-file", "hash"]);
+      ctx.children(i, {});
+      if (a.has("hash")) {
+        ctx.fail(
+          a.source("hash"),
+          "identities by hash (keys in a key store) are not supported " +
+            'by warren: name the private key file with file="PATH"',
+        );
+      }
+      const given = ["file", "identity-file"].filter((n) => a.has(n));
+      if (given.length !== 1) ctx.fail(i.source, '<identity> needs file="PATH" (the private key)');
+      // A .pub names the key pair; the private key is the file beside it.
+      const path = ctx.path(a.required(given[0])).replace(/\.pub$/, "");
+      if (!files.includes(path)) files.push(path);
+    },
+  });
+  return files;
+}
+
+function readStaticTunnel(ctx: ReadContext, el: XmlElement): StaticTunnelConfig {
+  const [tunnel, a] = readTunnel(ctx, el, "local", ["profile"]);
+  return { ...tunnel, direction: "local", profile: a.required("profile") };
+}
+
+const SEVERITIES: Record<string, LoggingConfig["severity"]> = {
+  debug: "debug",
+  info: "info",
+  informational: "info",
+  notice: "info",
+  "security-success": "info",
+  warning: "warning",
+  "security-failure": "warning",
+  error: "error",
+  critical: "error",
+};
+
+function readLogging(ctx: ReadContext, el: XmlElement): LoggingConfig {
+  ctx.attrs(el, []);
+  const logging: LoggingConfig = { target: "stderr", severity: "info" };
+  let severity: LoggingConfig["severity"] | undefined;
+  const order = ["debug", "info", "warning", "error"];
+  ctx.children(el, {
+    "log-target": (t) => {
+      const a = ctx.attrs(t, ["type", "file"]);
+      ctx.children(t, {});
+      logging.target = a.oneOf("type", ["file", "syslog", "discard", "stderr"], "stderr");
+      if (logging.target === "file") logging.file = ctx.path(a.required("file"));
+      else if (a.has("file")) {
+        a.bad("file", a.str("file") ?? "", `no file with type="${logging.target}"`);
+      }
+    },
+    "log-events": (e) => {
+      const a = ctx.attrs(e, ["severity", "facility"]);
+      if (e.children.length) ctx.children(e, {});
+      const s = SEVERITIES[a.oneOf("severity", Object.keys(SEVERITIES), "info")];
+      if (e.text !== "" && e.text !== "*") {
+        ctx.warn(
+          e.source,
+          "choosing events by name is not supported by warren: " +
+            `every event at ${s} or above is logged (event names ignored)`,
+        );
+      }
+      if (a.has("facility")) {
+        ctx.warn(a.source("facility"), "facility is not supported by warren (ignored)");
+      }
+      if (severity === undefined || order.indexOf(s) < order.indexOf(severity)) severity = s;
+    },
+  }, ["log-target"]);
+  if (severity) logging.severity = severity;
+  return logging;
+}

@@ -1,0 +1,242 @@
+/**
+ * `<default-settings>` children, also allowed in a `<profile>` where they
+ * override the defaults for that profile: algorithm lists, authentication
+ * methods, timers, host key policy, compression.
+ */
+import type { AuthMethod, Settings, Source } from "./broker_config.ts";
+import type { ReadContext } from "./broker_read_context.ts";
+import type { XmlElement } from "./broker_xml_tree.ts";
+import { type AlgorithmKind, supportedAlgorithms } from "./ssh_algorithms.ts";
+import type { HostKeyPolicy } from "../ssh/host_key.ts";
+
+/** warren's defaults where the file says nothing. */
+export const SETTINGS_DEFAULTS: Readonly<Settings> = Object.freeze({
+  user: undefined,
+  // The command line's default (ServerAliveInterval 30): the broker must
+  // notice a dead connection to reopen it.
+  keepaliveInterval: 30,
+  // The command line's default; the timer also covers the handshake up to the
+  // host key, not only the TCP connect Tectia's 5 s is for.
+  tcpConnectTimeout: 15,
+  // Tectia's default: a connection with no channel lingers 5 s for reuse.
+  idleTimeout: 5,
+  hostKeyPolicy: "ask",
+  authMethods: ["publickey", "keyboard-interactive", "password"] as AuthMethod[],
+  ciphers: [] as string[],
+  macs: [] as string[],
+  kexs: [] as string[],
+  hostKeyAlgorithms: [] as string[],
+});
+
+export const HOST_KEY_POLICIES: readonly HostKeyPolicy[] = ["strict", "ask", "tofu", "advisory"];
+
+/** The largest time warren accepts, in seconds (what a timer can hold). */
+export const MAX_SECONDS = 2_147_483;
+
+/** A password source found inside `<auth-password>`, and where. */
+export interface PasswordSlot {
+  source?: string;
+  at?: Source;
+}
+
+export function copySettings(s: Readonly<Settings>): Settings {
+  return {
+    ...s,
+    authMethods: [...s.authMethods],
+    ciphers: [...s.ciphers],
+    macs: [...s.macs],
+    kexs: [...s.kexs],
+    hostKeyAlgorithms: [...s.hostKeyAlgorithms],
+  };
+}
+
+export const SETTINGS_ONCE = [
+  "ciphers",
+  "macs",
+  "kexs",
+  "hostkey-algorithms",
+  "authentication-methods",
+  "compression",
+  "idle-timeout",
+  "tcp-connect-timeout",
+  "keepalive-interval",
+  "server-authentication-methods",
+];
+
+type Handlers = Record<string, (el: XmlElement) => void>;
+
+/** Handlers that read settings children of an element into `s`. */
+export function settingsHandlers(ctx: ReadContext, s: Settings, password: PasswordSlot): Handlers {
+  const time = (el: XmlElement, extra: readonly string[] = []) => {
+    const a = ctx.attrs(el, ["time", ...extra]);
+    ctx.children(el, {});
+    if (!a.has("time")) ctx.fail(el.source, `<${el.name}> needs time="SECONDS"`);
+    return a.int("time", 0, MAX_SECONDS, 0);
+  };
+  return {
+    ciphers: (el) => s.ciphers = algorithms(ctx, el, "cipher"),
+    macs: (el) => s.macs = algorithms(ctx, el, "mac"),
+    kexs: (el) => s.kexs = algorithms(ctx, el, "kex"),
+    "hostkey-algorithms": (el) => s.hostKeyAlgorithms = algorithms(ctx, el, "hostkey-algorithm"),
+    "authentication-methods": (el) => s.authMethods = authMethods(ctx, el, password),
+    "idle-timeout": (el) => {
+      const a = ctx.attrs(el, ["type", "time"]);
+      a.oneOf("type", ["connection"], "connection");
+      s.idleTimeout = time(el, ["type"]);
+    },
+    "tcp-connect-timeout": (el) => s.tcpConnectTimeout = time(el),
+    "keepalive-interval": (el) => s.keepaliveInterval = time(el),
+    "server-authentication-methods": (el) => s.hostKeyPolicy = hostKeyPolicy(ctx, el),
+    compression: (el) => {
+      const a = ctx.attrs(el, ["name", "level"]);
+      ctx.children(el, {});
+      const name = a.oneOf("name", ["none", "zlib"], "none");
+      a.int("level", 0, 9, 6);
+      if (name === "zlib") {
+        ctx.warn(
+          el.source,
+          '<compression name="zlib"> is not supported by warren: ' +
+            "connections are not compressed (ignored)",
+        );
+      }
+    },
+  };
+}
+
+function algorithms(ctx: ReadContext, el: XmlElement, kind: AlgorithmKind): string[] {
+  ctx.attrs(el, []);
+  const names: string[] = [];
+  const seen = new Map<string, Source>();
+  let listed = 0;
+  ctx.children(el, {
+    [kind]: (child) => {
+      const a = ctx.attrs(child, ["name"]);
+      ctx.children(child, {});
+      const name = a.required("name");
+      const first = seen.get(name);
+      if (first) {
+        ctx.fail(
+          a.source("name"),
+          `${kind} '${name}' listed twice (first at ${first.line}:${first.col})`,
+        );
+      }
+      seen.set(name, a.source("name"));
+      listed++;
+      if (supportedAlgorithms(kind).includes(name)) names.push(name);
+      else {
+        ctx.warn(a.source("name"), `${kind} '${name}' is not implemented by warren (skipped)`);
+      }
+    },
+  });
+  if (listed > 0 && names.length === 0) {
+    ctx.fail(
+      el.source,
+      `<${el.name}> names no ${kind} warren implements (it has: ` +
+        `${supportedAlgorithms(kind).join(", ")})`,
+    );
+  }
+  return names;
+}
+
+const LEGACY_METHODS: Record<string, AuthMethod | "unsupported"> = {
+  publickey: "publickey",
+  password: "password",
+  "keyboard-interactive": "keyboard-interactive",
+  hostbased: "unsupported",
+  "gssapi-with-mic": "unsupported",
+};
+
+function authMethods(ctx: ReadContext, el: XmlElement, password: PasswordSlot): AuthMethod[] {
+  ctx.attrs(el, []);
+  const methods: AuthMethod[] = [];
+  const add = (child: XmlElement, m: AuthMethod) => {
+    if (methods.includes(m)) ctx.fail(child.source, `authentication method ${m} listed twice`);
+    methods.push(m);
+  };
+  const bare = (m: AuthMethod) => (child: XmlElement) => {
+    ctx.attrs(child, []);
+    ctx.children(child, {});
+    add(child, m);
+  };
+  ctx.children(
+    el,
+    {
+      "auth-publickey": (child) => {
+        ctx.attrs(child, []);
+        ctx.children(child, {}, [], "auth-publickey");
+        add(child, "publickey");
+      },
+      "auth-keyboard-interactive": bare("keyboard-interactive"),
+      "auth-password": (child) => {
+        ctx.attrs(child, []);
+        ctx.children(child, { password: (p) => readPassword(ctx, p, password) }, ["password"]);
+        add(child, "password");
+      },
+      "authentication-method": (child) => {
+        const a = ctx.attrs(child, ["name"]);
+        ctx.children(child, {});
+        const name = a.oneOf("name", Object.keys(LEGACY_METHODS), "publickey");
+        const m = LEGACY_METHODS[name];
+        if (m === "unsupported") {
+          ctx.warn(
+            child.source,
+            `authentication method ${name} is not supported by warren (skipped)`,
+          );
+        } else add(child, m);
+      },
+    },
+    [],
+    "authentication-methods",
+  );
+  if (methods.length === 0) {
+    ctx.fail(
+      el.source,
+      "<authentication-methods> lists no method warren supports " +
+        "(auth-publickey, auth-keyboard-interactive, auth-password)",
+    );
+  }
+  return methods;
+}
+
+/** `<password file="PATH"/>` or `<password command="CMD"/>` → file:// or extprog://. */
+export function readPassword(ctx: ReadContext, el: XmlElement, slot: PasswordSlot): void {
+  if (slot.at) {
+    ctx.fail(el.source, `a second <password> (first at ${slot.at.line}:${slot.at.col})`);
+  }
+  const a = ctx.attrs(el, ["file", "command", "string"]);
+  ctx.children(el, {});
+  if (a.has("string")) {
+    ctx.fail(
+      a.source("string"),
+      "a password written in the config is not supported: " +
+        'keep it in a file (file="PATH", mode 0600) or a program (command="...")',
+    );
+  }
+  if (a.has("file") === a.has("command")) {
+    ctx.fail(el.source, '<password> needs exactly one of file="PATH" or command="COMMAND"');
+  }
+  slot.source = a.has("file")
+    ? `file://${ctx.path(a.required("file"))}`
+    : `extprog://${a.required("command")}`;
+  slot.at = el.source;
+}
+
+function hostKeyPolicy(ctx: ReadContext, el: XmlElement): HostKeyPolicy {
+  ctx.attrs(el, []);
+  // With no <auth-server-publickey> the file allows no plain host keys: only
+  // keys already known are accepted (fails closed).
+  let policy: HostKeyPolicy = "strict";
+  ctx.children(
+    el,
+    {
+      "auth-server-publickey": (child) => {
+        const a = ctx.attrs(child, ["policy"]);
+        ctx.children(child, {});
+        policy = a.oneOf("policy", HOST_KEY_POLICIES, "ask");
+      },
+    },
+    ["auth-server-publickey"],
+    "server-authentication-methods",
+  );
+  return policy;
+}

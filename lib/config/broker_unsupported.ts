@@ -1,0 +1,96 @@
+/**
+ * Tectia elements warren does not implement, by where they appear, each with
+ * its verdict. The rule:
+ *
+ * - error: ignoring it could send traffic somewhere the user did not mean it
+ *   to go, or weaken host key checking or crypto the user asked for
+ *   (filter-engine rules, proxy, FIPS mode, the deprecated host key switches);
+ *   the file must be changed before warren runs it;
+ * - warning: it only concerns things warren does not have (GUI, sessions,
+ *   SFTP, X11/agent forwarding, certificates, key stores) or tuning; warren
+ *   runs without it and names it each time the file is read. Where the
+ *   result is a failed connection (a key only in a key store, a server known
+ *   only by certificate) it fails closed, never open.
+ *
+ * A value of an element or attribute warren knows is not listed here: the
+ * reader rejects it as a bad value.
+ */
+import type { XmlElement } from "./broker_xml_tree.ts";
+
+export interface Verdict {
+  severity: "error" | "warning";
+  why: string;
+}
+
+type Rule = (el: XmlElement) => Verdict;
+
+const error = (why: string): Rule => () => ({ severity: "error", why });
+const warning = (why: string): Rule => () => ({ severity: "warning", why });
+const attr = (el: XmlElement, name: string) => el.attrs.find((a) => a.name === name)?.value;
+
+const HOSTKEY_SWITCH = error(
+  "deprecated since Tectia 6.1.4; use " +
+    '<server-authentication-methods><auth-server-publickey policy="strict|ask|tofu|advisory"/>',
+);
+
+/** scope → element name → verdict. Scope "settings" is <default-settings> and <profile>. */
+export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
+  "secsh-broker": {
+    gui: warning("warren has no GUI"),
+    "filter-engine": (el) =>
+      el.children.length === 0 ? { severity: "warning", why: "it has no rules" } : {
+        severity: "error",
+        why: "warren does not tunnel applications transparently, so this traffic would go " +
+          "direct; use <static-tunnels> or a socks tunnel instead",
+      },
+  },
+  general: {
+    "cert-validation": warning(
+      "warren accepts no certificates, so servers known only by certificate are refused",
+    ),
+    "key-stores": warning(
+      "keys are read only from <user-identities><identity file>, the agent and ~/.ssh",
+    ),
+    "user-config-directory": warning("warren reads only the files this config names"),
+    "file-access-control": warning("warren offers no file transfer"),
+    "protocol-parameters": warning("warren has no tuning knobs for threads"),
+    "strict-host-key-checking": HOSTKEY_SWITCH,
+    "host-key-always-ask": HOSTKEY_SWITCH,
+    "accept-unknown-host-keys": HOSTKEY_SWITCH,
+  },
+  settings: {
+    rekey: warning("warren does not start rekeying by byte count (the server's rekeying works)"),
+    "hostbased-default-domain": warning("warren does not do hostbased authentication"),
+    proxy: (el) => {
+      const rules = (attr(el, "ruleset") ?? "").split(";").map((r) => r.trim()).filter((r) => r);
+      return rules.every((r) => r.toLowerCase().startsWith("direct://"))
+        ? { severity: "warning", why: "warren always connects directly (as these rules ask)" }
+        : {
+          severity: "error",
+          why: "warren would connect directly instead of through the proxy; " +
+            "use a gateway-profile for a jump host",
+        };
+    },
+    "exclusive-connection": warning("the broker shares one connection per profile"),
+    "server-banners": warning("warren does not show server banners"),
+    forwards: warning("warren opens no session, so there is no X11 or agent to forward"),
+    extended: warning("warren has no extended settings"),
+    "remote-environment": warning("warren opens no session to pass an environment to"),
+    "authentication-success-message": warning("warren prints no login message"),
+    "quiet-mode": warning("use -q on the command line"),
+    checksum: warning("warren offers no file transfer"),
+    "address-family": warning("warren connects over whichever of IPv4 and IPv6 answers"),
+  },
+  "authentication-methods": {
+    "auth-hostbased": warning("warren does not do hostbased authentication; skipped"),
+    "auth-gssapi": warning("warren does not do GSSAPI (Kerberos) authentication; skipped"),
+  },
+  "auth-publickey": {
+    "key-selection": warning("warren tries keys in order: agent, identity files, ~/.ssh"),
+  },
+  "server-authentication-methods": {
+    "auth-server-certificate": warning(
+      "warren accepts no host certificates; host keys are checked instead",
+    ),
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * Reading Tectia's `ssh-broker-config.xml` into warren's broker model
+ * (broker_config.ts), and writing the model back.
+ *
+ *   resolveConfigPath(explicit, env)  --config FILE, else $WARREN_CONFIG,
+ *                                     else ~/.ssh2/ssh-broker-config.xml
+ *   loadBrokerConfig(path, env)       read the file and parse it
+ *   parseBrokerConfig(text, file, env)
+ *   dumpBrokerConfig(config)          the effective config as XML
+ *
+ * Every mistake is a UsageError (exit 2) reading `FILE:LINE:COL: message`.
+ * Supported elements and attributes: config/REFERENCE.md.
+ */
+import { resolve } from "node:path";
+import type { Env } from "../cli/args.ts";
+import { UsageError } from "../errors.ts";
+import type { BrokerConfig } from "./broker_config.ts";
+import { checkBrokerConfig } from "./broker_check.ts";
+import { readBrokerConfig } from "./broker_read.ts";
+import { ReadContext } from "./broker_read_context.ts";
+import { parseXmlTree } from "./broker_xml_tree.ts";
+import { homeDir, localUser } from "./client_config.ts";
+
+export { dumpBrokerConfig } from "./broker_dump.ts";
+
+/** The config file to read: `--config FILE`, `$WARREN_CONFIG`, or Tectia's per-user file. */
+export function resolveConfigPath(explicit: string | undefined, env: Env): string {
+  if (explicit !== undefined && explicit !== "") return explicit;
+  const fromEnv = env("WARREN_CONFIG");
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  return `${homeDir(env)}/.ssh2/ssh-broker-config.xml`;
+}
+
+/** Read and parse a config file; the model's `file` is its absolute path. */
+export async function loadBrokerConfig(path: string, env: Env): Promise<BrokerConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Deno.errors.IsADirectory
+      ? "is a directory"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : err instanceof Error
+      ? err.message
+      : String(err);
+    throw new UsageError(`Cannot read config file ${path}: ${why}`, { cause: err });
+  }
+  const config = parseBrokerConfig(text, path, env);
+  config.file = resolve(path);
+  return config;
+}
+
+/**
+ * Parse the text of a config file. `file` names it in messages and is the
+ * base for relative paths in it.
+ */
+export function parseBrokerConfig(text: string, file: string, env: Env): BrokerConfig {
+  const ctx = new ReadContext(file, { env, user: localUser(env), home: homeDir(env) });
+  const root = parseXmlTree(text, file);
+  const { config, origins } = readBrokerConfig(root, ctx);
+  checkBrokerConfig(ctx, config, origins);
+  return config;
+}
