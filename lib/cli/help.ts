@@ -6,6 +6,7 @@ export const HELP = `warren: SSH tunnels, sshg3-style
 Usage:
   warren [options] [user@]host[#port] [-- local-command [args...]]
   warren [options] ssh://[user@]host[:port] [-- local-command [args...]]
+  warren config check|dump [FILE]   Check or print an ssh-broker-config.xml
 
 Tunnels:
   -L, --localfwd [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port

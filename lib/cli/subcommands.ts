@@ -8,6 +8,7 @@
  * to report.
  */
 import type { Env } from "./args.ts";
+import { configCommand } from "../broker/config_command.ts";
 
 export interface Subcommand {
   /** One line for `warren --help`. */
@@ -17,4 +18,5 @@ export interface Subcommand {
 
 export const SUBCOMMANDS: Record<string, Subcommand> = {
   // serve: see lib/server/   broker, ctl, config, probe-key: see lib/broker/
+  config: configCommand,
 };
