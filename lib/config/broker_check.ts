@@ -113,7 +113,10 @@ function checkCycles(
 
 function checkListeners(ctx: ReadContext, tunnels: TunnelConfig[]): void {
   const seen = new Map<string, TunnelConfig>();
-  for (const t of tunnels) {
+  const inFileOrder = [...tunnels].sort((a, b) =>
+    a.source.line - b.source.line || a.source.col - b.source.col
+  );
+  for (const t of inFileOrder) {
     const address = t.listenAddress ?? (t.allowRelay ? "every interface" : "loopback");
     const key = `${t.direction} ${address.toLowerCase()} ${t.listenPort}`;
     const first = seen.get(key);

@@ -19,7 +19,9 @@ export interface ExpandContext {
 }
 
 /** Why a value could not be expanded; the caller adds the position. */
-export class ExpandError extends Error {}
+export class ExpandError extends Error {
+  override name = "ExpandError";
+}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 const SPECIALS: Record<string, "user" | "home" | "unsupported"> = {

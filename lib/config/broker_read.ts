@@ -23,6 +23,7 @@ import {
 } from "./broker_settings.ts";
 import { readTunnel, readTunnels } from "./broker_tunnels.ts";
 import type { XmlElement } from "./broker_xml_tree.ts";
+import { readGeneral, readLogging } from "./broker_general.ts";
 import { defaultKnownHostsFiles } from "./client_config.ts";
 
 export function readBrokerConfig(
@@ -43,8 +44,8 @@ export function readBrokerConfig(
   ctx.children(root, {
     general: (el) => knownHostsFiles = readGeneral(ctx, el),
     "default-settings": (el) => {
-      [defaults, defaultPassword] = readSettingsElement(ctx, el, SETTINGS_DEFAULTS, {});
       const user = readUser(ctx.attrs(el, ["user"]));
+      [defaults, defaultPassword] = readSettingsElement(ctx, el, SETTINGS_DEFAULTS, {});
       if (user !== undefined) defaults.user = user;
     },
     profiles: (el) => {
@@ -72,72 +73,15 @@ export function readBrokerConfig(
   return { config, origins: { profiles: profileEls, staticTunnels: staticEls } };
 }
 
-function readGeneral(ctx: ReadContext, el: XmlElement): string[] | undefined {
-  ctx.attrs(el, []);
-  let files: string[] | undefined;
-  ctx.children(el, {
-    "known-hosts": (kh) => {
-      files ??= [];
-      const a = ctx.attrs(kh, ["file", "path", "directory", "filename-format"]);
-      ctx.children(kh, {});
-      a.oneOf("filename-format", ["hash", "plain"], "hash");
-      const given = ["file", "path", "directory"].filter((n) => a.has(n));
-      if (given.length !== 1) {
-        ctx.fail(kh.source, '<known-hosts> needs exactly one of file="PATH" or path="PATH"');
-      }
-      const name = given[0];
-      const value = a.str(name) ?? "";
-      if (value === "") return; // file="" / path="": no OpenSSH files (the defaults are off)
-      const path = ctx.path(value);
-      if (name === "directory" || isDirectory(path)) {
-        ctx.warn(
-          a.source(name),
-          `Tectia host key directories (${path}) are not supported by ` +
-            "warren: it reads OpenSSH known_hosts files (ignored)",
-        );
-        return;
-      }
-      if (a.has("filename-format")) {
-        ctx.warn(
-          a.source("filename-format"),
-          "filename-format applies to Tectia host key " +
-            "directories, which warren does not read (ignored)",
-        );
-      }
-      if (!files!.includes(path)) files!.push(path);
-    },
-    "crypto-lib": (c) => {
-      const a = ctx.attrs(c, ["mode"]);
-      ctx.children(c, {});
-      if (a.oneOf("mode", ["standard", "fips"], "standard") === "fips") {
-        ctx.fail(
-          a.source("mode"),
-          'crypto-lib mode="fips" is not supported by warren: ' +
-            "its crypto (node:crypto via ssh2) is not a FIPS 140-2 certified module",
-        );
-      }
-    },
-  }, ["crypto-lib"]);
-  return files;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false; // absent or unreadable: a known_hosts file that may appear later
-  }
-}
-
 /** The children of `<default-settings>` or a `<profile>`, over `base`. */
 function readSettingsElement(
   ctx: ReadContext,
   el: XmlElement,
   base: Readonly<Settings>,
   extra: Record<string, (child: XmlElement) => void>,
+  password: PasswordSlot = {},
 ): [Settings, string | undefined] {
   const s = copySettings(base);
-  const password: PasswordSlot = {};
   const once = [...SETTINGS_ONCE, ...Object.keys(extra).filter((n) => n !== "password")];
   ctx.children(el, { ...settingsHandlers(ctx, s, password), ...extra }, once, "settings");
   return [s, password.source];
@@ -201,7 +145,8 @@ function readProfile(
   if (gateway) profile.gatewayProfile = gateway;
   const user = readUser(a);
   const own: PasswordSlot = {};
-  const [settings, authPassword] = readSettingsElement(ctx, el, defaults, {
+  // <password> and <auth-password><password> fill one slot: a second is an error.
+  const [settings, ownPassword] = readSettingsElement(ctx, el, defaults, {
     hostkey: (h) => {
       const ha = ctx.attrs(h, ["file"]);
       ctx.children(h, {});
@@ -210,10 +155,10 @@ function readProfile(
     "user-identities": (u) => profile.identityFiles = readIdentities(ctx, u),
     password: (p) => readPassword(ctx, p, own),
     tunnels: (t) => profile.tunnels = readTunnels(ctx, t),
-  });
+  }, own);
   if (user !== undefined) settings.user = user;
   profile.settings = settings;
-  const password = own.source ?? authPassword ?? defaultPassword;
+  const password = ownPassword ?? defaultPassword;
   if (password !== undefined) profile.passwordSource = password;
   return profile;
 }
@@ -245,52 +190,4 @@ function readIdentities(ctx: ReadContext, el: XmlElement): string[] {
 function readStaticTunnel(ctx: ReadContext, el: XmlElement): StaticTunnelConfig {
   const [tunnel, a] = readTunnel(ctx, el, "local", ["profile"]);
   return { ...tunnel, direction: "local", profile: a.required("profile") };
-}
-
-const SEVERITIES: Record<string, LoggingConfig["severity"]> = {
-  debug: "debug",
-  info: "info",
-  informational: "info",
-  notice: "info",
-  "security-success": "info",
-  warning: "warning",
-  "security-failure": "warning",
-  error: "error",
-  critical: "error",
-};
-
-function readLogging(ctx: ReadContext, el: XmlElement): LoggingConfig {
-  ctx.attrs(el, []);
-  const logging: LoggingConfig = { target: "stderr", severity: "info" };
-  let severity: LoggingConfig["severity"] | undefined;
-  const order = ["debug", "info", "warning", "error"];
-  ctx.children(el, {
-    "log-target": (t) => {
-      const a = ctx.attrs(t, ["type", "file"]);
-      ctx.children(t, {});
-      logging.target = a.oneOf("type", ["file", "syslog", "discard", "stderr"], "stderr");
-      if (logging.target === "file") logging.file = ctx.path(a.required("file"));
-      else if (a.has("file")) {
-        a.bad("file", a.str("file") ?? "", `no file with type="${logging.target}"`);
-      }
-    },
-    "log-events": (e) => {
-      const a = ctx.attrs(e, ["severity", "facility"]);
-      if (e.children.length) ctx.children(e, {});
-      const s = SEVERITIES[a.oneOf("severity", Object.keys(SEVERITIES), "info")];
-      if (e.text !== "" && e.text !== "*") {
-        ctx.warn(
-          e.source,
-          "choosing events by name is not supported by warren: " +
-            `every event at ${s} or above is logged (event names ignored)`,
-        );
-      }
-      if (a.has("facility")) {
-        ctx.warn(a.source("facility"), "facility is not supported by warren (ignored)");
-      }
-      if (severity === undefined || order.indexOf(s) < order.indexOf(severity)) severity = s;
-    },
-  }, ["log-target"]);
-  if (severity) logging.severity = severity;
-  return logging;
 }

@@ -123,7 +123,10 @@ export class Attrs {
   required(name: string): string {
     const v = this.str(name);
     if (v === undefined) this.ctx.fail(this.el.source, `<${this.el.name}> needs ${name}="..."`);
-    if (v === "") this.bad(name, v, "a value");
+    if (v === "") {
+      const raw = this.#attr(name)?.value ?? "";
+      this.ctx.fail(this.source(name), `${name} is empty${raw ? ` (from '${raw}')` : ""}`);
+    }
     return v;
   }
 

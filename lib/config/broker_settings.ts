@@ -149,8 +149,16 @@ const LEGACY_METHODS: Record<string, AuthMethod | "unsupported"> = {
 function authMethods(ctx: ReadContext, el: XmlElement, password: PasswordSlot): AuthMethod[] {
   ctx.attrs(el, []);
   const methods: AuthMethod[] = [];
+  const where = new Map<AuthMethod, Source>();
   const add = (child: XmlElement, m: AuthMethod) => {
-    if (methods.includes(m)) ctx.fail(child.source, `authentication method ${m} listed twice`);
+    const first = where.get(m);
+    if (first) {
+      ctx.fail(
+        child.source,
+        `authentication method ${m} listed twice (first at ${first.line}:${first.col})`,
+      );
+    }
+    where.set(m, child.source);
     methods.push(m);
   };
   const bare = (m: AuthMethod) => (child: XmlElement) => {

@@ -38,11 +38,13 @@ export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
   "secsh-broker": {
     gui: warning("warren has no GUI"),
     "filter-engine": (el) =>
-      el.children.length === 0 ? { severity: "warning", why: "it has no rules" } : {
-        severity: "error",
-        why: "warren does not tunnel applications transparently, so this traffic would go " +
-          "direct; use <static-tunnels> or a socks tunnel instead",
-      },
+      el.children.length === 0
+        ? { severity: "warning", why: "warren does not tunnel applications transparently" }
+        : {
+          severity: "error",
+          why: "warren does not tunnel applications transparently, so this traffic would go " +
+            "direct; use <static-tunnels> or a socks tunnel instead",
+        },
   },
   general: {
     "cert-validation": warning(
@@ -82,8 +84,8 @@ export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
     "address-family": warning("warren connects over whichever of IPv4 and IPv6 answers"),
   },
   "authentication-methods": {
-    "auth-hostbased": warning("warren does not do hostbased authentication; skipped"),
-    "auth-gssapi": warning("warren does not do GSSAPI (Kerberos) authentication; skipped"),
+    "auth-hostbased": warning("warren does not do hostbased authentication"),
+    "auth-gssapi": warning("warren does not do GSSAPI (Kerberos) authentication"),
   },
   "auth-publickey": {
     "key-selection": warning("warren tries keys in order: agent, identity files, ~/.ssh"),
