@@ -4,7 +4,7 @@
  * methods, timers, host key policy, compression.
  */
 import type { AuthMethod, Settings, Source } from "./broker_config.ts";
-import type { ReadContext } from "./broker_read_context.ts";
+import type { Attrs, ReadContext } from "./broker_read_context.ts";
 import type { XmlElement } from "./broker_xml_tree.ts";
 import { type AlgorithmKind, supportedAlgorithms } from "./ssh_algorithms.ts";
 import type { HostKeyPolicy } from "../ssh/host_key.ts";
@@ -67,8 +67,8 @@ type Handlers = Record<string, (el: XmlElement) => void>;
 
 /** Handlers that read settings children of an element into `s`. */
 export function settingsHandlers(ctx: ReadContext, s: Settings, password: PasswordSlot): Handlers {
-  const time = (el: XmlElement, extra: readonly string[] = []) => {
-    const a = ctx.attrs(el, ["time", ...extra]);
+  /** `time="SECONDS"` (required) on a childless element. */
+  const seconds = (el: XmlElement, a: Attrs) => {
     ctx.children(el, {});
     if (!a.has("time")) ctx.fail(el.source, `<${el.name}> needs time="SECONDS"`);
     return a.int("time", 0, MAX_SECONDS, 0);
@@ -82,10 +82,10 @@ export function settingsHandlers(ctx: ReadContext, s: Settings, password: Passwo
     "idle-timeout": (el) => {
       const a = ctx.attrs(el, ["type", "time"]);
       a.oneOf("type", ["connection"], "connection");
-      s.idleTimeout = time(el, ["type"]);
+      s.idleTimeout = seconds(el, a);
     },
-    "tcp-connect-timeout": (el) => s.tcpConnectTimeout = time(el),
-    "keepalive-interval": (el) => s.keepaliveInterval = time(el),
+    "tcp-connect-timeout": (el) => s.tcpConnectTimeout = seconds(el, ctx.attrs(el, ["time"])),
+    "keepalive-interval": (el) => s.keepaliveInterval = seconds(el, ctx.attrs(el, ["time"])),
     "server-authentication-methods": (el) => s.hostKeyPolicy = hostKeyPolicy(ctx, el),
     compression: (el) => {
       const a = ctx.attrs(el, ["name", "level"]);
