@@ -39,7 +39,11 @@ function oneLine(stderr: string): string {
 }
 
 Deno.test("warren config check accepts the example config: exit 0, a summary, no warnings", async () => {
-  const home = await tempHome();
+  const home = await tempHome({
+    ".ssh/id_ed25519": "key",
+    ".ssh/db.internal.pub": "ssh-ed25519 AAAA",
+    ".config/warren/db.password": "pw",
+  });
   try {
     const r = await runCli(["config", "check", EXAMPLE], { env: envFor(home) });
     assert.equal(r.code, 0, r.stderr);
@@ -48,6 +52,25 @@ Deno.test("warren config check accepts the example config: exit 0, a summary, no
       r.stdout,
       `${EXAMPLE}: OK: 2 profiles, 2 profile tunnels, 3 static tunnels\n`,
     );
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("warren config check warns about key and password files that are not there", async () => {
+  const home = await tempHome({ ".ssh/id_ed25519": "key" });
+  try {
+    const r = await runCli(["config", "check", EXAMPLE], { env: envFor(home) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /: OK: 2 profiles/);
+    // The db profile's position, from the file as it is now.
+    const lines = (await Deno.readTextFile(EXAMPLE)).split("\n");
+    const line = lines.findIndex((l) => l.includes('<profile id="db"')) + 1;
+    const col = lines[line - 1].indexOf("<") + 1;
+    assert.deepEqual(r.stderr.trim().split("\n"), [
+      `warren: warning: ${EXAMPLE}:${line}:${col}: profile 'db': host key file ${home}/.ssh/db.internal.pub does not exist`,
+      `warren: warning: ${EXAMPLE}:${line}:${col}: profile 'db': password file ${home}/.config/warren/db.password does not exist`,
+    ]);
   } finally {
     await Deno.remove(home, { recursive: true });
   }

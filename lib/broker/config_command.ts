@@ -4,7 +4,8 @@
  * $WARREN_CONFIG, else ~/.ssh2/ssh-broker-config.xml).
  *
  * check: exit 0 and a one-line summary if the file is good; warnings for
- * Tectia elements warren ignores go to stderr. dump: the effective config
+ * Tectia elements warren ignores, and for key, host key and password files
+ * that are not there, go to stderr. dump: the effective config
  * (defaults filled in, variables expanded) as XML on stdout. A mistake in
  * the file: one line `warren: FILE:LINE:COL: message`, exit 2.
  */
@@ -13,6 +14,7 @@ import type { Env } from "../cli/args.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { EXIT_OK, EXIT_USAGE, UsageError } from "../errors.ts";
 import { dumpBrokerConfig, loadBrokerConfig, resolveConfigPath } from "../config/broker_xml.ts";
+import { missingFiles } from "../config/broker_files.ts";
 
 export const CONFIG_HELP = `Usage:
   warren config check [FILE]   Check an ssh-broker-config.xml; errors read FILE:LINE:COL
@@ -66,6 +68,7 @@ async function run(args: string[], env: Env): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(dumpBrokerConfig(config)));
     return EXIT_OK;
   }
+  for (const w of await missingFiles(config)) console.error(`warren: warning: ${w}`);
   const n = (count: number, what: string) => `${count} ${what}${count === 1 ? "" : "s"}`;
   const tunnels = config.profiles.reduce((sum, p) => sum + p.tunnels.length, 0);
   console.log(

@@ -11,7 +11,8 @@ import { supportedAlgorithms } from "./ssh_algorithms.ts";
 const ENV: Record<string, string> = {
   HOME: "/home/ann",
   USER: "ann",
-  ODD: `a$HOME%USERNAME%$$b&<"'>`,
+  ODD: `a$HOME%USERNAME%$$b&<"'>\n\t.`,
+  ODD_USER: `u$HOME%U%$$&<"'>`,
   PORT: "2222",
 };
 const env = (name: string) => ENV[name];
@@ -57,7 +58,7 @@ Deno.test("dumpBrokerConfig() writes the defaults in full and only what a profil
   </default-settings>
   <profiles>
     <profile id="a" host="a.example" port="22" connect-on-startup="no"/>
-    <profile id="b" name="a$$HOME%%USERNAME%%$$$$b&amp;&lt;&quot;'&gt;" host="b.example" port="2222" connect-on-startup="no" user="bob" gateway-profile="a">
+    <profile id="b" name="a$$HOME%%USERNAME%%$$$$b&amp;&lt;&quot;'&gt;&#10;&#9;." host="b.example" port="2222" connect-on-startup="no" user="bob" gateway-profile="a">
       <idle-timeout type="connection" time="9"/>
       <tunnels>
         <local-tunnel type="socks" listen-port="1080" allow-relay="no"/>
@@ -161,7 +162,7 @@ function randomConfig(r: Random): string {
     xml += "</general>";
   }
   if (r.chance(0.7)) {
-    const user = r.chance() ? ` user="${r.pick(["%USERNAME%", "$ODD", "", "root"])}"` : "";
+    const user = r.chance() ? ` user="${r.pick(["%USERNAME%", "$ODD_USER", "", "root"])}"` : "";
     const pw = r.chance(0.2)
       ? `<authentication-methods><auth-password><password file="${
         r.pick(FILES)
@@ -178,7 +179,7 @@ function randomConfig(r: Random): string {
     if (r.chance()) attrs += ` name="${r.pick(VALUES)} ${i}"`;
     if (r.chance()) attrs += ` port="${1 + r.int(65535)}"`;
     if (r.chance()) attrs += ` connect-on-startup="${r.pick(["yes", "no", "YES", "NO"])}"`;
-    if (r.chance()) attrs += ` user="${r.pick(["bob", "$ODD", "%USERNAME%"])}"`;
+    if (r.chance()) attrs += ` user="${r.pick(["bob", "$ODD_USER", "%USERNAME%"])}"`;
     if (ids.length && r.chance()) attrs += ` gateway-profile="${r.pick(ids)}"`;
     let body = "";
     if (r.chance(0.3)) body += `<hostkey file="${r.pick(FILES)}"/>`;

@@ -304,6 +304,14 @@ Deno.test("values are expanded: $VAR, ${VAR:-default}, %VAR%, %USERNAME%, %homed
   assert.deepEqual(p.identityFiles, ["/home/ann/.ssh/ann_key"]);
 });
 
+Deno.test("entities and numeric character references in values are decoded", () => {
+  const config = parse(
+    '<profiles><profile id="a&amp;b" name="&lt;&#65;&#x42;&#10;&quot;&apos;&gt;" host="h"/></profiles>',
+  );
+  assert.equal(config.profiles[0].id, "a&b");
+  assert.equal(config.profiles[0].name, "<AB\n\"'>");
+});
+
 Deno.test("findProfile() by id, then name; gatewayChain() lists the hops outermost first", () => {
   const config = parse(`<profiles>
   <profile id="a" name="Alpha" host="a"/>

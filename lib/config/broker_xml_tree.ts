@@ -71,7 +71,10 @@ const PARSER = new XMLParser({
   ignorePiTags: true,
   captureMetaData: true,
   processEntities: true,
-  htmlEntities: false,
+  // Numeric character references (&#10;) are XML, but fast-xml-parser decodes
+  // them only with htmlEntities set; an (empty) object of names adds no HTML
+  // names to XML's five. Its types allow only a boolean.
+  htmlEntities: {} as unknown as boolean,
 });
 const META = XMLParser.getMetaDataSymbol() as unknown as string;
 
