@@ -5,8 +5,10 @@
  * send replies real servers would not: `SAY <text>` writes <text> + CRLF
  * raw (a literal `\n` in it becomes CRLF), `pasvHost` changes the address
  * in 227 replies, and `multiline227`
- * spreads the 227 over several lines.
+ * spreads the 227 over several lines; `hostname` (e.g. "::1") is where it
+ * listens.
  */
+import { ACCEPT_TIMEOUT_MS, acceptWithin } from "./ftp_client.ts";
 import { readAll } from "./local_servers.ts";
 import { writeAll } from "../../lib/tunnel/pump.ts";
 
@@ -15,6 +17,8 @@ export interface FakeFtpOptions {
   /** Address numbers for 227 replies, e.g. "0,0,0,0" (default 127,0,0,1). */
   pasvHost?: string;
   multiline227?: boolean;
+  /** The address to listen on, control and passive data (default 127.0.0.1). */
+  hostname?: string;
 }
 
 export interface FakeFtp extends AsyncDisposable {
@@ -25,9 +29,9 @@ export interface FakeFtp extends AsyncDisposable {
 }
 
 const enc = new TextEncoder();
-
 export function startFakeFtp(options: FakeFtpOptions = {}): FakeFtp {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const hostname = options.hostname ?? "127.0.0.1";
+  const listener = Deno.listen({ hostname, port: 0 });
   const commands: string[] = [];
   const resources = new Set<{ close(): void }>();
   const tasks = new Set<Promise<void>>();
@@ -80,7 +84,7 @@ export function startFakeFtp(options: FakeFtpOptions = {}): FakeFtp {
             case "PASV":
             case "EPSV": {
               if (pasv) closeQuietly(pasv);
-              pasv = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+              pasv = Deno.listen({ hostname, port: 0 });
               resources.add(pasv);
               port = undefined;
               const p = pasv.addr.port;
@@ -115,12 +119,16 @@ export function startFakeFtp(options: FakeFtpOptions = {}): FakeFtp {
                 break;
               }
               await say("150 here it comes");
-              let data: Deno.TcpConn;
+              let data: Deno.TcpConn | undefined;
               if (port) data = await Deno.connect(port);
               else {
-                data = await pasv!.accept();
+                data = await acceptWithin(pasv!, ACCEPT_TIMEOUT_MS);
                 closeQuietly(pasv!);
                 pasv = undefined;
+              }
+              if (!data) {
+                await say("425 no data connection");
+                break;
               }
               resources.add(data);
               await writeAll(data, file);

@@ -17,6 +17,23 @@ export type DataMode = "pasv" | "epsv" | "port" | "eprt";
 const enc = new TextEncoder();
 const dec = new TextDecoder("latin1");
 
+/** How long a data listener waits, as real clients and servers do (vsftpd: accept_timeout). */
+export const ACCEPT_TIMEOUT_MS = 5_000;
+
+/** The listener's next connection, or undefined after `ms`: a lost transfer fails, not hangs. */
+export async function acceptWithin(
+  listener: Deno.TcpListener,
+  ms: number,
+): Promise<Deno.TcpConn | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), ms));
+  try {
+    return await Promise.race([listener.accept(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class MiniFtp implements AsyncDisposable {
   readonly conn: Deno.TcpConn;
   #buffer = "";
@@ -121,7 +138,9 @@ export class MiniFtp implements AsyncDisposable {
         await this.expect(arg, 200);
         const pre = await this.command(command);
         if (pre.code !== 150 && pre.code !== 125) throw new Error(`${command}: ${pre.text}`);
-        data = await listener.accept();
+        const conn = await acceptWithin(listener, ACCEPT_TIMEOUT_MS);
+        if (!conn) throw new Error(`${command}: no data connection came`);
+        data = conn;
       } finally {
         listener.close();
       }
