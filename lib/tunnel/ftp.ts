@@ -53,11 +53,27 @@ export interface FtpTunnelOptions {
 
 export type FtpStats = DataStats & { sessions: number };
 
-/** A local address to listen on for a peer that reached us at `address`. */
-function listenAddressFor(address: string, needIpv4: boolean): string {
-  const c = canonicalIp(address);
-  if (isIpv4(c)) return c;
-  return needIpv4 ? "127.0.0.1" : address;
+/**
+ * The local listener for a data connection from `peer`, which reached us at
+ * `local`: on that address (so the peer can reach it), letting in `peer`
+ * only. A 227 reply or a PORT command can name IPv4 only: a peer on ::1 is
+ * given 127.0.0.1 and comes from there; any other IPv6 peer cannot be
+ * served that way (it gets a 425; EPSV and EPRT work).
+ */
+function dataListener(
+  local: string,
+  peer: string,
+  needIpv4: boolean,
+): { hostname: string; allowedPeer: string } {
+  const c = canonicalIp(local);
+  if (isIpv4(c)) return { hostname: c, allowedPeer: peer };
+  if (!needIpv4) return { hostname: local, allowedPeer: peer };
+  if (canonicalIp(peer) === canonicalIp("::1")) {
+    return { hostname: "127.0.0.1", allowedPeer: "127.0.0.1" };
+  }
+  throw new Error(
+    `the peer ${peer} uses IPv6, which a PASV reply or PORT command cannot name (use EPSV or EPRT)`,
+  );
 }
 
 /** What both FTP tunnels share: control connections, sessions, data entries. */
@@ -184,8 +200,7 @@ export class FtpLocalTunnel extends FtpTunnelBase {
     const routes: DataRoutes = {
       passive: (target, extended) =>
         Promise.resolve(openLocalEntry(this.hub, {
-          hostname: listenAddressFor(conn.localAddr.hostname, !extended),
-          allowedPeer: peer.hostname,
+          ...dataListener(conn.localAddr.hostname, peer.hostname, !extended),
           label: `${label} data (passive ${hostPort(target.host, target.port)})`,
           connect: (p) => this.ssh.openDirect(p.hostname, p.port, target.host, target.port),
         })),
@@ -269,8 +284,7 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
         }),
       active: (target, verb) =>
         Promise.resolve(openLocalEntry(this.hub, {
-          hostname: listenAddressFor(conn.localAddr.hostname, verb === "PORT"),
-          allowedPeer: conn.remoteAddr.hostname,
+          ...dataListener(conn.localAddr.hostname, conn.remoteAddr.hostname, verb === "PORT"),
           label: `${label} data (active ${hostPort(target.host, target.port)})`,
           connect: (p) => this.ssh.openDirect(p.hostname, p.port, target.host, target.port),
         })),

@@ -196,3 +196,67 @@ Deno.test("-R ftp/ carries RETR in all four modes with the roles reversed", asyn
     await tunnel.close();
   }
 });
+
+/** Whether this host has an IPv6 loopback to test with. */
+function hasIpv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "-L ftp/ gives a client on ::1 a PASV listener on 127.0.0.1 that lets it in",
+  ignore: !hasIpv6Loopback(),
+  async fn() {
+    await using server = await startTestServer();
+    const file = testBytes(50_000, 3);
+    await using ftpd = startFakeFtp({ files: { f: file } });
+    await using ssh = await connect(server);
+    const spec = { protocol: "ftp" as const, listenAddress: "::1", listenPort: 0 };
+    await using tunnel = Object.assign(
+      new FtpLocalTunnel(
+        { ...spec, dstHost: "127.0.0.1", dstPort: ftpd.port },
+        false,
+        ssh,
+        new ActivityTracker(),
+      ),
+      { [Symbol.asyncDispose]: () => tunnel.close() },
+    );
+    await tunnel.start();
+    await using ftp = (await MiniFtp.connect("::1", tunnel.addresses[0].port))[0];
+    await ftp.login();
+    // A 227 can only name 127.0.0.1; the client comes from there, not from ::1.
+    for (const mode of ["pasv", "epsv", "eprt"] as const) {
+      assert.deepEqual(await ftp.transfer(mode, "RETR f"), file, mode);
+    }
+  },
+});
+
+Deno.test({
+  name: "-R ftp/ lets an FTP server on ::1 connect back to a PORT listener on 127.0.0.1",
+  ignore: !hasIpv6Loopback(),
+  async fn() {
+    await using server = await startTestServer();
+    const file = testBytes(50_000, 4);
+    await using ftpd = startFakeFtp({ files: { f: file }, hostname: "::1" });
+    await using ssh = await connect(server);
+    const spec = { protocol: "ftp" as const, listenAddress: "127.0.0.1", listenPort: 0 };
+    await using tunnel = Object.assign(
+      new FtpRemoteTunnel(
+        { ...spec, dstHost: "::1", dstPort: ftpd.port },
+        ssh,
+        new ActivityTracker(),
+      ),
+      { [Symbol.asyncDispose]: () => tunnel.close() },
+    );
+    await tunnel.start();
+    await using ftp = (await MiniFtp.connect("127.0.0.1", tunnel.boundPort!))[0];
+    await ftp.login();
+    for (const mode of ["port", "eprt", "epsv"] as const) {
+      assert.deepEqual(await ftp.transfer(mode, "RETR f"), file, mode);
+    }
+  },
+});
