@@ -4,6 +4,7 @@
  */
 import { parseCommandLine } from "./lib/cli/args.ts";
 import { HELP } from "./lib/cli/help.ts";
+import { configureCrypto } from "./lib/ssh/crypto/hook.ts";
 import { SUBCOMMANDS } from "./lib/cli/subcommands.ts";
 import { isBackgroundChild, runInBackground } from "./lib/client/background.ts";
 import { runClient } from "./lib/client/run.ts";
@@ -20,6 +21,11 @@ function fail(err: unknown, verbosity: number): number {
 
 async function main(args: string[]): Promise<number> {
   const env = (name: string) => Deno.env.get(name);
+  try {
+    configureCrypto(env("WARREN_CRYPTO"));
+  } catch (err) {
+    return fail(err, 0);
+  }
   const sub = args.length > 0 && Object.hasOwn(SUBCOMMANDS, args[0]) ? SUBCOMMANDS[args[0]] : null;
   if (sub) {
     try {

@@ -9,6 +9,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { Client, type ClientChannel, type TcpConnectionDetails } from "./ssh2.ts";
+import { activeCrypto, preferredCiphers, usesWarrenCiphers } from "./crypto/hook.ts";
 import { type AuthPlan, planAuth } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
 import { type HostKeyPolicy, verifyHostKey } from "./host_key.ts";
@@ -255,6 +256,16 @@ function authFailure(
   );
 }
 
+/** One debug line on the negotiated cipher and who encrypts it. */
+function logTransport(client: Client, label: string): void {
+  const { primitives, fallbackReason } = activeCrypto();
+  log.debug("Transport to {label}: {how}{why}", {
+    label,
+    how: usesWarrenCiphers(client) ? `AEAD via ${primitives.description}` : "ssh2's own cipher",
+    why: fallbackReason ? ` (libcrypto not used: ${fallbackReason})` : "",
+  });
+}
+
 /** Connect, verify the host key, authenticate. */
 export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   const label = hostPort(opts.host, opts.port);
@@ -321,6 +332,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         label,
         user: opts.user,
       });
+      logTransport(client, label);
       resolve(new SshConnection(client, label, opts));
     });
     client.on(
@@ -333,6 +345,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       readyTimeout: 0,
       keepaliveInterval: opts.keepaliveInterval * 1000,
       keepaliveCountMax: opts.keepaliveCountMax,
+      algorithms: { cipher: preferredCiphers() },
       authHandler: plan.handler as never,
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
         const confirm = opts.prompter?.confirm;

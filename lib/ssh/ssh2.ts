@@ -2,6 +2,8 @@
  * The one place warren imports npm:ssh2, with its types (@types/ssh2 is a
  * types-only package; the runtime is ssh2 1.17.0, pinned in deno.json).
  */
+// Must come first: it swaps ssh2's packet ciphers before ssh2 loads.
+import "./crypto/hook.ts";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 

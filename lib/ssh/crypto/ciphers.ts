@@ -1,0 +1,382 @@
+/**
+ * SSH binary packet framing (RFC 4253 §6) for the AEAD ciphers, in the shape
+ * ssh2's transport expects of a cipher (`allocPacket`, `encrypt`, `outSeqno`,
+ * `free`) and a decipher (`decrypt(chunk, start, end)`, `inSeqno`, `free`):
+ *
+ * - aes128-gcm@openssh.com, aes256-gcm@openssh.com (RFC 5647 as OpenSSH does
+ *   it: the 4-byte length is plaintext and authenticated as AAD; the IV's
+ *   64-bit invocation counter increments per packet);
+ * - chacha20-poly1305@openssh.com (OpenSSH's PROTOCOL.chacha20poly1305: the
+ *   length is encrypted with the second key half, the body with the first at
+ *   block counter 1, and Poly1305 keyed from block 0 covers both).
+ *
+ * Differences from ssh2's own classes, which are why these exist:
+ * - a packet is sealed in place in one buffer with room for its tag, and the
+ *   socket gets ONE write per packet instead of three or four;
+ * - a packet that arrives whole in one socket chunk is opened in place, with
+ *   no copy; only packets split across chunks are gathered;
+ * - the primitives come from `primitives.ts`: libcrypto when it can be loaded,
+ *   else node:crypto with every cipher object finished (no leaked resources).
+ */
+import { Buffer } from "node:buffer";
+import { randomFillSync } from "node:crypto";
+import type { AesGcm, ChaCha20, Poly1305, Primitives } from "./primitives.ts";
+
+/** ssh2's limit on an incoming packet's length field. */
+const MAX_PACKET_SIZE = 35000;
+const TAG = 16;
+
+/** Buffer's own constructor for views: no copy, no validation. */
+type BufferView = new (buf: ArrayBuffer, offset: number, length: number) => Buffer;
+const FastBuffer = (Buffer as unknown as Record<symbol, BufferView>)[Symbol.species];
+
+/** What ssh2's kex code passes to createCipher (the fields warren uses). */
+export interface CipherConfig {
+  outbound: {
+    onWrite(data: Uint8Array): void;
+    cipherInfo: { sslName: string };
+    cipherKey: Uint8Array;
+    cipherIV?: Uint8Array;
+    seqno: number;
+  };
+}
+
+/** What ssh2's kex code passes to createDecipher (the fields warren uses). */
+export interface DecipherConfig {
+  inbound: {
+    onPayload(payload: Buffer): unknown;
+    decipherInfo: { sslName: string };
+    decipherKey: Uint8Array;
+    decipherIV?: Uint8Array;
+    seqno: number;
+  };
+}
+
+/** The SSH cipher names warren seals itself, keyed by ssh2's sslName. */
+export const AEAD_SSL_NAMES = new Set(["aes-128-gcm", "aes-256-gcm", "chacha20"]);
+
+/** Packets this module allocated carry TAG spare bytes after their end. */
+const withTagRoom = new WeakSet<ArrayBufferLike>();
+
+/** +1 on the 64-bit big-endian invocation counter in iv[4..12]. */
+function incrementIv(iv: Uint8Array): void {
+  for (let i = 11; i >= 4; i--) {
+    iv[i] = (iv[i] + 1) & 0xff;
+    if (iv[i] !== 0) return;
+  }
+}
+
+function copy(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+export abstract class PacketSealer {
+  outSeqno: number;
+  protected readonly onWrite: (data: Uint8Array) => void;
+  #dead = false;
+  readonly #block: number;
+
+  constructor(config: CipherConfig, block: number) {
+    this.outSeqno = config.outbound.seqno;
+    this.onWrite = config.outbound.onWrite;
+    this.#block = block;
+  }
+
+  /** The plaintext packet: length, padding length, room for the payload, padding. */
+  allocPacket(payloadLen: number): Buffer {
+    const block = this.#block;
+    let pktLen = 4 + 1 + payloadLen;
+    let padLen = block - ((pktLen - 4) & (block - 1));
+    if (padLen < 4) padLen += block;
+    pktLen += padLen;
+    const ab = new ArrayBuffer(pktLen + TAG);
+    withTagRoom.add(ab);
+    const packet = new FastBuffer(ab, 0, pktLen);
+    packet.writeUInt32BE(pktLen - 4, 0);
+    packet[4] = padLen;
+    randomFillSync(packet, 5 + payloadLen, padLen);
+    return packet;
+  }
+
+  encrypt(packet: Uint8Array): void {
+    if (this.#dead) return;
+    let whole: Uint8Array;
+    if (withTagRoom.has(packet.buffer) && packet.byteOffset === 0) {
+      whole = new FastBuffer(packet.buffer as ArrayBuffer, 0, packet.length + TAG);
+    } else {
+      whole = Buffer.allocUnsafe(packet.length + TAG);
+      whole.set(packet);
+    }
+    this.seal(whole, packet.length);
+    this.outSeqno = (this.outSeqno + 1) >>> 0;
+    this.onWrite(whole);
+  }
+
+  free(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.release();
+  }
+
+  /** Encrypt whole[0..len) in place and write the tag at whole[len..len+16). */
+  protected abstract seal(whole: Uint8Array, len: number): void;
+  protected abstract release(): void;
+}
+
+class AesGcmSealer extends PacketSealer {
+  readonly #gcm: AesGcm;
+  readonly #iv: Uint8Array;
+
+  constructor(config: CipherConfig, p: Primitives) {
+    super(config, 16);
+    this.#gcm = p.aesGcm(config.outbound.cipherKey, true);
+    this.#iv = copy(config.outbound.cipherIV!);
+  }
+
+  protected seal(whole: Uint8Array, len: number): void {
+    const body = whole.subarray(4, len);
+    this.#gcm.seal(this.#iv, whole.subarray(0, 4), body, body, whole.subarray(len, len + TAG));
+    incrementIv(this.#iv);
+  }
+
+  protected release(): void {
+    this.#gcm.free();
+  }
+}
+
+/** Per-direction ChaCha20-Poly1305 state shared by sealer and opener. */
+class ChaChaKeys {
+  readonly main: ChaCha20;
+  readonly header: ChaCha20;
+  readonly poly: Poly1305;
+  readonly iv = new Uint8Array(16);
+  readonly polyKey = new Uint8Array(32);
+  static readonly ZEROS = new Uint8Array(32);
+
+  constructor(key: Uint8Array, p: Primitives) {
+    this.main = p.chacha20(key.subarray(0, 32));
+    this.header = p.chacha20(key.subarray(32, 64));
+    this.poly = p.poly1305();
+  }
+
+  /** Set the nonce to the sequence number and derive the Poly1305 key. */
+  start(seqno: number): void {
+    const iv = this.iv;
+    iv[0] = 0;
+    iv[12] = seqno >>> 24;
+    iv[13] = (seqno >>> 16) & 0xff;
+    iv[14] = (seqno >>> 8) & 0xff;
+    iv[15] = seqno & 0xff;
+    this.main.xor(iv, ChaChaKeys.ZEROS, this.polyKey);
+  }
+
+  /** XOR the 4 length bytes (counter 0, header key). */
+  length(data: Uint8Array, out: Uint8Array): void {
+    this.iv[0] = 0;
+    this.header.xor(this.iv, data, out);
+  }
+
+  /** XOR the body (counter 1, main key). */
+  body(data: Uint8Array, out: Uint8Array): void {
+    this.iv[0] = 1;
+    this.main.xor(this.iv, data, out);
+  }
+
+  free(): void {
+    this.main.free();
+    this.header.free();
+    this.poly.free();
+  }
+}
+
+class ChaChaPolySealer extends PacketSealer {
+  readonly #keys: ChaChaKeys;
+
+  constructor(config: CipherConfig, p: Primitives) {
+    super(config, 8);
+    this.#keys = new ChaChaKeys(config.outbound.cipherKey, p);
+  }
+
+  protected seal(whole: Uint8Array, len: number): void {
+    const k = this.#keys;
+    k.start(this.outSeqno);
+    const head = whole.subarray(0, 4);
+    const body = whole.subarray(4, len);
+    k.length(head, head);
+    k.body(body, body);
+    k.poly.mac(k.polyKey, head, body, whole.subarray(len, len + TAG));
+  }
+
+  protected release(): void {
+    this.#keys.free();
+  }
+}
+
+export abstract class PacketOpener {
+  inSeqno: number;
+  readonly #onPayload: (payload: Buffer) => unknown;
+  /** The 4 length bytes as received (encrypted for chacha). */
+  protected readonly lenBuf = new Uint8Array(4);
+  #lenPos = 0;
+  /** Body length from the length field; valid once #lenPos === 4. */
+  #len = 0;
+  /** Body plus tag, gathered when a packet spans chunks. */
+  #pending: Buffer | null = null;
+  #pendingPos = 0;
+  readonly #tagCheck = new Uint8Array(TAG);
+
+  constructor(config: DecipherConfig) {
+    this.inSeqno = config.inbound.seqno;
+    this.#onPayload = config.inbound.onPayload;
+  }
+
+  decrypt(data: Buffer, p: number, end: number): number | undefined {
+    while (p < end) {
+      if (this.#lenPos === 0 && end - p >= 4) {
+        this.lenBuf.set(data.subarray(p, p + 4));
+        this.#len = this.bodyLength(this.lenBuf);
+        const total = 4 + this.#len + TAG;
+        if (end - p >= total) {
+          // The whole packet is in this chunk: open it where it lies.
+          const body = data.subarray(p + 4, p + 4 + this.#len);
+          const tag = data.subarray(p + 4 + this.#len, p + total);
+          p += total;
+          const ret = this.#deliver(body, tag);
+          if (ret !== undefined) return ret === false ? p : ret as number;
+          continue;
+        }
+        this.#lenPos = 4;
+        p += 4;
+        this.#pending = Buffer.allocUnsafe(this.#len + TAG);
+        this.#pendingPos = 0;
+      } else if (this.#lenPos < 4) {
+        while (this.#lenPos < 4 && p < end) this.lenBuf[this.#lenPos++] = data[p++];
+        if (this.#lenPos < 4) return undefined;
+        this.#len = this.bodyLength(this.lenBuf);
+        this.#pending = Buffer.allocUnsafe(this.#len + TAG);
+        this.#pendingPos = 0;
+      }
+      const pending = this.#pending!;
+      const nb = Math.min(pending.length - this.#pendingPos, end - p);
+      pending.set(data.subarray(p, p + nb), this.#pendingPos);
+      this.#pendingPos += nb;
+      p += nb;
+      if (this.#pendingPos < pending.length) return undefined;
+      this.#lenPos = 0;
+      this.#pending = null;
+      const ret = this.#deliver(
+        pending.subarray(0, this.#len),
+        pending.subarray(this.#len, this.#len + TAG),
+      );
+      if (ret !== undefined) return ret === false ? p : ret as number;
+    }
+    return undefined;
+  }
+
+  #deliver(body: Uint8Array, tag: Uint8Array): unknown {
+    this.#tagCheck.set(tag);
+    if (!this.open(body, this.#tagCheck)) throw new Error("Invalid MAC");
+    const padLen = body[0];
+    if (padLen + 1 > body.length) throw new Error("Bad packet padding");
+    const payload = new FastBuffer(
+      body.buffer as ArrayBuffer,
+      body.byteOffset + 1,
+      body.length - padLen - 1,
+    );
+    this.inSeqno = (this.inSeqno + 1) >>> 0;
+    return this.#onPayload(payload);
+  }
+
+  /** The body length from the length field; throws on a bad one. */
+  protected abstract bodyLength(lenBuf: Uint8Array): number;
+  /** Authenticate and decrypt the body in place (length bytes in lenBuf). */
+  protected abstract open(body: Uint8Array, tag: Uint8Array): boolean;
+  abstract free(): void;
+}
+
+function readLength(b: Uint8Array): number {
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+}
+
+class AesGcmOpener extends PacketOpener {
+  readonly #gcm: AesGcm;
+  readonly #iv: Uint8Array;
+
+  constructor(config: DecipherConfig, p: Primitives) {
+    super(config);
+    this.#gcm = p.aesGcm(config.inbound.decipherKey, false);
+    this.#iv = copy(config.inbound.decipherIV!);
+  }
+
+  protected bodyLength(lenBuf: Uint8Array): number {
+    const len = readLength(lenBuf);
+    if (len + 20 > MAX_PACKET_SIZE || len < 16 || (len & 15) !== 0) {
+      throw new Error("Bad packet length");
+    }
+    return len;
+  }
+
+  protected open(body: Uint8Array, tag: Uint8Array): boolean {
+    const ok = this.#gcm.open(this.#iv, this.lenBuf, body, body, tag);
+    incrementIv(this.#iv);
+    return ok;
+  }
+
+  free(): void {
+    this.#gcm.free();
+  }
+}
+
+class ChaChaPolyOpener extends PacketOpener {
+  readonly #keys: ChaChaKeys;
+  readonly #plainLen = new Uint8Array(4);
+  readonly #mac = new Uint8Array(TAG);
+
+  constructor(config: DecipherConfig, p: Primitives) {
+    super(config);
+    this.#keys = new ChaChaKeys(config.inbound.decipherKey, p);
+  }
+
+  protected bodyLength(lenBuf: Uint8Array): number {
+    const k = this.#keys;
+    k.start(this.inSeqno);
+    k.length(lenBuf, this.#plainLen);
+    const len = readLength(this.#plainLen);
+    if (len > MAX_PACKET_SIZE || len < 8 || (len & 7) !== 0) {
+      throw new Error("Bad packet length");
+    }
+    return len;
+  }
+
+  protected open(body: Uint8Array, tag: Uint8Array): boolean {
+    const k = this.#keys;
+    // bodyLength() ran start() for this sequence number already.
+    k.poly.mac(k.polyKey, this.lenBuf, body, this.#mac);
+    if (!equal(this.#mac, tag)) return false;
+    k.body(body, body);
+    return true;
+  }
+
+  free(): void {
+    this.#keys.free();
+  }
+}
+
+/** Constant-time comparison of two 16-byte tags. */
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = 0;
+  for (let i = 0; i < TAG; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+export function createSealer(config: CipherConfig, p: Primitives): PacketSealer {
+  return config.outbound.cipherInfo.sslName === "chacha20"
+    ? new ChaChaPolySealer(config, p)
+    : new AesGcmSealer(config, p);
+}
+
+export function createOpener(config: DecipherConfig, p: Primitives): PacketOpener {
+  return config.inbound.decipherInfo.sslName === "chacha20"
+    ? new ChaChaPolyOpener(config, p)
+    : new AesGcmOpener(config, p);
+}

@@ -1,0 +1,161 @@
+/**
+ * warren's AEAD packet framing against ssh2's own implementation of the same
+ * ciphers (an independent implementation of the same RFCs): every packet
+ * sealed by one must open with the other, under every chunking of the byte
+ * stream, for both primitive backends. Tampering must be detected.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { randomBytes } from "node:crypto";
+// ssh2 internals; no types.
+import sshCrypto from "ssh2/lib/protocol/crypto.js";
+import { createOpener, createSealer } from "./ciphers.ts";
+import { loadBuiltin } from "./builtin.ts";
+import { loadOpenSsl } from "./openssl.ts";
+import { originalSsh2Crypto } from "./hook.ts";
+import type { Primitives } from "./primitives.ts";
+
+// deno-lint-ignore no-explicit-any
+const ssh2 = sshCrypto as any;
+await ssh2.init;
+
+const CIPHERS = [
+  { name: "aes128-gcm@openssh.com", sslName: "aes-128-gcm", keyLen: 16, ivLen: 12 },
+  { name: "aes256-gcm@openssh.com", sslName: "aes-256-gcm", keyLen: 32, ivLen: 12 },
+  { name: "chacha20-poly1305@openssh.com", sslName: "chacha20", keyLen: 64, ivLen: 0 },
+];
+
+const backends: Primitives[] = [await loadBuiltin()];
+const openssl = loadOpenSsl();
+if (openssl.ok) backends.push(openssl.openssl);
+else console.warn(`ciphers_test: libcrypto not tested: ${openssl.reason}`);
+
+type Impl = "warren" | "ssh2";
+
+function keys(c: typeof CIPHERS[number]) {
+  return {
+    key: randomBytes(c.keyLen),
+    iv: c.ivLen ? randomBytes(c.ivLen) : undefined,
+    seqno: 0xfffffff0, // crosses the 32-bit wrap within the test
+  };
+}
+
+function sealer(impl: Impl, c: typeof CIPHERS[number], k: ReturnType<typeof keys>, p: Primitives) {
+  const out: Buffer[] = [];
+  const config = {
+    outbound: {
+      onWrite: (d: Uint8Array) => out.push(Buffer.from(d)),
+      cipherInfo: ssh2.CIPHER_INFO[c.name],
+      cipherKey: Buffer.from(k.key),
+      cipherIV: k.iv && Buffer.from(k.iv),
+      seqno: k.seqno,
+      forceNative: true,
+    },
+  };
+  const s = impl === "warren"
+    ? createSealer(config, p)
+    : originalSsh2Crypto.createCipher(config) as ReturnType<typeof createSealer>;
+  return {
+    seal(payload: Uint8Array): Buffer {
+      const packet = s.allocPacket(payload.length);
+      packet.set(payload, 5);
+      s.encrypt(packet);
+      const bytes = Buffer.concat(out);
+      out.length = 0;
+      return bytes;
+    },
+    free: () => s.free(),
+  };
+}
+
+function opener(impl: Impl, c: typeof CIPHERS[number], k: ReturnType<typeof keys>, p: Primitives) {
+  const payloads: Buffer[] = [];
+  const config = {
+    inbound: {
+      onPayload: (b: Buffer) => {
+        payloads.push(Buffer.from(b));
+      },
+      decipherInfo: ssh2.CIPHER_INFO[c.name],
+      decipherKey: Buffer.from(k.key),
+      decipherIV: k.iv && Buffer.from(k.iv),
+      seqno: k.seqno,
+      forceNative: true,
+    },
+  };
+  const o = impl === "warren"
+    ? createOpener(config, p)
+    : originalSsh2Crypto.createDecipher(config) as ReturnType<typeof createOpener>;
+  return {
+    payloads,
+    feed(chunk: Buffer) {
+      let p = 0;
+      while (p < chunk.length) {
+        const next = o.decrypt(chunk, p, chunk.length);
+        if (next === undefined) break;
+        p = next;
+      }
+    },
+    free: () => o.free(),
+  };
+}
+
+/** Split bytes into chunks of the given sizes, cycling. */
+function chunks(bytes: Buffer, sizes: number[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (let p = 0, i = 0; p < bytes.length; i++) {
+    const n = Math.max(1, sizes[i % sizes.length]);
+    out.push(Buffer.from(bytes.subarray(p, p + n)));
+    p += n;
+  }
+  return out;
+}
+
+const SIZES = [0, 1, 15, 16, 17, 255, 1000, 32768, 34000];
+const CHUNKINGS = [[1], [3, 7], [4], [4096], [65536], [20, 50000, 5]];
+
+for (const p of backends) {
+  for (const c of CIPHERS) {
+    for (
+      const [from, to] of [["warren", "ssh2"], ["ssh2", "warren"], ["warren", "warren"]] as const
+    ) {
+      Deno.test({
+        name: `${c.name} (${p.name}): ${from} seals, ${to} opens, any chunking`,
+        // ssh2's own ChaCha20 code never finishes its node:crypto ciphers, so
+        // under Deno it leaks them (the reason warren replaces it); warren's
+        // side is checked with the sanitizer in the warren/warren case.
+        sanitizeResources: !(c.sslName === "chacha20" && (from === "ssh2" || to === "ssh2")),
+        fn: () => {
+          for (const sizes of CHUNKINGS) {
+            const k = keys(c);
+            const s = sealer(from, c, k, p);
+            const o = opener(to, c, k, p);
+            const sent = SIZES.map((n) => randomBytes(n));
+            const wire = Buffer.concat(sent.map((m) => s.seal(m)));
+            for (const chunk of chunks(wire, sizes)) o.feed(chunk);
+            assert.equal(o.payloads.length, sent.length, `chunking ${sizes}`);
+            sent.forEach((m, i) =>
+              assert.ok(m.equals(o.payloads[i]), `packet ${i}, chunking ${sizes}`)
+            );
+            s.free();
+            o.free();
+          }
+        },
+      });
+    }
+
+    Deno.test(`${c.name} (${p.name}): a flipped bit anywhere is refused`, () => {
+      const k = keys(c);
+      const s = sealer("warren", c, k, p);
+      const wire = s.seal(randomBytes(100));
+      s.free();
+      for (const pos of [0, 3, 4, 50, wire.length - 17, wire.length - 1]) {
+        const bad = Buffer.from(wire);
+        bad[pos] ^= 0x20;
+        const o = opener("warren", c, k, p);
+        assert.throws(() => o.feed(bad), /Invalid MAC|Bad packet length/, `bit at ${pos}`);
+        assert.equal(o.payloads.length, 0);
+        o.free();
+      }
+    });
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The system's OpenSSL 3 libcrypto through Deno's FFI, for the two AEAD
+ * ciphers SSH bulk data uses: AES-GCM and the ChaCha20 + Poly1305 pieces of
+ * chacha20-poly1305@openssh.com.
+ *
+ * Loading is best effort and never prompts: without `--allow-ffi`, or where no
+ * libcrypto 3 is found (most Windows and macOS machines), `loadOpenSsl()`
+ * returns the reason and warren keeps its pure path (node:crypto).
+ *
+ * Contexts are allocated once per direction and key and reused for every
+ * packet (only the IV changes), so a packet costs a handful of FFI calls and
+ * no allocation. Every context is freed by `free()`; a FinalizationRegistry
+ * frees the ones a dropped connection never freed.
+ */
+import { Buffer } from "node:buffer";
+import { createCipheriv } from "node:crypto";
+import type { Primitives } from "./primitives.ts";
+
+const SYMBOLS = {
+  EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
+  EVP_CIPHER_CTX_free: { parameters: ["pointer"], result: "void" },
+  EVP_aes_128_gcm: { parameters: [], result: "pointer" },
+  EVP_aes_256_gcm: { parameters: [], result: "pointer" },
+  EVP_chacha20: { parameters: [], result: "pointer" },
+  EVP_CipherInit_ex: {
+    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_CipherUpdate: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_CipherFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+  EVP_MAC_fetch: { parameters: ["pointer", "buffer", "pointer"], result: "pointer" },
+  EVP_MAC_free: { parameters: ["pointer"], result: "void" },
+  EVP_MAC_CTX_new: { parameters: ["pointer"], result: "pointer" },
+  EVP_MAC_CTX_free: { parameters: ["pointer"], result: "void" },
+  EVP_MAC_init: { parameters: ["pointer", "buffer", "usize", "pointer"], result: "i32" },
+  EVP_MAC_update: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  EVP_MAC_final: { parameters: ["pointer", "buffer", "buffer", "usize"], result: "i32" },
+  OpenSSL_version_num: { parameters: [], result: "u64" },
+} as const;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+const EVP_CTRL_AEAD_GET_TAG = 0x10;
+const EVP_CTRL_AEAD_SET_TAG = 0x11;
+
+/** Where libcrypto 3 usually is, per platform, most specific first. */
+function candidates(): string[] {
+  switch (Deno.build.os) {
+    case "linux":
+      return ["libcrypto.so.3", "libcrypto.so"];
+    case "darwin":
+      return [
+        "/opt/homebrew/opt/openssl@3/lib/libcrypto.3.dylib",
+        "/usr/local/opt/openssl@3/lib/libcrypto.3.dylib",
+        "/opt/local/lib/libcrypto.3.dylib",
+      ];
+    case "windows":
+      return ["libcrypto-3-x64.dll", "libcrypto-3.dll"];
+    default:
+      return ["libcrypto.so.3"];
+  }
+}
+
+export type LoadResult = { ok: true; openssl: Primitives } | { ok: false; reason: string };
+
+let cached: LoadResult | undefined;
+
+/** Load libcrypto once; later calls return the same result. */
+export function loadOpenSsl(): LoadResult {
+  cached ??= tryLoad();
+  return cached;
+}
+
+function tryLoad(): LoadResult {
+  let state: Deno.PermissionState;
+  try {
+    state = Deno.permissions.querySync({ name: "ffi" }).state;
+  } catch (err) {
+    return { ok: false, reason: `cannot query the ffi permission (${String(err)})` };
+  }
+  if (state !== "granted") return { ok: false, reason: "no --allow-ffi permission" };
+  const errors: string[] = [];
+  for (const path of candidates()) {
+    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+    try {
+      lib = Deno.dlopen(path, SYMBOLS);
+    } catch (err) {
+      errors.push(`${path}: ${err instanceof Error ? err.message.split("\n")[0] : err}`);
+      continue;
+    }
+    const version = BigInt(lib.symbols.OpenSSL_version_num());
+    const major = Number(version >> 28n);
+    if (major < 3) {
+      lib.close();
+      errors.push(`${path}: OpenSSL ${major}.x, need 3`);
+      continue;
+    }
+    const minor = Number((version >> 20n) & 0xffn);
+    const openssl = bind(lib.symbols, `${path} (OpenSSL ${major}.${minor})`);
+    const check = selfTest(openssl);
+    if (check !== null) {
+      lib.close();
+      errors.push(`${path}: self-test failed: ${check}`);
+      continue;
+    }
+    return { ok: true, openssl };
+  }
+  return { ok: false, reason: errors.join("; ") || "no libcrypto found" };
+}
+
+function fail(what: string): never {
+  throw new Error(`libcrypto ${what} failed`);
+}
+
+const registry = new FinalizationRegistry<() => void>((free) => free());
+
+function bind(lib: Lib, description: string): Primitives {
+  const outLen = new Int32Array(1);
+  const outLenBytes = new Uint8Array(outLen.buffer);
+  const sizeOut = new BigUint64Array(1);
+  const sizeOutBytes = new Uint8Array(sizeOut.buffer);
+  const scratch = new Uint8Array(16);
+
+  function newCtx(): Deno.PointerObject {
+    const ctx = lib.EVP_CIPHER_CTX_new();
+    if (ctx === null) fail("EVP_CIPHER_CTX_new");
+    return ctx;
+  }
+
+  function owned<T extends { free(): void }>(obj: T, release: () => void): T {
+    let done = false;
+    const freeOnce = () => {
+      if (done) return;
+      done = true;
+      release();
+    };
+    const token = {};
+    registry.register(obj, freeOnce, token);
+    obj.free = () => {
+      registry.unregister(token);
+      freeOnce();
+    };
+    return obj;
+  }
+
+  return {
+    name: "openssl",
+    description,
+    aesGcm(key, encrypt) {
+      const type = key.length === 16
+        ? lib.EVP_aes_128_gcm()
+        : key.length === 32
+        ? lib.EVP_aes_256_gcm()
+        : fail("AES-GCM key length");
+      const ctx = newCtx();
+      const enc = encrypt ? 1 : 0;
+      if (lib.EVP_CipherInit_ex(ctx, type, null, key, null, enc) !== 1) {
+        lib.EVP_CIPHER_CTX_free(ctx);
+        fail("EVP_CipherInit_ex(aes-gcm)");
+      }
+      const start = (iv: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array) => {
+        if (lib.EVP_CipherInit_ex(ctx, null, null, null, iv, enc) !== 1) fail("GCM IV");
+        if (lib.EVP_CipherUpdate(ctx, null, outLenBytes, aad, aad.length) !== 1) fail("GCM AAD");
+        if (lib.EVP_CipherUpdate(ctx, out, outLenBytes, data, data.length) !== 1) fail("GCM");
+      };
+      return owned({
+        seal(iv, aad, data, out, tag) {
+          start(iv, aad, data, out);
+          if (lib.EVP_CipherFinal_ex(ctx, scratch, outLenBytes) !== 1) fail("GCM final");
+          if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) !== 1) fail("GCM tag");
+        },
+        open(iv, aad, data, out, tag) {
+          start(iv, aad, data, out);
+          if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) !== 1) fail("GCM tag");
+          return lib.EVP_CipherFinal_ex(ctx, scratch, outLenBytes) === 1;
+        },
+        free() {},
+      }, () => lib.EVP_CIPHER_CTX_free(ctx));
+    },
+    chacha20(key) {
+      if (key.length !== 32) fail("ChaCha20 key length");
+      const ctx = newCtx();
+      if (lib.EVP_CipherInit_ex(ctx, lib.EVP_chacha20(), null, key, null, 1) !== 1) {
+        lib.EVP_CIPHER_CTX_free(ctx);
+        fail("EVP_CipherInit_ex(chacha20)");
+      }
+      return owned({
+        xor(iv, data, out) {
+          if (lib.EVP_CipherInit_ex(ctx, null, null, null, iv, 1) !== 1) fail("ChaCha20 IV");
+          if (lib.EVP_CipherUpdate(ctx, out, outLenBytes, data, data.length) !== 1) {
+            fail("ChaCha20");
+          }
+        },
+        free() {},
+      }, () => lib.EVP_CIPHER_CTX_free(ctx));
+    },
+    poly1305() {
+      const mac = lib.EVP_MAC_fetch(null, new TextEncoder().encode("POLY1305\0"), null);
+      if (mac === null) fail("EVP_MAC_fetch(POLY1305)");
+      const ctx = lib.EVP_MAC_CTX_new(mac);
+      if (ctx === null) {
+        lib.EVP_MAC_free(mac);
+        fail("EVP_MAC_CTX_new");
+      }
+      return owned({
+        mac(key, a, b, out) {
+          if (lib.EVP_MAC_init(ctx, key, BigInt(key.length), null) !== 1) fail("Poly1305 key");
+          if (lib.EVP_MAC_update(ctx, a, BigInt(a.length)) !== 1) fail("Poly1305");
+          if (lib.EVP_MAC_update(ctx, b, BigInt(b.length)) !== 1) fail("Poly1305");
+          if (lib.EVP_MAC_final(ctx, out, sizeOutBytes, 16n) !== 1) fail("Poly1305 final");
+        },
+        free() {},
+      }, () => {
+        lib.EVP_MAC_CTX_free(ctx);
+        lib.EVP_MAC_free(mac);
+      });
+    },
+  };
+}
+
+/** Known-answer checks against node:crypto, so a broken library is never used. */
+function selfTest(openssl: Primitives): string | null {
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  try {
+    const key = new Uint8Array(16).map((_, i) => i * 7);
+    const iv = new Uint8Array(12).map((_, i) => 100 + i);
+    const aad = new Uint8Array([0, 0, 0, 28]);
+    const data = new TextEncoder().encode("warren self-test 0123456789");
+    const out = new Uint8Array(data.length);
+    const tag = new Uint8Array(16);
+    const gcm = openssl.aesGcm(key, true);
+    gcm.seal(iv, aad, data, out, tag);
+    gcm.free();
+    const ref = createCipheriv("aes-128-gcm", key, iv);
+    ref.setAAD(aad);
+    const refOut = Buffer.concat([ref.update(data), ref.final()]);
+    if (hex(out) !== hex(refOut) || hex(tag) !== hex(ref.getAuthTag())) return "aes-128-gcm";
+    const back = new Uint8Array(data.length);
+    const dec = openssl.aesGcm(key, false);
+    const good = dec.open(iv, aad, out, back, tag);
+    tag[0] ^= 1;
+    const bad = dec.open(iv, aad, out, back, tag);
+    dec.free();
+    if (!good || bad) return "aes-128-gcm tag check";
+
+    const ckey = new Uint8Array(32).map((_, i) => 255 - i);
+    const civ = new Uint8Array(16).map((_, i) => (i < 4 ? (i === 0 ? 1 : 0) : i));
+    const chacha = openssl.chacha20(ckey);
+    chacha.xor(civ, data, out);
+    chacha.free();
+    const cref = createCipheriv("chacha20", ckey, civ);
+    if (hex(out) !== hex(cref.update(data))) return "chacha20";
+    cref.final();
+
+    // RFC 8439, 2.5.2.
+    const pkey = Uint8Array.from(
+      "85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b".match(/../g)!,
+      (h) => parseInt(h, 16),
+    );
+    const msg = new TextEncoder().encode("Cryptographic Forum Research Group");
+    const poly = openssl.poly1305();
+    poly.mac(pkey, msg.subarray(0, 5), msg.subarray(5), tag);
+    poly.free();
+    if (hex(tag) !== "a8061dc1305136c6c22b8baf0c0127a9") return "poly1305";
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}

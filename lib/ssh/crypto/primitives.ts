@@ -1,0 +1,42 @@
+/**
+ * The cryptographic primitives SSH's bulk ciphers are built from, as one
+ * interface with two implementations: the system's libcrypto through FFI
+ * (`openssl.ts`, fast) and node:crypto plus WebAssembly (`builtin.ts`, always
+ * there). The SSH packet framing on top of them is in `ciphers.ts`.
+ */
+
+/** AES-GCM with the 12-byte IV given per call; out may be data itself. */
+export interface AesGcm {
+  /** Encrypt data into out and write the 16-byte tag. */
+  seal(iv: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array, tag: Uint8Array): void;
+  /** Decrypt data into out; false when the tag does not match. */
+  open(
+    iv: Uint8Array,
+    aad: Uint8Array,
+    data: Uint8Array,
+    out: Uint8Array,
+    tag: Uint8Array,
+  ): boolean;
+  free(): void;
+}
+
+/** Raw ChaCha20 with a 16-byte IV (32-bit LE counter, 96-bit nonce). */
+export interface ChaCha20 {
+  xor(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+  free(): void;
+}
+
+export interface Poly1305 {
+  /** Write the 16-byte tag of a || b under the one-time 32-byte key. */
+  mac(key: Uint8Array, a: Uint8Array, b: Uint8Array, out: Uint8Array): void;
+  free(): void;
+}
+
+export interface Primitives {
+  readonly name: "openssl" | "builtin";
+  /** For logs: which library, which version. */
+  readonly description: string;
+  aesGcm(key: Uint8Array, encrypt: boolean): AesGcm;
+  chacha20(key: Uint8Array): ChaCha20;
+  poly1305(): Poly1305;
+}
