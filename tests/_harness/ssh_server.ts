@@ -146,8 +146,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     `[127.0.0.1]:${port} ssh-ed25519 ${btoa(String.fromCharCode(...hostKeyBlob))}\n`,
   );
 
+  // A frozen socket never reads, so it would never see the peer's FIN and
+  // close; end() alone would leave it (and server.close()) waiting forever.
+  const frozen = new Set<Socket>();
   const close = async () => {
     for (const s of sockets) s.destroy();
+    for (const s of frozen) s.destroy();
     for (const c of conns) c.end();
     for (const l of netServers) l.close();
     await new Promise<void>((r) => server.close(() => r()));
@@ -169,6 +173,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
         const sock = (c as unknown as { _sock: Socket })._sock;
         sock.pause();
         sock.removeAllListeners("data");
+        frozen.add(sock);
       }
     },
     close,
@@ -185,7 +190,11 @@ function splice(sock: Socket, ch: NodeJS.ReadWriteStream & { destroy(): void }):
   ch.pipe(sock);
   ch.on("error", () => sock.destroy());
   ch.on("close", () => sock.destroy());
-  sock.on("close", () => ch.destroy());
+  // After a clean close the pipe has ended the channel, and bytes may still
+  // be queued in it waiting for window: destroying it would drop them.
+  sock.on("close", (hadError: boolean) => {
+    if (hadError) ch.destroy();
+  });
 }
 
 /**
