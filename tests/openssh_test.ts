@@ -251,3 +251,41 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  { name: "openssh: every AEAD cipher, with libcrypto and with the builtin path", ignore },
+  async (t) => {
+    await using sshd = await startSshd();
+    await using origin = await startOrigin({ netns: sshd.netns });
+    const modes = [
+      { mode: "builtin", by: /sealed by node:crypto/ },
+      { mode: "openssl", by: /sealed by libcrypto/ },
+    ];
+    const ciphers = [
+      "aes128-gcm@openssh.com",
+      "aes256-gcm@openssh.com",
+      "chacha20-poly1305@openssh.com",
+    ];
+    for (const { mode, by } of modes) {
+      for (const cipher of ciphers) {
+        await t.step(`${cipher}, WARREN_CRYPTO=${mode}`, async () => {
+          const port = freePort();
+          await using cli = new LiveCli([
+            "-v",
+            ...["-o", `Ciphers=${cipher}`],
+            ...["-L", `${port}:127.0.0.1:${origin.echoPort}`],
+            ...auth(sshd),
+          ], { env: { WARREN_CRYPTO: mode } });
+          const line = await cli.waitFor(/Transport to \S+: (\S+) \/ (\S+), (.*)/);
+          assert.deepEqual([line[1], line[2]], [cipher, cipher]);
+          assert.match(line[3], by);
+          await cli.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${port}`));
+          const data = testBytes(8 * MiB + 3, 11);
+          const back = await roundTrip(port, data);
+          assert.equal(back.length, data.length);
+          assert.equal(Buffer.compare(back, data), 0);
+        });
+      }
+    }
+  },
+);

@@ -183,6 +183,7 @@ export function parseCommandLine(argv: string[], env: Env): CommandLine {
     background: v["fork-into-background"] ?? false,
     oneShot: v["one-shot"] ?? false,
     pidFile: o.pidFile === undefined ? undefined : expandHome(o.pidFile, home),
+    ciphers: o.ciphers,
     command,
     verbosity,
   };

@@ -101,6 +101,18 @@ Deno.test("parseCommandLine() maps -o options", () => {
   assert.deepEqual(c.knownHostsFiles, ["/tmp/kh", "/etc/ssh/ssh_known_hosts"]);
 });
 
+Deno.test("-o Ciphers takes a list of ciphers ssh2 knows and refuses others by name", () => {
+  assert.equal(run("h").ciphers, undefined);
+  assert.deepEqual(
+    run("-o", "Ciphers=chacha20-poly1305@openssh.com,aes256-gcm@openssh.com", "h").ciphers,
+    ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com"],
+  );
+  assert.throws(
+    () => run("-o", "Ciphers=aes128-gcm@openssh.com,rot13", "h"),
+    /^UsageError: Invalid -o Ciphers='aes128-gcm@openssh.com,rot13': unknown cipher rot13 \(known: /,
+  );
+});
+
 Deno.test("StrictHostKeyChecking maps onto host key policies; --hostkey-policy wins", () => {
   const map = { yes: "strict", "accept-new": "tofu", no: "advisory", ask: "ask" };
   for (const [v, policy] of Object.entries(map)) {

@@ -7,6 +7,7 @@
 import { UsageError } from "../errors.ts";
 import type { HostKeyPolicy } from "../ssh/host_key.ts";
 import { parsePort } from "./forward.ts";
+import { supportedAlgorithms } from "../config/ssh_algorithms.ts";
 
 export interface SshOptions {
   port?: number;
@@ -21,6 +22,8 @@ export interface SshOptions {
   gatewayPorts?: boolean;
   pidFile?: string;
   batchMode?: boolean;
+  /** Cipher preference, most preferred first. */
+  ciphers?: string[];
 }
 
 type Setter = (o: SshOptions, value: string, what: string) => void;
@@ -83,7 +86,21 @@ const SETTERS: Record<string, [string, Setter]> = {
   gatewayports: ["GatewayPorts", (o, v, w) => o.gatewayPorts ??= yesNo(v, w)],
   pidfile: ["PidFile", (o, v) => o.pidFile ??= v],
   batchmode: ["BatchMode", (o, v, w) => o.batchMode ??= yesNo(v, w)],
+  ciphers: ["Ciphers", (o, v, w) => o.ciphers ??= cipherList(v, w)],
 };
+
+/** A comma-separated list of cipher names ssh2 implements. */
+function cipherList(value: string, what: string): string[] {
+  const names = value.split(",").map((n) => n.trim());
+  const known = supportedAlgorithms("cipher");
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `${what}: unknown cipher ${unknown.join(", ")} (known: ${known.join(", ")})`,
+    );
+  }
+  return names;
+}
 
 /** The option names warren accepts with -o, for help and messages. */
 export const SSH_OPTION_NAMES: readonly string[] = Object.values(SETTERS).map((

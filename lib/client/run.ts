@@ -155,6 +155,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     connectTimeout: config.connectTimeout,
     keepaliveInterval: config.serverAliveInterval,
     keepaliveCountMax: config.serverAliveCountMax,
+    ciphers: config.ciphers,
     prompter: background ? undefined : terminalPrompter(config.batchMode),
     protocolDebug: config.verbosity >= 3,
   });

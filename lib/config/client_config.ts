@@ -34,6 +34,8 @@ export interface ClientConfig {
   pidFile?: string;
   /** The local command after `--`, if any. */
   command?: string[];
+  /** -o Ciphers: the cipher preference; undefined = warren's default. */
+  ciphers?: string[];
   /** -q = -1, default 0, each -v adds one; -D LEVEL maps onto it. */
   verbosity: number;
 }

@@ -37,6 +37,8 @@ export interface ConnectOptions {
   keepaliveInterval: number;
   keepaliveCountMax: number;
   prompter?: Prompter;
+  /** Cipher preference; undefined = preferredCiphers() for the backend. */
+  ciphers?: string[];
   /** ssh2's protocol debug output (very verbose). */
   protocolDebug?: boolean;
 }
@@ -259,9 +261,12 @@ function authFailure(
 /** One debug line on the negotiated cipher and who encrypts it. */
 function logTransport(client: Client, label: string): void {
   const { primitives, fallbackReason } = activeCrypto();
-  log.debug("Transport to {label}: {how}{why}", {
+  // deno-lint-ignore no-explicit-any
+  const negotiated = (client as any)._protocol?._kex?.negotiated;
+  log.debug("Transport to {label}: {cipher}, {how}{why}", {
     label,
-    how: usesWarrenCiphers(client) ? `AEAD via ${primitives.description}` : "ssh2's own cipher",
+    cipher: negotiated ? `${negotiated.cs.cipher} / ${negotiated.sc.cipher}` : "cipher unknown",
+    how: usesWarrenCiphers(client) ? `sealed by ${primitives.description}` : "ssh2's own code",
     why: fallbackReason ? ` (libcrypto not used: ${fallbackReason})` : "",
   });
 }
@@ -345,7 +350,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       readyTimeout: 0,
       keepaliveInterval: opts.keepaliveInterval * 1000,
       keepaliveCountMax: opts.keepaliveCountMax,
-      algorithms: { cipher: preferredCiphers() },
+      algorithms: { cipher: opts.ciphers ?? preferredCiphers() },
       authHandler: plan.handler as never,
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
         const confirm = opts.prompter?.confirm;

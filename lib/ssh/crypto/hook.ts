@@ -58,7 +58,7 @@ target.createCipher = (config: unknown) => {
   if (AEAD_SSL_NAMES.has(c?.outbound?.cipherInfo?.sslName)) {
     return createSealer(c, activeCrypto().primitives);
   }
-  return original.createCipher(config);
+  return finishOnFree(original.createCipher(config), "_cipherInstance");
 };
 
 target.createDecipher = (config: unknown) => {
@@ -66,8 +66,28 @@ target.createDecipher = (config: unknown) => {
   if (AEAD_SSL_NAMES.has(c?.inbound?.decipherInfo?.sslName)) {
     return createOpener(c, activeCrypto().primitives);
   }
-  return original.createDecipher(config);
+  return finishOnFree(original.createDecipher(config), "_decipherInstance");
 };
+
+/**
+ * ssh2's aes-ctr/cbc classes keep one node:crypto object for the life of the
+ * connection and never finish it; under Deno that leaks a native resource
+ * per connection. Finish it when ssh2 frees the cipher.
+ */
+function finishOnFree(cipher: unknown, field: string): unknown {
+  const c = cipher as Record<string, unknown> & { free?: () => void };
+  const free = c?.free;
+  if (typeof free !== "function") return cipher;
+  c.free = function (this: unknown) {
+    free.call(this);
+    const inner = c[field] as { final?: () => unknown } | undefined;
+    c[field] = undefined;
+    try {
+      inner?.final?.();
+    } catch { /* a partial block or a finished object: nothing to release */ }
+  };
+  return cipher;
+}
 
 const builtin = await loadBuiltin();
 // Load libcrypto now, once per process, rather than inside the first
@@ -124,9 +144,7 @@ export function preferredCiphers(): string[] {
   const gcm = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"];
   const chacha = ["chacha20-poly1305@openssh.com"];
   const ctr = ["aes128-ctr", "aes192-ctr", "aes256-ctr"];
-  return (Deno.env.get("XORDER")
-      ? activeCrypto().primitives.name !== "openssl"
-      : activeCrypto().primitives.name === "openssl")
+  return activeCrypto().primitives.name === "openssl"
     ? [...gcm, ...chacha, ...ctr]
     : [...chacha, ...gcm, ...ctr];
 }
