@@ -8,6 +8,7 @@
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { Buffer } from "node:buffer";
+import type { Duplex } from "node:stream";
 import { Client, type ClientChannel, type TcpConnectionDetails } from "./ssh2.ts";
 import { activeCrypto, preferredCiphers, usesWarrenCiphers } from "./crypto/hook.ts";
 import { type AuthPlan, planAuth } from "./auth.ts";
@@ -41,6 +42,8 @@ export interface ConnectOptions {
   ciphers?: string[];
   /** ssh2's protocol debug output (very verbose). */
   protocolDebug?: boolean;
+  /** An open stream to the server (a jump host's channel) instead of a TCP connection. */
+  sock?: Duplex;
 }
 
 export type IncomingTcpHandler = (
@@ -275,7 +278,7 @@ function logTransport(client: Client, label: string): void {
 export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   const label = hostPort(opts.host, opts.port);
   log.debug("Connecting to {label} as {user}", { label, user: opts.user });
-  const sock = await openSocket(opts, label);
+  const sock = opts.sock ?? await openSocket(opts, label);
   const client = new Client();
   let failure: WarrenError | undefined;
   let hostKeyOk = false;

@@ -20,6 +20,9 @@ import { ConnectionSet, logClosed } from "./connections.ts";
 
 const log = logger("tunnel");
 
+/** What a remote tunnel needs of the connection (the broker passes its own). */
+export type RemoteForwarder = Pick<SshConnection, "forwardIn" | "unforwardIn">;
+
 /** The bind address sent to the server for a spec. */
 export function remoteBindAddress(spec: ForwardSpec): string {
   if (spec.listenAddress === undefined) return "localhost";
@@ -44,12 +47,12 @@ export async function dial(host: string, port: number): Promise<Deno.TcpConn> {
 
 export class RemoteTunnel implements Tunnel {
   readonly spec: ForwardSpec;
-  #ssh: SshConnection;
+  #ssh: RemoteForwarder;
   #bindAddress: string;
   #boundPort: number | undefined;
   #conns: ConnectionSet;
 
-  constructor(spec: ForwardSpec, ssh: SshConnection, activity: Activity) {
+  constructor(spec: ForwardSpec, ssh: RemoteForwarder, activity: Activity) {
     this.spec = spec;
     this.#ssh = ssh;
     this.#conns = new ConnectionSet(activity);
