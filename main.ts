@@ -2,7 +2,7 @@
  * warren's entry point: parse the command line, run, map errors to exit
  * codes (0 ok, 1 runtime failure, 2 usage). Nothing else lives here.
  */
-import { parseCommandLine } from "./lib/cli/args.ts";
+import { parseClientCommandLine } from "./lib/broker/profile_target.ts";
 import { HELP } from "./lib/cli/help.ts";
 import { configureCrypto } from "./lib/ssh/crypto/hook.ts";
 import { SUBCOMMANDS } from "./lib/cli/subcommands.ts";
@@ -36,7 +36,7 @@ async function main(args: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseCommandLine(args, env);
+    parsed = await parseClientCommandLine(args, env);
   } catch (err) {
     return err instanceof UsageError ? fail(err, 0) : fail(err, 1);
   }

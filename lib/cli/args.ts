@@ -19,11 +19,14 @@ import {
 } from "../config/client_config.ts";
 import type { HostKeyPolicy } from "../ssh/host_key.ts";
 import { type ForwardSpec, parseForward, parsePort } from "./forward.ts";
-import { parseTarget } from "./target.ts";
+import { parseTarget, type Target } from "./target.ts";
 import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
 import { parseProxyAuth } from "../tunnel/proxy_auth.ts";
 
 export type Env = (name: string) => string | undefined;
+
+/** A profile target's settings, under the command line's (profile_target.ts). */
+export type ProfileLayer = Partial<ClientConfig> & { host: string };
 
 export type CommandLine =
   | { kind: "help" }
@@ -45,6 +48,7 @@ const OPTIONS = {
   password: { type: "string", short: "P" },
   option: { type: "string", short: "o", multiple: true },
   "hostkey-policy": { type: "string" },
+  config: { type: "string" },
   "fork-into-background": { type: "boolean", short: "f" },
   "one-shot": { type: "boolean" },
   debug: { type: "string", short: "D" },
@@ -128,7 +132,17 @@ function splitCommand(argv: string[]): [string[], string[] | undefined] {
   return [argv.slice(0, dash), command];
 }
 
-export function parseCommandLine(argv: string[], env: Env): CommandLine {
+/** The target and --config, before anything is checked: is it a profile? */
+export function peekTarget(argv: string[]): { target?: string; configFile?: string } {
+  try {
+    const { values, positionals } = parseFlags(splitCommand(argv)[0]);
+    return { target: positionals[0], configFile: values.config };
+  } catch {
+    return {};
+  }
+}
+
+export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLayer): CommandLine {
   const [args, command] = splitCommand(argv);
   const { values: v, positionals } = parseFlags(args);
   if (v.help) return { kind: "help" };
@@ -142,7 +156,7 @@ export function parseCommandLine(argv: string[], env: Env): CommandLine {
         "a local command goes after '--' (warren ... host -- command)",
     );
   }
-  const target = parseTarget(positionals[0]);
+  const target: Target = profile ? { host: profile.host } : parseTarget(positionals[0]);
   const o: SshOptions = parseSshOptions(v.option ?? []);
   const policy = v["hostkey-policy"];
   if (policy !== undefined && !POLICIES.includes(policy as HostKeyPolicy)) {
@@ -161,25 +175,30 @@ export function parseCommandLine(argv: string[], env: Env): CommandLine {
     host: target.host,
     port: v.port !== undefined
       ? parsePort(v.port, "Invalid -p", 1)
-      : target.port ?? o.port ?? DEFAULTS.port,
-    user: v.user ?? target.user ?? o.user ?? localUser(env),
-    identityFiles: identities.map((f) => expandHome(f, home)),
-    passwordSource: v.password === undefined ? undefined : parsePasswordSource(v.password),
+      : target.port ?? o.port ?? profile?.port ?? DEFAULTS.port,
+    user: v.user ?? target.user ?? o.user ?? profile?.user ?? localUser(env),
+    identityFiles: identities.length > 0
+      ? identities.map((f) => expandHome(f, home))
+      : profile?.identityFiles ?? [],
+    passwordSource: v.password === undefined
+      ? profile?.passwordSource
+      : parsePasswordSource(v.password),
     batchMode: v["batch-mode"] ?? o.batchMode ?? false,
     hostKeyPolicy: (policy as HostKeyPolicy | undefined) ??
-      o.hostKeyPolicy ?? DEFAULTS.hostKeyPolicy,
+      o.hostKeyPolicy ?? profile?.hostKeyPolicy ?? DEFAULTS.hostKeyPolicy,
     knownHostsFiles: o.userKnownHostsFile !== undefined
       ? [expandHome(o.userKnownHostsFile, home), "/etc/ssh/ssh_known_hosts"]
-      : defaultKnownHostsFiles(home),
-    serverAliveInterval: o.serverAliveInterval ?? DEFAULTS.serverAliveInterval,
+      : profile?.knownHostsFiles ?? defaultKnownHostsFiles(home),
+    serverAliveInterval: o.serverAliveInterval ?? profile?.serverAliveInterval ??
+      DEFAULTS.serverAliveInterval,
     serverAliveCountMax: o.serverAliveCountMax ?? DEFAULTS.serverAliveCountMax,
-    connectTimeout: o.connectTimeout ?? DEFAULTS.connectTimeout,
+    connectTimeout: o.connectTimeout ?? profile?.connectTimeout ?? DEFAULTS.connectTimeout,
     gateway: v.gateway ?? o.gatewayPorts ?? false,
     proxyAuth: v["proxy-auth"] === undefined ? undefined : parseProxyAuth(v["proxy-auth"]),
     abortOnFailingTunnel: v["abort-on-failing-tunnel"] ??
       o.exitOnForwardFailure ?? false,
-    localForwards: checkForwards(v.localfwd, "-L"),
-    remoteForwards: checkForwards(v.remotefwd, "-R"),
+    localForwards: [...profile?.localForwards ?? [], ...checkForwards(v.localfwd, "-L")],
+    remoteForwards: [...profile?.remoteForwards ?? [], ...checkForwards(v.remotefwd, "-R")],
     background: v["fork-into-background"] ?? false,
     oneShot: v["one-shot"] ?? false,
     pidFile: o.pidFile === undefined ? undefined : expandHome(o.pidFile, home),
@@ -187,6 +206,7 @@ export function parseCommandLine(argv: string[], env: Env): CommandLine {
     command,
     verbosity,
   };
+  if (profile?.gateways) config.gateways = profile.gateways;
   if (config.proxyAuth && !config.localForwards.some((f) => f.protocol === "socks")) {
     throw new UsageError("--proxy-auth needs a proxy tunnel: -L socks/[address:]port");
   }

@@ -6,7 +6,13 @@ export const HELP = `warren: SSH tunnels, sshg3-style
 Usage:
   warren [options] [user@]host[#port] [-- local-command [args...]]
   warren [options] ssh://[user@]host[:port] [-- local-command [args...]]
+  warren [options] PROFILE [-- local-command [args...]]
+                 A profile of ssh-broker-config.xml (id or name): its host,
+                 settings, gateway-profile and <tunnels>; options override.
   warren config check|dump [FILE]   Check or print an ssh-broker-config.xml
+  warren broker [--config FILE] [-a ADDRESS]   Run the broker (foreground)
+  warren ctl [-a ADDRESS] [--json] COMMAND     Control the broker (ctl --help)
+  warren probe-key [--save-hostkey] host[#port]   Print a server's host key
 
 Tunnels:
   -L, --localfwd [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port
@@ -36,6 +42,8 @@ Tunnels:
                          e.g. --abort-on-failing-tunnel -L 2345:localhost:2345
 
 Connection:
+  --config FILE          ssh-broker-config.xml for PROFILE targets (default
+                         $WARREN_CONFIG, then ~/.ssh2/ssh-broker-config.xml).
   -p, --port PORT        Server port (default 22).        e.g. -p 2222
   -l, --user USER        Login name.                      e.g. -l deploy
   -i, --identity-file FILE

@@ -9,6 +9,9 @@
  */
 import type { Env } from "./args.ts";
 import { configCommand } from "../broker/config_command.ts";
+import { brokerCommand } from "../broker/broker_command.ts";
+import { ctlCommand } from "../broker/ctl_command.ts";
+import { probeKeyCommand } from "../broker/probe_key.ts";
 
 export interface Subcommand {
   /** One line for `warren --help`. */
@@ -19,4 +22,7 @@ export interface Subcommand {
 export const SUBCOMMANDS: Record<string, Subcommand> = {
   // serve: see lib/server/   broker, ctl, config, probe-key: see lib/broker/
   config: configCommand,
+  broker: brokerCommand,
+  ctl: ctlCommand,
+  "probe-key": probeKeyCommand,
 };

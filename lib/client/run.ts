@@ -8,7 +8,8 @@ import type { ClientConfig } from "../config/client_config.ts";
 import { defaultIdentityFiles, homeDir } from "../config/client_config.ts";
 import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
-import { connectSsh, SshConnection } from "../ssh/connection.ts";
+import { type ConnectOptions, connectSsh, SshConnection } from "../ssh/connection.ts";
+import { connectThrough } from "../broker/jump.ts";
 import { terminalPrompter } from "../ssh/prompt.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
@@ -142,7 +143,8 @@ export async function runClient(config: ClientConfig): Promise<number> {
   // Signals count from the start: a stop while connecting is a stop too.
   const outcome = Promise.withResolvers<Outcome>();
   const stopSignals = listenForSignals((signal) => outcome.resolve({ why: "signal", signal }));
-  const connecting = connectSsh({
+  const prompter = background ? undefined : terminalPrompter(config.batchMode);
+  const target: ConnectOptions = {
     host: config.host,
     port: config.port,
     user: config.user,
@@ -156,9 +158,12 @@ export async function runClient(config: ClientConfig): Promise<number> {
     keepaliveInterval: config.serverAliveInterval,
     keepaliveCountMax: config.serverAliveCountMax,
     ciphers: config.ciphers,
-    prompter: background ? undefined : terminalPrompter(config.batchMode),
+    prompter,
     protocolDebug: config.verbosity >= 3,
-  });
+  };
+  const connecting = config.gateways?.length
+    ? connectThrough([...config.gateways.map((g) => ({ ...g, prompter })), target])
+    : connectSsh(target);
   let ssh: SshConnection;
   try {
     const first = await Promise.race([connecting, outcome.promise]);

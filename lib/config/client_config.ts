@@ -5,6 +5,7 @@
  */
 import type { ForwardSpec } from "../cli/forward.ts";
 import type { HostKeyPolicy } from "../ssh/host_key.ts";
+import type { ConnectOptions } from "../ssh/connection.ts";
 
 export interface ClientConfig {
   host: string;
@@ -38,6 +39,8 @@ export interface ClientConfig {
   ciphers?: string[];
   /** -q = -1, default 0, each -v adds one; -D LEVEL maps onto it. */
   verbosity: number;
+  /** A profile target's gateway-profile chain, outermost first: connect through these. */
+  gateways?: ConnectOptions[];
 }
 
 export const DEFAULTS = {

@@ -1,0 +1,80 @@
+/**
+ * A profile as the client's target: `warren [options] PROFILE`. When the
+ * target is a bare word (no user@, #port or ssh://) and the config file
+ * (--config, $WARREN_CONFIG, ~/.ssh2/ssh-broker-config.xml) has a profile
+ * with that id or name, the run takes the profile's host, port, user, keys,
+ * password source, host key settings, keepalive, connect timeout, gateway
+ * chain and `<tunnels>`; options on the command line override them (-L/-R
+ * add to the profile's tunnels). Anything else is a host name, as before.
+ */
+import {
+  type CommandLine,
+  type Env,
+  parseCommandLine,
+  peekTarget,
+  type ProfileLayer,
+} from "../cli/args.ts";
+import {
+  type BrokerConfig,
+  findProfile,
+  gatewayChain,
+  type ProfileConfig,
+} from "../config/broker_config.ts";
+import { loadBrokerConfig, resolveConfigPath } from "../config/broker_xml.ts";
+import { connectOptionsFor, forwardSpecOf } from "./profile_connect.ts";
+
+/** Whether a target could name a profile rather than user@host#port. */
+export function isProfileCandidate(target: string): boolean {
+  return target !== "" && !/[@#]/.test(target) && !target.startsWith("ssh://");
+}
+
+/** The command-line layer for a profile (see parseCommandLine). */
+export async function profileLayer(
+  config: BrokerConfig,
+  profile: ProfileConfig,
+  env: Env,
+): Promise<ProfileLayer> {
+  const opts = await connectOptionsFor(profile, config, env);
+  const hops = gatewayChain(config, profile).slice(0, -1);
+  const layer: ProfileLayer = {
+    host: opts.host,
+    port: opts.port,
+    user: opts.user,
+    identityFiles: profile.identityFiles,
+    hostKeyPolicy: opts.hostKeyPolicy,
+    knownHostsFiles: opts.knownHostsFiles,
+    serverAliveInterval: opts.keepaliveInterval,
+    connectTimeout: opts.connectTimeout,
+    localForwards: profile.tunnels.filter((t) => t.direction === "local").map(forwardSpecOf),
+    remoteForwards: profile.tunnels.filter((t) => t.direction === "remote").map(forwardSpecOf),
+  };
+  if (opts.passwordSource !== undefined) layer.passwordSource = opts.passwordSource;
+  if (hops.length > 0) {
+    layer.gateways = await Promise.all(hops.map((p) => connectOptionsFor(p, config, env)));
+  }
+  return layer;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** parseCommandLine, with profile targets resolved from the config file. */
+export async function parseClientCommandLine(argv: string[], env: Env): Promise<CommandLine> {
+  const { target, configFile } = peekTarget(argv);
+  if (target !== undefined && isProfileCandidate(target)) {
+    const path = resolveConfigPath(configFile, env);
+    const named = configFile !== undefined || !!env("WARREN_CONFIG");
+    if (named || await exists(path)) {
+      const config = await loadBrokerConfig(path, env);
+      const profile = findProfile(config, target);
+      if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
+    }
+  }
+  return parseCommandLine(argv, env);
+}
