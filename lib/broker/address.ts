@@ -32,10 +32,30 @@ export interface Platform {
   uid: number | null;
 }
 
-const HERE: Platform = { os: Deno.build.os, uid: Deno.uid() };
+/**
+ * The user id, without asking for --allow-sys=uid (warren's permission set
+ * does not include it): the owner of a file we create, when not granted.
+ */
+export function currentUid(): number | null {
+  if (Deno.build.os === "windows") return null;
+  if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted") {
+    return Deno.uid();
+  }
+  const probe = Deno.makeTempFileSync({ prefix: "warren-uid-" });
+  try {
+    return Deno.statSync(probe).uid;
+  } finally {
+    Deno.removeSync(probe);
+  }
+}
+
+let here: Platform | undefined;
+function platformHere(): Platform {
+  return here ??= { os: Deno.build.os, uid: currentUid() };
+}
 
 /** The user's private directory for the control socket, tokens and host key pins. */
-export function runtimeDir(env: Env, platform: Platform = HERE): string {
+export function runtimeDir(env: Env, platform: Platform = platformHere()): string {
   if (platform.os === "windows") {
     return `${env("LOCALAPPDATA") || homeDir(env)}\\warren`;
   }
@@ -48,7 +68,7 @@ export function runtimeDir(env: Env, platform: Platform = HERE): string {
 export function parseControlAddress(
   text: string,
   env: Env,
-  platform: Platform = HERE,
+  platform: Platform = platformHere(),
 ): ControlAddress {
   if (text.startsWith("tcp:")) {
     const rest = text.slice(4);
@@ -77,7 +97,7 @@ export function parseControlAddress(
 export function resolveControlAddress(
   explicit: string | undefined,
   env: Env,
-  platform: Platform = HERE,
+  platform: Platform = platformHere(),
 ): ControlAddress {
   const text = explicit || env("WARREN_BROKER");
   if (text) return parseControlAddress(text, env, platform);
@@ -107,7 +127,7 @@ export async function ensurePrivateDir(path: string): Promise<void> {
   if (Deno.build.os === "windows") return;
   const st = await Deno.lstat(path);
   if (!st.isDirectory) throw new WarrenError("io", `Cannot use ${path}: not a directory`);
-  const uid = Deno.uid();
+  const uid = platformHere().uid;
   if (st.uid !== uid) {
     throw new WarrenError("io", `Cannot use ${path}: owned by uid ${st.uid}, not by you (${uid})`);
   }
