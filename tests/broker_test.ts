@@ -9,6 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { roundTrip, testBytes } from "./_harness/local_servers.ts";
+import { startOrigin } from "./_harness/origin.ts";
+import { writeAll } from "../lib/tunnel/pump.ts";
+import { descendants } from "./_harness/procs.ts";
 import { curl, realPeersUnsupported } from "./_harness/real_peers.ts";
 import {
   type BrokerRig,
@@ -27,6 +30,7 @@ import {
 } from "./_harness/broker_rig.ts";
 import type { SessionInfo } from "../lib/broker/profile_link.ts";
 import type { ListenerInfo } from "../lib/broker/listeners.ts";
+import type { ReloadSummary } from "../lib/broker/broker.ts";
 
 const unsupported = realPeersUnsupported("curl", "ss");
 if (unsupported) console.error(`skipping broker tests: ${unsupported}`);
@@ -36,6 +40,16 @@ const hello = async (port: number) => {
   const r = await curl([`http://127.0.0.1:${port}/hello`]);
   assert.equal(r.stdout, "hello from origin\n", r.stderr);
 };
+
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n;) {
+    const got = await conn.read(out.subarray(off));
+    if (got === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += got;
+  }
+  return out;
+}
 
 async function openConnections(rig: BrokerRig): Promise<SessionInfo[]> {
   return await ctlJson<SessionInfo[]>(rig, "list-connections");
@@ -102,5 +116,221 @@ Deno.test(
     await assert.rejects(Deno.stat(rig.socket), Deno.errors.NotFound);
     const ports = await listening();
     assert.ok(!ports.has(`127.0.0.1:${web}`), "listeners close with the broker");
+  },
+);
+
+Deno.test(
+  {
+    name: "broker: sshd restarts under it; listeners stay, clients and remote tunnels come back",
+    ignore,
+  },
+  async (t) => {
+    await using rig = await startBrokerRig();
+    await using here = await startOrigin(); // on this host: the remote tunnel's destination
+    const [held, lazy, remote] = [
+      freePort(),
+      freePort(),
+      20_000 + Math.floor(Math.random() * 40_000),
+    ];
+    const tunnels = `<tunnels>
+        <local-tunnel type="tcp" listen-port="${held}" dst-host="127.0.0.1" dst-port="${rig.origin.httpPort}" />
+        <remote-tunnel type="tcp" listen-port="${remote}" dst-host="127.0.0.1" dst-port="${here.httpPort}" />
+      </tunnels>`;
+    await Deno.writeTextFile(
+      rig.config,
+      configXml(rig, {
+        profiles: [
+          profileXml(rig, "always", { attrs: 'connect-on-startup="yes"', inner: tunnels }),
+          profileXml(rig, "lazy"),
+        ],
+        statics: [staticXml(lazy, rig.origin.httpPort, "lazy")],
+      }),
+    );
+    await using broker = await startBroker(rig);
+    const insideHello = async () => {
+      const r = await curl([`http://127.0.0.1:${remote}/hello`], rig.sshd.netns);
+      return r.stdout === "hello from origin\n";
+    };
+
+    await t.step("connect-on-startup: connected at start, its tunnels open", async () => {
+      await eventually(insideHello, "the remote tunnel on the server");
+      assert.equal(await logins(rig.sshd), 1);
+      await hello(held);
+      const listeners = await ctlJson<ListenerInfo[]>(rig, "list-tunnel-listeners");
+      assert.deepEqual(
+        listeners.map((l) => [l.direction, l.origin, l.profile]).sort(),
+        [["local", "profile", "always"], ["local", "static", "lazy"], [
+          "remote",
+          "profile",
+          "always",
+        ]],
+      );
+    });
+
+    await t.step("sshd restarts: every listener here stays up", async () => {
+      await hello(lazy); // the lazy profile is connected too now
+      assert.equal(await logins(rig.sshd), 2);
+      await rig.sshd.restart();
+      const ports = await listening();
+      for (const p of [held, lazy]) assert.ok(ports.has(`127.0.0.1:${p}`), `${p} stays`);
+    });
+
+    await t.step("the next client reconnects the lazy profile", async () => {
+      await hello(lazy);
+    });
+
+    await t.step(
+      "the held profile reconnects by itself and asks for its remote tunnel again",
+      async () => {
+        await eventually(insideHello, "the remote tunnel after the restart");
+        assert.equal(await logins(rig.sshd), 4);
+        const remoteL = (await ctlJson<ListenerInfo[]>(rig, "list-tunnel-listeners"))
+          .find((l) => l.direction === "remote")!;
+        assert.equal(remoteL.state, "listening on the server");
+        assert.match(broker.stderr, /Connection \d+: Connection to .* lost/);
+        await hello(held);
+      },
+    );
+
+    assert.equal(await broker.stop("SIGINT"), 0, broker.stderr);
+  },
+);
+
+Deno.test(
+  { name: "broker: a gateway-profile chain runs inside one TCP connection", ignore },
+  async () => {
+    await using rig = await startBrokerRig();
+    const pin = `${rig.dir}/inner.pub`;
+    await Deno.writeTextFile(pin, rig.sshd.hostKeyLine.split(" ").slice(1).join(" ") + "\n");
+    const inner = (id: string, gateway: string) =>
+      profileXml(rig, id, {
+        host: "127.0.0.1",
+        port: rig.innerPort,
+        attrs: `gateway-profile="${gateway}"`,
+        inner: `<hostkey file="${pin}" />`,
+      });
+    const [one, two] = [freePort(), freePort()];
+    await Deno.writeTextFile(
+      rig.config,
+      configXml(rig, {
+        profiles: [profileXml(rig, "outer"), inner("inner", "outer"), inner("innermost", "inner")],
+        statics: [
+          staticXml(one, rig.origin.httpPort, "inner"),
+          staticXml(two, rig.origin.httpPort, "innermost"),
+        ],
+      }),
+    );
+    await using broker = await startBroker(rig);
+    await hello(one);
+    await hello(two);
+    // sshd's inner port is on its namespace's loopback: only a jump reaches it.
+    assert.equal(await logins(rig.sshd, "127.0.0.1"), 2);
+    assert.equal(await logins(rig.sshd, rig.sshd.netns.hostAddr), 1);
+    assert.equal(
+      (await sshConnections(rig.sshd)).length,
+      1,
+      "one TCP connection carries all three",
+    );
+    const conns = await ctlJson<SessionInfo[]>(rig, "list-connections");
+    assert.deepEqual(conns.map((c) => [c.profile, c.host.replace(/^.*? via /, "via ")]).sort(), [
+      ["inner", "via outer"],
+      ["innermost", "via inner"],
+      ["outer", `${rig.sshd.host}:${rig.sshd.port}`],
+    ]);
+    const outer = conns.find((c) => c.profile === "outer")!;
+    assert.equal(outer.channels, 1, "the outer connection carries inner's jump channel");
+    assert.equal(await broker.stop(), 0, broker.stderr);
+  },
+);
+
+Deno.test(
+  { name: "broker: reload adds and removes a listener without dropping a live transfer", ignore },
+  async () => {
+    await using rig = await startBrokerRig();
+    const [keep, drop, add] = [freePort(), freePort(), freePort()];
+    const write = (statics: string[]) =>
+      Deno.writeTextFile(
+        rig.config,
+        configXml(rig, { profiles: [profileXml(rig, "lab")], statics }),
+      );
+    const kept = staticXml(keep, rig.origin.echoPort, "lab");
+    await write([kept, staticXml(drop, rig.origin.httpPort, "lab")]);
+    await using broker = await startBroker(rig);
+    const before = await ctlJson<ListenerInfo[]>(rig, "list-tunnel-listeners");
+
+    // A transfer in progress through the listener that stays.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: keep });
+    const first = testBytes(64 * 1024, 1);
+    await writeAll(conn, first);
+    assert.deepEqual(await readExactly(conn, first.length), first);
+
+    await write([kept, staticXml(add, rig.origin.httpPort, "lab")]);
+    const summary = await ctlJson<ReloadSummary>(rig, "reload");
+    assert.deepEqual(summary, { added: 1, removed: 1, kept: 1, replacedProfiles: [] });
+
+    const ports = await listening();
+    assert.ok(!ports.has(`127.0.0.1:${drop}`), "the removed listener is closed");
+    assert.ok(ports.has(`127.0.0.1:${add}`), "the added listener listens");
+    await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: drop }));
+    await hello(add);
+
+    const second = testBytes(64 * 1024, 2);
+    await writeAll(conn, second);
+    assert.deepEqual(await readExactly(conn, second.length), second, "the live transfer goes on");
+    conn.close();
+
+    const after = await ctlJson<ListenerInfo[]>(rig, "list-tunnel-listeners");
+    const keptBefore = before.find((l) => l.listen.includes(`127.0.0.1:${keep}`))!;
+    const keptAfter = after.find((l) => l.listen.includes(`127.0.0.1:${keep}`))!;
+    assert.equal(keptAfter.id, keptBefore.id, "same listener, not a new one");
+    assert.equal(keptAfter.total, 1);
+    assert.equal(await logins(rig.sshd), 1, "the connection survived the reload");
+    assert.equal(await broker.stop(), 0, broker.stderr);
+  },
+);
+
+Deno.test(
+  { name: "broker: a remote tunnel is retried while the server still holds the old port", ignore },
+  async () => {
+    await using rig = await startBrokerRig();
+    await using here = await startOrigin();
+    const remote = 20_000 + Math.floor(Math.random() * 40_000);
+    const tunnels = `<keepalive-interval time="1" /><tunnels>
+        <remote-tunnel type="tcp" listen-port="${remote}" dst-host="127.0.0.1" dst-port="${here.httpPort}" />
+      </tunnels>`;
+    await Deno.writeTextFile(
+      rig.config,
+      configXml(rig, {
+        profiles: [
+          profileXml(rig, "always", { attrs: 'connect-on-startup="yes"', inner: tunnels }),
+        ],
+      }),
+    );
+    await using broker = await startBroker(rig);
+    const insideHello = async () => {
+      const r = await curl([`http://127.0.0.1:${remote}/hello`], rig.sshd.netns);
+      return r.stdout === "hello from origin\n";
+    };
+    await eventually(insideHello, "the remote tunnel");
+    // Freeze the server side of the connection: it keeps the port but answers nothing.
+    const master = Number(await Deno.readTextFile(`${rig.sshd.dir}/sshd.pid`));
+    const frozen = descendants(master);
+    assert.ok(frozen.length > 0);
+    for (const p of frozen) Deno.kill(p.pid, "SIGSTOP");
+    try {
+      await broker.waitFor(/lost: no reply to 3 keepalives/);
+      const remoteState = async () =>
+        (await ctlJson<ListenerInfo[]>(rig, "list-tunnel-listeners"))[0].state;
+      await eventually(
+        async () => (await remoteState()).startsWith("refused, retrying"),
+        "the refused request on the new connection",
+      );
+      assert.equal(await logins(rig.sshd), 2);
+    } finally {
+      for (const p of frozen) Deno.kill(p.pid, "SIGKILL");
+    }
+    await eventually(insideHello, "the remote tunnel once the old port is free");
+    assert.match(broker.stderr, /Remote tunnel \d+: .*; retrying in/);
+    assert.equal(await broker.stop(), 0, broker.stderr);
   },
 );

@@ -180,7 +180,10 @@ export class ProfileLink {
     this.#connecting = connecting;
     connecting.then(
       () => this.#connecting = undefined,
-      () => this.#connecting = undefined,
+      () => {
+        this.#connecting = undefined;
+        this.#reconnectIfHeld();
+      },
     );
     return connecting;
   }
@@ -213,7 +216,6 @@ export class ProfileLink {
         err: messageOf(err),
         retry: delay > 0 ? ` (next attempt in ${(delay / 1000).toFixed(1)} s at the earliest)` : "",
       });
-      this.#reconnectIfHeld();
       throw err;
     }
     if (this.#stopped || this.#session !== session) {

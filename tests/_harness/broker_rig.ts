@@ -119,7 +119,7 @@ export function staticXml(
 /** Start `warren broker` on the rig's config and socket; resolves when it is ready. */
 export async function startBroker(rig: BrokerRig, ...extra: string[]): Promise<LiveCli> {
   const broker = new LiveCli(
-    ["broker", "--config", rig.config, "-a", rig.socket, ...extra],
+    ["broker", "--config", rig.config, "-a", rig.socket, "-v", ...extra],
     { env: rig.env },
   );
   try {
