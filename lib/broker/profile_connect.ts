@@ -13,6 +13,8 @@
  *   known_hosts file under the private runtime directory (pins/), since the
  *   host key check reads files.
  * - tcp-connect-timeout 0 = no deadline of warren's own (the OS's).
+ * - ciphers: the preference list goes to ssh2; macs, kexs and
+ *   hostkey-algorithms are not passed on yet (ssh2's defaults apply).
  */
 import { createHash } from "node:crypto";
 import type { ForwardSpec } from "../cli/forward.ts";
@@ -27,12 +29,6 @@ import { ensurePrivateDir, runtimeDir } from "./address.ts";
 
 /** Keepalive replies missed before a connection counts as lost. */
 export const KEEPALIVE_COUNT_MAX = 3;
-
-/** `host:port`, or `host:port via gateway-id` for messages. */
-export function profileLabel(profile: ProfileConfig): string {
-  const host = profile.host.includes(":") ? `[${profile.host}]` : profile.host;
-  return `${host}:${profile.port}`;
-}
 
 /** The connect options for one profile (without a prompter or a socket). */
 export async function connectOptionsFor(
@@ -62,6 +58,7 @@ export async function connectOptionsFor(
     keepaliveInterval: s.keepaliveInterval,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
   };
+  if (s.ciphers.length > 0) opts.ciphers = s.ciphers;
   const agent = env("SSH_AUTH_SOCK");
   if (keys && agent) opts.agentSocket = agent;
   if (passwords && profile.passwordSource !== undefined) {

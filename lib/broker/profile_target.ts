@@ -49,6 +49,7 @@ export async function profileLayer(
     remoteForwards: profile.tunnels.filter((t) => t.direction === "remote").map(forwardSpecOf),
   };
   if (opts.passwordSource !== undefined) layer.passwordSource = opts.passwordSource;
+  if (opts.ciphers !== undefined) layer.ciphers = opts.ciphers;
   if (hops.length > 0) {
     layer.gateways = await Promise.all(hops.map((p) => connectOptionsFor(p, config, env)));
   }

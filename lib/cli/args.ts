@@ -202,7 +202,7 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     background: v["fork-into-background"] ?? false,
     oneShot: v["one-shot"] ?? false,
     pidFile: o.pidFile === undefined ? undefined : expandHome(o.pidFile, home),
-    ciphers: o.ciphers,
+    ciphers: o.ciphers ?? profile?.ciphers,
     command,
     verbosity,
   };
