@@ -57,9 +57,24 @@ export async function startBrokerRig(): Promise<BrokerRig> {
     dir: d,
     config: `${d}/ssh-broker-config.xml`,
     socket: `${d}/run/warren/broker.sock`,
-    env: { HOME: `${d}/home`, XDG_RUNTIME_DIR: `${d}/run`, SSH_AUTH_SOCK: "", WARREN_CONFIG: "" },
+    env: { ...isolatedEnv(`${d}/home`), XDG_RUNTIME_DIR: `${d}/run` },
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * HOME elsewhere (and no agent, no $WARREN_CONFIG) for a warren run, keeping
+ * Deno's own cache where it was: a new HOME would mean a new, empty cache.
+ */
+export function isolatedEnv(home: string): Record<string, string> {
+  const cache = Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME")}/.cache`;
+  return {
+    HOME: home,
+    DENO_DIR: Deno.env.get("DENO_DIR") || `${cache}/deno`,
+    SSH_AUTH_SOCK: "",
+    WARREN_CONFIG: "",
+    WARREN_BROKER: "",
   };
 }
 
