@@ -86,6 +86,8 @@ export class FtpReplyRewriter {
   #multi: string | null = null;
   /** Lines of a 227-/229- multi-line reply, held until its last line. */
   #held: Uint8Array[] | null = null;
+  /** Inside a run of lines that are not replies (warned once per run). */
+  #garbled = false;
 
   feed(bytes: Uint8Array): ReplyEvent[] {
     return this.#pieces(this.#lines.push(bytes));
@@ -124,9 +126,10 @@ export class FtpReplyRewriter {
     }
     const m = /^([1-5]\d\d)([ -]|$)/.exec(text);
     if (!m) {
-      out.push({ kind: "warn", message: `malformed reply line: ${showLine(bytes)}` });
+      this.#garbledWarning(out, `malformed reply line: ${showLine(bytes)}`);
       return void out.push({ kind: "pass", bytes });
     }
+    this.#garbled = false;
     const [, code, sep] = m;
     const passive = code === "227" || code === "229";
     if (sep === "-") {
@@ -146,12 +149,22 @@ export class FtpReplyRewriter {
       const text = latin1(p.bytes.subarray(0, 4));
       if (this.#multi === null && /^[1-5]\d\d-/.test(text)) this.#multi = text.slice(0, 3);
       else if (this.#multi !== null && text === `${this.#multi} `) this.#multi = null;
-      out.push({
-        kind: "warn",
-        message: `overlong or unterminated reply line: ${showLine(p.bytes)}`,
-      });
+      // A reply that is merely long ends a garbled run and is always worth a line.
+      if (/^[1-5]\d\d[ -]/.test(text)) this.#garbled = false;
+      this.#garbledWarning(out, `overlong or unterminated reply line: ${showLine(p.bytes)}`);
     }
     out.push({ kind: "pass", bytes: p.bytes });
+  }
+
+  /**
+   * Warn about the first line of a run that is not a reply; the rest of the
+   * run passes quietly (a stream that is not FTP, such as implicit TLS,
+   * would otherwise warn every few hundred bytes).
+   */
+  #garbledWarning(out: ReplyEvent[], message: string): void {
+    if (this.#garbled) return;
+    this.#garbled = true;
+    out.push({ kind: "warn", message: `${message} (passed unchanged, as are those after it)` });
   }
 
   #release(why: string): ReplyEvent[] {

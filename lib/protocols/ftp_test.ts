@@ -13,7 +13,7 @@ import {
   rewriteExtendedPassiveReply,
   rewritePassiveReply,
 } from "./ftp.ts";
-import { latin1, latin1Bytes, MAX_LINE } from "./ftp_parse.ts";
+import { concat, latin1, latin1Bytes, MAX_LINE } from "./ftp_parse.ts";
 
 type Event = ReplyEvent | CommandEvent;
 type Machine = { feed(b: Uint8Array): Event[]; end(): Event[] };
@@ -129,6 +129,23 @@ Deno.test("FtpReplyRewriter warns and passes malformed replies unchanged", () =>
   assert.equal(passed, text);
   assert.ok(!events.some((e) => /passive/.test((e as { kind: string }).kind)));
   assert.ok(events.some((e) => (e as { kind: string }).kind === "warn"));
+});
+
+Deno.test("FtpReplyRewriter warns once per run of non-reply lines (a TLS stream is one warning)", () => {
+  // Bytes that are not FTP (implicit TLS, say): an LF every 256 bytes or so.
+  let x = 7;
+  const noise = Uint8Array.from(
+    { length: 64 * 1024 },
+    () => (x = (x * 1103515245 + 12345) >>> 0) >>> 24,
+  );
+  const m = new FtpReplyRewriter();
+  const events = [...m.feed(noise), ...m.feed(bytes("\r\n200 ok\r\nnot a reply\r\n")), ...m.end()];
+  const passed = concat(events.flatMap((e) => e.kind === "pass" ? [e.bytes] : []));
+  assert.deepEqual(passed, concat([noise, bytes("\r\n200 ok\r\nnot a reply\r\n")]));
+  const warnings = events.filter((e) => e.kind === "warn");
+  assert.ok(noise.filter((b) => b === 0x0a).length > 100, "the noise has many lines");
+  // One for the noise, one for the line after the real reply.
+  assert.equal(warnings.length, 2, JSON.stringify(warnings));
 });
 
 Deno.test("FtpReplyRewriter passes an overlong line in pieces and never waits for its end", () => {
