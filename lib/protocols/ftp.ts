@@ -15,7 +15,8 @@
  *     the address found in it; `rewritePassiveReply` and
  *     `rewriteExtendedPassiveReply` rewrite only the numbers.
  *   - A line that is not a reply where one must start, a 227/229 without an
- *     address, or an overlong line passes unchanged with a `warn` event.
+ *     address, or an overlong line passes unchanged with a `warn` event
+ *     (one for a run of lines that are not replies).
  *
  * Commands (client → server), one per line:
  *
