@@ -89,6 +89,28 @@ for (const [mode, flags, seen] of CURL_MODES) {
 }
 
 Deno.test({
+  name: "a client on another host uses -g -L ftp/ in all four modes",
+  ignore,
+  async fn() {
+    // The namespace is the other host: it reaches this one at hostAddr.
+    await using peers = await startFtpPeers();
+    await using tunnel = await ftpLocal(peers, true);
+    const file = patternBytes(300_000, 13);
+    await Deno.writeFile(`${peers.vsftpd.pub}/f.bin`, file);
+    const url = `ftp://${peers.netns.hostAddr}:${tunnel.addresses[0].port}/pub/f.bin`;
+    for (const [mode, flags] of CURL_MODES) {
+      const got = `${peers.work}/got-${mode}.bin`;
+      const r = await curl([...flags, "-o", got, url], peers.netns);
+      assert.equal(r.code, 0, `${mode}: ${r.stderr}`);
+      assert.deepEqual(await Deno.readFile(got), file, mode);
+    }
+    // One data command each: every mode went through the tunnel.
+    const commands = await ftpCommands(peers.vsftpd);
+    assert.equal(commands.filter((c) => /^(EPSV|PASV|EPRT|PORT)/.test(c)).length, 4);
+  },
+});
+
+Deno.test({
   name: "lftp gets, puts and lists through -L ftp/ in passive and active mode",
   ignore,
   async fn() {

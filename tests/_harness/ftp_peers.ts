@@ -47,16 +47,22 @@ export function startFtpPeers(where: "server" | "client" = "server"): Promise<Ft
 
 type Closable<T> = T & AsyncDisposable;
 
-/** `-L ftp/127.0.0.1:0:127.0.0.1:<vsftpd>` on the peers' connection. */
-export async function ftpLocal(peers: FtpPeers): Promise<Closable<FtpLocalTunnel>> {
+/**
+ * `-L ftp/127.0.0.1:0:127.0.0.1:<vsftpd>` on the peers' connection; with
+ * `gateway`, `-g -L ftp/0:...` (every interface).
+ */
+export async function ftpLocal(
+  peers: FtpPeers,
+  gateway = false,
+): Promise<Closable<FtpLocalTunnel>> {
   const spec: ForwardSpec = {
     protocol: "ftp",
-    listenAddress: "127.0.0.1",
+    listenAddress: gateway ? undefined : "127.0.0.1",
     listenPort: 0,
     dstHost: "127.0.0.1",
     dstPort: peers.vsftpd.port,
   };
-  const tunnel = new FtpLocalTunnel(spec, false, peers.ssh, new ActivityTracker());
+  const tunnel = new FtpLocalTunnel(spec, gateway, peers.ssh, new ActivityTracker());
   await tunnel.start();
   return Object.assign(tunnel, { [Symbol.asyncDispose]: () => tunnel.close() });
 }
