@@ -18,7 +18,7 @@
  *
  * `close()` kills vsftpd and its per-session processes and removes the dir.
  */
-import { sleep } from "./free_port.ts";
+import { freePort, sleep } from "./free_port.ts";
 import type { NetnsHost } from "./netns.ts";
 import { descendants, killAll } from "./procs.ts";
 
@@ -71,7 +71,8 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<Vsftpd> 
   if (!s.ok) throw new Error(`Cannot start vsftpd: ${s.reason}`);
   const user = ftpUser()!;
   const onHost = !options.netns;
-  const port = options.port ?? (onHost ? 20_000 + Math.floor(Math.random() * 20_000) : 21);
+  // On the host a random number could be taken (by an outgoing connection, too): ask the OS.
+  const port = options.port ?? (onHost ? freePort() : 21);
   const pasvMin = options.pasvMin ??
     (onHost ? 41_000 + Math.floor(Math.random() * 20) * 1000 : 40_000);
   const dir = await Deno.makeTempDir({ prefix: "warren-vsftpd-" });
