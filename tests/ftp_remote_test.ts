@@ -90,3 +90,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "-R ftp/*:... with GatewayPorts serves a client on another host in all four modes",
+  ignore,
+  async fn() {
+    // This host is the other one: it reaches sshd's forward at the namespace's address.
+    await using peers = await startFtpPeers("client", ["GatewayPorts clientspecified"]);
+    await using tunnel = await ftpRemote(peers, "*");
+    const file = patternBytes(200_000, 71);
+    await Deno.writeFile(`${peers.vsftpd.pub}/f.bin`, file);
+    const url = `ftp://${peers.netns.nsAddr}:${tunnel.boundPort}/pub/f.bin`;
+    const modes: [string, string[]][] = [
+      ["EPSV", []],
+      ["PASV", ["--disable-epsv"]],
+      ["EPRT", ["-P", "-"]],
+      ["PORT", ["-P", "-", "--disable-eprt"]],
+    ];
+    for (const [mode, flags] of modes) {
+      const got = `${peers.work}/got-${mode}.bin`;
+      const r = await curl([...flags, "-o", got, url]);
+      assert.equal(r.code, 0, `${mode}: ${r.stderr}`);
+      assert.deepEqual(await Deno.readFile(got), file, mode);
+    }
+  },
+});

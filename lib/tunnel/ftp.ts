@@ -13,8 +13,10 @@
  *       dialed here to the client's own data listener.
  *
  *   -R ftp/2121:localhost:21   FTP client beside sshd, FTP server here
- *     passive: remote forward on the SSH server (the -R bind address for
- *       229, its loopback for 227), dialed here to the address in the reply.
+ *     passive: remote forward on the SSH server on the -R bind address
+ *       (for a 227 and an IPv6 bind address: 127.0.0.1; a 227 for a
+ *       wildcard or "localhost" names 127.0.0.1), dialed here to the
+ *       address in the reply.
  *     active: listener here on our side of the control connection to the
  *       FTP server, carried through SSH to the client's data listener.
  *
@@ -277,7 +279,8 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
     const routes: DataRoutes = {
       passive: (target, extended) =>
         openRemoteEntry(this.hub, this.ssh, {
-          bind: extended ? bind : isIpv4(bind) && bind !== "0.0.0.0" ? bind : "127.0.0.1",
+          // A 227 names IPv4: an IPv6 -R address gets a forward on 127.0.0.1.
+          bind: extended || bind === "" || isIpv4(bind) ? bind : "127.0.0.1",
           allowedPeer: details.srcIP,
           label: `${label} data (passive ${hostPort(target.host, target.port)})`,
           dial: () => dial(target.host, target.port),

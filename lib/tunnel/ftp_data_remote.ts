@@ -16,7 +16,7 @@ import { closeQuietly, pump } from "./pump.ts";
 const log = logger("tunnel", "ftp");
 
 export interface RemoteEntryOptions {
-  /** The address the SSH server binds ("127.0.0.1", "::1", "localhost"). */
+  /** The address the SSH server binds ("127.0.0.1", "::1", "localhost", "" for all). */
   bind: string;
   /** Only connections from this originator address (undefined: anyone). */
   allowedPeer?: string;
@@ -53,8 +53,15 @@ class RemoteEntry implements DataEntry, Killable {
     this.#opts = opts;
   }
 
+  /**
+   * The address a 227 announces: the bind address, or 127.0.0.1 for
+   * "localhost" and the wildcards. A client on another host then reaches the
+   * forward at the address of its control connection, where curl and lftp
+   * go anyway when a 227 names a loopback address.
+   */
   get host(): string {
-    return this.#opts.bind === "localhost" ? "127.0.0.1" : this.#opts.bind;
+    const b = this.#opts.bind;
+    return b === "localhost" || b === "" || b === "0.0.0.0" ? "127.0.0.1" : b;
   }
 
   async start(): Promise<void> {

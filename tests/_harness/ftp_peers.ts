@@ -37,8 +37,11 @@ export function ignoreFtpTests(what: string): boolean {
 export type FtpPeers = RealPeers & { vsftpd: Vsftpd };
 
 /** sshd in a namespace, vsftpd there (`where: "server"`) or here. */
-export function startFtpPeers(where: "server" | "client" = "server"): Promise<FtpPeers> {
-  return startRealPeers({}, async (peers) => {
+export function startFtpPeers(
+  where: "server" | "client" = "server",
+  sshdConfig?: string[],
+): Promise<FtpPeers> {
+  return startRealPeers({ sshdConfig }, async (peers) => {
     const vsftpd = await startVsftpd(where === "server" ? { netns: peers.netns } : {});
     peers.defer(() => vsftpd.close());
     return { vsftpd };
@@ -67,10 +70,14 @@ export async function ftpLocal(
   return Object.assign(tunnel, { [Symbol.asyncDispose]: () => tunnel.close() });
 }
 
-/** `-R ftp/0:127.0.0.1:<vsftpd>` (the server binds its loopback). */
-export async function ftpRemote(peers: FtpPeers): Promise<Closable<FtpRemoteTunnel>> {
+/** `-R ftp/[listenAddress:]0:127.0.0.1:<vsftpd>` (default: the server binds its loopback). */
+export async function ftpRemote(
+  peers: FtpPeers,
+  listenAddress?: string,
+): Promise<Closable<FtpRemoteTunnel>> {
   const spec: ForwardSpec = {
     protocol: "ftp",
+    listenAddress,
     listenPort: 0,
     dstHost: "127.0.0.1",
     dstPort: peers.vsftpd.port,
