@@ -6,13 +6,13 @@
  * Failures become one-line `WarrenError`s that say what, where and why:
  * "Cannot connect to 10.0.0.5:22: connection refused".
  */
-import { connect as netConnect, type Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { Client, type ClientChannel, type TcpConnectionDetails } from "./ssh2.ts";
 import { activeCrypto, preferredCiphers, usesWarrenCiphers } from "./crypto/hook.ts";
 import { type AuthPlan, planAuth } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
+import { DenoSocket } from "./transport.ts";
 import { type HostKeyPolicy, verifyHostKey } from "./host_key.ts";
 import type { Prompter } from "./prompt.ts";
 import { messageOf, WarrenError } from "../errors.ts";
@@ -195,13 +195,16 @@ function connectError(
   label: string,
   host: string,
 ): WarrenError {
-  switch (err.code) {
+  // Deno's resolver failures carry no code, only this message.
+  const code = err.code ?? (/failed to lookup address/.test(err.message) ? "EDNS" : undefined);
+  switch (code) {
     case "ECONNREFUSED":
       return new WarrenError(
         "connect",
         `Cannot connect to ${label}: connection refused`,
       );
     case "ENOTFOUND":
+    case "EDNS":
     case "EAI_NONAME":
     case "EAI_AGAIN":
       return new WarrenError("dns", `Cannot resolve host name '${host}'`);
@@ -220,11 +223,11 @@ function connectError(
 }
 
 /** Open the TCP connection, bounded by the deadline. */
-function openSocket(opts: ConnectOptions, label: string): Promise<Socket> {
+function openSocket(opts: ConnectOptions, label: string): Promise<DenoSocket> {
   return new Promise((resolve, reject) => {
-    const sock = netConnect({ host: opts.host, port: opts.port });
+    let timedOut = false;
     const deadline = new Deadline(opts.connectTimeout * 1000, () => {
-      sock.destroy();
+      timedOut = true;
       reject(
         new WarrenError(
           "timeout",
@@ -232,16 +235,13 @@ function openSocket(opts: ConnectOptions, label: string): Promise<Socket> {
         ),
       );
     });
-    sock.once("error", (err) => {
+    Deno.connect({ hostname: opts.host, port: opts.port }).then((conn) => {
       deadline.clear();
-      sock.destroy();
+      if (timedOut) return conn.close();
+      resolve(new DenoSocket(conn));
+    }, (err) => {
+      deadline.clear();
       reject(connectError(err, label, opts.host));
-    });
-    sock.once("connect", () => {
-      deadline.clear();
-      sock.removeAllListeners("error");
-      sock.setNoDelay(true);
-      resolve(sock);
     });
   });
 }
