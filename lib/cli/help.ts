@@ -13,6 +13,8 @@ Usage:
   warren broker [--config FILE] [-a ADDRESS]   Run the broker (foreground)
   warren ctl [-a ADDRESS] [--json] COMMAND     Control the broker (ctl --help)
   warren probe-key [--save-hostkey] host[#port]   Print a server's host key
+  warren serve --authorized-keys FILE [options]   An SSH server for tunnels only
+                 (no shells); 'warren serve --help' lists its options.
 
 Tunnels:
   -L, --localfwd [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port

@@ -12,6 +12,7 @@ import { configCommand } from "../broker/config_command.ts";
 import { brokerCommand } from "../broker/broker_command.ts";
 import { ctlCommand } from "../broker/ctl_command.ts";
 import { probeKeyCommand } from "../broker/probe_key.ts";
+import { serveCommand } from "../server/command.ts";
 
 export interface Subcommand {
   /** One line for `warren --help`. */
@@ -25,4 +26,5 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   broker: brokerCommand,
   ctl: ctlCommand,
   "probe-key": probeKeyCommand,
+  serve: serveCommand,
 };

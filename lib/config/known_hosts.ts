@@ -137,7 +137,7 @@ function hashToken(salt: Uint8Array, token: string): string {
 }
 
 /** Glob match where `*` is any run of characters and `?` any one character. */
-function wildcardMatch(text: string, pattern: string): boolean {
+export function wildcardMatch(text: string, pattern: string): boolean {
   let t = 0;
   let p = 0;
   let starP = -1;

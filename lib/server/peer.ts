@@ -1,0 +1,292 @@
+/**
+ * One client of `warren serve`, from its SSH version line to its close.
+ *
+ * - Authentication: public keys only (auth.ts); "none" is answered with the
+ *   list ("publickey"), anything else is refused and logged. After
+ *   `maxAuthTries` failures the connection is dropped, as sshd does.
+ * - Channels: direct-tcpip only, checked against the key's options and the
+ *   server's --permit-open before ssh2 sees it; every other type (session,
+ *   so shell, exec and subsystems; x11, agent, streamlocal, tun) is refused
+ *   with "administratively prohibited" (or "unknown channel type") and a
+ *   reason the client can print.
+ * - Global requests: tcpip-forward and cancel-tcpip-forward (remote_forwards
+ *   .ts); ssh2 itself answers the rest (keepalive@openssh.com gets a
+ *   failure reply, which is the answer keepalives wait for).
+ * - Every tunneled stream is the byte pump with half-close; a failing stream
+ *   or destination ends that stream only, a failing peer that connection only.
+ */
+import { hostPort } from "../cli/forward.ts";
+import { fingerprintSha256 } from "../config/ssh_key_blob.ts";
+import { messageOf } from "../errors.ts";
+import { logger } from "../log.ts";
+import type { AuthContext, Connection, ServerChannel } from "../ssh/ssh2.ts";
+import { ConnectionSet, logClosed } from "../tunnel/connections.ts";
+import { closeQuietly, pump } from "../tunnel/pump.ts";
+import { dial } from "../tunnel/remote.ts";
+import type { AuthorizedKey } from "./authorized_keys.ts";
+import { checkKey, keyWhere, readAuthorizedKeys } from "./auth.ts";
+import { type ListenPermit, listenAllowed, type OpenPermit, openAllowed } from "./permits.ts";
+import { RemoteForwards } from "./remote_forwards.ts";
+import {
+  type ChannelOpenInfo,
+  filterChannelOpens,
+  keepHalfOpen,
+  OPEN_FAILURE,
+  type OpenRefusal,
+} from "./ssh2_internals.ts";
+
+const log = logger("serve");
+
+export interface ServePolicy {
+  authorizedKeysFile: string;
+  /** undefined = any destination. */
+  permitOpen?: OpenPermit[];
+  /** undefined = any listen address and port. */
+  permitListen?: ListenPermit[];
+  gatewayPorts: boolean;
+  maxAuthTries: number;
+}
+
+/** Channel types a client may open that warren serve refuses on purpose. */
+const REFUSED_CHANNELS: Record<string, string> = {
+  session: "sessions (shell, exec, subsystems)",
+  "direct-streamlocal@openssh.com": "Unix socket forwarding",
+  "tun@openssh.com": "tun/tap forwarding",
+  x11: "X11 forwarding",
+  "auth-agent@openssh.com": "agent forwarding",
+  "forwarded-tcpip": "forwarded-tcpip from a client",
+};
+
+interface TcpipInfo {
+  destIP: string;
+  destPort: number;
+  srcIP: string;
+  srcPort: number;
+}
+
+export class PeerConnection {
+  readonly id: number;
+  readonly ip: string;
+  readonly port: number;
+  /** Resolves once the connection and all its streams are gone. */
+  readonly closed: Promise<void>;
+  #conn: Connection;
+  #policy: ServePolicy;
+  #keys?: Promise<AuthorizedKey[]>;
+  #key?: AuthorizedKey;
+  #failures = 0;
+  #channels = 0;
+  #ended = false;
+  #lastError?: Error;
+  #started = performance.now();
+  #conns: ConnectionSet;
+  #forwards: RemoteForwards;
+
+  constructor(
+    conn: Connection,
+    client: { id: number; ip: string; port: number; ident?: string },
+    policy: ServePolicy,
+    onAuthenticated: () => void,
+  ) {
+    this.#conn = conn;
+    this.#policy = policy;
+    this.id = client.id;
+    this.ip = client.ip;
+    this.port = client.port;
+    this.#conns = new ConnectionSet({ opened: () => this.#channels++, closed: () => {} });
+    const say = { info: (l: string) => this.#info(l), debug: (l: string) => this.#debug(l) };
+    this.#forwards = new RemoteForwards(conn, policy.gatewayPorts, this.#conns, say);
+    const ident = printable(client.ident ?? "no version line");
+    this.#info(`connection from ${hostPort(client.ip, client.port)} (${ident})`);
+
+    conn.on("error", (err: Error) => this.#lastError = err);
+    conn.on("authentication", (ctx) => {
+      this.#authenticate(ctx).catch((err) => {
+        this.#info(`authentication failed: ${messageOf(err)}`);
+        this.#fail(ctx);
+      });
+    });
+    conn.once("ready", onAuthenticated);
+    filterChannelOpens(conn, (info) => this.#filter(info));
+    conn.on("tcpip", (accept, reject, info) => {
+      this.#conns.track(this.#direct(accept, reject, info as TcpipInfo));
+    });
+    conn.on("request", (accept, reject, name, info) => {
+      this.#request(name, info as { bindAddr: string; bindPort: number }, accept, reject);
+    });
+    this.closed = new Promise((resolve) => {
+      conn.once("close", async () => {
+        this.#ended = true;
+        this.#forwards.closeAll();
+        await this.#conns.close();
+        const secs = ((performance.now() - this.#started) / 1000).toFixed(1);
+        const err = this.#lastError ? `: ${messageOf(this.#lastError)}` : "";
+        this.#info(`closed after ${secs} s, ${this.#channels} tunneled connection(s)${err}`);
+        resolve();
+      });
+    });
+  }
+
+  /** Disconnect (SSH_MSG_DISCONNECT, then the socket). */
+  end(): void {
+    this.#conn.end();
+  }
+
+  // Lines carry client-supplied text: no control characters reach the log.
+  #info(line: string): void {
+    log.info("#{id} {line}", { id: this.id, line: line.replace(/[^\x20-\x7e]/g, "?") });
+  }
+
+  #debug(line: string): void {
+    log.debug("#{id} {line}", { id: this.id, line: line.replace(/[^\x20-\x7e]/g, "?") });
+  }
+
+  async #authenticate(ctx: AuthContext): Promise<void> {
+    const user = printable(ctx.username);
+    if (ctx.method === "none") return ctx.reject(["publickey"]);
+    if (ctx.method !== "publickey") {
+      this.#info(`refused ${ctx.method} for ${user}: only public keys are accepted`);
+      return this.#fail(ctx);
+    }
+    let keys: AuthorizedKey[];
+    try {
+      keys = await (this.#keys ??= readAuthorizedKeys(this.#policy.authorizedKeysFile).then((r) =>
+        r.keys
+      ));
+    } catch (err) {
+      this.#info(`cannot read ${this.#policy.authorizedKeysFile}: ${messageOf(err)}`);
+      return this.#fail(ctx);
+    }
+    const offered = {
+      blob: ctx.key.data,
+      signature: ctx.signature,
+      signed: ctx.blob,
+      hashAlgo: ctx.hashAlgo,
+    };
+    const what = `${printable(ctx.key.algo)} ${fingerprintSha256(ctx.key.data)}`;
+    const check = checkKey(keys, offered, this.ip);
+    if (!check.ok) {
+      this.#info(`refused publickey ${what} for ${user}: ${check.why}`);
+      return this.#fail(ctx);
+    }
+    if (ctx.signature === undefined) return ctx.accept(); // "this key would do"
+    this.#key = check.key;
+    this.#info(`accepted publickey ${what} for ${user} (${keyWhere(check.key)})`);
+    ctx.accept();
+  }
+
+  #fail(ctx: AuthContext): void {
+    this.#failures++;
+    ctx.reject(["publickey"]);
+    if (this.#failures >= this.#policy.maxAuthTries) {
+      this.#info(`${this.#failures} failed authentication attempts: disconnecting`);
+      this.#conn.end();
+    }
+  }
+
+  #filter(info: ChannelOpenInfo): OpenRefusal | undefined {
+    if (info.type === "direct-tcpip") {
+      const d = info.data as unknown as TcpipInfo;
+      const why = this.#openRefusal(d.destIP, d.destPort);
+      if (why === undefined) return undefined;
+      this.#info(`refused direct-tcpip to ${hostPort(printable(d.destIP), d.destPort)}: ${why}`);
+      return { reason: OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, description: why };
+    }
+    const known = REFUSED_CHANNELS[info.type];
+    const description = `warren serve forwards TCP ports only; it offers no ${
+      known ?? `'${printable(info.type)}' channels`
+    }`;
+    this.#info(`refused ${printable(info.type)} channel: ${description}`);
+    return {
+      reason: known ? OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED : OPEN_FAILURE.UNKNOWN_CHANNEL_TYPE,
+      description,
+    };
+  }
+
+  #openRefusal(host: string, port: number): string | undefined {
+    const key = this.#key!;
+    const target = hostPort(printable(host), port);
+    if (!key.options.portForwarding) {
+      return `port forwarding is disabled for this key (${keyWhere(key)})`;
+    }
+    if (!openAllowed(key.options.permitOpen, host, port)) {
+      return `${target} is not in the key's permitopen (${keyWhere(key)})`;
+    }
+    if (!openAllowed(this.#policy.permitOpen, host, port)) {
+      return `${target} is not allowed by --permit-open`;
+    }
+    return undefined;
+  }
+
+  #listenRefusal(address: string, port: number): string | undefined {
+    const key = this.#key!;
+    if (!key.options.portForwarding) {
+      return `port forwarding is disabled for this key (${keyWhere(key)})`;
+    }
+    if (!listenAllowed(key.options.permitListen, address, port)) {
+      return `not in the key's permitlisten (${keyWhere(key)})`;
+    }
+    if (!listenAllowed(this.#policy.permitListen, address, port)) {
+      return "not allowed by --permit-listen";
+    }
+    return undefined;
+  }
+
+  #request(
+    name: string,
+    info: { bindAddr: string; bindPort: number },
+    accept: ((port?: number) => void) | undefined,
+    reject: (() => void) | undefined,
+  ): void {
+    if (name === "cancel-tcpip-forward") {
+      return this.#forwards.cancel(info.bindAddr, info.bindPort) ? accept?.() : reject?.();
+    }
+    if (name !== "tcpip-forward") {
+      this.#info(`refused global request ${printable(name)}`);
+      return reject?.();
+    }
+    const asked = hostPort(printable(info.bindAddr) || "*", info.bindPort);
+    const why = this.#listenRefusal(info.bindAddr, info.bindPort);
+    if (why !== undefined) {
+      this.#info(`refused remote forward on ${asked}: ${why}`);
+      return reject?.();
+    }
+    try {
+      accept?.(this.#forwards.add(info.bindAddr, info.bindPort));
+    } catch (err) {
+      this.#info(`refused remote forward on ${asked}: ${messageOf(err)}`);
+      reject?.();
+    }
+  }
+
+  async #direct(accept: () => ServerChannel, reject: () => void, d: TcpipInfo): Promise<void> {
+    const from = hostPort(printable(d.srcIP), d.srcPort);
+    const dst = hostPort(printable(d.destIP), d.destPort);
+    let sock: Deno.TcpConn;
+    try {
+      sock = await dial(d.destIP, d.destPort);
+    } catch (err) {
+      this.#info(`direct-tcpip to ${dst}: cannot connect: ${messageOf(err)}`);
+      return reject();
+    }
+    if (this.#ended || this.#conns.closed) {
+      closeQuietly(sock);
+      return reject();
+    }
+    const channel = accept();
+    keepHalfOpen(channel);
+    this.#info(`direct-tcpip ${from} -> ${dst}`);
+    const started = performance.now();
+    this.#conns.serve(sock, async () => {
+      const r = await pump(sock, channel);
+      channel.close();
+      logClosed(from, dst, r, started);
+    });
+  }
+}
+
+/** Client-supplied text for a log line: printable ASCII, at most 100 characters. */
+function printable(text: string): string {
+  const clean = String(text).replace(/[^\x20-\x7e]/g, "?");
+  return clean.length > 100 ? `${clean.slice(0, 100)}...` : clean;
+}

@@ -1,0 +1,149 @@
+/**
+ * `warren serve`'s SSH server: ssh2's Server fed by our own TCP listener, so
+ * each socket gets TCP_NODELAY and a login grace timer before SSH starts, and
+ * each client becomes a PeerConnection (peer.ts).
+ *
+ * - A client that has not authenticated within `loginGraceSeconds` (default
+ *   120, as sshd's LoginGraceTime) is dropped.
+ * - ssh2 pings authenticated clients (keepalive@openssh.com) every 15 s and
+ *   drops one that misses 3 replies, so dead peers do not pin listeners.
+ * - close() stops accepting, disconnects every client, and waits for their
+ *   streams and listeners to end.
+ */
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { hostPort } from "../cli/forward.ts";
+import { WarrenError } from "../errors.ts";
+import { logger } from "../log.ts";
+import { type Connection, Server } from "../ssh/ssh2.ts";
+import { VERSION } from "../version.ts";
+import type { HostKey } from "./host_key.ts";
+import { PeerConnection, type ServePolicy } from "./peer.ts";
+
+const log = logger("serve");
+
+export interface ServeOptions extends Omit<ServePolicy, "maxAuthTries"> {
+  hostname: string;
+  /** 0 = any free port (see `address`). */
+  port: number;
+  hostKey: HostKey;
+  loginGraceSeconds?: number;
+  maxAuthTries?: number;
+}
+
+const DEFAULT_LOGIN_GRACE_S = 120;
+const DEFAULT_MAX_AUTH_TRIES = 6;
+const CLOSE_WAIT_MS = 1000;
+
+export class WarrenServer implements AsyncDisposable {
+  #net: NetServer;
+  #ssh: InstanceType<typeof Server>;
+  #peers = new Set<PeerConnection>();
+  #sockets = new Map<string, { sock: Socket; timer?: ReturnType<typeof setTimeout> }>();
+  #nextId = 1;
+  #closing?: Promise<void>;
+
+  private constructor(opts: ServeOptions) {
+    const policy: ServePolicy = {
+      authorizedKeysFile: opts.authorizedKeysFile,
+      permitOpen: opts.permitOpen,
+      permitListen: opts.permitListen,
+      gatewayPorts: opts.gatewayPorts,
+      maxAuthTries: opts.maxAuthTries ?? DEFAULT_MAX_AUTH_TRIES,
+    };
+    const graceMs = (opts.loginGraceSeconds ?? DEFAULT_LOGIN_GRACE_S) * 1000;
+    this.#ssh = new Server(
+      { hostKeys: [opts.hostKey.privateKey], ident: `warren_${VERSION}` },
+      (conn: Connection, info: { ip: string; port: number; header: { versions: unknown } }) =>
+        this.#onClient(conn, info, policy),
+    );
+    this.#net = createServer({ noDelay: true }, (sock) => this.#onSocket(sock, graceMs));
+    this.#net.on("error", (err) => log.error("{err}", { err: err.message }));
+  }
+
+  /** Listen; throws WarrenError("bind") if the address cannot be bound. */
+  static async start(opts: ServeOptions): Promise<WarrenServer> {
+    const server = new WarrenServer(opts);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error & { code?: string }) => {
+        const why = err.code === "EADDRINUSE"
+          ? "address already in use"
+          : err.code === "EACCES"
+          ? "permission denied"
+          : err.code === "EADDRNOTAVAIL"
+          ? "address not available on this host"
+          : err.message;
+        reject(new WarrenError("bind", `Cannot listen on ${hostPort(opts.hostname, opts.port)}: ${why}`));
+      };
+      server.#net.once("error", onError);
+      server.#net.listen(opts.port, opts.hostname, () => {
+        server.#net.off("error", onError);
+        resolve();
+      });
+    });
+    return server;
+  }
+
+  /** The bound address. */
+  get address(): { hostname: string; port: number } {
+    const a = this.#net.address() as { address: string; port: number };
+    return { hostname: a.address, port: a.port };
+  }
+
+  /** Live client connections. */
+  get peerCount(): number {
+    return this.#peers.size;
+  }
+
+  #onSocket(sock: Socket, graceMs: number): void {
+    const key = `${sock.remoteAddress}:${sock.remotePort}`;
+    const entry: { sock: Socket; timer?: ReturnType<typeof setTimeout> } = { sock };
+    entry.timer = setTimeout(() => {
+      log.info("{peer}: not authenticated within {s} s: closing", {
+        peer: hostPort(sock.remoteAddress ?? "?", sock.remotePort ?? 0),
+        s: graceMs / 1000,
+      });
+      sock.destroy();
+    }, graceMs);
+    this.#sockets.set(key, entry);
+    sock.once("close", () => {
+      clearTimeout(entry.timer);
+      this.#sockets.delete(key);
+    });
+    if (this.#closing) return void sock.destroy();
+    this.#ssh.injectSocket(sock);
+  }
+
+  #onClient(conn: Connection, info: { ip: string; port: number; header: unknown }, policy: ServePolicy) {
+    const entry = this.#sockets.get(`${info.ip}:${info.port}`);
+    const header = info.header as { identRaw?: string } | undefined;
+    const peer = new PeerConnection(
+      conn,
+      { id: this.#nextId++, ip: info.ip, port: info.port, ident: header?.identRaw },
+      policy,
+      () => clearTimeout(entry?.timer),
+    );
+    this.#peers.add(peer);
+    peer.closed.then(() => this.#peers.delete(peer));
+    if (this.#closing) peer.end();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const stopped = new Promise<void>((r) => this.#net.close(() => r()));
+      for (const peer of this.#peers) peer.end();
+      // A peer that does not answer the disconnect is cut off.
+      const timer = setTimeout(() => {
+        for (const { sock } of this.#sockets.values()) sock.destroy();
+      }, CLOSE_WAIT_MS);
+      await Promise.all([...this.#peers].map((p) => p.closed));
+      for (const { sock } of this.#sockets.values()) sock.destroy();
+      await stopped;
+      clearTimeout(timer);
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
