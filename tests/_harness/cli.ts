@@ -5,6 +5,7 @@
  * line and signalled.
  */
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import type { NetnsHost } from "./netns.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -19,6 +20,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Kill the run after this long (ms); the test then fails on the result. */
   timeoutMs?: number;
+  /** Run inside this network namespace (e.g. `warren serve` next to the origins). */
+  netns?: NetnsHost;
 }
 
 function command(
@@ -26,13 +29,16 @@ function command(
   opts: CliOptions,
   stdout: "piped" | "null" = "piped",
 ): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...PERMISSION_FLAGS, MAIN, ...args],
+  const cmdArgs = ["run", "--no-prompt", ...PERMISSION_FLAGS, MAIN, ...args];
+  const options: Deno.CommandOptions = {
     env: { NO_COLOR: "1", ...opts.env },
     stdin: "null",
     stdout,
     stderr: "piped",
-  });
+  };
+  return opts.netns
+    ? opts.netns.command(Deno.execPath(), cmdArgs, options)
+    : new Deno.Command(Deno.execPath(), { args: cmdArgs, ...options });
 }
 
 /** Run to completion. */
