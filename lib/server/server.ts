@@ -34,11 +34,19 @@ const DEFAULT_LOGIN_GRACE_S = 120;
 const DEFAULT_MAX_AUTH_TRIES = 6;
 const CLOSE_WAIT_MS = 1000;
 
+interface SocketEntry {
+  id: number;
+  sock: Socket;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Set once the client's SSH version line has arrived. */
+  peer?: PeerConnection;
+}
+
 export class WarrenServer implements AsyncDisposable {
   #net: NetServer;
   #ssh: InstanceType<typeof Server>;
   #peers = new Set<PeerConnection>();
-  #sockets = new Map<string, { sock: Socket; timer?: ReturnType<typeof setTimeout> }>();
+  #sockets = new Map<string, SocketEntry>();
   #nextId = 1;
   #closing?: Promise<void>;
 
@@ -96,10 +104,12 @@ export class WarrenServer implements AsyncDisposable {
 
   #onSocket(sock: Socket, graceMs: number): void {
     const key = `${sock.remoteAddress}:${sock.remotePort}`;
-    const entry: { sock: Socket; timer?: ReturnType<typeof setTimeout> } = { sock };
+    const from = hostPort(sock.remoteAddress ?? "?", sock.remotePort ?? 0);
+    const entry: SocketEntry = { id: this.#nextId++, sock };
     entry.timer = setTimeout(() => {
-      log.info("{peer}: not authenticated within {s} s: closing", {
-        peer: hostPort(sock.remoteAddress ?? "?", sock.remotePort ?? 0),
+      log.info("#{id} {from}: not authenticated within {s} s: closing", {
+        id: entry.id,
+        from,
         s: graceMs / 1000,
       });
       sock.destroy();
@@ -108,6 +118,9 @@ export class WarrenServer implements AsyncDisposable {
     sock.once("close", () => {
       clearTimeout(entry.timer);
       this.#sockets.delete(key);
+      if (!entry.peer) {
+        log.info("#{id} connection from {from} closed before the SSH handshake", { id: entry.id, from });
+      }
     });
     if (this.#closing) return void sock.destroy();
     this.#ssh.injectSocket(sock);
@@ -118,10 +131,11 @@ export class WarrenServer implements AsyncDisposable {
     const header = info.header as { identRaw?: string } | undefined;
     const peer = new PeerConnection(
       conn,
-      { id: this.#nextId++, ip: info.ip, port: info.port, ident: header?.identRaw },
+      { id: entry?.id ?? this.#nextId++, ip: info.ip, port: info.port, ident: header?.identRaw },
       policy,
       () => clearTimeout(entry?.timer),
     );
+    if (entry) entry.peer = peer;
     this.#peers.add(peer);
     peer.closed.then(() => this.#peers.delete(peer));
     if (this.#closing) peer.end();
