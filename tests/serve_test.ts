@@ -9,25 +9,23 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { LiveCli, runCli } from "./_harness/cli.ts";
+import { LiveCli } from "./_harness/cli.ts";
 import { freePort } from "./_harness/free_port.ts";
 import { LiveProc, runProc } from "./_harness/live_proc.ts";
 import { roundTrip, testBytes } from "./_harness/local_servers.ts";
-import { netnsSupport } from "./_harness/netns.ts";
 import { startOrigin } from "./_harness/origin.ts";
 import { patternBytes } from "./_harness/pattern.ts";
-import { type Served, sshArgs, startServe, warrenArgs } from "./_harness/serve.ts";
+import {
+  type Served,
+  serveTestsSkipReason,
+  sshArgs,
+  startServe,
+  warrenArgs,
+} from "./_harness/serve.ts";
 
-const ns = netnsSupport();
-const hasSsh = (() => {
-  try {
-    return Deno.statSync("/usr/bin/ssh").isFile;
-  } catch {
-    return false;
-  }
-})();
-const ignore = !ns.ok || !hasSsh;
-if (ignore) console.error(`skipping warren serve tests: ${!ns.ok ? ns.reason : "no /usr/bin/ssh"}`);
+const skip = serveTestsSkipReason();
+const ignore = skip !== undefined;
+if (ignore) console.error(`skipping warren serve tests: ${skip}`);
 const MiB = 1024 * 1024;
 
 async function curl(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -36,72 +34,88 @@ async function curl(args: string[]): Promise<{ code: number; out: string; err: s
 }
 
 /** curl run inside the server's namespace (where remote forwards listen). */
-async function curlInside(s: Served, url: string): Promise<{ code: number; out: string; err: string }> {
+async function curlInside(
+  s: Served,
+  url: string,
+): Promise<{ code: number; out: string; err: string }> {
   const r = await runProc("curl", ["-sS", "--max-time", "20", url], { netns: s.netns });
   return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
-Deno.test({ name: "serve: OpenSSH ssh -N -L, -D and -R through warren serve", ignore }, async (t) => {
-  await using served = await startServe();
-  await using origin = await startOrigin({ netns: served.netns });
-  await using here = await startOrigin(); // this host's loopback, for -R
-  const [web, echo, socks] = [freePort(), freePort(), freePort()];
-  await using ssh = new LiveProc("ssh", [
-    "-N",
-    "-v",
-    ...["-L", `${web}:127.0.0.1:${origin.httpPort}`],
-    ...["-L", `${echo}:127.0.0.1:${origin.echoPort}`],
-    ...["-D", `127.0.0.1:${socks}`],
-    ...["-R", `0:127.0.0.1:${here.httpPort}`],
-    ...sshArgs(served),
-  ]);
-  const allocated = Number((await ssh.waitFor(/Allocated port (\d+) for remote forward/))[1]);
+Deno.test(
+  { name: "serve: OpenSSH ssh -N -L, -D and -R through warren serve", ignore },
+  async (t) => {
+    await using served = await startServe();
+    await using origin = await startOrigin({ netns: served.netns });
+    await using here = await startOrigin(); // this host's loopback, for -R
+    const [web, echo, socks] = [freePort(), freePort(), freePort()];
+    await using ssh = new LiveProc("ssh", [
+      "-N",
+      "-v",
+      ...["-L", `${web}:127.0.0.1:${origin.httpPort}`],
+      ...["-L", `${echo}:127.0.0.1:${origin.echoPort}`],
+      ...["-D", `127.0.0.1:${socks}`],
+      ...["-R", `0:127.0.0.1:${here.httpPort}`],
+      ...sshArgs(served),
+    ]);
+    const allocated = Number((await ssh.waitFor(/Allocated port (\d+) for remote forward/))[1]);
 
-  await t.step("the origin is unreachable except through SSH", async () => {
-    await assert.rejects(Deno.connect({ hostname: served.host, port: origin.httpPort }));
-  });
+    await t.step("the origin is unreachable except through SSH", async () => {
+      await assert.rejects(Deno.connect({ hostname: served.host, port: origin.httpPort }));
+    });
 
-  await t.step("-L carries HTTP and a 16 MiB download byte for byte", async () => {
-    assert.equal((await curl([`http://127.0.0.1:${web}/hello`])).out, "hello from origin\n");
-    const file = `${served.dir}/download.bin`;
-    const r = await curl(["-o", file, `http://127.0.0.1:${web}/bytes/${16 * MiB}?seed=3`]);
-    assert.equal(r.code, 0, r.err);
-    assert.equal(Buffer.compare(await Deno.readFile(file), patternBytes(16 * MiB, 3)), 0);
-  });
+    await t.step("-L carries HTTP and a 16 MiB download byte for byte", async () => {
+      assert.equal((await curl([`http://127.0.0.1:${web}/hello`])).out, "hello from origin\n");
+      const file = `${served.dir}/download.bin`;
+      const r = await curl(["-o", file, `http://127.0.0.1:${web}/bytes/${16 * MiB}?seed=3`]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(Buffer.compare(await Deno.readFile(file), patternBytes(16 * MiB, 3)), 0);
+    });
 
-  await t.step("-L keeps half-close: the echo answers after our EOF", async () => {
-    const data = testBytes(2 * MiB, 4);
-    assert.deepEqual(await roundTrip(echo, data), data);
-  });
+    await t.step("-L keeps half-close: the echo answers after our EOF", async () => {
+      const data = testBytes(2 * MiB, 4);
+      assert.deepEqual(await roundTrip(echo, data), data);
+    });
 
-  await t.step("-D: curl through OpenSSH's SOCKS proxy, names resolved by warren serve", async () => {
-    const r = await curl(["--socks5-hostname", `127.0.0.1:${socks}`, `http://localhost:${origin.httpPort}/hello`]);
-    assert.equal(r.out, "hello from origin\n", r.err);
-  });
+    await t.step(
+      "-D: curl through OpenSSH's SOCKS proxy, names resolved by warren serve",
+      async () => {
+        const r = await curl([
+          "--socks5-hostname",
+          `127.0.0.1:${socks}`,
+          `http://localhost:${origin.httpPort}/hello`,
+        ]);
+        assert.equal(r.out, "hello from origin\n", r.err);
+      },
+    );
 
-  await t.step("-R 0: warren serve picks a loopback port that leads back here", async () => {
-    const r = await curlInside(served, `http://127.0.0.1:${allocated}/hello`);
-    assert.equal(r.out, "hello from origin\n", r.err);
-    // Loopback only (no --gateway-ports): not reachable on the namespace's address.
-    await assert.rejects(Deno.connect({ hostname: served.host, port: allocated }));
-  });
+    await t.step("-R 0: warren serve picks a loopback port that leads back here", async () => {
+      const r = await curlInside(served, `http://127.0.0.1:${allocated}/hello`);
+      assert.equal(r.out, "hello from origin\n", r.err);
+      // Loopback only (no --gateway-ports): not reachable on the namespace's address.
+      await assert.rejects(Deno.connect({ hostname: served.host, port: allocated }));
+    });
 
-  await t.step("warren serve logged the connection, the key and each channel", () => {
-    const log = served.log();
-    assert.match(log, /#1 connection from \S+ \(SSH-2\.0-OpenSSH/);
-    assert.match(log, /#1 accepted publickey ssh-ed25519 SHA256:\S+ for \S+ \(\S+authorized_keys:2\)/);
-    assert.match(log, new RegExp(`#1 direct-tcpip \\S+ -> 127\\.0\\.0\\.1:${origin.httpPort}`));
-    assert.match(log, new RegExp(`#1 direct-tcpip \\S+ -> localhost:${origin.httpPort}`));
-    assert.match(log, new RegExp(`#1 remote forward listening on 127\\.0\\.0\\.1:${allocated}`));
-    assert.match(log, /#1 forwarded connection \S+ -> localhost:\d+/);
-  });
+    await t.step("warren serve logged the connection, the key and each channel", () => {
+      const log = served.log();
+      assert.match(log, /#1 connection from \S+ \(SSH-2\.0-OpenSSH/);
+      assert.match(
+        log,
+        /#1 accepted publickey ssh-ed25519 SHA256:\S+ for \S+ \(\S+authorized_keys:2\)/,
+      );
+      assert.match(log, new RegExp(`#1 direct-tcpip \\S+ -> 127\\.0\\.0\\.1:${origin.httpPort}`));
+      assert.match(log, new RegExp(`#1 direct-tcpip \\S+ -> localhost:${origin.httpPort}`));
+      assert.match(log, new RegExp(`#1 remote forward listening on 127\\.0\\.0\\.1:${allocated}`));
+      assert.match(log, /#1 forwarded connection \S+ -> localhost:\d+/);
+    });
 
-  assert.ok(ssh.running, ssh.output);
-  await ssh.stop("SIGTERM");
-  await served.cli.waitFor(/#1 closed after/);
-  assert.equal(await served.stop(), 0, served.log());
-  assert.match(served.log(), /Received SIGTERM: closing connections/);
-});
+    assert.ok(ssh.running, ssh.output);
+    await ssh.stop("SIGTERM");
+    await served.cli.waitFor(/#1 closed after/);
+    assert.equal(await served.stop(), 0, served.log());
+    assert.match(served.log(), /Received SIGTERM: closing connections/);
+  },
+);
 
 Deno.test({ name: "serve: keepalive@openssh.com requests are answered", ignore }, async () => {
   await using served = await startServe();
@@ -120,33 +134,53 @@ Deno.test({ name: "serve: keepalive@openssh.com requests are answered", ignore }
   await ssh.stop("SIGTERM");
 });
 
-Deno.test({ name: "serve: warren's client through warren serve (-L, socks/, -R 0)", ignore }, async () => {
-  await using served = await startServe();
-  await using origin = await startOrigin({ netns: served.netns });
-  await using here = await startOrigin();
-  const [web, proxy] = [freePort(), freePort()];
-  await using client = new LiveCli([
-    ...["-L", `${web}:127.0.0.1:${origin.httpPort}`],
-    ...["-L", `socks/${proxy}`],
-    ...["-R", `0:127.0.0.1:${here.httpPort}`],
-    ...warrenArgs(served),
-  ]);
-  const m = await client.waitFor(/the server assigned port (\d+)/);
-  await client.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${proxy}`));
-  await client.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${web}`));
-  assert.equal((await curl([`http://127.0.0.1:${web}/hello`])).out, "hello from origin\n");
-  const viaSocks = await curl(["-x", `socks5h://127.0.0.1:${proxy}`, `http://localhost:${origin.httpPort}/hello`]);
-  assert.equal(viaSocks.out, "hello from origin\n", viaSocks.err);
-  const viaHttp = await curl(["-x", `http://127.0.0.1:${proxy}`, `http://127.0.0.1:${origin.httpPort}/hello`]);
-  assert.equal(viaHttp.out, "hello from origin\n", viaHttp.err);
-  const data = testBytes(4 * MiB, 8);
-  const file = `${served.dir}/up.bin`;
-  await Deno.writeFile(file, data);
-  const echoed = await curl(["--data-binary", `@${file}`, `http://127.0.0.1:${web}/echo`, "-o", `${file}.back`]);
-  assert.equal(echoed.code, 0, echoed.err);
-  assert.deepEqual(await Deno.readFile(`${file}.back`), data);
-  assert.equal((await curlInside(served, `http://127.0.0.1:${m[1]}/hello`)).out, "hello from origin\n");
-  assert.equal(await client.stop("SIGTERM"), 0, client.stderr);
-  await served.cli.waitFor(/remote forward on localhost:\d+ cancelled/);
-  assert.match(served.log(), /connection from \S+ \(SSH-2\.0-ssh2js/);
-});
+Deno.test(
+  { name: "serve: warren's client through warren serve (-L, socks/, -R 0)", ignore },
+  async () => {
+    await using served = await startServe();
+    await using origin = await startOrigin({ netns: served.netns });
+    await using here = await startOrigin();
+    const [web, proxy] = [freePort(), freePort()];
+    await using client = new LiveCli([
+      ...["-L", `${web}:127.0.0.1:${origin.httpPort}`],
+      ...["-L", `socks/${proxy}`],
+      ...["-R", `0:127.0.0.1:${here.httpPort}`],
+      ...warrenArgs(served),
+    ]);
+    const m = await client.waitFor(/the server assigned port (\d+)/);
+    await client.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${proxy}`));
+    await client.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${web}`));
+    assert.equal((await curl([`http://127.0.0.1:${web}/hello`])).out, "hello from origin\n");
+    const viaSocks = await curl([
+      "-x",
+      `socks5h://127.0.0.1:${proxy}`,
+      `http://localhost:${origin.httpPort}/hello`,
+    ]);
+    assert.equal(viaSocks.out, "hello from origin\n", viaSocks.err);
+    const viaHttp = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy}`,
+      `http://127.0.0.1:${origin.httpPort}/hello`,
+    ]);
+    assert.equal(viaHttp.out, "hello from origin\n", viaHttp.err);
+    const data = testBytes(4 * MiB, 8);
+    const file = `${served.dir}/up.bin`;
+    await Deno.writeFile(file, data);
+    const echoed = await curl([
+      "--data-binary",
+      `@${file}`,
+      `http://127.0.0.1:${web}/echo`,
+      "-o",
+      `${file}.back`,
+    ]);
+    assert.equal(echoed.code, 0, echoed.err);
+    assert.deepEqual(await Deno.readFile(`${file}.back`), data);
+    assert.equal(
+      (await curlInside(served, `http://127.0.0.1:${m[1]}/hello`)).out,
+      "hello from origin\n",
+    );
+    assert.equal(await client.stop("SIGTERM"), 0, client.stderr);
+    await served.cli.waitFor(/remote forward on localhost:\d+ cancelled/);
+    assert.match(served.log(), /connection from \S+ \(SSH-2\.0-ssh2js/);
+  },
+);

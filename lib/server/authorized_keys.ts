@@ -29,7 +29,12 @@ import { Buffer } from "node:buffer";
 import { utils } from "../ssh/ssh2.ts";
 import { fingerprintSha256, keyTypeOfBlob } from "../config/ssh_key_blob.ts";
 import { type FromPattern, parseFromPatterns } from "./from_match.ts";
-import { type ListenPermit, type OpenPermit, parseListenPermit, parseOpenPermit } from "./permits.ts";
+import {
+  type ListenPermit,
+  type OpenPermit,
+  parseListenPermit,
+  parseOpenPermit,
+} from "./permits.ts";
 
 export interface KeyOptions {
   from?: FromPattern[];
@@ -249,9 +254,7 @@ export function parseExpiry(text: string): Date {
   const m = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(Z)?$/i.exec(text);
   if (!m) throw new SyntaxError(`expiry-time '${text}' is not YYYYMMDD[HHMM[SS]][Z]`);
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map((v) => Number(v ?? 0));
-  const date = m[7]
-    ? new Date(Date.UTC(y, mo - 1, d, h, mi, s))
-    : new Date(y, mo - 1, d, h, mi, s);
+  const date = m[7] ? new Date(Date.UTC(y, mo - 1, d, h, mi, s)) : new Date(y, mo - 1, d, h, mi, s);
   const back = m[7]
     ? [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours()]
     : [date.getFullYear(), date.getMonth() + 1, date.getDate(), date.getHours()];

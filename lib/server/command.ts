@@ -91,7 +91,9 @@ export interface ServeConfig {
 export const DEFAULT_LISTEN = { hostname: "127.0.0.1", port: 2222 };
 
 /** Parse `warren serve` arguments (pure). */
-export function parseServeArgs(argv: string[]): { kind: "help" } | { kind: "run"; config: ServeConfig } {
+export function parseServeArgs(
+  argv: string[],
+): { kind: "help" } | { kind: "run"; config: ServeConfig } {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -167,7 +169,9 @@ async function loadKeys(file: string): Promise<number> {
 }
 
 function signalled(): { wait: Promise<Deno.Signal>; stop: () => void } {
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM", "SIGHUP"];
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
   const got = Promise.withResolvers<Deno.Signal>();
   const handlers = signals.map((s) => [s, () => got.resolve(s)] as const);
   for (const [s, h] of handlers) Deno.addSignalListener(s, h);
@@ -186,7 +190,10 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
   const c = parsed.config;
   setupLogging(levelFor(c.verbosity));
   const keyCount = await loadKeys(c.authorizedKeysFile);
-  const hostKey = await loadHostKey(c.hostKeyPath ?? defaultHostKeyPath(env), c.hostKeyPath === undefined);
+  const hostKey = await loadHostKey(
+    c.hostKeyPath ?? defaultHostKeyPath(env),
+    c.hostKeyPath === undefined,
+  );
   if (hostKey.generated) {
     log.info("Generated a new ed25519 host key: {path} (mode 0600; public key in {path}.pub)", {
       path: hostKey.path,
@@ -200,7 +207,11 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
       return WarrenServer.start({ ...c, hostname: "0.0.0.0", hostKey });
     });
     const addr = server.address;
-    log.info("Host key {type} {fp} ({path})", { type: hostKey.type, fp: hostKey.fingerprint, path: hostKey.path });
+    log.info("Host key {type} {fp} ({path})", {
+      type: hostKey.type,
+      fp: hostKey.fingerprint,
+      path: hostKey.path,
+    });
     log.info("Listening on {addr}: {n} authorized key(s) from {file}", {
       addr: hostPort(addr.hostname, addr.port),
       n: keyCount,
@@ -213,7 +224,9 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
       where: c.gatewayPorts ? "addresses as asked, --gateway-ports" : "loopback only",
     });
     if (!isLoopback(addr.hostname)) {
-      log.warn("Listening on {addr}: other hosts can connect", { addr: hostPort(addr.hostname, addr.port) });
+      log.warn("Listening on {addr}: other hosts can connect", {
+        addr: hostPort(addr.hostname, addr.port),
+      });
     }
     const signal = await signals.wait;
     log.info("Received {signal}: closing connections", { signal });

@@ -25,7 +25,7 @@ import { closeQuietly, pump } from "../tunnel/pump.ts";
 import { dial } from "../tunnel/remote.ts";
 import type { AuthorizedKey } from "./authorized_keys.ts";
 import { checkKey, keyWhere, readAuthorizedKeys } from "./auth.ts";
-import { type ListenPermit, listenAllowed, type OpenPermit, openAllowed } from "./permits.ts";
+import { listenAllowed, type ListenPermit, openAllowed, type OpenPermit } from "./permits.ts";
 import { RemoteForwards } from "./remote_forwards.ts";
 import {
   type ChannelOpenInfo,

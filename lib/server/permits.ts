@@ -84,10 +84,16 @@ export function parseListenPermit(text: string): ListenPermit {
 }
 
 /** Whether a direct-tcpip to host:port is allowed by the list. */
-export function openAllowed(permits: OpenPermit[] | undefined, host: string, port: number): boolean {
+export function openAllowed(
+  permits: OpenPermit[] | undefined,
+  host: string,
+  port: number,
+): boolean {
   if (permits === undefined) return true;
   const h = host.toLowerCase();
-  return permits.some((p) => (p.port === "*" || p.port === port) && (p.host === "*" || p.host === h));
+  return permits.some((p) =>
+    (p.port === "*" || p.port === port) && (p.host === "*" || p.host === h)
+  );
 }
 
 /** Whether a tcpip-forward on address:port is allowed by the list. */

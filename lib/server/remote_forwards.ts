@@ -67,7 +67,11 @@ export class RemoteForwards {
     this.#forwards.set(key, { listeners });
     for (const l of listeners) {
       this.#conns.track(
-        acceptLoop(l, this.#conns, (c) => this.#conns.serve(c, () => this.#serve(c, address, bound))),
+        acceptLoop(
+          l,
+          this.#conns,
+          (c) => this.#conns.serve(c, () => this.#serve(c, address, bound)),
+        ),
       );
     }
     const where = listeners.map((l) => hostPort(l.addr.hostname, l.addr.port)).join(", ");
@@ -114,7 +118,9 @@ export class RemoteForwards {
         });
       });
     } catch (err) {
-      this.#log.info(`forwarded connection ${from} -> ${listen} refused by the client: ${messageOf(err)}`);
+      this.#log.info(
+        `forwarded connection ${from} -> ${listen} refused by the client: ${messageOf(err)}`,
+      );
       closeQuietly(sock);
       return;
     }

@@ -80,7 +80,9 @@ export class WarrenServer implements AsyncDisposable {
           : err.code === "EADDRNOTAVAIL"
           ? "address not available on this host"
           : err.message;
-        reject(new WarrenError("bind", `Cannot listen on ${hostPort(opts.hostname, opts.port)}: ${why}`));
+        reject(
+          new WarrenError("bind", `Cannot listen on ${hostPort(opts.hostname, opts.port)}: ${why}`),
+        );
       };
       server.#net.once("error", onError);
       server.#net.listen(opts.port, opts.hostname, () => {
@@ -119,14 +121,21 @@ export class WarrenServer implements AsyncDisposable {
       clearTimeout(entry.timer);
       this.#sockets.delete(key);
       if (!entry.peer) {
-        log.info("#{id} connection from {from} closed before the SSH handshake", { id: entry.id, from });
+        log.info("#{id} connection from {from} closed before the SSH handshake", {
+          id: entry.id,
+          from,
+        });
       }
     });
     if (this.#closing) return void sock.destroy();
     this.#ssh.injectSocket(sock);
   }
 
-  #onClient(conn: Connection, info: { ip: string; port: number; header: unknown }, policy: ServePolicy) {
+  #onClient(
+    conn: Connection,
+    info: { ip: string; port: number; header: unknown },
+    policy: ServePolicy,
+  ) {
     const entry = this.#sockets.get(`${info.ip}:${info.port}`);
     const header = info.header as { identRaw?: string } | undefined;
     const peer = new PeerConnection(

@@ -46,11 +46,17 @@ export class LiveProc implements AsyncDisposable {
   async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
     const now = this.output.match(pattern);
     if (now) return now;
-    const found = new Promise<RegExpMatchArray>((resolve) => this.#waiters.push({ pattern, resolve }));
+    const found = new Promise<RegExpMatchArray>((resolve) =>
+      this.#waiters.push({ pattern, resolve })
+    );
     let timer: ReturnType<typeof setTimeout> | undefined;
     const failed = Promise.race([
-      this.child.status.then(() => Promise.all(this.#pumps)).then(() => `exited before printing ${pattern}`),
-      new Promise<string>((r) => timer = setTimeout(() => r(`no ${pattern} within ${timeoutMs} ms`), timeoutMs)),
+      this.child.status.then(() => Promise.all(this.#pumps)).then(() =>
+        `exited before printing ${pattern}`
+      ),
+      new Promise<string>((r) =>
+        timer = setTimeout(() => r(`no ${pattern} within ${timeoutMs} ms`), timeoutMs)
+      ),
     ]);
     try {
       const result = await Promise.race([found, failed]);
@@ -101,7 +107,11 @@ export class LiveProc implements AsyncDisposable {
 export async function runProc(
   cmd: string,
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; netns?: { command: (c: string, a: string[], o: Deno.CommandOptions) => Deno.Command } } = {},
+  opts: {
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    netns?: { command: (c: string, a: string[], o: Deno.CommandOptions) => Deno.Command };
+  } = {},
 ): Promise<ProcResult> {
   const options: Deno.CommandOptions = {
     args,
@@ -110,7 +120,8 @@ export async function runProc(
     stdout: "piped",
     stderr: "piped",
   };
-  const child = (opts.netns ? opts.netns.command(cmd, args, options) : new Deno.Command(cmd, options)).spawn();
+  const child =
+    (opts.netns ? opts.netns.command(cmd, args, options) : new Deno.Command(cmd, options)).spawn();
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
@@ -118,7 +129,11 @@ export async function runProc(
   }, opts.timeoutMs ?? 30_000);
   try {
     const out = await child.output();
-    return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
   } finally {
     clearTimeout(timer);
   }

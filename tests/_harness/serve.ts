@@ -10,7 +10,7 @@
  * holds it for the address and port. `log()` is what serve has printed.
  */
 import { LiveCli } from "./cli.ts";
-import { createNetnsHost, type NetnsHost } from "./netns.ts";
+import { createNetnsHost, type NetnsHost, netnsSupport } from "./netns.ts";
 import { run } from "./procs.ts";
 
 export interface Served extends AsyncDisposable {
@@ -55,7 +55,14 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
     const prefix = opts.keyOptions ? `${opts.keyOptions} ` : "";
     await Deno.writeTextFile(authorizedKeys, `# test keys\n${prefix}${clientPub}\n`);
     const cli = new LiveCli(
-      ["serve", "--authorized-keys", authorizedKeys, "--listen", `${netns.nsAddr}:0`, ...(opts.args ?? [])],
+      [
+        "serve",
+        "--authorized-keys",
+        authorizedKeys,
+        "--listen",
+        `${netns.nsAddr}:0`,
+        ...(opts.args ?? []),
+      ],
       { netns, env: { XDG_CONFIG_HOME: `${dir}/config` } },
     );
     let port: number;
@@ -135,4 +142,36 @@ export function warrenArgs(s: Served, key = s.clientKey): string[] {
     "-B",
     `tester@${s.host}#${s.port}`,
   ];
+}
+
+/** Why the real-peer serve tests cannot run here (root, iproute2, ssh), or undefined. */
+export function serveTestsSkipReason(): string | undefined {
+  const ns = netnsSupport();
+  if (!ns.ok) return ns.reason;
+  try {
+    if (!Deno.statSync("/usr/bin/ssh").isFile) return "no /usr/bin/ssh";
+  } catch {
+    return "no /usr/bin/ssh";
+  }
+  return undefined;
+}
+
+/** An empty HOME, so warren's client finds no default keys or known_hosts. */
+export async function emptyHome(s: Served): Promise<Record<string, string>> {
+  const home = `${s.dir}/home`;
+  await Deno.mkdir(home, { recursive: true });
+  return { HOME: home, SSH_AUTH_SOCK: "" };
+}
+
+/** Dial until a listener accepts (ssh -N prints nothing when its -L is ready). */
+export async function waitListening(port: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`);
 }

@@ -12,13 +12,9 @@ import {
   type Server as NetServer,
   type Socket,
 } from "node:net";
-import {
-  type AuthContext,
-  type Connection,
-  type ParsedKey,
-  Server,
-  utils,
-} from "../../lib/ssh/ssh2.ts";
+import { type AuthContext, type Connection, Server } from "../../lib/ssh/ssh2.ts";
+import { generateEd25519 } from "../../lib/server/keygen.ts";
+import { keepHalfOpen } from "../../lib/server/ssh2_internals.ts";
 
 type AuthMethods = Parameters<AuthContext["reject"]>[0];
 
@@ -54,8 +50,8 @@ export interface TestServer extends AsyncDisposable {
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "warren-test-" });
-  const host = generateKeyPair();
-  const client = generateKeyPair();
+  const host = generateEd25519();
+  const client = generateEd25519();
   const clientKey = `${dir}/id_ed25519`;
   await Deno.writeTextFile(clientKey, client.private, { mode: 0o600 });
   const clientPub = client.parsed;
@@ -185,7 +181,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
 function splice(sock: Socket, ch: NodeJS.ReadWriteStream & { destroy(): void }): void {
   // ssh2 closes a server-side channel as soon as its write side ends; sshd
   // keeps it half-open for TCP channels, and so must this stand-in.
-  (ch as unknown as { server: boolean }).server = false;
+  keepHalfOpen(ch);
   sock.pipe(ch);
   ch.pipe(sock);
   ch.on("error", () => sock.destroy());
@@ -195,19 +191,4 @@ function splice(sock: Socket, ch: NodeJS.ReadWriteStream & { destroy(): void }):
   sock.on("close", (hadError: boolean) => {
     if (hadError) ch.destroy();
   });
-}
-
-/**
- * An ed25519 key pair that ssh2 can parse back. Under Deno, ssh2's generator
- * sometimes drops a leading zero byte of the public key (about 1 in 256
- * keys), producing a 31-byte key nothing accepts; generate again then.
- */
-function generateKeyPair(): { private: string; parsed: ParsedKey } {
-  for (;;) {
-    const pair = utils.generateKeyPairSync("ed25519");
-    const pub = utils.parseKey(pair.public);
-    if (!(pub instanceof Error) && !(utils.parseKey(pair.private) instanceof Error)) {
-      return { private: pair.private, parsed: pub };
-    }
-  }
 }

@@ -1,0 +1,222 @@
+/**
+ * WarrenServer in-process, driven by ssh2's Client and warren's own
+ * connection code: what the real-peer tests cannot force (a client that
+ * really sends a password, more failures than allowed, a silent socket),
+ * half-close both ways, cancel-tcpip-forward, and a clean close().
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { setLogWriter, setupLogging } from "../log.ts";
+import { connectSsh } from "../ssh/connection.ts";
+import { Client } from "../ssh/ssh2.ts";
+import { loadHostKey } from "./host_key.ts";
+import { generateEd25519, type KeyPair } from "./keygen.ts";
+import { type ServeOptions, WarrenServer } from "./server.ts";
+
+interface Rig extends AsyncDisposable {
+  server: WarrenServer;
+  port: number;
+  dir: string;
+  client: KeyPair;
+  keyFile: string;
+  knownHosts: string;
+  log: string[];
+  waitLog(pattern: RegExp): Promise<void>;
+}
+
+async function rig(opts: Partial<ServeOptions> = {}, keyOptions = ""): Promise<Rig> {
+  const dir = await Deno.makeTempDir({ prefix: "warren-server-test-" });
+  const client = generateEd25519("client");
+  const keyFile = `${dir}/id_ed25519`;
+  await Deno.writeTextFile(keyFile, client.private, { mode: 0o600 });
+  await Deno.writeTextFile(
+    `${dir}/authorized_keys`,
+    `${keyOptions}${keyOptions && " "}${client.public}\n`,
+  );
+  const hostKey = await loadHostKey(`${dir}/host_key`, true);
+  const log: string[] = [];
+  let waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  setupLogging("debug");
+  setLogWriter((line) => {
+    log.push(line);
+    waiters = waiters.filter((w) => !(w.pattern.test(line) && (w.resolve(), true)));
+  });
+  const server = await WarrenServer.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    hostKey,
+    authorizedKeysFile: `${dir}/authorized_keys`,
+    gatewayPorts: false,
+    ...opts,
+  });
+  const port = server.address.port;
+  const knownHosts = `${dir}/known_hosts`;
+  const pub = await Deno.readTextFile(`${dir}/host_key.pub`);
+  await Deno.writeTextFile(
+    knownHosts,
+    `[127.0.0.1]:${port} ${pub.split(" ").slice(0, 2).join(" ")}\n`,
+  );
+  return {
+    server,
+    port,
+    dir,
+    client,
+    keyFile,
+    knownHosts,
+    log,
+    waitLog: (pattern) =>
+      log.some((l) => pattern.test(l))
+        ? Promise.resolve()
+        : new Promise((resolve) => waiters.push({ pattern, resolve })),
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      setLogWriter((line) => void Deno.stderr.writeSync(new TextEncoder().encode(line)));
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** An ssh2 client run to ready, its first error, or its close. */
+function ssh2Attempt(
+  port: number,
+  config: Record<string, unknown>,
+): Promise<{ error?: Error; client: Client }> {
+  return new Promise((resolve) => {
+    const client = new Client();
+    client.once("ready", () => resolve({ client }));
+    client.once("error", (error) => resolve({ error, client }));
+    client.once("close", () => resolve({ error: new Error("closed"), client }));
+    client.connect({ host: "127.0.0.1", port, readyTimeout: 20_000, ...config } as never);
+  });
+}
+
+function connect(r: Rig) {
+  return connectSsh({
+    host: "127.0.0.1",
+    port: r.port,
+    user: "tester",
+    identityFiles: [r.keyFile],
+    explicitIdentities: true,
+    hostKeyPolicy: "strict",
+    knownHostsFiles: [r.knownHosts],
+    connectTimeout: 20,
+    keepaliveInterval: 0,
+    keepaliveCountMax: 3,
+  });
+}
+
+Deno.test("WarrenServer refuses a real password attempt and offers only publickey", async () => {
+  await using r = await rig();
+  const { error, client } = await ssh2Attempt(r.port, { username: "eve", password: "guess" });
+  client.end();
+  assert.match(String(error), /All configured authentication methods failed/);
+  await r.waitLog(/refused password for eve: only public keys are accepted/);
+});
+
+Deno.test("WarrenServer disconnects after 6 failed attempts", async () => {
+  await using r = await rig();
+  const strangers = Array.from({ length: 8 }, () => generateEd25519().private);
+  let offered = 0;
+  const { error, client } = await ssh2Attempt(r.port, {
+    username: "eve",
+    authHandler: (_left: unknown, _partial: unknown, next: (m: unknown) => void) =>
+      next(
+        offered < strangers.length
+          ? { type: "publickey", username: "eve", key: strangers[offered++] }
+          : false,
+      ),
+  });
+  client.end();
+  assert.ok(error);
+  await r.waitLog(/6 failed authentication attempts: disconnecting/);
+  assert.ok(offered <= 7, `the server kept listening after ${offered} keys`);
+});
+
+Deno.test("WarrenServer drops a client that does not authenticate within the login grace time", async () => {
+  await using r = await rig({ loginGraceSeconds: 0.2 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
+  const buf = new Uint8Array(1024);
+  while (await conn.read(buf) !== null) { /* the server's version line, then EOF */ }
+  conn.close();
+  await r.waitLog(/#1 127\.0\.0\.1:\d+: not authenticated within 0\.2 s: closing/);
+});
+
+Deno.test("WarrenServer: direct-tcpip keeps half-close both ways", async () => {
+  await using r = await rig();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const echo = (async () => {
+    const conn = await listener.accept();
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
+    // Our side got EOF; answer after it, then half-close.
+    for (const c of chunks) await conn.write(c);
+    await conn.closeWrite();
+    conn.close();
+  })();
+  await using ssh = await connect(r);
+  const ch = await ssh.openDirect("127.0.0.1", 1, "127.0.0.1", listener.addr.port);
+  const data = Buffer.alloc(3 * 1024 * 1024, 7);
+  const back: Buffer[] = [];
+  const ended = new Promise<void>((resolve) => {
+    ch.on("data", (d: Buffer) => back.push(d));
+    ch.once("end", resolve);
+  });
+  ch.end(data);
+  await ended;
+  assert.equal(Buffer.compare(Buffer.concat(back), data), 0);
+  ch.destroy();
+  await echo;
+  listener.close();
+  await r.waitLog(/direct-tcpip 127\.0\.0\.1:1 -> 127\.0\.0\.1:\d+/);
+});
+
+Deno.test("WarrenServer: tcpip-forward on port 0 and its cancel", async () => {
+  await using r = await rig();
+  await using ssh = await connect(r);
+  const port = await ssh.forwardIn("localhost", 0, (_d, accept) => {
+    const ch = accept();
+    ch.end("hello from the client side\n");
+    ch.resume();
+  });
+  assert.ok(port > 0);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buf = new Uint8Array(100);
+  const n = await conn.read(buf);
+  assert.equal(new TextDecoder().decode(buf.subarray(0, n!)), "hello from the client side\n");
+  conn.close();
+  await ssh.unforwardIn("localhost", port);
+  await r.waitLog(new RegExp(`remote forward on localhost:${port} cancelled`));
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+});
+
+Deno.test("WarrenServer refuses session and streamlocal channels with a reason", async () => {
+  await using r = await rig();
+  const { error, client } = await ssh2Attempt(r.port, {
+    username: "tester",
+    privateKey: r.client.private,
+    strictVendor: false,
+  });
+  assert.equal(error, undefined);
+  const exec = await new Promise<Error | undefined>((res) =>
+    client.exec("true", (err) => res(err))
+  );
+  assert.match(String(exec), /warren serve forwards TCP ports only; it offers no sessions/);
+  const unix = await new Promise<Error | undefined>((res) =>
+    client.openssh_forwardOutStreamLocal("/run/x.sock", (err) => res(err))
+  );
+  assert.match(String(unix), /it offers no Unix socket forwarding/);
+  client.end();
+  await r.waitLog(/refused direct-streamlocal@openssh\.com channel/);
+});
+
+Deno.test("WarrenServer.close() disconnects live clients and their tunnels", async () => {
+  const r = await rig();
+  const ssh = await connect(r);
+  const port = await ssh.forwardIn("localhost", 0, (_d, _accept, reject) => reject());
+  const closed = ssh.closed;
+  await r[Symbol.asyncDispose]();
+  assert.ok(await closed, "the client saw its connection end");
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+  await ssh.close();
+});
