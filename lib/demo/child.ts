@@ -18,7 +18,7 @@ export class WarrenProcess implements AsyncDisposable {
 
   constructor(name: string, args: string[], env: Record<string, string>) {
     this.name = name;
-    this.child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--quiet", "--no-prompt", ...PERMISSION_FLAGS, MAIN, ...args],
       env: { NO_COLOR: "1", ...env },
       cwd: ROOT, // where deno.json maps the npm imports
@@ -26,13 +26,14 @@ export class WarrenProcess implements AsyncDisposable {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    this.child.status.finally(() => {
+    this.child = child;
+    child.status.finally(() => {
       this.#exited = true;
       this.#changed.resolve();
     });
     this.#reading = (async () => {
       const decoder = new TextDecoder();
-      for await (const chunk of this.child.stderr) {
+      for await (const chunk of child.stderr) {
         this.output += decoder.decode(chunk, { stream: true });
         const changed = this.#changed;
         this.#changed = Promise.withResolvers<void>();
