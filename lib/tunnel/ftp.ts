@@ -36,6 +36,7 @@ import {
   type DataStats,
   type FtpSsh,
   openLocalEntry,
+  samePeer,
 } from "./ftp_data.ts";
 import { openRemoteEntry } from "./ftp_data_remote.ts";
 import { type DataRoutes, FtpSession } from "./ftp_session.ts";
@@ -57,10 +58,10 @@ export type FtpStats = DataStats & { sessions: number };
 
 /**
  * The local listener for a data connection from `peer`, which reached us at
- * `local`: on that address (so the peer can reach it), letting in `peer`
- * only. A 227 reply or a PORT command can name IPv4 only: a peer on ::1 is
- * given 127.0.0.1 and comes from there; any other IPv6 peer cannot be
- * served that way (it gets a 425; EPSV and EPRT work).
+ * `local`: on that address, so the peer can reach it. A 227 reply or a PORT
+ * command can name IPv4 only: a peer on ::1 is given 127.0.0.1 (loopback
+ * counts as one peer, ftp_data.ts); any other IPv6 peer cannot be served
+ * that way (it gets a 425; EPSV and EPRT work).
  */
 function dataListener(
   local: string,
@@ -70,9 +71,7 @@ function dataListener(
   const c = canonicalIp(local);
   if (isIpv4(c)) return { hostname: c, allowedPeer: peer };
   if (!needIpv4) return { hostname: local, allowedPeer: peer };
-  if (canonicalIp(peer) === canonicalIp("::1")) {
-    return { hostname: "127.0.0.1", allowedPeer: "127.0.0.1" };
-  }
+  if (samePeer(peer, "::1")) return { hostname: "127.0.0.1", allowedPeer: peer };
   throw new Error(
     `the peer ${peer} uses IPv6, which a PASV reply or PORT command cannot name (use EPSV or EPRT)`,
   );

@@ -8,9 +8,11 @@
  *   server (tcpip-forward, port 0); its one connection is dialed to a
  *   destination here (`-L` active, `-R` passive).
  *
- * An entry takes exactly one connection, from the expected peer only (others
- * are turned away and logged, so a local user cannot steal a transfer), and
- * then stops listening at once. Unused, it stops after `idleMs` (30 s), or
+ * An entry takes exactly one connection, from the expected peer's address
+ * only (others are turned away and logged, so another host cannot take a
+ * transfer; loopback addresses count as one, as a client on ::1 may come
+ * from 127.0.0.1, so local users are not told apart), and then stops
+ * listening at once. Unused, it stops after `idleMs` (30 s), or
  * when its control connection ends or is superseded (`release()`). A running
  * transfer is never cut by `release()`; `DataHub.close()` (the tunnel
  * closing) ends everything. `DataHub.stats` counts what is live, so tests can
@@ -25,6 +27,15 @@ import type { SshConnection } from "../ssh/connection.ts";
 import { closeQuietly, pump } from "./pump.ts";
 
 const log = logger("tunnel", "ftp");
+
+/** Whether a data connection from `address` comes from `allowed` (loopback is one peer). */
+export function samePeer(address: string, allowed: string): boolean {
+  const key = (a: string) => {
+    const c = canonicalIp(a);
+    return c.startsWith("127.") || c === "0:0:0:0:0:0:0:1" ? "loopback" : c;
+  };
+  return key(address) === key(allowed);
+}
 
 /** How long an unused data entry waits for its connection. */
 export const DATA_IDLE_MS = 30_000;
@@ -178,7 +189,7 @@ class LocalEntry implements DataEntry, Killable {
   }
 
   async #acceptOne(): Promise<Deno.TcpConn | undefined> {
-    const allowed = this.#opts.allowedPeer && canonicalIp(this.#opts.allowedPeer);
+    const allowed = this.#opts.allowedPeer;
     for (;;) {
       let conn: Deno.TcpConn;
       try {
@@ -187,7 +198,7 @@ class LocalEntry implements DataEntry, Killable {
         return undefined; // released
       }
       const peer = conn.remoteAddr;
-      if (allowed && canonicalIp(peer.hostname) !== allowed) {
+      if (allowed && !samePeer(peer.hostname, allowed)) {
         log.warn("{label}: refused a data connection from {peer} (expected {allowed})", {
           label: this.#opts.label,
           peer: hostPort(peer.hostname, peer.port),

@@ -5,12 +5,18 @@
  * connection arrives (the connection itself goes on), and `stats.forwards`
  * drops only once the server has answered the cancel.
  */
-import { canonicalIp } from "../protocols/ftp_parse.ts";
 import { hostPort } from "../cli/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
-import { type DataEntry, type DataHub, type FtpSsh, type Killable, logPump } from "./ftp_data.ts";
+import {
+  type DataEntry,
+  type DataHub,
+  type FtpSsh,
+  type Killable,
+  logPump,
+  samePeer,
+} from "./ftp_data.ts";
 import { closeQuietly, pump } from "./pump.ts";
 
 const log = logger("tunnel", "ftp");
@@ -103,8 +109,8 @@ class RemoteEntry implements DataEntry, Killable {
 
   #incoming(details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void): void {
     if (this.used || !this.#forwarded) return reject();
-    const allowed = this.#opts.allowedPeer && canonicalIp(this.#opts.allowedPeer);
-    if (allowed && canonicalIp(details.srcIP) !== allowed) {
+    const allowed = this.#opts.allowedPeer;
+    if (allowed && !samePeer(details.srcIP, allowed)) {
       log.warn("{label}: refused a data connection from {peer} (expected {allowed})", {
         label: this.#opts.label,
         peer: hostPort(details.srcIP, details.srcPort),

@@ -11,9 +11,11 @@ import { setLogWriter, setupLogging } from "../log.ts";
 import { startTestServer, type TestServer } from "../../tests/_harness/ssh_server.ts";
 import { startFakeFtp } from "../../tests/_harness/fake_ftp.ts";
 import { type DataMode, MiniFtp } from "../../tests/_harness/ftp_client.ts";
-import { testBytes } from "../../tests/_harness/local_servers.ts";
+import { readAll, testBytes } from "../../tests/_harness/local_servers.ts";
 import { sshOptions, until } from "../../tests/_harness/real_peers.ts";
-import { DataHub, openLocalEntry } from "./ftp_data.ts";
+import { DataHub, type FtpSsh, openLocalEntry } from "./ftp_data.ts";
+import { openRemoteEntry } from "./ftp_data_remote.ts";
+import type { IncomingTcpHandler } from "../ssh/connection.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel, type FtpTunnelOptions } from "./ftp.ts";
 
 const logLines: string[] = [];
@@ -155,6 +157,47 @@ Deno.test("a local data entry turns away other peers and waits for its own", asy
   assert.ok(logLines.some((l) => /refused a data connection from 127\.0\.0\.1/.test(l)));
   await hub.close();
   assert.equal(hub.stats.listeners, 0);
+});
+
+Deno.test("data entries count loopback as one peer: a client on ::1 may come from 127.0.0.1", async () => {
+  const hub = new DataHub(5000);
+  const local = openLocalEntry(hub, {
+    hostname: "127.0.0.1",
+    allowedPeer: "::1",
+    label: "local",
+    connect: () => Promise.reject(new Error("no channel in this test")),
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: local.port });
+  await readAll(conn).catch(() => {});
+  conn.close();
+  assert.equal(local.used, true, "127.0.0.1 was turned away");
+
+  const handlers: IncomingTcpHandler[] = [];
+  const ssh: FtpSsh = {
+    forwardIn: (_a, _p, handler) => (handlers.push(handler), Promise.resolve(40_000)),
+    unforwardIn: () => Promise.resolve(),
+    openDirect: () => Promise.reject(new Error("not used")),
+  };
+  const remote = await openRemoteEntry(hub, ssh, {
+    bind: "127.0.0.1",
+    allowedPeer: "::1",
+    label: "remote",
+    dial: () => Promise.reject(new Error("nothing to dial in this test")),
+  });
+  const rejected: string[] = [];
+  const incoming = (srcIP: string) =>
+    handlers[0](
+      { srcIP, srcPort: 5000, destIP: "127.0.0.1", destPort: 40_000 },
+      () => assert.fail("accepted without a destination"),
+      () => rejected.push(srcIP),
+    );
+  incoming("192.0.2.9");
+  assert.equal(remote.used, false);
+  incoming("127.0.0.1");
+  assert.equal(remote.used, true, "127.0.0.1 was turned away");
+  await hub.close();
+  assert.deepEqual(rejected, ["192.0.2.9", "127.0.0.1"]); // the second after its dial failed
+  assert.deepEqual([hub.stats.listeners, hub.stats.forwards, hub.stats.total], [0, 0, 2]);
 });
 
 Deno.test("-L ftp/ answers 421 when the SSH server refuses the control channel", async () => {
