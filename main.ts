@@ -5,6 +5,7 @@
 import { parseClientCommandLine } from "./lib/broker/profile_target.ts";
 import { HELP } from "./lib/cli/help.ts";
 import { configureCrypto } from "./lib/ssh/crypto/hook.ts";
+import { windowError } from "./lib/ssh/window.ts";
 import { SUBCOMMANDS } from "./lib/cli/subcommands.ts";
 import { isBackgroundChild, runInBackground } from "./lib/client/background.ts";
 import { runClient } from "./lib/client/run.ts";
@@ -23,6 +24,7 @@ async function main(args: string[]): Promise<number> {
   const env = (name: string) => Deno.env.get(name);
   try {
     configureCrypto(env("WARREN_CRYPTO"));
+    if (windowError) throw new UsageError(windowError);
   } catch (err) {
     return fail(err, 0);
   }

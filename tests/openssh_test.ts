@@ -289,3 +289,33 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  { name: "openssh: WARREN_CHANNEL_WINDOW sets the window warren advertises", ignore },
+  async () => {
+    await using sshd = await startSshd();
+    await using origin = await startOrigin({ netns: sshd.netns });
+    for (const [value, bytes] of [["", 2 * MiB], ["8M", 8 * MiB], ["512K", 512 * 1024]] as const) {
+      const port = freePort();
+      await using cli = new LiveCli([
+        ...["-L", `${port}:127.0.0.1:${origin.echoPort}`],
+        ...auth(sshd),
+      ], { env: { WARREN_CHANNEL_WINDOW: value } });
+      await cli.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${port}`));
+      const data = testBytes(24 * MiB + 5, 13);
+      const back = await roundTrip(port, data);
+      assert.equal(Buffer.compare(back, data), 0, `window ${value}`);
+      // sshd (LogLevel DEBUG1) logs the window of each channel it is asked to open.
+      const opens = [...(await sshd.log()).matchAll(/ctype direct-tcpip rchan \d+ win (\d+)/g)];
+      assert.equal(Number(opens.at(-1)?.[1]), bytes, `window ${value}`);
+    }
+    const bad = await runCli(["-L", "1:a:1", ...auth(sshd)], {
+      env: { WARREN_CHANNEL_WINDOW: "300M" },
+    });
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.stderr,
+      /^warren: Invalid WARREN_CHANNEL_WINDOW '300M': must be between 64K and 256M$/m,
+    );
+  },
+);

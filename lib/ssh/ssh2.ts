@@ -4,6 +4,8 @@
  */
 // Must come first: it swaps ssh2's packet ciphers before ssh2 loads.
 import "./crypto/hook.ts";
+// Also first: it sets the channel window ssh2 copies when it loads.
+import "./window.ts";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 
