@@ -12,6 +12,7 @@ import { type DataMode, MiniFtp } from "./_harness/ftp_client.ts";
 import {
   basicFtp,
   curl,
+  CURL_MODES,
   ftpLocal,
   ignoreFtpTests,
   startFtpPeers,
@@ -55,12 +56,11 @@ Deno.test({
     await using peers = await startFtpPeers();
     await using tunnel = await ftpLocal(peers);
     const base = `ftp://127.0.0.1:${tunnel.addresses[0].port}/pub`;
-    const modes = [[], ["--disable-epsv"], ["-P", "-"], ["-P", "-", "--disable-eprt"]];
     const files = Array.from({ length: 10 }, (_, i) => patternBytes(700_000 + i * 1013, 40 + i));
     for (const [i, f] of files.entries()) await Deno.writeFile(`${peers.vsftpd.pub}/c${i}.bin`, f);
     const results = await Promise.all(
       files.map((_, i) =>
-        curl([...modes[i % 4], "-o", `${peers.work}/c${i}.bin`, `${base}/c${i}.bin`])
+        curl([...CURL_MODES[i % 4][1], "-o", `${peers.work}/c${i}.bin`, `${base}/c${i}.bin`])
       ),
     );
     for (const [i, r] of results.entries()) {

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { patternBytes } from "./_harness/pattern.ts";
 import {
   curl,
+  CURL_MODES,
+  downloadInEveryMode,
   ftpCommands,
   ftpRemote,
   ignoreFtpTests,
@@ -34,13 +36,7 @@ Deno.test({
     assert.notEqual(direct.code, 0);
     const file = patternBytes(2 * MiB + 5, 51);
     await Deno.writeFile(`${peers.vsftpd.pub}/big.bin`, file);
-    const modes: [string, string[]][] = [
-      ["EPSV", []],
-      ["PASV", ["--disable-epsv"]],
-      ["EPRT", ["-P", "-"]],
-      ["PORT", ["-P", "-", "--disable-eprt"]],
-    ];
-    for (const [mode, flags] of modes) {
+    for (const [mode, flags] of CURL_MODES) {
       const got = `${peers.work}/got-${mode}.bin`;
       const down = await curl([...flags, "-o", got, `${base}/big.bin`], netns);
       assert.equal(down.code, 0, `${mode}: ${down.stderr}`);
@@ -101,17 +97,6 @@ Deno.test({
     const file = patternBytes(200_000, 71);
     await Deno.writeFile(`${peers.vsftpd.pub}/f.bin`, file);
     const url = `ftp://${peers.netns.nsAddr}:${tunnel.boundPort}/pub/f.bin`;
-    const modes: [string, string[]][] = [
-      ["EPSV", []],
-      ["PASV", ["--disable-epsv"]],
-      ["EPRT", ["-P", "-"]],
-      ["PORT", ["-P", "-", "--disable-eprt"]],
-    ];
-    for (const [mode, flags] of modes) {
-      const got = `${peers.work}/got-${mode}.bin`;
-      const r = await curl([...flags, "-o", got, url]);
-      assert.equal(r.code, 0, `${mode}: ${r.stderr}`);
-      assert.deepEqual(await Deno.readFile(got), file, mode);
-    }
+    await downloadInEveryMode(peers, url, file);
   },
 });

@@ -4,6 +4,7 @@
  * in the same namespace for -L or on the host for -R, and the FTP tunnels
  * and clients (curl, lftp) the tests drive.
  */
+import assert from "node:assert/strict";
 import { Client } from "basic-ftp";
 import { ActivityTracker } from "../../lib/client/run.ts";
 import type { ForwardSpec } from "../../lib/cli/forward.ts";
@@ -97,6 +98,29 @@ export async function basicFtp(port: number): Promise<Client & Disposable> {
     throw err;
   }
   return Object.assign(client, { [Symbol.dispose]: () => client.close() });
+}
+
+/** curl's flags for each FTP data mode. */
+export const CURL_MODES: readonly [mode: string, flags: string[]][] = [
+  ["EPSV", []],
+  ["PASV", ["--disable-epsv"]],
+  ["EPRT", ["-P", "-"]],
+  ["PORT", ["-P", "-", "--disable-eprt"]],
+];
+
+/** curl downloads `url` in every data mode (in `netns` if given); each must equal `file`. */
+export async function downloadInEveryMode(
+  peers: FtpPeers,
+  url: string,
+  file: Uint8Array,
+  netns?: NetnsHost,
+): Promise<void> {
+  for (const [mode, flags] of CURL_MODES) {
+    const got = `${peers.work}/got-${mode}.bin`;
+    const r = await curl([...flags, "-o", got, url], netns);
+    assert.equal(r.code, 0, `${mode}: ${r.stderr}`);
+    assert.deepEqual(await Deno.readFile(got), file, mode);
+  }
 }
 
 /** curl --fail against an ftp:// URL. */
