@@ -109,7 +109,12 @@ export class PeerConnection {
     conn.once("ready", onAuthenticated);
     filterChannelOpens(conn, (info) => this.#filter(info));
     conn.on("tcpip", (accept, reject, info) => {
-      this.#conns.track(this.#direct(accept, reject, info as TcpipInfo));
+      // Nothing may reject unhandled: that would take the whole server down.
+      this.#conns.track(
+        this.#direct(accept, reject, info as TcpipInfo).catch((err) => {
+          this.#info(`direct-tcpip failed: ${messageOf(err)}`);
+        }),
+      );
     });
     conn.on("request", (accept, reject, name, info) => {
       this.#request(name, info as { bindAddr: string; bindPort: number }, accept, reject);
