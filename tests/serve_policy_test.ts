@@ -15,10 +15,11 @@ import { LiveProc, runProc } from "./_harness/live_proc.ts";
 import { createNetnsHost } from "./_harness/netns.ts";
 import { startOrigin } from "./_harness/origin.ts";
 import {
+  curl,
   emptyHome,
-  type Served,
   serveTestsSkipReason,
   sshArgs,
+  sshTo as ssh,
   startServe,
   waitListening,
   warrenArgs,
@@ -27,12 +28,6 @@ import {
 const skip = serveTestsSkipReason();
 const ignore = skip !== undefined;
 if (ignore) console.error(`skipping warren serve tests: ${skip}`);
-
-/** ssh OPTIONS... HOST COMMAND... */
-const ssh = (s: Served, options: string[], command: string[] = [], key?: string) =>
-  runProc("ssh", [...options, ...sshArgs(s, key), ...command]);
-const curl = (url: string, extra: string[] = []) =>
-  runProc("curl", ["-sS", "--max-time", "20", ...extra, url]);
 
 Deno.test(
   { name: "serve --permit-open and permitopen=: other destinations are refused", ignore },
@@ -57,7 +52,7 @@ Deno.test(
       await t.step(c.name, async () => {
         await using served = await startServe(c.serve);
         const [ok, no] = [freePort(), freePort()];
-        await using proc = new LiveProc("ssh", [
+        await using proc = LiveProc.spawn("ssh", [
           "-N",
           ...["-L", `${ok}:${allowed}`, "-L", `${no}:${denied}`],
           ...sshArgs(served),
@@ -158,7 +153,7 @@ Deno.test({ name: "serve honours from= (CIDR, negation) and restrict", ignore },
     await using origin = await startOrigin({ netns });
     await using served = await startServe({ netns, keyOptions: "restrict" });
     const port = freePort();
-    await using proc = new LiveProc("ssh", [
+    await using proc = LiveProc.spawn("ssh", [
       "-N",
       "-L",
       `${port}:127.0.0.1:${origin.httpPort}`,
@@ -185,7 +180,7 @@ Deno.test(
           : "default: '*' still gets loopback",
         async () => {
           await using served = await startServe({ args: gateway ? ["--gateway-ports"] : [] });
-          await using proc = new LiveProc("ssh", [
+          await using proc = LiveProc.spawn("ssh", [
             "-N",
             "-R",
             `*:0:127.0.0.1:${here.httpPort}`,

@@ -10,13 +10,14 @@
 import assert from "node:assert/strict";
 import { runCli } from "./_harness/cli.ts";
 import { freePort } from "./_harness/free_port.ts";
-import { LiveProc, runProc } from "./_harness/live_proc.ts";
+import { LiveProc } from "./_harness/live_proc.ts";
 import { startOrigin } from "./_harness/origin.ts";
 import {
+  curl,
   emptyHome,
-  type Served,
   serveTestsSkipReason,
   sshArgs,
+  sshTo as ssh,
   startServe,
   waitListening,
   warrenArgs,
@@ -25,12 +26,6 @@ import {
 const skip = serveTestsSkipReason();
 const ignore = skip !== undefined;
 if (ignore) console.error(`skipping warren serve tests: ${skip}`);
-
-/** ssh OPTIONS... HOST COMMAND... */
-const ssh = (s: Served, options: string[], command: string[] = [], key?: string) =>
-  runProc("ssh", [...options, ...sshArgs(s, key), ...command]);
-const curl = (url: string, extra: string[] = []) =>
-  runProc("curl", ["-sS", "--max-time", "20", ...extra, url]);
 
 Deno.test(
   { name: "serve refuses passwords, unknown keys, shells, exec and subsystems", ignore },
@@ -112,14 +107,14 @@ Deno.test({ name: "serve: a failing peer ends its own connection only", ignore }
   await using served = await startServe();
   await using origin = await startOrigin({ netns: served.netns });
   const [a, b] = [freePort(), freePort()];
-  await using first = new LiveProc("ssh", [
+  await using first = LiveProc.spawn("ssh", [
     "-N",
     "-L",
     `${a}:127.0.0.1:${origin.httpPort}`,
     ...sshArgs(served),
   ]);
   await served.cli.waitFor(/#1 accepted publickey/);
-  await using second = new LiveProc("ssh", [
+  await using second = LiveProc.spawn("ssh", [
     "-N",
     "-L",
     `${b}:127.0.0.1:${origin.httpPort}`,

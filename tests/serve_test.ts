@@ -49,7 +49,7 @@ Deno.test(
     await using origin = await startOrigin({ netns: served.netns });
     await using here = await startOrigin(); // this host's loopback, for -R
     const [web, echo, socks] = [freePort(), freePort(), freePort()];
-    await using ssh = new LiveProc("ssh", [
+    await using ssh = LiveProc.spawn("ssh", [
       "-N",
       "-v",
       ...["-L", `${web}:127.0.0.1:${origin.httpPort}`],
@@ -119,7 +119,7 @@ Deno.test(
 
 Deno.test({ name: "serve: keepalive@openssh.com requests are answered", ignore }, async () => {
   await using served = await startServe();
-  await using ssh = new LiveProc("ssh", [
+  await using ssh = LiveProc.spawn("ssh", [
     "-N",
     "-vvv",
     ...["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=1"],

@@ -5,10 +5,10 @@
  * line and signalled.
  */
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { LiveProc, runCommand } from "./live_proc.ts";
 import type { NetnsHost } from "./netns.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const decoder = new TextDecoder();
 
 export interface CliResult {
   code: number;
@@ -42,109 +42,13 @@ function command(
 }
 
 /** Run to completion. */
-export async function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const child = command(args, opts).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, opts.timeoutMs ?? 30_000);
-  try {
-    const out = await child.output();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return runCommand(command(args, opts), opts.timeoutMs);
 }
 
-/** A running warren whose stderr is collected as it arrives. */
-export class LiveCli implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  stderr = "";
-  stdout = "";
-  #waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  #pumps: Promise<void>[];
-
+/** A running warren whose output is collected as it arrives (see LiveProc). */
+export class LiveCli extends LiveProc {
   constructor(args: string[], opts: CliOptions = {}) {
-    this.child = command(args, opts).spawn();
-    this.#pumps = [
-      this.#collect(this.child.stderr, (s) => this.stderr += s),
-      this.#collect(this.child.stdout, (s) => this.stdout += s),
-    ];
-  }
-
-  async #collect(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
-    for await (const chunk of stream) {
-      add(decoder.decode(chunk, { stream: true }));
-      this.#check();
-    }
-  }
-
-  #check(): void {
-    this.#waiters = this.#waiters.filter((w) => {
-      const m = (this.stderr + this.stdout).match(w.pattern);
-      if (m) w.resolve(m);
-      return !m;
-    });
-  }
-
-  /** Wait for output matching `pattern` (or the process to exit first). */
-  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    const found = new Promise<RegExpMatchArray>((resolve) => {
-      this.#waiters.push({ pattern, resolve });
-      this.#check();
-    });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const failed = Promise.race([
-      this.child.status.then(() => `exited before printing ${pattern}`),
-      new Promise<string>((r) =>
-        timer = setTimeout(() => r(`no ${pattern} within ${timeoutMs} ms`), timeoutMs)
-      ),
-    ]);
-    try {
-      const result = await Promise.race([found, failed]);
-      if (typeof result === "string") {
-        // Let the collectors finish so the message carries all the output.
-        await Promise.race([Promise.all(this.#pumps), new Promise((r) => setTimeout(r, 500))]);
-        const m = (this.stderr + this.stdout).match(pattern);
-        if (m) return m;
-        throw new Error(`${result}; output:\n${this.stderr}${this.stdout}`);
-      }
-      return result;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Signal and wait for the exit code. */
-  async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
-    try {
-      this.child.kill(signal);
-    } catch { /* exited */ }
-    return await this.exit();
-  }
-
-  /** Wait for the exit code (killing after `timeoutMs`). */
-  async exit(timeoutMs = 10_000): Promise<number> {
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch { /* exited */ }
-    }, timeoutMs);
-    try {
-      const status = await this.child.status;
-      await Promise.all(this.#pumps);
-      return status.code;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop("SIGKILL");
+    super(command(args, opts));
   }
 }

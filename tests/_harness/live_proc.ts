@@ -1,7 +1,10 @@
 /**
- * A running client program (OpenSSH's ssh, say) whose stderr and stdout are
- * collected as they arrive: wait for a line, then signal it and read its
+ * A running program (warren, OpenSSH's ssh, ...) whose stderr and stdout are
+ * collected as they arrive: wait for some output, then signal it and read its
  * exit code. `runProc()` runs one to completion with a time limit.
+ *
+ * Client programs started here get an empty SSH_AUTH_SOCK unless told
+ * otherwise, so a developer's agent never takes part in a test.
  */
 const decoder = new TextDecoder();
 
@@ -11,29 +14,51 @@ export interface ProcResult {
   stderr: string;
 }
 
+/** Something that builds commands inside a network namespace (NetnsHost). */
+export interface CommandWrapper {
+  command(cmd: string, args: string[], options?: Deno.CommandOptions): Deno.Command;
+}
+
 export class LiveProc implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
-  output = "";
+  stderr = "";
+  stdout = "";
   /** False once the process has exited. */
   running = true;
   #waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
   #pumps: Promise<void>[];
 
-  constructor(cmd: string, args: string[], env: Record<string, string> = {}) {
-    this.child = new Deno.Command(cmd, {
-      args,
-      env: { SSH_AUTH_SOCK: "", ...env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#pumps = [this.#collect(this.child.stderr), this.#collect(this.child.stdout)];
+  /** Spawn `command` (its stdout and stderr must be "piped"). */
+  constructor(command: Deno.Command) {
+    this.child = command.spawn();
+    this.#pumps = [
+      this.#collect(this.child.stderr, (s) => this.stderr += s),
+      this.#collect(this.child.stdout, (s) => this.stdout += s),
+    ];
     this.child.status.finally(() => this.running = false);
   }
 
-  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+  /** `cmd args...` with piped output and no agent. */
+  static spawn(cmd: string, args: string[], env: Record<string, string> = {}): LiveProc {
+    return new LiveProc(
+      new Deno.Command(cmd, {
+        args,
+        env: { SSH_AUTH_SOCK: "", ...env },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }),
+    );
+  }
+
+  /** stderr then stdout, as collected so far. */
+  get output(): string {
+    return this.stderr + this.stdout;
+  }
+
+  async #collect(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
     for await (const chunk of stream) {
-      this.output += decoder.decode(chunk, { stream: true });
+      add(decoder.decode(chunk, { stream: true }));
       this.#waiters = this.#waiters.filter((w) => {
         const m = this.output.match(w.pattern);
         if (m) w.resolve(m);
@@ -42,7 +67,7 @@ export class LiveProc implements AsyncDisposable {
     }
   }
 
-  /** Wait for output matching `pattern`; fails if the process exits first. */
+  /** Wait for output matching `pattern` (failing if the process exits first). */
   async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
     const now = this.output.match(pattern);
     if (now) return now;
@@ -69,11 +94,6 @@ export class LiveProc implements AsyncDisposable {
     }
   }
 
-  /** Count of matches of `pattern` in the output so far. */
-  count(pattern: RegExp): number {
-    return [...this.output.matchAll(new RegExp(pattern.source, "g"))].length;
-  }
-
   /** Signal and wait for the exit code. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
     try {
@@ -82,8 +102,8 @@ export class LiveProc implements AsyncDisposable {
     return await this.exit();
   }
 
-  /** Wait for the exit code (SIGKILL after `timeoutMs`). */
-  async exit(timeoutMs = 15_000): Promise<number> {
+  /** Wait for the exit code (killing after `timeoutMs`). */
+  async exit(timeoutMs = 10_000): Promise<number> {
     const timer = setTimeout(() => {
       try {
         this.child.kill("SIGKILL");
@@ -103,15 +123,11 @@ export class LiveProc implements AsyncDisposable {
   }
 }
 
-/** Run to completion (SIGKILL after `timeoutMs`). */
-export async function runProc(
+/** Run to completion (SIGKILL after `timeoutMs`), in `netns` if given. */
+export function runProc(
   cmd: string,
   args: string[],
-  opts: {
-    env?: Record<string, string>;
-    timeoutMs?: number;
-    netns?: { command: (c: string, a: string[], o: Deno.CommandOptions) => Deno.Command };
-  } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; netns?: CommandWrapper } = {},
 ): Promise<ProcResult> {
   const options: Deno.CommandOptions = {
     args,
@@ -120,13 +136,20 @@ export async function runProc(
     stdout: "piped",
     stderr: "piped",
   };
-  const child =
-    (opts.netns ? opts.netns.command(cmd, args, options) : new Deno.Command(cmd, options)).spawn();
+  const command = opts.netns
+    ? opts.netns.command(cmd, args, options)
+    : new Deno.Command(cmd, options);
+  return runCommand(command, opts.timeoutMs);
+}
+
+/** Run a command with piped output to completion (SIGKILL after `timeoutMs`). */
+export async function runCommand(command: Deno.Command, timeoutMs = 30_000): Promise<ProcResult> {
+  const child = command.spawn();
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
     } catch { /* exited */ }
-  }, opts.timeoutMs ?? 30_000);
+  }, timeoutMs);
   try {
     const out = await child.output();
     return {

@@ -10,6 +10,7 @@
  * holds it for the address and port. `log()` is what serve has printed.
  */
 import { LiveCli } from "./cli.ts";
+import { type ProcResult, runProc } from "./live_proc.ts";
 import { createNetnsHost, type NetnsHost, netnsSupport } from "./netns.ts";
 import { run } from "./procs.ts";
 
@@ -174,4 +175,19 @@ export async function waitListening(port: number): Promise<void> {
     }
   }
   throw new Error(`nothing listens on 127.0.0.1:${port}`);
+}
+
+/** `ssh OPTIONS... HOST COMMAND...` against a Served, run to completion. */
+export function sshTo(
+  s: Served,
+  options: string[],
+  command: string[] = [],
+  key?: string,
+): Promise<ProcResult> {
+  return runProc("ssh", [...options, ...sshArgs(s, key), ...command]);
+}
+
+/** `curl -sS URL` on this host, 20 s at most. */
+export function curl(url: string, extra: string[] = []): Promise<ProcResult> {
+  return runProc("curl", ["-sS", "--max-time", "20", ...extra, url]);
 }
