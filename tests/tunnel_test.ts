@@ -10,6 +10,7 @@ import { ActivityTracker } from "../lib/client/run.ts";
 import { WarrenError } from "../lib/errors.ts";
 import { setLogWriter, setupLogging } from "../lib/log.ts";
 import { startTestServer, type TestServer } from "./_harness/ssh_server.ts";
+import { sshOptions } from "./_harness/real_peers.ts";
 import {
   readAll,
   roundTrip,
@@ -25,19 +26,7 @@ setLogWriter((line) => logLines.push(line));
 setupLogging("debug");
 
 function options(server: TestServer, extra: Partial<ConnectOptions> = {}): ConnectOptions {
-  return {
-    host: "127.0.0.1",
-    port: server.port,
-    user: "tester",
-    identityFiles: [server.clientKey],
-    explicitIdentities: true,
-    hostKeyPolicy: "strict",
-    knownHostsFiles: [server.knownHosts],
-    connectTimeout: 5,
-    keepaliveInterval: 0,
-    keepaliveCountMax: 3,
-    ...extra,
-  };
+  return sshOptions(server, { connectTimeout: 5, ...extra });
 }
 
 function local(ssh: SshConnection, dstPort: number, activity = new ActivityTracker()): LocalTunnel {

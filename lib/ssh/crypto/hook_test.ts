@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { connectSsh } from "../connection.ts";
 import { activeCrypto, configureCrypto, preferredCiphers, usesWarrenCiphers } from "./hook.ts";
 import { startTestServer } from "../../../tests/_harness/ssh_server.ts";
+import { sshOptions } from "../../../tests/_harness/real_peers.ts";
 import { roundTrip, startEchoServer, testBytes } from "../../../tests/_harness/local_servers.ts";
 import { LocalTunnel } from "../../tunnel/local.ts";
 import { ActivityTracker } from "../../client/run.ts";
@@ -69,19 +70,7 @@ for (const mode of ["builtin", "openssl"] as const) {
         await using server = await startTestServer();
         await using echo = startEchoServer();
         for (const cipher of [...AEAD, "aes128-ctr"]) {
-          await using ssh = await connectSsh({
-            host: "127.0.0.1",
-            port: server.port,
-            user: "tester",
-            identityFiles: [server.clientKey],
-            explicitIdentities: true,
-            hostKeyPolicy: "strict",
-            knownHostsFiles: [server.knownHosts],
-            connectTimeout: 5,
-            keepaliveInterval: 0,
-            keepaliveCountMax: 3,
-            ciphers: [cipher],
-          });
+          await using ssh = await connectSsh(sshOptions(server, { ciphers: [cipher] }));
           // AEAD ciphers are sealed by warren; aes-ctr stays with ssh2.
           assert.equal(usesWarrenCiphers(ssh.client), cipher !== "aes128-ctr", cipher);
           assert.equal(activeCrypto().primitives.name, mode);
