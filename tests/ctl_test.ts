@@ -82,6 +82,30 @@ Deno.test({ name: "ctl: no broker is one line and exit 1; usage mistakes exit 2"
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
+    const help = await runCli(["--help"], { env });
+    for (const sub of ["broker", "ctl", "probe-key"]) {
+      assert.match(help.stdout, new RegExp(`warren ${sub} `));
+    }
+    const ctlHelp = await runCli(["ctl", "--help"], { env });
+    assert.equal(ctlHelp.code, 0);
+    assert.match(ctlHelp.stdout, /close-tunnel-listener ID\|\[ADDRESS\]:PORT/);
+
+    // The broker itself: a config mistake or a missing file is one line, exit 2.
+    await Deno.writeTextFile(
+      `${dir}/bad.xml`,
+      "<secsh-broker>\n  <profiles><profile id='x'/></profiles>\n</secsh-broker>\n",
+    );
+    const bad = await runCli(["broker", "--config", `${dir}/bad.xml`, "-a", `${dir}/b.sock`], {
+      env,
+    });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, new RegExp(`^warren: ${dir}/bad\\.xml:2:13: <profile> needs host=`));
+    assert.equal(bad.stderr.trimEnd().split("\n").length, 1, bad.stderr);
+    const none = await runCli(["broker", "--config", `${dir}/none.xml`], { env });
+    assert.equal(none.code, 2);
+    assert.equal(none.stderr, `warren: Cannot read config file ${dir}/none.xml: no such file\n`);
+    const extra = await runCli(["broker", "now"], { env });
+    assert.equal(extra.code, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
