@@ -16,27 +16,23 @@
  */
 import type { Duplex } from "node:stream";
 import type { Env } from "../cli/args.ts";
-import { formatForward, type ForwardSpec, parseForward } from "../cli/forward.ts";
+import { parseForward } from "../cli/forward.ts";
 import {
   type BrokerConfig,
   findProfile,
   gatewayChain,
   type ProfileConfig,
-  type Source,
 } from "../config/broker_config.ts";
 import { messageOf, UsageError, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { connectSsh, type SshConnection } from "../ssh/connection.ts";
 import { VERSION } from "../version.ts";
-import {
-  type ListenerInfo,
-  type ListenerOrigin,
-  LocalListener,
-  RemoteListener,
-} from "./listeners.ts";
-import type { Listener } from "./listeners.ts";
-import { ProfileLink, type SessionInfo } from "./profile_link.ts";
-import { connectOptionsFor, forwardSpecOf } from "./profile_connect.ts";
+import { type Listener, type ListenerInfo, LocalListener } from "./listeners.ts";
+import { RemoteListener } from "./remote_listener.ts";
+import { ProfileLink } from "./profile_link.ts";
+import type { SessionInfo } from "./session.ts";
+import { connectOptionsFor } from "./profile_connect.ts";
+import { changedProfiles, placeOf, type Wanted, wantedListeners } from "./broker_plan.ts";
 
 const log = logger("broker");
 
@@ -74,31 +70,12 @@ export interface ReloadSummary {
   replacedProfiles: string[];
 }
 
-interface Wanted {
-  key: string;
-  origin: ListenerOrigin;
-  profile: string;
-  direction: "local" | "remote";
-  spec: ForwardSpec;
-  source?: Source;
-}
-
 /** The default connector: the profile's settings, over `sock` for a jump. */
 export function defaultConnector(env: Env): ProfileConnector {
   return async (profile, config, sock) => {
     const opts = await connectOptionsFor(profile, config, env);
     return await connectSsh(sock ? { ...opts, sock } : opts);
   };
-}
-
-/** What decides a profile's connection (not its tunnels, not where it was read). */
-function connectionIdentity(p: ProfileConfig, config: BrokerConfig): string {
-  const { source: _s, tunnels: _t, connectOnStartup: _c, name: _n, ...rest } = p;
-  return JSON.stringify([rest, config.knownHostsFiles]);
-}
-
-function where(source: Source | undefined): string {
-  return source ? `${source.file}:${source.line}:${source.col}: ` : "";
 }
 
 export class Broker {
@@ -146,37 +123,6 @@ export class Broker {
     return link;
   }
 
-  #wanted(config: BrokerConfig): Wanted[] {
-    const wanted: Wanted[] = [
-      ...config.staticTunnels.map((t): Wanted => ({
-        key: "",
-        origin: "static",
-        profile: t.profile,
-        direction: "local",
-        spec: forwardSpecOf(t),
-        source: t.source,
-      })),
-      ...config.profiles.filter((p) => p.connectOnStartup).flatMap((p) =>
-        p.tunnels.map((t): Wanted => ({
-          key: "",
-          origin: "profile",
-          profile: p.id,
-          direction: t.direction,
-          spec: forwardSpecOf(t),
-          source: t.source,
-        }))
-      ),
-    ];
-    const seen = new Map<string, number>();
-    for (const w of wanted) {
-      const base = JSON.stringify([w.origin, w.profile, w.direction, formatForward(w.spec)]);
-      const n = (seen.get(base) ?? 0) + 1;
-      seen.set(base, n);
-      w.key = n === 1 ? base : `${base}#${n}`;
-    }
-    return wanted;
-  }
-
   async #add(w: Wanted): Promise<Listener> {
     const id = ++this.#nextListener;
     const links = (profileId: string) => this.link(profileId);
@@ -190,11 +136,11 @@ export class Broker {
 
   /** Open the config's listeners and connect-on-startup profiles. */
   async start(): Promise<void> {
-    for (const w of this.#wanted(this.#config)) {
+    for (const w of wantedListeners(this.#config)) {
       try {
         await this.#add(w);
       } catch (err) {
-        log.error("{where}{err}", { where: where(w.source), err: messageOf(err) });
+        log.error("{where}{err}", { where: placeOf(w.source), err: messageOf(err) });
       }
     }
     this.#syncHolds();
@@ -217,15 +163,7 @@ export class Broker {
   /** Apply a newly read config; see the module comment. */
   async reload(config: BrokerConfig): Promise<ReloadSummary> {
     const old = this.#config;
-    const changed = new Set<string>();
-    for (const p of old.profiles) {
-      const q = config.profiles.find((x) => x.id === p.id);
-      if (!q || connectionIdentity(p, old) !== connectionIdentity(q, config)) changed.add(p.id);
-    }
-    // A profile reached through a changed gateway changes too.
-    for (const p of config.profiles) {
-      if (gatewayChain(config, p).some((hop) => changed.has(hop.id))) changed.add(p.id);
-    }
+    const changed = changedProfiles(old, config);
     const replaced = [...changed].filter((id) => this.#links.has(id));
     for (const id of replaced) {
       const link = this.#links.get(id)!;
@@ -237,7 +175,7 @@ export class Broker {
     }
     this.#config = config;
 
-    const wanted = this.#wanted(config);
+    const wanted = wantedListeners(config);
     const keys = new Set(wanted.map((w) => w.key));
     let removed = 0;
     for (const [id, l] of this.#listeners) {
@@ -254,7 +192,7 @@ export class Broker {
         await this.#add(w);
         added++;
       } catch (err) {
-        log.error("{where}{err}", { where: where(w.source), err: messageOf(err) });
+        log.error("{where}{err}", { where: placeOf(w.source), err: messageOf(err) });
       }
     }
     for (const l of this.#listeners.values()) {

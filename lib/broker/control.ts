@@ -6,6 +6,8 @@
  *   response: {"ok":true,"result":...}
  *             {"ok":false,"error":"one line","usage":false}
  *
+ * The client is control_client.ts.
+ *
  * Unix socket: mode 0600 in a 0700 directory, so only the user gets in. A
  * socket file left by a dead broker is replaced; a live broker's is not.
  * Loopback TCP (no Unix sockets): the broker writes a random token to the
@@ -38,7 +40,7 @@ interface Request {
 }
 
 /** Read one line (without the newline); null at EOF before any newline. */
-async function readLine(conn: Deno.Conn, limit = MAX_LINE): Promise<string | null> {
+export async function readLine(conn: Deno.Conn, limit = MAX_LINE): Promise<string | null> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const buf = new Uint8Array(16 * 1024);
@@ -55,12 +57,12 @@ async function readLine(conn: Deno.Conn, limit = MAX_LINE): Promise<string | nul
   }
 }
 
-async function writeLine(conn: Deno.Conn, value: unknown): Promise<void> {
+export async function writeLine(conn: Deno.Conn, value: unknown): Promise<void> {
   const data = new TextEncoder().encode(JSON.stringify(value) + "\n");
   for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
 }
 
-function close(resource: { close(): void }): void {
+export function close(resource: { close(): void }): void {
   try {
     resource.close();
   } catch { /* closed already */ }
@@ -243,72 +245,5 @@ async function isLive(address: ControlAddress & { kind: "unix" }): Promise<boole
     return true;
   } catch {
     return false;
-  }
-}
-
-/** The broker is not there: one line, exit 1. */
-function notRunning(address: ControlAddress, why: string): WarrenError {
-  return new WarrenError(
-    "connect",
-    `No broker running at ${
-      formatControlAddress(address)
-    } (${why}); start one with 'warren broker'`,
-  );
-}
-
-async function dial(address: ControlAddress): Promise<{ conn: Deno.Conn; token?: string }> {
-  if (address.kind === "unix") {
-    try {
-      return { conn: await Deno.connect({ transport: "unix", path: address.path }) };
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw notRunning(address, "no socket");
-      if (err instanceof Deno.errors.ConnectionRefused) throw notRunning(address, "nobody listens");
-      throw new WarrenError(
-        "connect",
-        `Cannot reach the broker at ${address.path}: ${messageOf(err)}`,
-      );
-    }
-  }
-  let token: string;
-  try {
-    token = (await Deno.readTextFile(address.tokenFile)).trim();
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw notRunning(address, `no ${address.tokenFile}`);
-    throw new WarrenError("io", `Cannot read ${address.tokenFile}: ${messageOf(err)}`);
-  }
-  try {
-    return { conn: await Deno.connect({ hostname: address.hostname, port: address.port }), token };
-  } catch (err) {
-    if (err instanceof Deno.errors.ConnectionRefused) {
-      throw notRunning(address, "connection refused");
-    }
-    throw new WarrenError("connect", `Cannot reach the broker: ${messageOf(err)}`);
-  }
-}
-
-/** Send one command; resolves its result, throws its error (UsageError for usage). */
-export async function controlRequest(
-  address: ControlAddress,
-  command: string,
-  args: Record<string, unknown> = {},
-): Promise<unknown> {
-  const { conn, token } = await dial(address);
-  try {
-    await writeLine(conn, token ? { command, args, token } : { command, args });
-    const line = await readLine(conn, 64 * 1024 * 1024);
-    if (line === null) {
-      throw new WarrenError("protocol", "The broker closed the control connection without a reply");
-    }
-    const reply = JSON.parse(line) as {
-      ok: boolean;
-      result?: unknown;
-      error?: string;
-      usage?: boolean;
-    };
-    if (reply.ok) return reply.result;
-    const message = reply.error ?? "The broker refused the request";
-    throw reply.usage ? new UsageError(message) : new WarrenError("tunnel", message);
-  } finally {
-    close(conn);
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { controlRequest, ControlServer } from "./control.ts";
+import { ControlServer } from "./control.ts";
+import { controlRequest } from "./control_client.ts";
 import { UsageError, WarrenError } from "../errors.ts";
 import type { ControlAddress } from "./address.ts";
 

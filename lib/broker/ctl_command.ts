@@ -9,10 +9,10 @@ import type { Subcommand } from "../cli/subcommands.ts";
 import { EXIT_OK, messageOf, UsageError } from "../errors.ts";
 import { resolveControlAddress } from "./address.ts";
 import type { BrokerStatus, ReloadSummary } from "./broker.ts";
-import { controlRequest } from "./control.ts";
+import { controlRequest } from "./control_client.ts";
 import { bytes, duration, table } from "./format.ts";
 import type { ListenerInfo } from "./listeners.ts";
-import type { SessionInfo } from "./profile_link.ts";
+import type { SessionInfo } from "./session.ts";
 
 export const CTL_HELP = `Usage: warren ctl [-a ADDRESS] [--json] COMMAND
 

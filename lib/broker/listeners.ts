@@ -9,28 +9,19 @@
  *   channel, which opens the connection if it is not up (profile_link.ts).
  *   The link is looked up per client, so a reload that changes the profile
  *   takes effect without touching the listener.
- * - A remote listener holds its profile's link (keeps it connected) and asks
- *   the server for the forward on every new connection. A refusal is retried
- *   with backoff while that connection lives: after a reconnect the server
- *   may still hold the port for the connection it has not yet noticed is
- *   dead.
+ * - A remote listener (remote_listener.ts) holds its profile's link and asks
+ *   the server for the forward on every new connection.
  */
 import type { ForwardProtocol, ForwardSpec } from "../cli/forward.ts";
 import { hostPort } from "../cli/forward.ts";
-import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
 import type { IncomingTcpHandler } from "../ssh/connection.ts";
-import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp.ts";
+import { FtpLocalTunnel } from "../tunnel/ftp.ts";
 import type { FtpSsh } from "../tunnel/ftp_data.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy.ts";
-import { remoteBindAddress, RemoteTunnel } from "../tunnel/remote.ts";
-import type { Activity, ChannelOpener, Tunnel } from "../tunnel/types.ts";
-import { Backoff } from "./backoff.ts";
-import type { ProfileLink, Session } from "./profile_link.ts";
+import type { Activity, ChannelOpener } from "../tunnel/types.ts";
+import type { ProfileLink } from "./profile_link.ts";
 import { Traffic } from "./traffic.ts";
-
-const log = logger("broker");
 
 /** Where a listener comes from: reload only touches static and profile ones. */
 export type ListenerOrigin = "static" | "profile" | "ctl";
@@ -190,127 +181,5 @@ export class LocalListener extends Listener {
 
   async close(): Promise<void> {
     await this.#tunnel?.close();
-  }
-}
-
-export class RemoteListener extends Listener {
-  readonly direction = "remote";
-  #link?: ProfileLink;
-  #release?: () => void;
-  #unsubscribe?: () => void;
-  #tunnel?: Tunnel & { boundPort?: number };
-  #session?: Session;
-  #state = "waiting for the connection";
-  #retry?: ReturnType<typeof setTimeout>;
-  #backoff = new Backoff({ baseMs: 1_000, capMs: 30_000 });
-  #tasks = new Set<Promise<void>>();
-  #closed = false;
-
-  start(): Promise<void> {
-    this.#attach(this.links(this.profile));
-    return Promise.resolve();
-  }
-
-  /** Reload replaced the profile's link: move to the new one. */
-  async relink(): Promise<void> {
-    await this.#detach();
-    if (!this.#closed) this.#attach(this.links(this.profile));
-  }
-
-  #attach(link: ProfileLink): void {
-    this.#link = link;
-    this.#release = link.hold();
-    this.#unsubscribe = link.onConnected((session) => this.#track(this.#request(link, session)));
-  }
-
-  async #detach(): Promise<void> {
-    this.#unsubscribe?.();
-    this.#release?.();
-    this.#unsubscribe = this.#release = this.#link = undefined;
-    this.#clearRetry();
-    const tunnel = this.#tunnel;
-    this.#tunnel = this.#session = undefined;
-    await tunnel?.close();
-  }
-
-  #track(task: Promise<void>): void {
-    this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
-  }
-
-  #clearRetry(): void {
-    if (this.#retry !== undefined) clearTimeout(this.#retry);
-    this.#retry = undefined;
-  }
-
-  async #request(link: ProfileLink, session: Session): Promise<void> {
-    this.#clearRetry();
-    const old = this.#tunnel;
-    this.#tunnel = undefined;
-    // The previous connection is gone; its forward went with it.
-    await old?.close();
-    if (this.#closed || this.#link !== link || session.state !== "connected") return;
-    this.#session = session;
-    const forwarder = link.forwarderFor(session, [this.traffic]);
-    const tunnel = this.spec.protocol === "ftp"
-      ? new FtpRemoteTunnel(this.spec, {
-        ...forwarder,
-        openDirect: (srcHost, srcPort, dstHost, dstPort) =>
-          link.openDirect(srcHost, srcPort, dstHost, dstPort, [this.traffic]),
-      }, this.activity)
-      : new RemoteTunnel(this.spec, forwarder, this.activity);
-    this.#state = "requesting";
-    try {
-      await tunnel.start();
-    } catch (err) {
-      await tunnel.close();
-      if (this.#closed || session.state !== "connected" || this.#session !== session) return;
-      const delay = Math.max(1_000, this.#backoff.failed(messageOf(err)));
-      this.#state = `refused, retrying: ${messageOf(err)}`;
-      log.warn("Remote tunnel {id}: {err}; retrying in {s} s", {
-        id: this.id,
-        err: messageOf(err),
-        s: (delay / 1000).toFixed(1),
-      });
-      this.#retry = setTimeout(() => {
-        this.#retry = undefined;
-        this.#track(this.#request(link, session));
-      }, delay);
-      return;
-    }
-    if (this.#closed || this.#session !== session) {
-      await tunnel.close();
-      return;
-    }
-    this.#backoff.succeeded();
-    this.#tunnel = tunnel;
-    this.#state = "listening on the server";
-  }
-
-  #boundPort(): number {
-    const t = this.#tunnel as { boundPort?: number } | undefined;
-    return t?.boundPort ?? this.spec.listenPort;
-  }
-
-  protected listen(): string[] {
-    return [hostPort(remoteBindAddress(this.spec) || "*", this.#boundPort())];
-  }
-
-  protected state(): string {
-    if (this.#tunnel) return this.#state;
-    return this.#session?.state === "connected" ? this.#state : "waiting for the connection";
-  }
-
-  matches(address: string | undefined, port: number): boolean {
-    if (port !== this.#boundPort()) return false;
-    const bind = remoteBindAddress(this.spec);
-    const a = (address ?? "").replace(/^\[(.*)\]$/, "$1");
-    return a === "" || a === bind || (a === "*" && bind === "");
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#detach();
-    await Promise.allSettled([...this.#tasks]);
   }
 }

@@ -29,62 +29,13 @@ import type { IncomingTcpHandler, SshConnection } from "../ssh/connection.ts";
 import type { ClientChannel } from "../ssh/ssh2.ts";
 import type { RemoteForwarder } from "../tunnel/remote.ts";
 import { Backoff } from "./backoff.ts";
-import { countChannel, Traffic } from "./traffic.ts";
+import { endsSoon, isRefusal, Session, type SessionInfo } from "./session.ts";
+import { countChannel, type Traffic } from "./traffic.ts";
 
 const log = logger("broker");
 
 /** A connection that lived shorter than this and was lost counts as a failure. */
 const SHORT_LIVED_MS = 10_000;
-
-/** Whether an open failure is the server's answer (SSH_MSG_CHANNEL_OPEN_FAILURE). */
-function isRefusal(err: unknown): boolean {
-  const cause = err instanceof Error ? err.cause : undefined;
-  return typeof (cause as { reason?: unknown } | undefined)?.reason === "number";
-}
-
-/** Whether the session's connection is gone, or goes within a second. */
-async function endsSoon(session: Session): Promise<boolean> {
-  if (session.state !== "connected" || !session.ssh) return true;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const ended = await Promise.race([
-    session.ssh.closed.then(() => true),
-    new Promise<boolean>((r) => timer = setTimeout(() => r(false), 1000)),
-  ]);
-  clearTimeout(timer);
-  return ended;
-}
-
-export type SessionState = "connecting" | "connected" | "closing";
-
-export interface SessionInfo {
-  id: number;
-  profile: string;
-  /** host:port, and "via PROFILE" for a gateway. */
-  host: string;
-  state: SessionState;
-  /** Open channels (tunneled connections, jump channels of other profiles). */
-  channels: number;
-  /** Remote forwards requested on the server. */
-  forwards: number;
-  /** Payload bytes to and from the server over all channels. */
-  sent: number;
-  received: number;
-  /** ISO time the connection attempt started. */
-  since: string;
-}
-
-export class Session {
-  readonly id: number;
-  readonly since = new Date();
-  ssh?: SshConnection;
-  state: SessionState = "connecting";
-  channels = 0;
-  forwards = 0;
-  readonly traffic = new Traffic();
-  constructor(id: number) {
-    this.id = id;
-  }
-}
 
 export interface LinkOptions {
   /** Open this profile's SSH connection, over `sock` for a gateway profile. */
