@@ -20,6 +20,7 @@ import {
   serveTestsSkipReason,
   sshArgs,
   startServe,
+  waitListening,
   warrenArgs,
 } from "./_harness/serve.ts";
 
@@ -184,3 +185,32 @@ Deno.test(
     assert.match(served.log(), /connection from \S+ \(SSH-2\.0-ssh2js/);
   },
 );
+
+// Rekeying mid-transfer (OpenSSH re-keys after RekeyLimit bytes; by default
+// after 1-4 GiB). The AEAD ciphers are warren's own (lib/ssh/crypto) and lose
+// the connection at the first re-key, client side too: ignored until fixed.
+const REKEY_BROKEN = new Set(["chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com"]);
+for (const cipher of ["aes128-ctr", "chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com"]) {
+  Deno.test({
+    name: `serve: an 8 MiB download through ssh -c ${cipher} survives 8 re-keys (RekeyLimit 1M)`,
+    ignore: ignore || REKEY_BROKEN.has(cipher),
+  }, async () => {
+    await using served = await startServe();
+    await using origin = await startOrigin({ netns: served.netns });
+    const web = freePort();
+    await using ssh = LiveProc.spawn("ssh", [
+      "-N",
+      "-v",
+      ...["-c", cipher, "-o", "RekeyLimit=1M"],
+      ...["-L", `${web}:127.0.0.1:${origin.httpPort}`],
+      ...sshArgs(served),
+    ]);
+    await served.cli.waitFor(/#1 accepted publickey/);
+    await waitListening(web);
+    const file = `${served.dir}/rekeyed.bin`;
+    const r = await curl(["-o", file, `http://127.0.0.1:${web}/bytes/${8 * MiB}?seed=6`]);
+    assert.equal(r.code, 0, `${r.err}\n${served.log()}`);
+    assert.equal(Buffer.compare(await Deno.readFile(file), patternBytes(8 * MiB, 6)), 0);
+    assert.ok((ssh.output.match(/SSH2_MSG_NEWKEYS received/g) ?? []).length >= 4, ssh.output);
+  });
+}
