@@ -59,7 +59,9 @@ export async function loadBuiltin(): Promise<Primitives> {
   };
 }
 
-function aesGcm(key: Uint8Array, encrypt: boolean): AesGcm {
+// Keys are copied: the caller's buffers are ssh2's, which may reuse them.
+function aesGcm(keyIn: Uint8Array, encrypt: boolean): AesGcm {
+  const key = new Uint8Array(keyIn);
   const name = key.length === 16 ? "aes-128-gcm" : "aes-256-gcm";
   return {
     seal(iv, aad, data, out, tag) {
@@ -87,7 +89,8 @@ function aesGcm(key: Uint8Array, encrypt: boolean): AesGcm {
   };
 }
 
-function chacha20(key: Uint8Array): ChaCha20 {
+function chacha20(keyIn: Uint8Array): ChaCha20 {
+  const key = new Uint8Array(keyIn);
   return {
     xor(iv, data, out) {
       const c = createCipheriv("chacha20", key, iv);

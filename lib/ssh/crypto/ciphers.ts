@@ -214,7 +214,12 @@ class ChaChaPolySealer extends PacketSealer {
 
 export abstract class PacketOpener {
   inSeqno: number;
-  readonly #onPayload: (payload: Buffer) => unknown;
+  /**
+   * Public and writable on purpose: during a re-key ssh2 swaps it for its key
+   * exchange handler (kex.js assigns `_decipher._onPayload`), as it does
+   * `inSeqno` in strict-kex mode.
+   */
+  _onPayload: (payload: Buffer) => unknown;
   /** The 4 length bytes as received (encrypted for chacha). */
   protected readonly lenBuf = new Uint8Array(4);
   #lenPos = 0;
@@ -227,7 +232,7 @@ export abstract class PacketOpener {
 
   constructor(config: DecipherConfig) {
     this.inSeqno = config.inbound.seqno;
-    this.#onPayload = config.inbound.onPayload;
+    this._onPayload = config.inbound.onPayload;
   }
 
   decrypt(data: Buffer, p: number, end: number): number | undefined {
@@ -284,7 +289,7 @@ export abstract class PacketOpener {
       body.length - padLen - 1,
     );
     this.inSeqno = (this.inSeqno + 1) >>> 0;
-    return this.#onPayload(payload);
+    return this._onPayload(payload);
   }
 
   /** The body length from the length field; throws on a bad one. */

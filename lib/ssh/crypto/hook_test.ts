@@ -62,7 +62,7 @@ const AEAD = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly
 for (const mode of ["builtin", "openssl"] as const) {
   const available = mode === "builtin" || configureCrypto("auto").name === "openssl";
   Deno.test({
-    name: `live connections use warren's ciphers (${mode}) and carry bytes both ways`,
+    name: `live connections use warren's ciphers (${mode}), carry bytes both ways, re-key`,
     ignore: !available,
     fn: async () => {
       configureCrypto(mode);
@@ -88,10 +88,27 @@ for (const mode of ["builtin", "openssl"] as const) {
           );
           await tunnel.start();
           try {
-            const data = testBytes(3 * 1024 * 1024 + 17, 3);
-            const back = await roundTrip(tunnel.addresses[0].port, data);
-            assert.equal(back.length, data.length, cipher);
-            assert.deepEqual(back, data, cipher);
+            // Re-key twice while bytes flow both ways: ssh2 swaps the
+            // decipher's payload handler and resets sequence numbers then.
+            const protocol = (ssh.client as unknown as { _protocol: { rekey(): void } })._protocol;
+            const handshakes = new Promise<void>((resolve) => {
+              let n = 0;
+              ssh.client.on("handshake", () => {
+                if (++n === 1) protocol.rekey();
+                else resolve();
+              });
+            });
+            const rekeys = [setTimeout(() => protocol.rekey(), 5)];
+            try {
+              const data = testBytes(24 * 1024 * 1024 + 17, 3);
+              const back = await roundTrip(tunnel.addresses[0].port, data);
+              assert.equal(back.length, data.length, cipher);
+              assert.deepEqual(back, data, cipher);
+              await handshakes;
+              assert.ok(usesWarrenCiphers(ssh.client) === (cipher !== "aes128-ctr"), cipher);
+            } finally {
+              rekeys.forEach(clearTimeout);
+            }
           } finally {
             await tunnel.close();
           }
