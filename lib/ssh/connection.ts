@@ -282,6 +282,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   const client = new Client();
   let failure: WarrenError | undefined;
   let hostKeyOk = false;
+  let verifiedKey: Buffer | undefined;
   return await new Promise<SshConnection>((resolve, reject) => {
     const fail = (err: WarrenError) => {
       failure ??= err;
@@ -355,7 +356,16 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       keepaliveCountMax: opts.keepaliveCountMax,
       algorithms: { cipher: opts.ciphers ?? preferredCiphers() },
       authHandler: plan.handler as never,
-      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void): boolean | undefined => {
+        // A re-key presents the host key again. The key verified at connect
+        // time is accepted at once (synchronously: ssh2's asynchronous path
+        // mid-connection sends packets under the wrong keys, and the server
+        // drops the connection with "Bad packet length"); any other is refused.
+        if (verifiedKey !== undefined) {
+          const same = Buffer.compare(verifiedKey, key) === 0;
+          if (!same) log.error("The host key of {label} changed during a re-key", { label });
+          return same;
+        }
         const confirm = opts.prompter?.confirm;
         verifyHostKey({
           host: opts.host,
@@ -368,11 +378,13 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
           info: (line) => log.info("{line}", { line }),
         }, new Uint8Array(key)).then(() => {
           hostKeyOk = true;
+          verifiedKey = Buffer.from(key);
           verify(true);
         }, (err) => {
           failure ??= err instanceof WarrenError ? err : new WarrenError("hostkey", messageOf(err));
           verify(false);
         });
+        return undefined;
       },
       debug: opts.protocolDebug ? (msg: string) => log.trace("{msg}", { msg }) : undefined,
     } as never);
