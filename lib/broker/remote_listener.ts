@@ -61,7 +61,9 @@ export class RemoteListener extends Listener {
 
   #track(task: Promise<void>): void {
     this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
+    // then(f, f), not finally(): a rejected task must not become an unhandled rejection.
+    const forget = () => void this.#tasks.delete(task);
+    task.then(forget, forget);
   }
 
   #clearRetry(): void {

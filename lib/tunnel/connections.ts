@@ -28,7 +28,9 @@ export class ConnectionSet {
   /** Track a background task so close() can wait for it. */
   track(task: Promise<void>): void {
     this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
+    // then(f, f), not finally(): a rejected task must not become an unhandled rejection.
+    const forget = () => void this.#tasks.delete(task);
+    task.then(forget, forget);
   }
 
   /** Serve one connection: counted as activity, closed by close(). */

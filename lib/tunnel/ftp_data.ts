@@ -95,7 +95,9 @@ export class DataHub {
 
   track(task: Promise<unknown>): void {
     this.#tasks.add(task);
-    task.finally(() => this.#tasks.delete(task));
+    // then(f, f), not finally(): a rejected task must not become an unhandled rejection.
+    const forget = () => void this.#tasks.delete(task);
+    task.then(forget, forget);
   }
 
   /** End every entry and transfer; resolves when all have stopped. */

@@ -42,6 +42,11 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     closeQuietly(conn);
     if (error) channel.destroy();
     else if (!localEof && !channel.destroyed) channel.end();
+    else if (localEof && remoteEof) {
+      // Both directions ended: say so with CHANNEL_CLOSE rather than waiting
+      // for the server to (RFC 4254 5.3 lets either side close first).
+      (channel as Duplex & { close?: () => void }).close?.();
+    }
     resolveDone();
   };
   const maybeDone = () => {
