@@ -273,3 +273,20 @@ Deno.test("connecting to a closed port fails with 'connection refused'", async (
     /^WarrenError: Cannot connect to 127\.0\.0\.1:\d+: connection refused$/,
   );
 });
+
+Deno.test("cipher, MAC, key exchange and host key algorithm lists reach the negotiation", async () => {
+  await using server = await startTestServer();
+  await using ssh = await connectSsh(options(server, {
+    ciphers: ["aes256-ctr"],
+    macs: ["hmac-sha2-512"],
+    kexs: ["ecdh-sha2-nistp256"],
+    hostKeyAlgorithms: ["ssh-ed25519"],
+  }));
+  const n = (ssh.client as unknown as {
+    _protocol: { _kex: { negotiated: Record<string, unknown> & { cs: Record<string, string> } } };
+  })._protocol._kex.negotiated;
+  assert.deepEqual(
+    [n.kex, n.serverHostKey, n.cs.cipher, n.cs.mac],
+    ["ecdh-sha2-nistp256", "ssh-ed25519", "aes256-ctr", "hmac-sha2-512"],
+  );
+});

@@ -13,8 +13,8 @@
  *   known_hosts file under the private runtime directory (pins/), since the
  *   host key check reads files.
  * - tcp-connect-timeout 0 = no deadline of warren's own (the OS's).
- * - ciphers: the preference list goes to ssh2; macs, kexs and
- *   hostkey-algorithms are not passed on yet (ssh2's defaults apply).
+ * - ciphers, macs, kexs, hostkey-algorithms: the preference lists go to
+ *   ssh2 as they are (empty = warren's and ssh2's defaults).
  */
 import { createHash } from "node:crypto";
 import type { ForwardSpec } from "../cli/forward.ts";
@@ -59,6 +59,9 @@ export async function connectOptionsFor(
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
   };
   if (s.ciphers.length > 0) opts.ciphers = s.ciphers;
+  if (s.macs.length > 0) opts.macs = s.macs;
+  if (s.kexs.length > 0) opts.kexs = s.kexs;
+  if (s.hostKeyAlgorithms.length > 0) opts.hostKeyAlgorithms = s.hostKeyAlgorithms;
   const agent = env("SSH_AUTH_SOCK");
   if (keys && agent) opts.agentSocket = agent;
   if (passwords && profile.passwordSource !== undefined) {

@@ -23,6 +23,9 @@ Deno.test("connectOptionsFor(): the profile's settings; auth methods choose keys
       dir,
       `<profile id="a" host="h.example" port="2222" user="bob">
          <ciphers><cipher name="aes128-ctr" /></ciphers>
+         <macs><mac name="hmac-sha2-256" /></macs>
+         <kexs><kex name="curve25519-sha256" /></kexs>
+         <hostkey-algorithms><hostkey-algorithm name="ssh-ed25519" /></hostkey-algorithms>
          <authentication-methods><auth-password /></authentication-methods>
          <keepalive-interval time="7" />
          <user-identities><identity file="/k/id" /></user-identities>
@@ -39,6 +42,9 @@ Deno.test("connectOptionsFor(): the profile's settings; auth methods choose keys
     assert.deepEqual(opts.knownHostsFiles, ["/kh"]);
     assert.equal(opts.keepaliveInterval, 7);
     assert.deepEqual(opts.ciphers, ["aes128-ctr"]);
+    assert.deepEqual(opts.macs, ["hmac-sha2-256"]);
+    assert.deepEqual(opts.kexs, ["curve25519-sha256"]);
+    assert.deepEqual(opts.hostKeyAlgorithms, ["ssh-ed25519"]);
 
     const keys = config(dir, `<profile id="b" host="h" />`);
     const k = await connectOptionsFor(keys.p, keys.c, keys.env);

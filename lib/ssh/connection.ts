@@ -40,6 +40,10 @@ export interface ConnectOptions {
   prompter?: Prompter;
   /** Cipher preference; undefined = preferredCiphers() for the backend. */
   ciphers?: string[];
+  /** MAC, key exchange and host key algorithm preferences; undefined = ssh2's. */
+  macs?: string[];
+  kexs?: string[];
+  hostKeyAlgorithms?: string[];
   /** ssh2's protocol debug output (very verbose). */
   protocolDebug?: boolean;
   /** An open stream to the server (a jump host's channel) instead of a TCP connection. */
@@ -354,7 +358,12 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       readyTimeout: 0,
       keepaliveInterval: opts.keepaliveInterval * 1000,
       keepaliveCountMax: opts.keepaliveCountMax,
-      algorithms: { cipher: opts.ciphers ?? preferredCiphers() },
+      algorithms: {
+        cipher: opts.ciphers ?? preferredCiphers(),
+        ...(opts.macs ? { hmac: opts.macs } : {}),
+        ...(opts.kexs ? { kex: opts.kexs } : {}),
+        ...(opts.hostKeyAlgorithms ? { serverHostKey: opts.hostKeyAlgorithms } : {}),
+      },
       authHandler: plan.handler as never,
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void): boolean | undefined => {
         // A re-key presents the host key again. The key verified at connect
