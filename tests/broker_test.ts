@@ -8,7 +8,7 @@
  * one line on stderr.
  */
 import assert from "node:assert/strict";
-import { roundTrip, testBytes } from "./_harness/local_servers.ts";
+import { readExactly, roundTrip, testBytes } from "./_harness/local_servers.ts";
 import { writeAll } from "../lib/tunnel/pump.ts";
 import { curl, realPeersUnsupported } from "./_harness/real_peers.ts";
 import {
@@ -38,16 +38,6 @@ const hello = async (port: number) => {
   const r = await curl([`http://127.0.0.1:${port}/hello`]);
   assert.equal(r.stdout, "hello from origin\n", r.stderr);
 };
-
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  for (let off = 0; off < n;) {
-    const got = await conn.read(out.subarray(off));
-    if (got === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += got;
-  }
-  return out;
-}
 
 async function openConnections(rig: BrokerRig): Promise<SessionInfo[]> {
   return await ctlJson<SessionInfo[]>(rig, "list-connections");

@@ -285,7 +285,6 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   const sock = opts.sock ?? await openSocket(opts, label);
   const client = new Client();
   let failure: WarrenError | undefined;
-  let hostKeyOk = false;
   let verifiedKey: Buffer | undefined;
   return await new Promise<SshConnection>((resolve, reject) => {
     const fail = (err: WarrenError) => {
@@ -297,7 +296,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       fail(
         new WarrenError(
           "timeout",
-          hostKeyOk
+          verifiedKey !== undefined
             ? `Authentication to ${label} timed out after ${opts.connectTimeout} s`
             : `SSH handshake with ${label} timed out after ${opts.connectTimeout} s`,
         ),
@@ -386,7 +385,6 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
           warn: (line) => log.warn("{line}", { line }),
           info: (line) => log.info("{line}", { line }),
         }, new Uint8Array(key)).then(() => {
-          hostKeyOk = true;
           verifiedKey = Buffer.from(key);
           verify(true);
         }, (err) => {

@@ -17,6 +17,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
+import { writeAll } from "../tunnel/pump.ts";
 
 const READ_SIZE = 64 * 1024;
 const COPY_BELOW = 4 * 1024;
@@ -111,9 +112,4 @@ export class DenoSocket extends Duplex {
     } catch { /* closed already */ }
     cb(err);
   }
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
 }

@@ -6,7 +6,7 @@
 import { connect as netConnect } from "node:net";
 import { hostPort } from "../cli/forward.ts";
 import { WarrenError } from "../errors.ts";
-import { readAll } from "../../tests/_harness/local_servers.ts";
+import { readAll, readExactly } from "../../tests/_harness/local_servers.ts";
 import { writeAll } from "./pump.ts";
 import type { ChannelOpener } from "./types.ts";
 
@@ -37,16 +37,6 @@ export function refusingOpener(reason: number, description: string): ChannelOpen
       }),
     );
   };
-}
-
-export async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  for (let off = 0; off < n;) {
-    const got = await conn.read(out.subarray(off));
-    if (got === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += got;
-  }
-  return out;
 }
 
 /** Send `request`, half-close, read until the proxy closes. */

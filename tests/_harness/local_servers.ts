@@ -110,6 +110,17 @@ export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   return out;
 }
 
+/** Read exactly `n` bytes; EOF before that is an error. */
+export async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n;) {
+    const got = await conn.read(out.subarray(off));
+    if (got === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += got;
+  }
+  return out;
+}
+
 /** Deterministic bytes for byte-for-byte comparisons. */
 export function testBytes(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
