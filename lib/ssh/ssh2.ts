@@ -6,6 +6,8 @@
 import "./crypto/hook.ts";
 // Also first: it sets the channel window ssh2 copies when it loads.
 import "./window.ts";
+// Channel.destroy() without the error it builds and drops.
+import "./channel_destroy.ts";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 

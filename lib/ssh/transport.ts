@@ -90,6 +90,27 @@ export class DenoSocket extends Duplex {
     }
   }
 
+  /**
+   * Every packet ssh2 writes in one turn of the event loop goes out in one
+   * system call: the first write of a turn corks the stream, and a microtask
+   * uncorks it once the synchronous work that produced the packets is done.
+   */
+  // deno-lint-ignore no-explicit-any
+  override write(chunk: any, encoding?: any, cb?: any): boolean {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.cork();
+      queueMicrotask(this.#uncork);
+    }
+    return super.write(chunk, encoding, cb);
+  }
+
+  #corked = false;
+  #uncork = () => {
+    this.#corked = false;
+    this.uncork();
+  };
+
   override _write(chunk: Buffer, _enc: string, cb: (err?: Error | null) => void): void {
     writeAll(this.conn, chunk).then(() => cb(), (err) => cb(err));
   }

@@ -85,6 +85,8 @@ export async function acceptLoop(
 
 /** The debug line for a finished tunneled connection. */
 export function logClosed(from: string, dst: string, r: PumpResult, startedAt: number): void {
+  // Checked first: building the record costs more than the check, once per connection.
+  if (!log.isEnabledFor("debug")) return;
   log.debug("{from} -> {dst} closed: {sent} bytes sent, {received} received, {ms} ms{err}", {
     from,
     dst,

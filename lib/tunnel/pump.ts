@@ -77,6 +77,8 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     });
   };
   const closeWrite = () => {
+    // Both directions have ended: close() says FIN as shutdown() would.
+    if (localEof) return maybeDone();
     // The socket may be gone already; the read side will notice.
     conn.closeWrite().catch(() => {}).finally(maybeDone);
   };

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { DenoSocket } from "./transport.ts";
+import { readExactly } from "../../tests/_harness/local_servers.ts";
+
+/** A connected loopback pair, the client side wrapped in a DenoSocket whose writes are counted. */
+async function pair() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [client, server] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port }),
+    listener.accept(),
+  ]);
+  listener.close();
+  const writes: number[] = [];
+  const write = client.write.bind(client);
+  client.write = (p: Uint8Array) => (writes.push(p.length), write(p));
+  return { sock: new DenoSocket(client), server, writes };
+}
+
+Deno.test("packets written in one turn go out in one write, in order", async () => {
+  const { sock, server, writes } = await pair();
+  try {
+    sock.write(new Uint8Array([1, 2]));
+    sock.write(new Uint8Array([3]));
+    sock.write(new Uint8Array([4, 5, 6]));
+    assert.deepEqual([...await readExactly(server, 6)], [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(writes, [6]);
+
+    // A later turn is a separate write; nothing waits for more to come.
+    sock.write(new Uint8Array([7]));
+    assert.deepEqual([...await readExactly(server, 1), ...writes], [7, 6, 1]);
+  } finally {
+    sock.destroy();
+    server.close();
+  }
+});
+
+Deno.test("end() sends what was written in the same turn, then half-closes", async () => {
+  const { sock, server } = await pair();
+  try {
+    sock.write(new Uint8Array([9, 8]));
+    sock.end();
+    assert.deepEqual([...await readExactly(server, 2)], [9, 8]);
+    assert.equal(await server.read(new Uint8Array(1)), null);
+  } finally {
+    sock.destroy();
+    server.close();
+  }
+});
