@@ -2,10 +2,11 @@
  * The TCP transport under ssh2: a Node Duplex over a `Deno.TcpConn`, passed
  * to ssh2 as its `sock`, in place of node:net's Socket.
  *
- * - Writes coalesce: while one write is in flight, later ones queue and go
- *   out together as ONE `conn.write` (`_writev`), so a burst of SSH packets
- *   costs one system call instead of one each, with no added delay for a
- *   lone packet.
+ * - Writes coalesce: packets written in the same turn of the event loop,
+ *   or while a write is in flight, go out together (`_writev`): small ones
+ *   joined into one `conn.write`, so a burst of SSH packets costs one system
+ *   call instead of one each; large ones written as they are, without a
+ *   copy. A lone packet waits for nothing but the end of the current turn.
  * - Reads fill fresh 64 KiB buffers that are handed on without a copy (ssh2
  *   opens packets in place, and payloads keep referring to them); short
  *   reads are copied out so the buffer can be reused.
@@ -21,6 +22,31 @@ import { writeAll } from "../tunnel/pump.ts";
 
 const READ_SIZE = 64 * 1024;
 const COPY_BELOW = 4 * 1024;
+/** Queued packets smaller than this are joined into one write; larger ones go as they are. */
+const JOIN_BELOW = 16 * 1024;
+
+/**
+ * Write queued chunks in order: runs of small ones joined (one system call
+ * for a burst of small packets), large ones written as they are (no copy).
+ */
+async function writeJoined(conn: Deno.Conn, chunks: { chunk: Buffer }[]): Promise<void> {
+  let run: Buffer[] = [];
+  const flush = async () => {
+    if (run.length === 0) return;
+    const data = run.length === 1 ? run[0] : Buffer.concat(run);
+    run = [];
+    await writeAll(conn, data);
+  };
+  for (const { chunk } of chunks) {
+    if (chunk.length < JOIN_BELOW) {
+      run.push(chunk);
+      continue;
+    }
+    await flush();
+    await writeAll(conn, chunk);
+  }
+  await flush();
+}
 
 export class DenoSocket extends Duplex {
   readonly conn: Deno.TcpConn;
@@ -91,13 +117,16 @@ export class DenoSocket extends Duplex {
   }
 
   /**
-   * Every packet ssh2 writes in one turn of the event loop goes out in one
-   * system call: the first write of a turn corks the stream, and a microtask
-   * uncorks it once the synchronous work that produced the packets is done.
+   * The small packets ssh2 writes in one turn of the event loop go out in
+   * one system call: the first of a turn corks the stream, and a microtask
+   * uncorks it once the synchronous work that produced them is done.
    */
   // deno-lint-ignore no-explicit-any
   override write(chunk: any, encoding?: any, cb?: any): boolean {
-    if (!this.#corked) {
+    // A large packet needs no company: it goes at once (behind any small
+    // ones already waiting), so bulk data keeps flowing while the next
+    // packet is sealed.
+    if (!this.#corked && chunk.length < JOIN_BELOW) {
       this.#corked = true;
       this.cork();
       queueMicrotask(this.#uncork);
@@ -119,8 +148,7 @@ export class DenoSocket extends Duplex {
     chunks: { chunk: Buffer }[],
     cb: (err?: Error | null) => void,
   ): void {
-    const data = chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk));
-    writeAll(this.conn, data).then(() => cb(), (err) => cb(err));
+    writeJoined(this.conn, chunks).then(() => cb(), (err) => cb(err));
   }
 
   override _final(cb: (err?: Error | null) => void): void {

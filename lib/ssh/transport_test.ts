@@ -34,6 +34,33 @@ Deno.test("packets written in one turn go out in one write, in order", async () 
   }
 });
 
+Deno.test("large packets go out as they are, runs of small ones joined, all in order", async () => {
+  const { sock, server, writes } = await pair();
+  try {
+    const sizes = [10, 20_000, 5, 6, 30_000, 7];
+    let next = 0;
+    for (const n of sizes) {
+      sock.write(new Uint8Array(n).map((_, i) => (next + i) & 0xff));
+      next += n;
+    }
+    const got = await readExactly(server, next);
+    assert.ok(got.every((b, i) => b === (i & 0xff)), "bytes out of order");
+    assert.deepEqual(writes, [10, 20_000, 11, 30_000, 7]);
+
+    // A large packet first in its turn is not held back for the small ones after it.
+    writes.length = 0;
+    sock.write(new Uint8Array(20_000));
+    assert.deepEqual(writes, [20_000]);
+    sock.write(new Uint8Array(5));
+    sock.write(new Uint8Array(6));
+    await readExactly(server, 20_011);
+    assert.deepEqual(writes, [20_000, 11]);
+  } finally {
+    sock.destroy();
+    server.close();
+  }
+});
+
 Deno.test("end() sends what was written in the same turn, then half-closes", async () => {
   const { sock, server } = await pair();
   try {

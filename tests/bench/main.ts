@@ -86,8 +86,8 @@ function parseOptions(args: string[]): Options {
     only,
     sizeMiB,
     out: value("--out") ?? `${ROOT}bench-results`,
-    latencyCount: quick ? 300 : 2000,
-    connCount: quick ? 100 : 500,
+    latencyCount: quick ? 300 : 5000,
+    connCount: quick ? 100 : 2000,
     openConns: quick ? 200 : 1000,
     cpuProf: args.includes("--cpu-prof"),
   };
