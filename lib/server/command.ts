@@ -27,6 +27,7 @@ import {
   parseOpenPermit,
 } from "./permits.ts";
 import { WarrenServer } from "./server.ts";
+import { parseStartups, type Startups } from "./startups.ts";
 
 const log = logger("serve");
 
@@ -57,6 +58,12 @@ Options:
   --gateway-ports          Let remote tunnels listen on other addresses than
                            loopback, as the client asks (sshd's GatewayPorts
                            clientspecified).     e.g. --gateway-ports
+  --max-startups N|START:RATE:FULL
+                           Clients that may wait to authenticate at once, as
+                           sshd's MaxStartups: from START on, RATE% of new
+                           ones are refused, rising to all at FULL (default
+                           10:30:100; N alone is a hard cap).
+                           e.g. --max-startups 20
   -v, --verbose            More detail (repeatable).   -q, --quiet: errors only.
 
 Offered: public-key authentication, direct-tcpip (-L, SOCKS), tcpip-forward
@@ -71,6 +78,7 @@ const OPTIONS = {
   "permit-open": { type: "string", multiple: true },
   "permit-listen": { type: "string", multiple: true },
   "gateway-ports": { type: "boolean" },
+  "max-startups": { type: "string" },
   verbose: { type: "boolean", short: "v", multiple: true },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
@@ -85,6 +93,8 @@ export interface ServeConfig {
   permitOpen?: OpenPermit[];
   permitListen?: ListenPermit[];
   gatewayPorts: boolean;
+  /** undefined = sshd's default, 10:30:100. */
+  maxStartups?: Startups;
   verbosity: number;
 }
 
@@ -130,9 +140,19 @@ export function parseServeArgs(
       permitOpen: permits(v["permit-open"], parseOpenPermit),
       permitListen: permits(v["permit-listen"], parseListenPermit),
       gatewayPorts: v["gateway-ports"] ?? false,
+      maxStartups: startups(v["max-startups"]),
       verbosity: (v.verbose?.length ?? 0) - (v.quiet ? 1 : 0),
     },
   };
+}
+
+function startups(text: string | undefined): Startups | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseStartups(text);
+  } catch (err) {
+    throw new UsageError(`serve: invalid --max-startups '${text}': ${messageOf(err)}`);
+  }
 }
 
 /** "[ADDR:]PORT": an IPv4 address or name, [IPv6], '*' or 'localhost'. */

@@ -22,6 +22,7 @@ Deno.test("parseServeArgs(): safe defaults", () => {
     permitOpen: undefined,
     permitListen: undefined,
     gatewayPorts: false,
+    maxStartups: undefined,
     verbosity: 0,
   });
 });
@@ -35,6 +36,8 @@ Deno.test("parseServeArgs(): every option", () => {
       "--host-key",
       "hk",
       "--gateway-ports",
+      "--max-startups",
+      "5:50:20",
       "-vv",
     ],
     ...["--permit-open", "db:5432", "--permit-open", "[::1]:*", "--permit-listen", "0"],
@@ -44,6 +47,7 @@ Deno.test("parseServeArgs(): every option", () => {
   assert.equal(c.port, 0);
   assert.equal(c.hostKeyPath, "hk");
   assert.equal(c.gatewayPorts, true);
+  assert.deepEqual(c.maxStartups, { start: 5, rate: 50, full: 20 });
   assert.equal(c.verbosity, 2);
   assert.deepEqual(c.permitOpen, [{ host: "db", port: 5432 }, { host: "::1", port: "*" }]);
   assert.deepEqual(c.permitListen, [{ host: "*", port: 0 }, { host: "localhost", port: 8080 }]);
@@ -68,6 +72,10 @@ Deno.test("parseServeArgs(): bad values name the option and the value", () => {
   usage(
     ["--authorized-keys", "ak", "--listen", "1.2.3.4:99999"],
     /invalid --listen '1\.2\.3\.4:99999'/,
+  );
+  usage(
+    ["--authorized-keys", "ak", "--max-startups", "10:30"],
+    /invalid --max-startups '10:30': expected N or start:rate:full/,
   );
   usage(["--authorized-keys", "ak", "--shell"], /Unknown option '--shell'/);
   usage(["--authorized-keys", "ak", "extra"], /unexpected argument 'extra'/);

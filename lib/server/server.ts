@@ -5,6 +5,10 @@
  *
  * - A client that has not authenticated within `loginGraceSeconds` (default
  *   120, as sshd's LoginGraceTime) is dropped.
+ * - At most `maxStartups` clients wait to authenticate at once (sshd's
+ *   MaxStartups, default 10:30:100, startups.ts); a new connection beyond
+ *   that is closed before any SSH is spoken, and the refusals are logged as
+ *   one warning when they start and a count when they stop.
  * - ssh2 pings authenticated clients (keepalive@openssh.com) every 15 s and
  *   drops one that misses 3 replies, so dead peers do not pin listeners.
  * - close() stops accepting, disconnects every client, and waits for their
@@ -17,6 +21,7 @@ import { logger } from "../log.ts";
 import { type Connection, Server } from "../ssh/ssh2.ts";
 import { VERSION } from "../version.ts";
 import type { HostKey } from "./host_key.ts";
+import { DEFAULT_STARTUPS, formatStartups, refuseStartup, type Startups } from "./startups.ts";
 import { PeerConnection, type ServePolicy } from "./peer.ts";
 
 const log = logger("serve");
@@ -28,6 +33,9 @@ export interface ServeOptions extends Omit<ServePolicy, "maxAuthTries"> {
   hostKey: HostKey;
   loginGraceSeconds?: number;
   maxAuthTries?: number;
+  maxStartups?: Startups;
+  /** For tests: the random draw behind maxStartups' early refusals. */
+  random?: () => number;
 }
 
 const DEFAULT_LOGIN_GRACE_S = 120;
@@ -40,6 +48,7 @@ interface SocketEntry {
   timer?: ReturnType<typeof setTimeout>;
   /** Set once the client's SSH version line has arrived. */
   peer?: PeerConnection;
+  authenticated: boolean;
 }
 
 export class WarrenServer implements AsyncDisposable {
@@ -49,6 +58,12 @@ export class WarrenServer implements AsyncDisposable {
   #sockets = new Map<string, SocketEntry>();
   #nextId = 1;
   #closing?: Promise<void>;
+  #startups: Startups;
+  #random: () => number;
+  /** Connections not yet authenticated. */
+  #waiting = 0;
+  /** Connections refused since the refusals began (0: none lately). */
+  #refused = 0;
 
   private constructor(opts: ServeOptions) {
     const policy: ServePolicy = {
@@ -59,6 +74,8 @@ export class WarrenServer implements AsyncDisposable {
       maxAuthTries: opts.maxAuthTries ?? DEFAULT_MAX_AUTH_TRIES,
     };
     const graceMs = (opts.loginGraceSeconds ?? DEFAULT_LOGIN_GRACE_S) * 1000;
+    this.#startups = opts.maxStartups ?? DEFAULT_STARTUPS;
+    this.#random = opts.random ?? Math.random;
     this.#ssh = new Server(
       { hostKeys: [opts.hostKey.privateKey], ident: `warren_${VERSION}` },
       (conn: Connection, info: { ip: string; port: number; header: { versions: unknown } }) =>
@@ -107,7 +124,22 @@ export class WarrenServer implements AsyncDisposable {
   #onSocket(sock: Socket, graceMs: number): void {
     const key = `${sock.remoteAddress}:${sock.remotePort}`;
     const from = hostPort(sock.remoteAddress ?? "?", sock.remotePort ?? 0);
-    const entry: SocketEntry = { id: this.#nextId++, sock };
+    if (this.#closing) return void sock.destroy();
+    if (refuseStartup(this.#startups, this.#waiting, this.#random())) {
+      if (this.#refused++ === 0) {
+        log.warn(
+          "Too many connections waiting to authenticate ({n}; --max-startups {max}): refusing new ones, starting with {from}",
+          {
+            n: this.#waiting,
+            max: formatStartups(this.#startups),
+            from,
+          },
+        );
+      }
+      return void sock.destroy();
+    }
+    const entry: SocketEntry = { id: this.#nextId++, sock, authenticated: false };
+    this.#waiting++;
     entry.timer = setTimeout(() => {
       log.info("#{id} {from}: not authenticated within {s} s: closing", {
         id: entry.id,
@@ -120,6 +152,7 @@ export class WarrenServer implements AsyncDisposable {
     sock.once("close", () => {
       clearTimeout(entry.timer);
       this.#sockets.delete(key);
+      if (!entry.authenticated) this.#settled();
       if (!entry.peer) {
         log.info("#{id} connection from {from} closed before the SSH handshake", {
           id: entry.id,
@@ -127,8 +160,18 @@ export class WarrenServer implements AsyncDisposable {
         });
       }
     });
-    if (this.#closing) return void sock.destroy();
     this.#ssh.injectSocket(sock);
+  }
+
+  /** One connection stopped waiting to authenticate (it did, or it closed). */
+  #settled(): void {
+    this.#waiting--;
+    if (this.#refused > 0 && this.#waiting < this.#startups.start) {
+      log.warn("Refused {n} connection(s) while too many waited to authenticate", {
+        n: this.#refused,
+      });
+      this.#refused = 0;
+    }
   }
 
   #onClient(
@@ -142,7 +185,12 @@ export class WarrenServer implements AsyncDisposable {
       conn,
       { id: entry?.id ?? this.#nextId++, ip: info.ip, port: info.port, ident: header?.identRaw },
       policy,
-      () => clearTimeout(entry?.timer),
+      () => {
+        if (!entry) return;
+        clearTimeout(entry.timer);
+        entry.authenticated = true;
+        this.#settled();
+      },
     );
     if (entry) entry.peer = peer;
     this.#peers.add(peer);

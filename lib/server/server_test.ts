@@ -12,6 +12,7 @@ import { Client } from "../ssh/ssh2.ts";
 import { loadHostKey } from "./host_key.ts";
 import { generateEd25519, type KeyPair } from "./keygen.ts";
 import { type ServeOptions, WarrenServer } from "./server.ts";
+import { parseStartups } from "./startups.ts";
 
 interface Rig extends AsyncDisposable {
   server: WarrenServer;
@@ -139,6 +140,46 @@ Deno.test("WarrenServer drops a client that does not authenticate within the log
   while (await conn.read(buf) !== null) { /* the server's version line, then EOF */ }
   conn.close();
   await r.waitLog(/#1 127\.0\.0\.1:\d+: not authenticated within 0\.2 s: closing/);
+});
+
+/** Connect and read until the server's SSH version line, or null at EOF without one. */
+async function versionLine(port: number): Promise<{ conn: Deno.TcpConn; line: string | null }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buf = new Uint8Array(256);
+  let text = "";
+  while (!text.includes("\n")) {
+    const n = await conn.read(buf);
+    if (n === null) return { conn, line: null };
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return { conn, line: text.split("\r\n")[0] };
+}
+
+Deno.test("WarrenServer refuses connections beyond --max-startups until fewer wait to authenticate", async () => {
+  // A hard cap of 2; the random draw is fixed, so the test does not depend on chance.
+  await using r = await rig({ maxStartups: parseStartups("2"), random: () => 0.5 });
+  const first = await versionLine(r.port);
+  const second = await versionLine(r.port);
+  assert.match(first.line ?? "", /^SSH-2\.0-warren_/);
+  assert.match(second.line ?? "", /^SSH-2\.0-warren_/);
+  // Two wait (neither says anything): the third is closed before any SSH.
+  const third = await versionLine(r.port);
+  assert.equal(third.line, null);
+  third.conn.close();
+  await r.waitLog(/Too many connections waiting to authenticate \(2; --max-startups 2\)/);
+  // One goes away: the refusals are counted, and a new client is served again.
+  first.conn.close();
+  await r.waitLog(/Refused 1 connection\(s\) while too many waited to authenticate/);
+  const fourth = await versionLine(r.port);
+  assert.match(fourth.line ?? "", /^SSH-2\.0-warren_/);
+  fourth.conn.close();
+  second.conn.close();
+  // An authenticated client no longer counts: with one waiting, two more log in.
+  const waiting = await versionLine(r.port);
+  await using a = await connect(r);
+  await using b = await connect(r);
+  assert.ok(a && b);
+  waiting.conn.close();
 });
 
 Deno.test("WarrenServer: direct-tcpip keeps half-close both ways", async () => {
