@@ -9,14 +9,16 @@ import { windowError } from "./lib/ssh/window.ts";
 import { SUBCOMMANDS } from "./lib/cli/subcommands.ts";
 import { isBackgroundChild, runInBackground } from "./lib/client/background.ts";
 import { runClient } from "./lib/client/run.ts";
-import { causeChain, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
+import { causeChain, ConfigError, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
 import { levelFor, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
 
 function fail(err: unknown, verbosity: number): number {
   const line = verbosity > 0 ? causeChain(err) : (err instanceof Error ? err.message : String(err));
   console.error(`warren: ${line}`);
-  if (err instanceof UsageError) console.error("Try 'warren --help' for more information.");
+  if (err instanceof UsageError && !(err instanceof ConfigError)) {
+    console.error("Try 'warren --help' for more information.");
+  }
   return exitCodeFor(err);
 }
 

@@ -41,6 +41,17 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A mistake in a configuration file: exits 2 like a usage error, and its line
+ * (`FILE:LINE:COL: message`) is shown without the command-line hint.
+ */
+export class ConfigError extends UsageError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ConfigError";
+  }
+}
+
 /** The exit code for an error that reached the top level. */
 export function exitCodeFor(err: unknown): number {
   return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;

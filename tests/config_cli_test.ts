@@ -132,6 +132,17 @@ Deno.test("warren config check: a mistake is one line FILE:LINE:COL: message and
       oneLine(malformed.stderr),
       new RegExp(`^warren: ${home}/malformed\\.xml:3:3: malformed XML: `),
     );
+    // The same one line where the broker and `warren PROFILE` read the file.
+    for (const args of [["broker", "--config"], ["-L", "1234:db:5432", "--config"]]) {
+      const r = await runCli([...args, `${home}/bad.xml`, ...(args[0] === "-L" ? ["a"] : [])], {
+        env: envFor(home),
+      });
+      assert.equal(r.code, 2, args.join(" "));
+      assert.equal(
+        oneLine(r.stderr),
+        `warren: ${home}/bad.xml:3:30: gateway-profile cycle: a -> b -> a`,
+      );
+    }
     const missing = await runCli(["config", "check", `${home}/none.xml`], { env: envFor(home) });
     assert.equal(missing.code, 2);
     assert.equal(

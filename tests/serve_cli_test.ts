@@ -48,6 +48,9 @@ Deno.test("warren serve: unusable authorized_keys, permits and host keys exit 2 
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, want);
     assert.doesNotMatch(r.stderr, /Listening on/);
+    // The command-line hint follows mistakes on the command line, not in files.
+    const inFile = /authorized keys|usable key|host key/.test(want.source);
+    assert.equal(/Try 'warren --help'/.test(r.stderr), !inFile, `${args.join(" ")}: ${r.stderr}`);
   }
   const bad = await runCli(["serve", "--authorized-keys", `${dir}/bad_keys`]);
   assert.match(bad.stderr, /bad_keys:2: skipped: unknown option 'bogus'/);

@@ -14,7 +14,7 @@ import { parseDebugLevel } from "../cli/args.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import type { BrokerConfig } from "../config/broker_config.ts";
 import { loadBrokerConfig, resolveConfigPath } from "../config/broker_xml.ts";
-import { EXIT_OK, EXIT_USAGE, messageOf, UsageError } from "../errors.ts";
+import { EXIT_OK, messageOf, UsageError } from "../errors.ts";
 import { levelFor, logger, setLogWriter, setupLogging } from "../log.ts";
 import { formatControlAddress, resolveControlAddress } from "./address.ts";
 import { Broker } from "./broker.ts";
@@ -99,14 +99,7 @@ async function run(args: string[], env: Env): Promise<number> {
   }
   const address = resolveControlAddress(values["broker-address"], env);
   const path = resolveConfigPath(values.config, env);
-  let config: BrokerConfig;
-  try {
-    config = await loadBrokerConfig(path, env);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`warren: ${err.message}`);
-    return EXIT_USAGE;
-  }
+  const config = await loadBrokerConfig(path, env);
   const closeLog = setupBrokerLogging(config, verbosity);
   try {
     for (const w of config.warnings ?? []) log.warn("{w}", { w });

@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import type { Env } from "../cli/args.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
-import { EXIT_OK, EXIT_USAGE, UsageError } from "../errors.ts";
+import { EXIT_OK, UsageError } from "../errors.ts";
 import { dumpBrokerConfig, loadBrokerConfig, resolveConfigPath } from "../config/broker_xml.ts";
 import { missingFiles } from "../config/broker_files.ts";
 
@@ -54,15 +54,7 @@ async function run(args: string[], env: Env): Promise<number> {
     throw new UsageError(`config ${action}: give FILE or --config FILE, not both`);
   }
   const path = resolveConfigPath(file ?? values.config, env);
-  let config;
-  try {
-    config = await loadBrokerConfig(path, env);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    // A mistake in the file: its one line, without the command-line hint.
-    console.error(`warren: ${err.message}`);
-    return EXIT_USAGE;
-  }
+  const config = await loadBrokerConfig(path, env);
   for (const w of config.warnings ?? []) console.error(`warren: warning: ${w}`);
   if (action === "dump") {
     await Deno.stdout.write(new TextEncoder().encode(dumpBrokerConfig(config)));

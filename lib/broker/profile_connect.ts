@@ -22,7 +22,7 @@ import type { Env } from "../cli/args.ts";
 import type { BrokerConfig, ProfileConfig, TunnelConfig } from "../config/broker_config.ts";
 import { defaultIdentityFiles, homeDir, localUser } from "../config/client_config.ts";
 import { formatKnownHostsLine, keyTypeOfBlob } from "../config/known_hosts.ts";
-import { messageOf, UsageError } from "../errors.ts";
+import { ConfigError, messageOf } from "../errors.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import { Buffer } from "node:buffer";
 import { ensurePrivateDir, runtimeDir } from "./address.ts";
@@ -89,7 +89,7 @@ export function pinnedKeys(text: string, file: string): Uint8Array[] {
     }
   }
   if (keys.length === 0) {
-    throw new UsageError(`${file}: no public key found (expected a .pub or known_hosts file)`);
+    throw new ConfigError(`${file}: no public key found (expected a .pub or known_hosts file)`);
   }
   return keys;
 }
@@ -102,7 +102,7 @@ async function pinFile(profile: ProfileConfig, env: Env): Promise<string> {
     text = await Deno.readTextFile(file);
   } catch (err) {
     const where = `${profile.source.file}:${profile.source.line}:${profile.source.col}`;
-    throw new UsageError(
+    throw new ConfigError(
       `${where}: cannot read the host key file ${file} of profile '${profile.id}': ${
         err instanceof Deno.errors.NotFound ? "no such file" : messageOf(err)
       }`,

@@ -81,7 +81,7 @@ Deno.test("connectOptionsFor(): <hostkey file> pins the key for this host and po
 
     const missing = config(dir, `<profile id="m" host="h"><hostkey file="nope.pub" /></profile>`);
     await assert.rejects(connectOptionsFor(missing.p, missing.c, missing.env), {
-      name: "UsageError",
+      name: "ConfigError",
       message: new RegExp(
         `c\\.xml:1:\\d+: cannot read the host key file ${dir}/nope\\.pub of profile 'm': no such file`,
       ),
@@ -98,7 +98,7 @@ Deno.test("pinnedKeys(): .pub and known_hosts lines; nothing usable is an error"
     2,
   );
   assert.throws(() => pinnedKeys("garbage\n", "keys/x.pub"), {
-    name: "UsageError",
+    name: "ConfigError",
     message: "keys/x.pub: no public key found (expected a .pub or known_hosts file)",
   });
 });

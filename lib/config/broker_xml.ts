@@ -8,12 +8,12 @@
  *   parseBrokerConfig(text, file, env)
  *   dumpBrokerConfig(config)          the effective config as XML
  *
- * Every mistake is a UsageError (exit 2) reading `FILE:LINE:COL: message`.
+ * Every mistake is a ConfigError (exit 2) reading `FILE:LINE:COL: message`.
  * Supported elements and attributes: config/REFERENCE.md.
  */
 import { resolve } from "node:path";
 import type { Env } from "../cli/args.ts";
-import { UsageError } from "../errors.ts";
+import { ConfigError } from "../errors.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { checkBrokerConfig } from "./broker_check.ts";
 import { readBrokerConfig } from "./broker_read.ts";
@@ -46,7 +46,7 @@ export async function loadBrokerConfig(path: string, env: Env): Promise<BrokerCo
       : err instanceof Error
       ? err.message
       : String(err);
-    throw new UsageError(`Cannot read config file ${path}: ${why}`, { cause: err });
+    throw new ConfigError(`Cannot read config file ${path}: ${why}`, { cause: err });
   }
   const config = parseBrokerConfig(text, path, env);
   config.file = resolve(path);

@@ -434,7 +434,7 @@ Deno.test("malformed documents: one line with the position", () => {
     ],
   ];
   for (const [text, message] of cases) {
-    assert.throws(() => parseBrokerConfig(text, "c.xml", env), { name: "UsageError", message });
+    assert.throws(() => parseBrokerConfig(text, "c.xml", env), { name: "ConfigError", message });
   }
 });
 

@@ -343,9 +343,9 @@ Deno.test("the example config: no warnings, what it says, and its dump reads bac
   assert.equal(dumpBrokerConfig(parseBrokerConfig(dumped, config.file, env)), dumped);
 });
 
-Deno.test("loadBrokerConfig(): a missing file is a UsageError naming it", async () => {
+Deno.test("loadBrokerConfig(): a missing file is a ConfigError naming it", async () => {
   await assert.rejects(() => loadBrokerConfig("/nonexistent/c.xml", env), {
-    name: "UsageError",
+    name: "ConfigError",
     message: "Cannot read config file /nonexistent/c.xml: no such file",
   });
 });

@@ -10,7 +10,7 @@
  * stray text can be reported.
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { UsageError } from "../errors.ts";
+import { ConfigError } from "../errors.ts";
 import type { Source } from "./broker_config.ts";
 
 export interface XmlAttr {
@@ -34,8 +34,8 @@ export function where(source: Source): string {
 }
 
 /** A config error at a position: `FILE:LINE:COL: message`, exit 2. */
-export function configError(source: Source, message: string): UsageError {
-  return new UsageError(`${where(source)}: ${message}`);
+export function configError(source: Source, message: string): ConfigError {
+  return new ConfigError(`${where(source)}: ${message}`);
 }
 
 /** Offsets → 1-based line and column. */

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import type { Env } from "../cli/args.ts";
 import { hostPort, parseAddress, parsePort } from "../cli/forward.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
-import { EXIT_OK, messageOf, UsageError } from "../errors.ts";
+import { ConfigError, EXIT_OK, messageOf, UsageError } from "../errors.ts";
 import { levelFor, logger, setupLogging } from "../log.ts";
 import { isLoopback } from "../tunnel/listen.ts";
 import { parseAuthorizedKeys } from "./authorized_keys.ts";
@@ -178,12 +178,12 @@ async function loadKeys(file: string): Promise<number> {
       : err instanceof Deno.errors.PermissionDenied
       ? "permission denied"
       : messageOf(err);
-    throw new UsageError(`serve: cannot read authorized keys ${file}: ${why}`);
+    throw new ConfigError(`serve: cannot read authorized keys ${file}: ${why}`);
   }
   const { keys, problems } = parseAuthorizedKeys(text, file);
   for (const p of problems) log.warn("{file}:{line}: skipped: {msg}", { ...p, msg: p.message });
   if (keys.length === 0) {
-    throw new UsageError(`serve: ${file} has no usable key: nobody could log in`);
+    throw new ConfigError(`serve: ${file} has no usable key: nobody could log in`);
   }
   return keys.length;
 }

@@ -12,7 +12,7 @@
  */
 import { dirname, join } from "node:path";
 import { fingerprintSha256 } from "../config/ssh_key_blob.ts";
-import { messageOf, UsageError, WarrenError } from "../errors.ts";
+import { ConfigError, messageOf, WarrenError } from "../errors.ts";
 import { type ParsedKey, utils } from "../ssh/ssh2.ts";
 import { generateEd25519 } from "./keygen.ts";
 
@@ -48,7 +48,7 @@ export async function loadHostKey(path: string, create: boolean): Promise<HostKe
     text = await Deno.readTextFile(path);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw readError(path, err);
-    if (!create) throw new UsageError(`Cannot read host key ${path}: no such file`);
+    if (!create) throw new ConfigError(`Cannot read host key ${path}: no such file`);
     return await generateHostKey(path);
   }
   return fromText(text, path, false);
@@ -59,7 +59,7 @@ async function checkMode(path: string): Promise<void> {
   const info = await Deno.stat(path);
   const mode = (info.mode ?? 0) & 0o777;
   if (info.isFile && (mode & 0o077) !== 0) {
-    throw new UsageError(
+    throw new ConfigError(
       `Cannot use host key ${path}: mode ${mode.toString(8).padStart(4, "0")} lets other ` +
         `users read it (chmod 600 ${path})`,
     );
@@ -67,12 +67,12 @@ async function checkMode(path: string): Promise<void> {
 }
 
 function readError(path: string, err: unknown): Error {
-  if (err instanceof UsageError) return err;
+  if (err instanceof ConfigError) return err;
   if (err instanceof Deno.errors.PermissionDenied) {
-    return new UsageError(`Cannot read host key ${path}: permission denied`);
+    return new ConfigError(`Cannot read host key ${path}: permission denied`);
   }
   if (err instanceof Deno.errors.IsADirectory) {
-    return new UsageError(`Cannot read host key ${path}: it is a directory`);
+    return new ConfigError(`Cannot read host key ${path}: it is a directory`);
   }
   return new WarrenError("io", `Cannot read host key ${path}: ${messageOf(err)}`, { cause: err });
 }
@@ -84,11 +84,11 @@ function fromText(text: string, path: string, generated: boolean): HostKey {
     const why = /encrypted|passphrase/i.test(parsed.message)
       ? "it is encrypted (a host key must be readable without a passphrase)"
       : `not a private key ssh2 can read (${parsed.message})`;
-    throw new UsageError(`Cannot use host key ${path}: ${why}`);
+    throw new ConfigError(`Cannot use host key ${path}: ${why}`);
   }
   const key = parsed as ParsedKey;
   if (!key.isPrivateKey()) {
-    throw new UsageError(`Cannot use host key ${path}: it is a public key; give the private key`);
+    throw new ConfigError(`Cannot use host key ${path}: it is a public key; give the private key`);
   }
   const publicBlob = new Uint8Array(key.getPublicSSH());
   return {
