@@ -25,10 +25,9 @@ import {
   staticXml,
 } from "./_harness/broker_rig.ts";
 import type { ListenerInfo } from "../lib/broker/listeners.ts";
+import { skipWhen } from "./_harness/skip.ts";
 
-const unsupported = realPeersUnsupported("curl", "ss");
-if (unsupported) console.error(`skipping broker reconnect tests: ${unsupported}`);
-const ignore = unsupported !== undefined;
+const ignore = skipWhen("broker reconnect tests", realPeersUnsupported("curl", "ss"));
 
 const hello = async (port: number) => {
   const r = await curl([`http://127.0.0.1:${port}/hello`]);

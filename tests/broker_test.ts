@@ -29,10 +29,9 @@ import {
 import type { SessionInfo } from "../lib/broker/session.ts";
 import type { ListenerInfo } from "../lib/broker/listeners.ts";
 import type { ReloadSummary } from "../lib/broker/broker.ts";
+import { skipWhen } from "./_harness/skip.ts";
 
-const unsupported = realPeersUnsupported("curl", "ss");
-if (unsupported) console.error(`skipping broker tests: ${unsupported}`);
-const ignore = unsupported !== undefined;
+const ignore = skipWhen("broker tests", realPeersUnsupported("curl", "ss"));
 
 const hello = async (port: number) => {
   const r = await curl([`http://127.0.0.1:${port}/hello`]);

@@ -17,10 +17,9 @@ import {
   startBrokerRig,
 } from "./_harness/broker_rig.ts";
 import type { BrokerStatus } from "../lib/broker/broker.ts";
+import { skipWhen } from "./_harness/skip.ts";
 
-const unsupported = realPeersUnsupported("curl", "ss");
-if (unsupported) console.error(`skipping control endpoint tests: ${unsupported}`);
-const ignore = unsupported !== undefined;
+const ignore = skipWhen("control endpoint tests", realPeersUnsupported("curl", "ss"));
 
 Deno.test(
   { name: "ctl: loopback TCP control with a token file; one broker per address", ignore },

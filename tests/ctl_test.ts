@@ -25,10 +25,9 @@ import {
 import type { BrokerStatus } from "../lib/broker/broker.ts";
 import type { ListenerInfo } from "../lib/broker/listeners.ts";
 import type { SessionInfo } from "../lib/broker/session.ts";
+import { skipWhen } from "./_harness/skip.ts";
 
-const unsupported = realPeersUnsupported("curl", "ss");
-if (unsupported) console.error(`skipping ctl tests: ${unsupported}`);
-const ignore = unsupported !== undefined;
+const ignore = skipWhen("ctl tests", realPeersUnsupported("curl", "ss"));
 
 /** Local addresses the process `pid` listens on (TCP), as ss prints them. */
 async function listenersOf(pid: number): Promise<Set<string>> {

@@ -13,10 +13,10 @@ import { freePort, waitForPort } from "./_harness/free_port.ts";
 import { startOrigin } from "./_harness/origin.ts";
 import { Pattern, patternBytes } from "./_harness/pattern.ts";
 import { type Sshd, sshdSupport, startSshd } from "./_harness/sshd.ts";
+import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
 
 const support = sshdSupport();
-if (!support.ok) console.error(`skipping real-peer tests: ${support.reason}`);
-const ignore = !support.ok;
+const ignore = skipWhen("real-peer tests", unsupportedBy(support));
 const MiB = 1024 * 1024;
 
 /** Options for the real ssh client: only our key and known_hosts, no prompts. */

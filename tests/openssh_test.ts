@@ -15,13 +15,13 @@ import { Buffer } from "node:buffer";
 import { type Sshd, sshdSupport, startSshd } from "./_harness/sshd.ts";
 import { roundTrip, testBytes } from "./_harness/local_servers.ts";
 import { loadOpenSsl } from "../lib/ssh/crypto/openssl.ts";
+import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
 
 const support = sshdSupport();
 // Loaded once here, not inside a test (the sanitizer counts a library loaded
 // during a test as a leak); warren's own process loads it for itself.
 const openssl = loadOpenSsl();
-if (!support.ok) console.error(`skipping real-peer tests: ${support.reason}`);
-const ignore = !support.ok;
+const ignore = skipWhen("real-peer tests", unsupportedBy(support));
 const MiB = 1024 * 1024;
 
 function auth(sshd: Sshd): string[] {

@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { runCli } from "./_harness/cli.ts";
 import { freePort, isolatedEnv } from "./_harness/broker_rig.ts";
 import { sshdSupport, startSshd } from "./_harness/sshd.ts";
+import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
 
 const support = sshdSupport();
-if (!support.ok) console.error(`skipping probe-key tests: ${support.reason}`);
-const ignore = !support.ok;
+const ignore = skipWhen("probe-key tests", unsupportedBy(support));
 
 Deno.test(
   { name: "probe-key: prints the key without authenticating; --save-hostkey", ignore },

@@ -7,10 +7,9 @@ import assert from "node:assert/strict";
 import { runCli } from "./_harness/cli.ts";
 import { realPeersUnsupported } from "./_harness/real_peers.ts";
 import { configXml, freePort, logins, profileXml, startBrokerRig } from "./_harness/broker_rig.ts";
+import { skipWhen } from "./_harness/skip.ts";
 
-const unsupported = realPeersUnsupported("curl");
-if (unsupported) console.error(`skipping profile target tests: ${unsupported}`);
-const ignore = unsupported !== undefined;
+const ignore = skipWhen("profile target tests", realPeersUnsupported("curl"));
 
 Deno.test(
   { name: "warren PROFILE: settings, gateway chain and tunnels; options override", ignore },

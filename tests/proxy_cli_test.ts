@@ -12,13 +12,14 @@ import { freePort } from "./_harness/free_port.ts";
 import { startOrigin } from "./_harness/origin.ts";
 import { curl, warrenArgs } from "./_harness/real_peers.ts";
 import { sshdSupport, startSshd } from "./_harness/sshd.ts";
+import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
 
 const support = sshdSupport();
-if (!support.ok) console.error(`skipping real-peer proxy CLI tests: ${support.reason}`);
+const ignore = skipWhen("real-peer proxy CLI tests", unsupportedBy(support));
 
 Deno.test({
   name: "cli: -L socks/ with --proxy-auth serves curl through sshd and exits 0 on SIGTERM",
-  ignore: !support.ok,
+  ignore,
   async fn() {
     await using sshd = await startSshd();
     await using origin = await startOrigin({ netns: sshd.netns });

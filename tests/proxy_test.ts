@@ -22,10 +22,10 @@ import {
   until,
 } from "./_harness/proxy_rig.ts";
 import { sshdSupport } from "./_harness/sshd.ts";
+import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
 
 const support = sshdSupport();
-if (!support.ok) console.error(`skipping real-peer proxy tests: ${support.reason}`);
-const ignore = !support.ok;
+const ignore = skipWhen("real-peer proxy tests", unsupportedBy(support));
 const logLines: string[] = [];
 setLogWriter((line) => logLines.push(line));
 setupLogging("info");

@@ -24,10 +24,9 @@ import {
   waitListening,
   warrenArgs,
 } from "./_harness/serve.ts";
+import { skipWhen } from "./_harness/skip.ts";
 
-const skip = serveTestsSkipReason();
-const ignore = skip !== undefined;
-if (ignore) console.error(`skipping warren serve tests: ${skip}`);
+const ignore = skipWhen("warren serve tests", serveTestsSkipReason());
 
 Deno.test(
   { name: "serve --permit-open and permitopen=: other destinations are refused", ignore },

@@ -23,10 +23,9 @@ import {
   waitListening,
   warrenArgs,
 } from "./_harness/serve.ts";
+import { skipWhen } from "./_harness/skip.ts";
 
-const skip = serveTestsSkipReason();
-const ignore = skip !== undefined;
-if (ignore) console.error(`skipping warren serve tests: ${skip}`);
+const ignore = skipWhen("warren serve tests", serveTestsSkipReason());
 const MiB = 1024 * 1024;
 
 async function curl(args: string[]): Promise<{ code: number; out: string; err: string }> {

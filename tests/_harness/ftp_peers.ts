@@ -19,6 +19,7 @@ import {
   startRealPeers,
 } from "./real_peers.ts";
 import { startVsftpd, type Vsftpd, vsftpdSupport } from "./vsftpd.ts";
+import { skipWhen } from "./skip.ts";
 
 export { until } from "./real_peers.ts";
 
@@ -30,9 +31,7 @@ export function ftpPeersUnsupported(): string | undefined {
 
 /** `ignore` for the real-peer FTP tests of a file; when true, one line on stderr says why. */
 export function ignoreFtpTests(what: string): boolean {
-  const reason = ftpPeersUnsupported();
-  if (reason) console.error(`skipping ${what}: ${reason}`);
-  return reason !== undefined;
+  return skipWhen(what, ftpPeersUnsupported());
 }
 
 export type FtpPeers = RealPeers & { vsftpd: Vsftpd };
