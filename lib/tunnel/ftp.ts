@@ -63,7 +63,7 @@ export type FtpStats = DataStats & { sessions: number };
  * counts as one peer, ftp_data.ts); any other IPv6 peer cannot be served
  * that way (it gets a 425; EPSV and EPRT work).
  */
-function dataListener(
+export function dataListener(
   local: string,
   peer: string,
   needIpv4: boolean,

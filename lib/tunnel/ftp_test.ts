@@ -16,7 +16,7 @@ import { sshOptions, until } from "../../tests/_harness/real_peers.ts";
 import { DataHub, type FtpSsh, openLocalEntry } from "./ftp_data.ts";
 import { openRemoteEntry } from "./ftp_data_remote.ts";
 import type { IncomingTcpHandler } from "../ssh/connection.ts";
-import { FtpLocalTunnel, FtpRemoteTunnel, type FtpTunnelOptions } from "./ftp.ts";
+import { dataListener, FtpLocalTunnel, FtpRemoteTunnel, type FtpTunnelOptions } from "./ftp.ts";
 
 const logLines: string[] = [];
 setLogWriter((line) => logLines.push(line));
@@ -93,6 +93,25 @@ Deno.test("-L ftp/ refuses a bounce PORT, AUTH TLS and LPRT without telling the 
   assert.equal((await ftp.command("NOOP")).code, 200);
   assert.ok(!ftpd.commands.some((c) => /^(PORT|EPRT|AUTH|LPRT)/.test(c)), ftpd.commands.join("|"));
   assert.ok(logLines.some((l) => /FTP bounce/.test(l)));
+  assert.equal(tunnel.dataStats.forwards, 0);
+});
+
+Deno.test("-L ftp/ answers 425 when the data connection cannot be set up, and the session goes on", async () => {
+  // The server refuses tcpip-forward, which PORT and EPRT through -L need.
+  await using server = await startTestServer({ refuseForward: true });
+  const file = testBytes(1000, 3);
+  await using ftpd = startFakeFtp({ files: { f: file } });
+  await using ssh = await connect(server);
+  await using tunnel = await localTunnel(ssh, ftpd.port);
+  await using ftp = (await MiniFtp.connect("127.0.0.1", tunnel.addresses[0].port))[0];
+  await ftp.login();
+  const reply = await ftp.command("PORT 127,0,0,1,200,10");
+  assert.equal(reply.code, 425);
+  assert.match(reply.text, /^425 Cannot open the data connection through the SSH tunnel/);
+  assert.equal((await ftp.command("EPRT |1|127.0.0.1|51210|")).code, 425);
+  assert.ok(!ftpd.commands.some((c) => /^(PORT|EPRT)/.test(c)), ftpd.commands.join("|"));
+  // Passive mode does not need the refused request: the same session still transfers.
+  assert.deepEqual(await ftp.transfer("pasv", "RETR f"), file);
   assert.equal(tunnel.dataStats.forwards, 0);
 });
 
@@ -302,4 +321,31 @@ Deno.test({
       assert.deepEqual(await ftp.transfer(mode, "RETR f"), file, mode);
     }
   },
+});
+
+Deno.test("data listeners: where PASV and PORT can name them, and an IPv6 peer they cannot", () => {
+  // IPv4: on the address the peer reached, for that peer.
+  assert.deepEqual(dataListener("127.0.0.1", "127.0.0.1", true), {
+    hostname: "127.0.0.1",
+    allowedPeer: "127.0.0.1",
+  });
+  assert.deepEqual(dataListener("::ffff:10.0.0.2", "10.0.0.9", true), {
+    hostname: "10.0.0.2",
+    allowedPeer: "10.0.0.9",
+  });
+  // IPv6 with EPSV/EPRT: as it is.
+  assert.deepEqual(dataListener("fd00::2", "fd00::9", false), {
+    hostname: "fd00::2",
+    allowedPeer: "fd00::9",
+  });
+  // A 227 reply or PORT names IPv4 only: ::1 is served on 127.0.0.1 ...
+  assert.deepEqual(dataListener("::1", "::1", true), {
+    hostname: "127.0.0.1",
+    allowedPeer: "::1",
+  });
+  // ... and any other IPv6 peer is refused, which the session answers with 425.
+  assert.throws(
+    () => dataListener("fd00::2", "fd00::9", true),
+    /the peer fd00::9 uses IPv6, which a PASV reply or PORT command cannot name \(use EPSV or EPRT\)/,
+  );
 });
