@@ -203,6 +203,36 @@ Deno.test("password authentication from -P env:// works when no key is accepted"
   }
 });
 
+Deno.test("authentication methods are tried in the order asked for, and only those", async () => {
+  await using server = await startTestServer({ password: "s3cret" });
+  Deno.env.set("WARREN_TEST_PW", "s3cret");
+  try {
+    const pw = { passwordSource: "env://WARREN_TEST_PW" };
+    // OpenSSH's order: the key first (asked about, then signed), and it is accepted.
+    await (await connectSsh(options(server, pw))).close();
+    assert.deepEqual(server.authAttempts, ["none", "publickey", "publickey"]);
+    // Passwords first: the key is never offered.
+    server.authAttempts.length = 0;
+    await (await connectSsh(options(server, { ...pw, authMethods: ["password", "publickey"] })))
+      .close();
+    assert.deepEqual(server.authAttempts, ["none", "password"]);
+    // Only keyboard-interactive.
+    server.authAttempts.length = 0;
+    await (await connectSsh(options(server, { ...pw, authMethods: ["keyboard-interactive"] })))
+      .close();
+    assert.deepEqual(server.authAttempts, ["none", "keyboard-interactive"]);
+  } finally {
+    Deno.env.delete("WARREN_TEST_PW");
+  }
+  // Only passwords, and there is no password to give: nothing else is tried.
+  server.authAttempts.length = 0;
+  await assert.rejects(
+    connectSsh(options(server, { authMethods: ["password"] })),
+    /Cannot authenticate as tester to 127\.0\.0\.1:\d+/,
+  );
+  assert.deepEqual(server.authAttempts, ["none"]);
+});
+
 Deno.test("authentication failure names the methods tried and offered", async () => {
   await using server = await startTestServer({ acceptKey: false, password: "right" });
   Deno.env.set("WARREN_TEST_PW", "wrong");

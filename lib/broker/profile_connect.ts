@@ -4,9 +4,11 @@
  * targets on the command line (`warren PROFILE`).
  *
  * - user: the profile's, else the default-settings', else the local user.
- * - authentication-methods: without publickey no key file or agent is
- *   offered; without password and keyboard-interactive no password source.
- *   (The order among the methods is warren's: agent, keys, then passwords.)
+ * - authentication-methods: the methods warren implements (publickey,
+ *   keyboard-interactive, password) are tried in the file's order, and only
+ *   those; hostbased and gssapi are skipped. Without publickey no key file
+ *   or agent is offered; without password and keyboard-interactive no
+ *   password source.
  * - `<hostkey file>` pins the server key: the file's key(s) (a .pub file or
  *   known_hosts lines, whatever host they name) become the only accepted
  *   keys for this host and port, policy strict. warren writes them as a
@@ -24,6 +26,7 @@ import { defaultIdentityFiles, homeDir, localUser } from "../config/client_confi
 import { formatKnownHostsLine, keyTypeOfBlob } from "../config/known_hosts.ts";
 import { ConfigError, messageOf } from "../errors.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
+import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
 import { Buffer } from "node:buffer";
 import { ensurePrivateDir, runtimeDir } from "./address.ts";
 
@@ -62,6 +65,9 @@ export async function connectOptionsFor(
   if (s.macs.length > 0) opts.macs = s.macs;
   if (s.kexs.length > 0) opts.kexs = s.kexs;
   if (s.hostKeyAlgorithms.length > 0) opts.hostKeyAlgorithms = s.hostKeyAlgorithms;
+  opts.authMethods = s.authMethods.filter((m): m is AuthMethodName =>
+    (DEFAULT_AUTH_METHODS as readonly string[]).includes(m)
+  );
   const agent = env("SSH_AUTH_SOCK");
   if (keys && agent) opts.agentSocket = agent;
   if (passwords && profile.passwordSource !== undefined) {

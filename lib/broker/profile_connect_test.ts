@@ -45,6 +45,7 @@ Deno.test("connectOptionsFor(): the profile's settings; auth methods choose keys
     assert.deepEqual(opts.macs, ["hmac-sha2-256"]);
     assert.deepEqual(opts.kexs, ["curve25519-sha256"]);
     assert.deepEqual(opts.hostKeyAlgorithms, ["ssh-ed25519"]);
+    assert.deepEqual(opts.authMethods, ["password"]);
 
     const keys = config(dir, `<profile id="b" host="h" />`);
     const k = await connectOptionsFor(keys.p, keys.c, keys.env);
@@ -57,6 +58,18 @@ Deno.test("connectOptionsFor(): the profile's settings; auth methods choose keys
     ]);
     assert.equal(k.explicitIdentities, false);
     assert.equal(k.ciphers, undefined);
+    assert.deepEqual(k.authMethods, ["publickey", "keyboard-interactive", "password"]);
+
+    const ordered = config(
+      dir,
+      `<profile id="c" host="h">
+         <authentication-methods>
+           <auth-keyboard-interactive /><auth-publickey /><auth-password />
+         </authentication-methods>
+       </profile>`,
+    );
+    const o = await connectOptionsFor(ordered.p, ordered.c, ordered.env);
+    assert.deepEqual(o.authMethods, ["keyboard-interactive", "publickey", "password"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

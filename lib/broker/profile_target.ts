@@ -50,6 +50,10 @@ export async function profileLayer(
   };
   if (opts.passwordSource !== undefined) layer.passwordSource = opts.passwordSource;
   if (opts.ciphers !== undefined) layer.ciphers = opts.ciphers;
+  if (opts.macs !== undefined) layer.macs = opts.macs;
+  if (opts.kexs !== undefined) layer.kexs = opts.kexs;
+  if (opts.hostKeyAlgorithms !== undefined) layer.hostKeyAlgorithms = opts.hostKeyAlgorithms;
+  if (opts.authMethods !== undefined) layer.authMethods = [...opts.authMethods];
   if (hops.length > 0) {
     layer.gateways = await Promise.all(hops.map((p) => connectOptionsFor(p, config, env)));
   }

@@ -18,6 +18,8 @@ Deno.test("profileLayer(): host, settings, tunnels and the gateway chain of a pr
     `<secsh-broker><profiles>
        <profile id="gw" host="bastion" user="jump" />
        <profile id="db" host="db.internal" port="2200" user="pg" gateway-profile="gw">
+         <macs><mac name="hmac-sha2-256" /></macs>
+         <authentication-methods><auth-password /><auth-publickey /></authentication-methods>
          <keepalive-interval time="9" />
          <user-identities><identity file="/k/db" /></user-identities>
          <tunnels>
@@ -35,6 +37,8 @@ Deno.test("profileLayer(): host, settings, tunnels and the gateway chain of a pr
   assert.equal(layer.user, "pg");
   assert.deepEqual(layer.identityFiles, ["/k/db"]);
   assert.equal(layer.serverAliveInterval, 9);
+  assert.deepEqual(layer.macs, ["hmac-sha2-256"]);
+  assert.deepEqual(layer.authMethods, ["password", "publickey"]);
   assert.deepEqual(layer.localForwards, [
     { protocol: "tcp", listenPort: 5432, dstHost: "localhost", dstPort: 5432 },
   ]);

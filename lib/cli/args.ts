@@ -203,6 +203,10 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     oneShot: v["one-shot"] ?? false,
     pidFile: o.pidFile === undefined ? undefined : expandHome(o.pidFile, home),
     ciphers: o.ciphers ?? profile?.ciphers,
+    macs: profile?.macs,
+    kexs: profile?.kexs,
+    hostKeyAlgorithms: profile?.hostKeyAlgorithms,
+    authMethods: o.authMethods ?? profile?.authMethods,
     command,
     verbosity,
   };

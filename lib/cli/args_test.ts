@@ -113,6 +113,23 @@ Deno.test("-o Ciphers takes a list of ciphers ssh2 knows and refuses others by n
   );
 });
 
+Deno.test("-o PreferredAuthentications: the methods warren implements, in the order given", () => {
+  assert.equal(run("h").authMethods, undefined);
+  assert.deepEqual(
+    run("-o", "PreferredAuthentications=password,gssapi-with-mic,publickey,password", "h")
+      .authMethods,
+    ["password", "publickey"],
+  );
+  assert.throws(
+    () => run("-o", "PreferredAuthentications=publickey,smartcard", "h"),
+    /^UsageError: Invalid -o PreferredAuthentications='publickey,smartcard': unknown method 'smartcard' \(known: publickey, keyboard-interactive, password, gssapi-with-mic, hostbased\)/,
+  );
+  assert.throws(
+    () => run("-o", "PreferredAuthentications=hostbased", "h"),
+    /none of these methods is one warren implements/,
+  );
+});
+
 Deno.test("StrictHostKeyChecking maps onto host key policies; --hostkey-policy wins", () => {
   const map = { yes: "strict", "accept-new": "tofu", no: "advisory", ask: "ask" };
   for (const [v, policy] of Object.entries(map)) {

@@ -8,6 +8,7 @@ import { UsageError } from "../errors.ts";
 import type { HostKeyPolicy } from "../ssh/host_key.ts";
 import { parsePort } from "./forward.ts";
 import { supportedAlgorithms } from "../config/ssh_algorithms.ts";
+import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
 
 export interface SshOptions {
   port?: number;
@@ -24,6 +25,8 @@ export interface SshOptions {
   batchMode?: boolean;
   /** Cipher preference, most preferred first. */
   ciphers?: string[];
+  /** PreferredAuthentications: the methods warren implements, in order. */
+  authMethods?: AuthMethodName[];
 }
 
 type Setter = (o: SshOptions, value: string, what: string) => void;
@@ -87,7 +90,34 @@ const SETTERS: Record<string, [string, Setter]> = {
   pidfile: ["PidFile", (o, v) => o.pidFile ??= v],
   batchmode: ["BatchMode", (o, v, w) => o.batchMode ??= yesNo(v, w)],
   ciphers: ["Ciphers", (o, v, w) => o.ciphers ??= cipherList(v, w)],
+  preferredauthentications: [
+    "PreferredAuthentications",
+    (o, v, w) => o.authMethods ??= authMethodList(v, w),
+  ],
 };
+
+/** OpenSSH's method names that warren does not implement: accepted and passed over. */
+const UNIMPLEMENTED_METHODS = ["gssapi-with-mic", "hostbased"];
+
+/** PreferredAuthentications: a comma-separated list, in order. */
+function authMethodList(value: string, what: string): AuthMethodName[] {
+  const out: AuthMethodName[] = [];
+  for (const name of value.split(",").map((n) => n.trim())) {
+    if ((DEFAULT_AUTH_METHODS as readonly string[]).includes(name)) {
+      if (!out.includes(name as AuthMethodName)) out.push(name as AuthMethodName);
+    } else if (!UNIMPLEMENTED_METHODS.includes(name)) {
+      throw new UsageError(
+        `${what}: unknown method '${name}' (known: ${
+          [...DEFAULT_AUTH_METHODS, ...UNIMPLEMENTED_METHODS].join(", ")
+        })`,
+      );
+    }
+  }
+  if (out.length === 0) {
+    throw new UsageError(`${what}: none of these methods is one warren implements`);
+  }
+  return out;
+}
 
 /** A comma-separated list of cipher names ssh2 implements. */
 function cipherList(value: string, what: string): string[] {

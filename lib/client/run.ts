@@ -158,6 +158,10 @@ export async function runClient(config: ClientConfig): Promise<number> {
     keepaliveInterval: config.serverAliveInterval,
     keepaliveCountMax: config.serverAliveCountMax,
     ciphers: config.ciphers,
+    macs: config.macs,
+    kexs: config.kexs,
+    hostKeyAlgorithms: config.hostKeyAlgorithms,
+    authMethods: config.authMethods,
     prompter,
     protocolDebug: config.verbosity >= 3,
   };

@@ -6,6 +6,7 @@
 import type { ForwardSpec } from "../cli/forward.ts";
 import type { HostKeyPolicy } from "../ssh/host_key.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
+import type { AuthMethodName } from "../ssh/auth.ts";
 
 export interface ClientConfig {
   host: string;
@@ -37,6 +38,12 @@ export interface ClientConfig {
   command?: string[];
   /** -o Ciphers: the cipher preference; undefined = warren's default. */
   ciphers?: string[];
+  /** A profile's MAC, key exchange and host key algorithm preferences. */
+  macs?: string[];
+  kexs?: string[];
+  hostKeyAlgorithms?: string[];
+  /** -o PreferredAuthentications or a profile's methods, in order; undefined = OpenSSH's. */
+  authMethods?: AuthMethodName[];
   /** -q = -1, default 0, each -v adds one; -D LEVEL maps onto it. */
   verbosity: number;
   /** A profile target's gateway-profile chain, outermost first: connect through these. */

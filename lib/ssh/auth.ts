@@ -1,7 +1,9 @@
 /**
- * Client authentication, in OpenSSH's order: the agent, then identity files
- * (the -i files, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa), then
- * keyboard-interactive, then password. Methods the server does not offer are
+ * Client authentication, by default in OpenSSH's order: publickey (the agent,
+ * then identity files: the -i files, else ~/.ssh/id_ed25519, id_ecdsa,
+ * id_rsa), then keyboard-interactive, then password. `methods` chooses which
+ * of them are tried and in what order (-o PreferredAuthentications, a
+ * profile's <authentication-methods>). Methods the server does not offer are
  * skipped. Encrypted keys ask for their passphrase on the terminal; answers
  * for password prompts come from `-P SOURCE` or the terminal. Nothing here
  * logs a secret.
@@ -14,8 +16,20 @@ import { logger } from "../log.ts";
 
 const log = logger("ssh", "auth");
 
+/** The authentication methods warren implements, by their SSH names. */
+export type AuthMethodName = "publickey" | "keyboard-interactive" | "password";
+
+/** OpenSSH's default order, less the methods warren does not implement. */
+export const DEFAULT_AUTH_METHODS: readonly AuthMethodName[] = [
+  "publickey",
+  "keyboard-interactive",
+  "password",
+];
+
 export interface AuthOptions {
   user: string;
+  /** The methods to try, in order (default DEFAULT_AUTH_METHODS). */
+  methods?: readonly AuthMethodName[];
   /** Key files to try, in order. */
   identityFiles: string[];
   /** Whether the files were named by the user (a missing one is a warning). */
@@ -59,10 +73,11 @@ export function planAuth(opts: AuthOptions): AuthPlan {
   };
   const user = opts.user;
 
-  // "none" first, as OpenSSH does: it learns which methods the server takes.
-  steps.push(() => Promise.resolve({ type: "none", username: user }));
+  const publickey: Next[] = [];
+  const keyboardInteractive: Next[] = [];
+  const passwords: Next[] = [];
   if (opts.agentSocket) {
-    steps.push((left) => {
+    publickey.push((left) => {
       if (left && !left.includes("publickey")) return Promise.resolve(null);
       tried.push("publickey (agent)");
       return Promise.resolve({
@@ -73,7 +88,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
     });
   }
   for (const file of opts.identityFiles) {
-    steps.push(async (left) => {
+    publickey.push(async (left) => {
       if (left && !left.includes("publickey")) return null;
       const key = await loadKey(file, opts);
       if (key === null) return null;
@@ -89,7 +104,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
   const canAnswer = opts.passwordSource !== undefined ||
     opts.prompter !== undefined;
   if (canAnswer) {
-    steps.push((left) => {
+    keyboardInteractive.push((left) => {
       if (left && !left.includes("keyboard-interactive")) {
         return Promise.resolve(null);
       }
@@ -113,7 +128,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
     });
     const tries = opts.passwordSource !== undefined ? 1 : PASSWORD_TRIES;
     for (let i = 0; i < tries; i++) {
-      steps.push(async (left) => {
+      passwords.push(async (left) => {
         if (left && !left.includes("password")) return null;
         const pw = await secret(`${user}'s password: `);
         if (pw === undefined) return null;
@@ -122,6 +137,15 @@ export function planAuth(opts: AuthOptions): AuthPlan {
       });
     }
   }
+
+  // "none" first, as OpenSSH does: it learns which methods the server takes.
+  steps.push(() => Promise.resolve({ type: "none", username: user }));
+  const byMethod = {
+    publickey,
+    "keyboard-interactive": keyboardInteractive,
+    password: passwords,
+  };
+  for (const m of opts.methods ?? DEFAULT_AUTH_METHODS) steps.push(...byMethod[m]);
 
   const plan: AuthPlan = {
     tried,

@@ -10,7 +10,7 @@ import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { Client, type ClientChannel, type TcpConnectionDetails } from "./ssh2.ts";
 import { activeCrypto, preferredCiphers, usesWarrenCiphers } from "./crypto/hook.ts";
-import { type AuthPlan, planAuth } from "./auth.ts";
+import { type AuthMethodName, type AuthPlan, planAuth } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
 import { DenoSocket } from "./transport.ts";
 import { type HostKeyPolicy, verifyHostKey } from "./host_key.ts";
@@ -29,6 +29,8 @@ export interface ConnectOptions {
   explicitIdentities: boolean;
   agentSocket?: string;
   passwordSource?: string;
+  /** Authentication methods to try, in order; undefined = OpenSSH's order. */
+  authMethods?: readonly AuthMethodName[];
   hostKeyPolicy: HostKeyPolicy;
   /** Read in order; new keys are written to the first. */
   knownHostsFiles: string[];
@@ -308,6 +310,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       explicitIdentities: opts.explicitIdentities,
       agentSocket: opts.agentSocket,
       passwordSource: opts.passwordSource,
+      methods: opts.authMethods,
       prompter: opts.prompter,
       whilePrompting: (q) => deadline.paused(q),
     });
