@@ -12,7 +12,8 @@
 import { Buffer } from "node:buffer";
 import { type ParsedKey, utils } from "../ssh/ssh2.ts";
 import { type AuthorizedKey, type AuthorizedKeys, parseAuthorizedKeys } from "./authorized_keys.ts";
-import { fromAllows, normalizeAddress } from "./from_match.ts";
+import { fromAllows } from "./from_match.ts";
+import { normalizeAddress } from "../net/cidr.ts";
 
 export type KeyCheck =
   | { ok: true; key: AuthorizedKey }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { fromAllows, normalizeAddress, parseFromPatterns } from "./from_match.ts";
+import { fromAllows, parseFromPatterns } from "./from_match.ts";
+import { normalizeAddress } from "../net/cidr.ts";
 
 const allows = (list: string, ip: string) => fromAllows(parseFromPatterns(list), ip);
 
