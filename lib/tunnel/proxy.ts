@@ -11,17 +11,23 @@
  *   slow clients are dropped.
  * - Failures get the protocol's reply, mapped from the server's reason
  *   (open_failure.ts); nothing a client sends can throw out of here.
+ * - Routing rules (routes.ts) may send a destination directly from this
+ *   machine instead of through SSH, or refuse it; without a matching rule
+ *   it goes through SSH.
  */
 import type { ForwardSpec } from "../cli/forward.ts";
 import { hostPort } from "../cli/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
-import { classifyOpenFailure } from "../protocols/open_failure.ts";
+import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../protocols/open_failure.ts";
+import { DenoSocket } from "../ssh/transport.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
 import { type ProxyAuthSpec, ProxyCredentials } from "./proxy_auth.ts";
 import { handshake, type HandshakeResult } from "./proxy_handshake.ts";
 import { closeQuietly, pump, writeAll } from "./pump.ts";
 import { acceptLoop, ConnectionSet, logClosed } from "./connections.ts";
+import { dial } from "./remote.ts";
+import { matchRoute, type Route } from "./routes.ts";
 import type { Activity, ChannelOpener, Tunnel } from "./types.ts";
 
 const log = logger("tunnel");
@@ -37,6 +43,8 @@ export interface ProxyOptions {
   auth?: ProxyAuthSpec;
   /** The handshake deadline (tests shorten it). */
   handshakeTimeoutMs?: number;
+  /** --route: which destinations go direct or are refused; first match wins. */
+  routes?: Route[];
 }
 
 export class ProxyTunnel implements Tunnel {
@@ -83,11 +91,18 @@ export class ProxyTunnel implements Tunnel {
     const auth = this.#credentials ? ` for user ${this.#credentials.user}` : "";
     log.info("Proxy tunnel {desc}{auth}", { desc: this.description, auth });
     if (this.#listeners.some((l) => !isLoopback(l.addr.hostname)) && !this.#credentials) {
+      const direct = this.#options.routes?.some((r) => r.action === "direct");
       log.warn(
         "{desc} accepts connections from other hosts without authentication " +
-          "(use --proxy-auth)",
-        { desc: this.description },
+          "(use --proxy-auth){relay}",
+        {
+          desc: this.description,
+          relay: direct ? "; its direct routes relay them from this machine" : "",
+        },
       );
+    }
+    for (const r of this.#options.routes ?? []) {
+      log.debug("Proxy route: {rule}", { rule: r.text });
     }
   }
 
@@ -99,14 +114,26 @@ export class ProxyTunnel implements Tunnel {
     const result = await this.#handshake(conn, conn.localAddr, from);
     if (!result.ok) return await linger(conn);
     const req = result.request;
-    const dst = `${hostPort(req.host, req.port)} (${req.protocol})`;
+    const route = matchRoute(this.#options.routes ?? [], req.host, req.port);
+    const direct = route?.action === "direct";
+    const dst = `${hostPort(req.host, req.port)} (${req.protocol}${
+      route ? `, --route ${route.text}` : ""
+    })`;
+    if (route?.action === "block") {
+      log.warn("{from} -> {dst}: refused", { from, dst });
+      const message = `refused by the proxy's rule ${route.text}`;
+      await writeAll(conn, req.failure("prohibited", message)).catch(() => {});
+      return await linger(conn);
+    }
     let channel;
     try {
-      channel = await this.#open(peer.hostname, peer.port, req.host, req.port);
+      channel = direct
+        ? new DenoSocket(await dial(req.host, req.port))
+        : await this.#open(peer.hostname, peer.port, req.host, req.port);
     } catch (err) {
       const message = messageOf(err);
       log.warn("{from} -> {dst}: {err}", { from, dst, err: message });
-      const why = classifyOpenFailure(reasonOf(err), message);
+      const why = classifyOpenFailure(direct ? OPEN_CONNECT_FAILED : reasonOf(err), message);
       await writeAll(conn, req.failure(why, message)).catch(() => {});
       return await linger(conn);
     }

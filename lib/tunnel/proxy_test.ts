@@ -13,6 +13,7 @@ import { until } from "../../tests/_harness/real_peers.ts";
 import { echoOpener, exchange, refusingOpener, talk } from "./_proxy_test_peers.ts";
 import { readExactly } from "../../tests/_harness/local_servers.ts";
 import { HANDSHAKE_TIMEOUT_MS, type ProxyOptions, ProxyTunnel } from "./proxy.ts";
+import { parseRoute } from "./routes.ts";
 import { writeAll } from "./pump.ts";
 import type { ChannelOpener } from "./types.ts";
 
@@ -45,6 +46,14 @@ async function withProxy(
 }
 
 const portBytes = (p: number) => [p >> 8, p & 0xff];
+
+/** A loopback port nothing listens on (bound, then closed). */
+function freeClosedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
 
 Deno.test("ProxyTunnel passes a SOCKS5 domain name on unresolved, with early data", async () => {
   await using echo = startEchoServer();
@@ -119,6 +128,58 @@ Deno.test("ProxyTunnel maps channel-open failures to each protocol's reply", asy
       assert.ok(http.endsWith(`Server refused h.test:9: ${text}\n`), http);
     });
   }
+});
+
+Deno.test("ProxyTunnel routes: direct from here, block with each protocol's refusal, the rest through SSH", async () => {
+  await using echo = startEchoServer();
+  const closed = await freeClosedPort();
+  const calls: string[] = [];
+  const routes = [
+    `block:*.ads.test`,
+    `direct:127.0.0.1:${echo.port}`,
+    `direct:localhost:${closed}`,
+    "block:*:25",
+  ].map(parseRoute);
+  await withProxy(echoOpener(echo.port, calls), async (port) => {
+    // Direct: the echo server answers without a channel being opened.
+    const v5 = cat([5, 1, 0], [5, 1, 0, 1, 127, 0, 0, 1, ...portBytes(echo.port)]);
+    const [reply, echoed] = await talk(port, v5, 12, "straight");
+    assert.equal(reply[1], 0);
+    assert.equal(echoed, "straight");
+    const http = await talk(port, enc(`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\n\r\n`), 39, "h");
+    assert.equal(dec(http[0]), "HTTP/1.1 200 Connection established\r\n\r\n");
+    assert.equal(http[1], "h");
+    assert.deepEqual(calls, []);
+    // A direct destination that refuses gets the refusal, as through SSH.
+    const refused = await exchange(
+      port,
+      cat([5, 1, 0], [5, 1, 0, 3, 9], "localhost", portBytes(closed)),
+    );
+    assert.deepEqual(refused, Uint8Array.of(5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0));
+    // Blocked: "not allowed by ruleset", 0x5B, 403 naming the rule; nothing opened.
+    const blocked5 = await exchange(port, cat([5, 1, 0], [5, 1, 0, 3, 10], "x.ads.test", [0, 80]));
+    assert.deepEqual(blocked5, Uint8Array.of(5, 0, 5, 2, 0, 1, 0, 0, 0, 0, 0, 0));
+    const blocked4 = await exchange(port, cat([4, 1, 0, 25, 10, 0, 0, 1, 0]));
+    assert.deepEqual(blocked4, Uint8Array.of(0, 0x5b, 0, 0, 0, 0, 0, 0));
+    const blockedHttp = dec(await exchange(port, enc("CONNECT mail.test:25 HTTP/1.1\r\n\r\n")));
+    assert.match(blockedHttp, /^HTTP\/1\.1 403 Forbidden\r\n/);
+    assert.ok(blockedHttp.includes("refused by the proxy's rule block:*:25"), blockedHttp);
+    assert.deepEqual(calls, []);
+    // No rule: through SSH, as without routes.
+    const [, tunneled] = await talk(
+      port,
+      cat([5, 1, 0], [5, 1, 0, 3, 6], "db.int", [0, 5]),
+      12,
+      "t",
+    );
+    assert.equal(tunneled, "t");
+    assert.deepEqual(calls, ["db.int:5"]);
+  }, { routes });
+  assert.ok(
+    logLines.some((l) =>
+      /x\.ads\.test:80 \(SOCKS5, --route block:\*\.ads\.test\): refused/.test(l)
+    ),
+  );
 });
 
 Deno.test("ProxyTunnel answers unsupported and malformed requests, then closes", async () => {
