@@ -55,8 +55,64 @@ Deno.test({
   },
 });
 
-Deno.test("cli: --proxy-auth mistakes are usage errors (exit 2, one line)", async () => {
+Deno.test({
+  name: "cli: --route sends a destination direct, refuses another, and tunnels the rest",
+  ignore,
+  async fn() {
+    await using sshd = await startSshd();
+    // One origin behind sshd (its namespace) and one only this machine reaches.
+    await using far = await startOrigin({ netns: sshd.netns });
+    await using near = await startOrigin();
+    const port = freePort();
+    const args = warrenArgs(
+      sshd,
+      "-v",
+      ...["-L", `socks/127.0.0.1:${port}`],
+      ...["--route", `direct:127.0.0.1:${near.httpPort}`, "--route", `block:*:${far.echoPort}`],
+    );
+    await using cli = new LiveCli(args);
+    await cli.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${port}`));
+    const proxy = ["-x", `socks5h://127.0.0.1:${port}`];
+
+    // Direct: through SSH 127.0.0.1 would be the namespace's, where nothing listens there.
+    const direct = await curl(["--fail", ...proxy, `http://127.0.0.1:${near.httpPort}/hello`]);
+    assert.equal(direct.stdout, "hello from origin\n", direct.stderr);
+    // No rule: through sshd, which resolves localhost to its own namespace.
+    const tunneled = await curl(["--fail", ...proxy, `http://localhost:${far.httpPort}/hello`]);
+    assert.equal(tunneled.stdout, "hello from origin\n", tunneled.stderr);
+    // Blocked: curl hears SOCKS5's "not allowed by ruleset".
+    const blocked = await curl([...proxy, `http://localhost:${far.echoPort}/`]);
+    assert.notEqual(blocked.code, 0);
+    assert.match(blocked.stderr, /not allowed|\(2\)/i);
+    const http = await curl([
+      "-p",
+      "-x",
+      `http://127.0.0.1:${port}`,
+      `http://localhost:${far.echoPort}/`,
+    ]);
+    assert.match(http.stderr, /403/);
+
+    assert.equal(await cli.stop("SIGTERM"), 0, cli.stderr);
+    assert.match(
+      cli.stderr,
+      new RegExp(
+        `localhost:${far.echoPort} \\(SOCKS5, --route block:\\*:${far.echoPort}\\): refused`,
+      ),
+    );
+    // sshd opened a channel for the tunneled request only.
+    const log = await sshd.log();
+    const target = (p: number) =>
+      new RegExp(`server_request_direct_tcpip: .*target \\S+ port ${p}\\b`);
+    assert.match(log, target(far.httpPort));
+    assert.doesNotMatch(log, target(near.httpPort));
+    assert.doesNotMatch(log, target(far.echoPort));
+  },
+});
+
+Deno.test("cli: --proxy-auth and --route mistakes are usage errors (exit 2, one line)", async () => {
   const cases: [string[], RegExp][] = [
+    [["-L", "socks/1080", "--route", "relay:*", "h"], /^warren: Invalid --route 'relay:\*': /],
+    [["--route", "direct:*", "h"], /^warren: --route needs a proxy tunnel/],
     [["-L", "socks/1080", "--proxy-auth=bob:hunter2", "h"], /^warren: Invalid --proxy-auth: /],
     [["-L", "socks/1080", "--proxy-auth=env://PW", "h"], /^warren: Invalid --proxy-auth: /],
     [["--proxy-auth=bob:env://PW", "h"], /^warren: --proxy-auth needs a proxy tunnel/],

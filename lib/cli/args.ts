@@ -22,6 +22,15 @@ import { type ForwardSpec, parseForward, parsePort } from "./forward.ts";
 import { parseTarget, type Target } from "./target.ts";
 import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
 import { parseProxyAuth } from "../tunnel/proxy_auth.ts";
+import { parseRoute, type Route } from "../tunnel/routes.ts";
+
+function parseRouteOption(text: string): Route {
+  try {
+    return parseRoute(text);
+  } catch (err) {
+    throw new UsageError(`Invalid --route '${text}': ${(err as Error).message}`);
+  }
+}
 
 export type Env = (name: string) => string | undefined;
 
@@ -38,6 +47,7 @@ const OPTIONS = {
   remotefwd: { type: "string", short: "R", multiple: true },
   gateway: { type: "boolean", short: "g" },
   "proxy-auth": { type: "string" },
+  route: { type: "string", multiple: true },
   "abort-on-failing-tunnel": { type: "boolean" },
   "no-session-channel": { type: "boolean", short: "S" },
   N: { type: "boolean", short: "N" },
@@ -195,6 +205,7 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     connectTimeout: o.connectTimeout ?? profile?.connectTimeout ?? DEFAULTS.connectTimeout,
     gateway: v.gateway ?? o.gatewayPorts ?? false,
     proxyAuth: v["proxy-auth"] === undefined ? undefined : parseProxyAuth(v["proxy-auth"]),
+    routes: v.route?.map(parseRouteOption),
     abortOnFailingTunnel: v["abort-on-failing-tunnel"] ??
       o.exitOnForwardFailure ?? false,
     localForwards: [...profile?.localForwards ?? [], ...checkForwards(v.localfwd, "-L")],
@@ -213,6 +224,9 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   if (profile?.gateways) config.gateways = profile.gateways;
   if (config.proxyAuth && !config.localForwards.some((f) => f.protocol === "socks")) {
     throw new UsageError("--proxy-auth needs a proxy tunnel: -L socks/[address:]port");
+  }
+  if (config.routes && !config.localForwards.some((f) => f.protocol === "socks")) {
+    throw new UsageError("--route needs a proxy tunnel: -L socks/[address:]port");
   }
   if (config.background && command !== undefined) {
     throw new UsageError("-f and '-- command' cannot be combined");

@@ -184,6 +184,15 @@ Deno.test("parseCommandLine() returns help and version", () => {
   assert.equal(parseCommandLine(["--version"], env).kind, "version");
 });
 
+Deno.test("--route: rules for socks/ tunnels, kept in order", () => {
+  assert.equal(run("-L", "socks/1080", "h").routes, undefined);
+  const c = run("-L", "socks/1080", "--route", "direct:*.lan", "--route=block:*:25", "h");
+  assert.deepEqual(c.routes?.map((r) => [r.action, r.text]), [
+    ["direct", "direct:*.lan"],
+    ["block", "block:*:25"],
+  ]);
+});
+
 Deno.test("parseCommandLine() accepts password sources only", () => {
   assert.equal(run("-P", "env://PW", "h").passwordSource, "env://PW");
   assert.equal(run("--password=file:///tmp/pw", "h").passwordSource, "file:///tmp/pw");
@@ -197,6 +206,8 @@ Deno.test("parseCommandLine() reports usage errors in one line", () => {
     [["-L"], /argument missing/],
     [["-L", "nope", "h"], /Invalid -L 'nope'/],
     [["-L", "socks/1080", "--proxy-auth=bob:hunter2", "h"], /Invalid --proxy-auth/],
+    [["-L", "socks/1080", "--route", "relay:*", "h"], /Invalid --route 'relay:\*': expected/],
+    [["-L", "1:h:1", "--route", "direct:*", "h"], /--route needs a proxy tunnel/],
     [["-R", "socks/1080", "h"], /socks\/ tunnels are local only/],
     [["-o", "Compression=yes", "h"], /Unknown -o option 'Compression'/],
     [["-o", "Port", "h"], /Invalid -o 'Port'/],

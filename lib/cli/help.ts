@@ -33,6 +33,13 @@ Tunnels:
         from file://PATH or env://VAR. It keeps others out of a -g proxy
         but travels unencrypted from the client to warren.
         e.g. --proxy-auth=alice:env://PROXY_PW -g -L socks/1080
+  --route ACTION:PATTERN[:PORTS]
+        Where socks/ requests go, first matching rule wins (repeatable):
+        tunnel (through SSH, also when no rule matches), direct (from this
+        machine, bypassing SSH) or block (refused). PATTERN is * , a name or
+        address wildcard (*.corp.example.com, 192.168.*) or a block
+        (10.0.0.0/8, [fd00::]/8); PORTS is N or LOW-HIGH.
+        e.g. --route direct:*.lan --route block:*:25 -L socks/1080
   -R, --remotefwd [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port
         The server listens, warren connects dst from here (port 0: the
         server picks and warren prints it).   e.g. -R 8080:localhost:3000

@@ -55,7 +55,11 @@ async function startTunnels(
   const tunnels: Tunnel[] = [
     ...config.localForwards.map((spec) =>
       spec.protocol === "socks"
-        ? new ProxyTunnel(spec, open, activity, { gateway: config.gateway, auth: config.proxyAuth })
+        ? new ProxyTunnel(spec, open, activity, {
+          gateway: config.gateway,
+          auth: config.proxyAuth,
+          routes: config.routes,
+        })
         : spec.protocol === "ftp"
         ? new FtpLocalTunnel(spec, config.gateway, ssh, activity)
         : new LocalTunnel(spec, config.gateway, open, activity)

@@ -7,6 +7,7 @@ import type { ForwardSpec } from "../cli/forward.ts";
 import type { HostKeyPolicy } from "../ssh/host_key.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import type { AuthMethodName } from "../ssh/auth.ts";
+import type { Route } from "../tunnel/routes.ts";
 
 export interface ClientConfig {
   host: string;
@@ -28,6 +29,8 @@ export interface ClientConfig {
   gateway: boolean;
   /** --proxy-auth for socks/ tunnels: the user and where the password is. */
   proxyAuth?: { user: string; source: string };
+  /** --route for socks/ tunnels, in order. */
+  routes?: Route[];
   abortOnFailingTunnel: boolean;
   localForwards: ForwardSpec[];
   remoteForwards: ForwardSpec[];
