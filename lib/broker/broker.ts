@@ -127,7 +127,7 @@ export class Broker {
     const id = ++this.#nextListener;
     const links = (profileId: string) => this.link(profileId);
     const listener = w.direction === "local"
-      ? new LocalListener(id, w.spec, w.profile, w.origin, w.key, links)
+      ? new LocalListener(id, w.spec, w.profile, w.origin, w.key, links, w.routes)
       : new RemoteListener(id, w.spec, w.profile, w.origin, w.key, links);
     await listener.start();
     this.#listeners.set(id, listener);

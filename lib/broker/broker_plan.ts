@@ -18,6 +18,8 @@ import {
 } from "../config/broker_config.ts";
 import type { ListenerOrigin } from "./listeners.ts";
 import { forwardSpecOf } from "./profile_connect.ts";
+import { filterRoutes } from "../config/broker_filter.ts";
+import type { Route } from "../tunnel/routes.ts";
 
 export interface Wanted {
   key: string;
@@ -25,6 +27,8 @@ export interface Wanted {
   profile: string;
   direction: "local" | "remote";
   spec: ForwardSpec;
+  /** A filtered (socks-proxy) tunnel's routes, from <filter-engine>. */
+  routes?: Route[];
   source?: Source;
 }
 
@@ -36,6 +40,7 @@ export function wantedListeners(config: BrokerConfig): Wanted[] {
       profile: t.profile,
       direction: "local",
       spec: forwardSpecOf(t),
+      ...(t.filtered ? { routes: filterRoutes(config.filterRules) } : {}),
       source: t.source,
     })),
     ...config.profiles.filter((p) => p.connectOnStartup).flatMap((p) =>
@@ -51,7 +56,15 @@ export function wantedListeners(config: BrokerConfig): Wanted[] {
   ];
   const seen = new Map<string, number>();
   for (const w of wanted) {
-    const base = JSON.stringify([w.origin, w.profile, w.direction, formatForward(w.spec)]);
+    // A filtered tunnel whose rules changed is a new listener.
+    const rules = w.routes ? [config.filterRules.map(({ source: _s, ...rule }) => rule)] : [];
+    const base = JSON.stringify([
+      w.origin,
+      w.profile,
+      w.direction,
+      formatForward(w.spec),
+      ...rules,
+    ]);
     const n = (seen.get(base) ?? 0) + 1;
     seen.set(base, n);
     w.key = n === 1 ? base : `${base}#${n}`;

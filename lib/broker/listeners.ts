@@ -19,6 +19,7 @@ import { FtpLocalTunnel } from "../tunnel/ftp.ts";
 import type { FtpSsh } from "../tunnel/ftp_data.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy.ts";
+import type { Route } from "../tunnel/routes.ts";
 import type { Activity, ChannelOpener } from "../tunnel/types.ts";
 import type { ProfileLink } from "./profile_link.ts";
 import { Traffic } from "./traffic.ts";
@@ -105,7 +106,7 @@ export abstract class Listener {
       destination: this.spec.dstHost === undefined
         ? "(client's choice)"
         : hostPort(this.spec.dstHost, this.spec.dstPort!),
-      profile: this.profile,
+      profile: this.profile || "(filter rules)",
       origin: this.origin,
       state: this.state(),
       connections: this.activity.live,
@@ -127,14 +128,35 @@ function sameAddress(given: string | undefined, bound: string): boolean {
 export class LocalListener extends Listener {
   readonly direction = "local";
   #tunnel?: LocalTunnel | ProxyTunnel | FtpLocalTunnel;
+  /** A filtered (socks-proxy) tunnel's routes: each names its profile; no match is refused. */
+  #routes?: Route[];
+
+  constructor(
+    id: number,
+    spec: ForwardSpec,
+    profile: string,
+    origin: ListenerOrigin,
+    key: string,
+    links: LinkLookup,
+    routes?: Route[],
+  ) {
+    super(id, spec, profile, origin, key, links);
+    this.#routes = routes;
+  }
 
   async start(): Promise<void> {
     const counters = [this.traffic];
-    const open: ChannelOpener = (srcHost, srcPort, dstHost, dstPort) =>
-      this.links(this.profile).openDirect(srcHost, srcPort, dstHost, dstPort, counters);
+    const via = (profile: string): ChannelOpener => (srcHost, srcPort, dstHost, dstPort) =>
+      this.links(profile).openDirect(srcHost, srcPort, dstHost, dstPort, counters);
+    const open = via(this.profile);
     const spec = this.spec;
     if (spec.protocol === "socks") {
-      this.#tunnel = new ProxyTunnel(spec, open, this.activity);
+      this.#tunnel = new ProxyTunnel(
+        spec,
+        open,
+        this.activity,
+        this.#routes ? { routes: this.#routes, unmatched: "block", openVia: via } : {},
+      );
     } else if (spec.protocol === "ftp") {
       this.#tunnel = new FtpLocalTunnel(spec, false, this.#ftpSsh(counters), this.activity);
     } else {

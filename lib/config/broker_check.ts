@@ -66,10 +66,11 @@ export function checkBrokerConfig(ctx: ReadContext, config: BrokerConfig, origin
   });
   checkCycles(ctx, profiles, byId, origins);
   config.staticTunnels.forEach((t, i) => {
-    if (!byId.has(t.profile)) {
+    if (!t.filtered && !byId.has(t.profile)) {
       ctx.fail(attrSource(origins.staticTunnels[i], "profile"), `profile: ${missing(t.profile)}`);
     }
   });
+  checkFilter(ctx, config, (id) => byId.has(id) ? undefined : missing(id));
   // Listeners open together: static tunnels and the local tunnels of profiles
   // that connect at start; and within each profile, its own tunnels.
   checkListeners(ctx, [
@@ -81,6 +82,34 @@ export function checkBrokerConfig(ctx: ReadContext, config: BrokerConfig, origin
   for (const p of profiles) {
     checkListeners(ctx, p.tunnels.filter((t) => t.direction === "local"));
     checkListeners(ctx, p.tunnels.filter((t) => t.direction === "remote" && t.listenPort !== 0));
+  }
+}
+
+/** The filter rules and the socks-proxy tunnels they serve need each other. */
+function checkFilter(
+  ctx: ReadContext,
+  config: BrokerConfig,
+  missing: (id: string) => string | undefined,
+): void {
+  for (const r of config.filterRules) {
+    const why = r.profileId === undefined ? undefined : missing(r.profileId);
+    if (why) ctx.fail(r.source, `profile-id: ${why}`);
+  }
+  const proxy = config.staticTunnels.find((t) => t.filtered);
+  if (config.filterRules.length > 0 && !proxy) {
+    ctx.fail(
+      config.filterRules[0].source,
+      "warren does not tunnel applications transparently: <filter-engine> rules route the " +
+        'requests of a <static-tunnels><tunnel type="socks-proxy"> only, and there is none ' +
+        "(without one this traffic would go direct)",
+    );
+  }
+  if (proxy && config.filterRules.length === 0) {
+    ctx.fail(
+      proxy.source,
+      'a type="socks-proxy" tunnel refuses every request no <filter-engine> rule matches, ' +
+        "and there are no rules",
+    );
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import type { ForwardProtocol } from "../cli/forward.ts";
 import type { HostKeyPolicy } from "../ssh/host_key.ts";
+import type { FilterRuleConfig } from "./broker_filter.ts";
 
 /** Where an element was read from, for messages: `file:line:col`. */
 export interface Source {
@@ -52,12 +53,14 @@ export interface TunnelConfig {
   dstPort?: number;
   /** yes: any client may connect; no (default): local clients only. */
   allowRelay: boolean;
+  /** type="socks-proxy" (static tunnels only): a socks tunnel routed by the filter rules. */
+  filtered?: boolean;
   source: Source;
 }
 
 export interface StaticTunnelConfig extends TunnelConfig {
   direction: "local";
-  /** The id of the profile whose connection carries it. */
+  /** The id of the profile whose connection carries it ("" when filtered: the rules name them). */
   profile: string;
 }
 
@@ -96,6 +99,8 @@ export interface BrokerConfig {
   defaults: Settings;
   profiles: ProfileConfig[];
   staticTunnels: StaticTunnelConfig[];
+  /** `<filter-engine>` rules, for the filtered (socks-proxy) static tunnels. */
+  filterRules: FilterRuleConfig[];
   logging: LoggingConfig;
   /**
    * `FILE:LINE:COL: message` for each Tectia element or value warren reads

@@ -77,7 +77,24 @@ export function dumpBrokerConfig(config: BrokerConfig): string {
       for (const p of config.profiles) writeProfile(w, p, config.defaults);
     });
     w.block("static-tunnels", [], () => {
-      for (const t of config.staticTunnels) writeTunnel(w, "tunnel", t, [["profile", t.profile]]);
+      for (const t of config.staticTunnels) {
+        writeTunnel(w, "tunnel", t, [["profile", t.filtered ? undefined : t.profile]]);
+      }
+    });
+    w.block("filter-engine", [], () => {
+      for (const r of config.filterRules) {
+        w.empty("rule", [
+          ["host", r.host],
+          ["ip-address", r.ipAddress],
+          [
+            "ports",
+            r.ports &&
+            (r.ports.low === r.ports.high ? r.ports.low : `${r.ports.low}-${r.ports.high}`),
+          ],
+          ["action", r.action.toUpperCase()],
+          ["profile-id", r.profileId],
+        ]);
+      }
     });
     w.block("logging", [], () => {
       const { target, file, severity } = config.logging;
@@ -164,7 +181,7 @@ function writeProfile(w: Writer, p: ProfileConfig, defaults: Settings): void {
 
 function writeTunnel(w: Writer, name: string, t: TunnelConfig, extra: AttrList = []): void {
   w.empty(name, [
-    ["type", t.type],
+    ["type", t.filtered ? "socks-proxy" : t.type],
     ["listen-address", t.listenAddress],
     ["listen-port", t.listenPort],
     ["dst-host", t.dstHost],

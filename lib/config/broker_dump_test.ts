@@ -206,14 +206,28 @@ function randomConfig(r: Random): string {
     ids.push(id.replace("$$", "$"));
   }
   if (count > 0) xml += "</profiles>";
+  let rules = "";
   if (ids.length && r.chance()) {
     xml += "<static-tunnels>";
     for (let t = r.int(4); t > 0; t--) {
       const profile = r.pick(ids).replace("$", "$$");
       xml += tunnelXml(r, "tunnel", false, port++, ` profile="${profile}"`);
     }
+    if (r.chance(0.4)) {
+      xml += `<tunnel type="socks-proxy" listen-port="${port++}"/>`;
+      for (let n = 1 + r.int(3); n > 0; n--) {
+        const profile = r.pick(ids).replace("$", "$$");
+        rules += r.pick([
+          `<rule host=".*\\.corp" action="DIRECT"/>`,
+          `<rule ip-address="10\\..*" ports="1-1023" action="block"/>`,
+          `<rule host="db" ports="5432" action="TUNNEL" profile-id="${profile}"/>`,
+          `<rule action="TUNNEL" profile-id="${profile}"/>`,
+        ]);
+      }
+    }
     xml += "</static-tunnels>";
   }
+  if (rules) xml += `<filter-engine>${rules}</filter-engine>`;
   if (r.chance()) {
     const target = r.pick([
       '<log-target type="file" file="l.log"/>',
@@ -237,6 +251,7 @@ function withoutSources(config: BrokerConfig): unknown {
 }
 
 Deno.test("parse → dump → parse gives the same config, on 500 generated configs", () => {
+  let withRules = 0;
   for (let seed = 1; seed <= 500; seed++) {
     const xml = randomConfig(new Random(seed));
     let first: BrokerConfig;
@@ -256,5 +271,7 @@ Deno.test("parse → dump → parse gives the same config, on 500 generated conf
     );
     assert.equal(dumpBrokerConfig(second), dumped, `seed ${seed}`);
     assert.deepEqual(second.warnings, []);
+    if (first.filterRules.length > 0) withRules++;
   }
+  assert.ok(withRules > 20, `only ${withRules} configs had <filter-engine> rules`);
 });

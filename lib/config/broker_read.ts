@@ -22,6 +22,7 @@ import {
   settingsHandlers,
 } from "./broker_settings.ts";
 import { readTunnel, readTunnels } from "./broker_tunnels.ts";
+import { type FilterRuleConfig, readFilterEngine } from "./broker_filter.ts";
 import type { XmlElement } from "./broker_xml_tree.ts";
 import { readGeneral, readLogging } from "./broker_general.ts";
 import { defaultKnownHostsFiles } from "./client_config.ts";
@@ -41,6 +42,7 @@ export function readBrokerConfig(
   const profileEls: XmlElement[] = [];
   const staticEls: XmlElement[] = [];
   let logging: LoggingConfig = { target: "stderr", severity: "info" };
+  let filterRules: FilterRuleConfig[] = [];
   ctx.children(root, {
     general: (el) => knownHostsFiles = readGeneral(ctx, el),
     "default-settings": (el) => {
@@ -56,8 +58,9 @@ export function readBrokerConfig(
       ctx.attrs(el, []);
       ctx.children(el, { tunnel: (t) => staticEls.push(t) });
     },
+    "filter-engine": (el) => filterRules = readFilterEngine(ctx, el),
     logging: (el) => logging = readLogging(ctx, el),
-  }, ["general", "default-settings", "profiles", "static-tunnels", "logging"]);
+  }, ["general", "default-settings", "profiles", "static-tunnels", "filter-engine", "logging"]);
   // Profiles after the defaults, wherever <default-settings> stands.
   const profiles = profileEls.map((el) => readProfile(ctx, el, defaults, defaultPassword));
   const staticTunnels = staticEls.map((el) => readStaticTunnel(ctx, el));
@@ -67,6 +70,7 @@ export function readBrokerConfig(
     defaults,
     profiles,
     staticTunnels,
+    filterRules,
     logging,
     warnings: ctx.warnings,
   };
@@ -188,6 +192,15 @@ function readIdentities(ctx: ReadContext, el: XmlElement): string[] {
 }
 
 function readStaticTunnel(ctx: ReadContext, el: XmlElement): StaticTunnelConfig {
-  const [tunnel, a] = readTunnel(ctx, el, "local", ["profile"]);
-  return { ...tunnel, direction: "local", profile: a.required("profile") };
+  const [tunnel, a] = readTunnel(ctx, el, "local", ["profile"], true);
+  if (!tunnel.filtered) return { ...tunnel, direction: "local", profile: a.required("profile") };
+  const profile = a.str("profile");
+  if (profile !== undefined && profile !== "") {
+    ctx.fail(
+      a.source("profile"),
+      'a type="socks-proxy" tunnel takes its connections from the <filter-engine> rules ' +
+        "(profile-id): leave profile out",
+    );
+  }
+  return { ...tunnel, direction: "local", profile: "" };
 }

@@ -3,6 +3,7 @@
  * attributes of `<static-tunnels><tunnel>`:
  *
  *   type="tcp|ftp|socks" listen-address="ADDR" listen-port="N"
+ *   (static tunnels also type="socks-proxy": socks routed by <filter-engine>)
  *   dst-host="HOST" dst-port="N" allow-relay="yes|no"
  *
  * allow-relay="no" (the default) keeps the listener to local clients: with
@@ -38,17 +39,19 @@ export function readTunnel(
   el: XmlElement,
   direction: "local" | "remote",
   extra: readonly string[] = [],
+  socksProxy = false,
 ): [TunnelConfig, Attrs] {
   const a = ctx.attrs(el, [...TUNNEL_ATTRS, ...extra]);
   ctx.children(el, {});
-  if (a.str("type")?.toLowerCase() === "socks-proxy") {
+  const filtered = a.str("type")?.toLowerCase() === "socks-proxy";
+  if (filtered && !socksProxy) {
     ctx.fail(
       a.source("type"),
-      'type="socks-proxy" (the filter engine\'s SOCKS proxy) is not ' +
-        'supported by warren: use type="socks"',
+      'type="socks-proxy" (the filter engine\'s SOCKS proxy) is for <static-tunnels> only: ' +
+        'use type="socks"',
     );
   }
-  const type = a.oneOf("type", ["tcp", "ftp", "socks"], "tcp");
+  const type = filtered ? "socks" : a.oneOf("type", ["tcp", "ftp", "socks"], "tcp");
   if (type === "socks" && direction === "remote") {
     a.bad("type", a.str("type")!, "tcp or ftp (a remote tunnel cannot be a SOCKS proxy)");
   }
@@ -66,6 +69,7 @@ export function readTunnel(
   // Port 0 makes sense only remotely: the server picks one and warren reports it.
   const listenPort = a.int("listen-port", direction === "remote" ? 0 : 1, 65535, 0);
   const tunnel: TunnelConfig = { direction, type, listenPort, allowRelay, source: el.source };
+  if (filtered) tunnel.filtered = true;
   if (listenAddress !== undefined) tunnel.listenAddress = listenAddress;
   if (type === "socks") {
     for (const name of ["dst-host", "dst-port"]) {

@@ -37,14 +37,6 @@ const HOSTKEY_SWITCH = error(
 export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
   "secsh-broker": {
     gui: warning("warren has no GUI"),
-    "filter-engine": (el) =>
-      el.children.length === 0
-        ? { severity: "warning", why: "warren does not tunnel applications transparently" }
-        : {
-          severity: "error",
-          why: "warren does not tunnel applications transparently, so this traffic would go " +
-            "direct; use <static-tunnels> or a socks tunnel instead",
-        },
   },
   general: {
     "cert-validation": warning(

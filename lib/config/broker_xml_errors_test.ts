@@ -40,7 +40,7 @@ const ERRORS: [string, string, string][] = [
     "unknown element at the top",
     `  <general/>
   <bogus/>`,
-    "c.xml:3:3: unknown element <bogus> in <secsh-broker> (known: <general>, <default-settings>, <profiles>, <static-tunnels>, <logging>)",
+    "c.xml:3:3: unknown element <bogus> in <secsh-broker> (known: <general>, <default-settings>, <profiles>, <static-tunnels>, <filter-engine>, <logging>)",
   ],
   [
     "unknown element in a profile",
@@ -262,11 +262,89 @@ const ERRORS: [string, string, string][] = [
     "c.xml:6:3: listen port 5432 (loopback) is already used by the tunnel at 3:3",
   ],
   [
-    "filter-engine with rules",
-    `<filter-engine>
-  <rule action="TUNNEL"/>
+    "filter-engine rules without a socks-proxy tunnel",
+    `<profiles><profile id="p" host="h"/></profiles>
+<filter-engine>
+  <rule host=".*" action="TUNNEL" profile-id="p"/>
 </filter-engine>`,
-    "c.xml:2:1: <filter-engine> is not supported by warren: warren does not tunnel applications transparently, so this traffic would go direct; use <static-tunnels> or a socks tunnel instead",
+    'c.xml:4:3: warren does not tunnel applications transparently: <filter-engine> rules route the requests of a <static-tunnels><tunnel type="socks-proxy"> only, and there is none (without one this traffic would go direct)',
+  ],
+  [
+    "a socks-proxy tunnel without rules",
+    `<static-tunnels>
+  <tunnel type="socks-proxy" listen-port="1080"/>
+</static-tunnels>`,
+    'c.xml:3:3: a type="socks-proxy" tunnel refuses every request no <filter-engine> rule matches, and there are no rules',
+  ],
+  [
+    "a socks-proxy tunnel naming a profile",
+    `<static-tunnels>
+  <tunnel type="socks-proxy" listen-port="1080" profile="p"/>
+</static-tunnels>`,
+    'c.xml:3:49: a type="socks-proxy" tunnel takes its connections from the <filter-engine> rules (profile-id): leave profile out',
+  ],
+  [
+    "socks-proxy in a profile",
+    `<profiles><profile id="p" host="h"><tunnels>
+  <local-tunnel type="socks-proxy" listen-port="1080"/>
+</tunnels></profile></profiles>`,
+    'c.xml:3:17: type="socks-proxy" (the filter engine\'s SOCKS proxy) is for <static-tunnels> only: use type="socks"',
+  ],
+  [
+    "a TUNNEL rule without profile-id",
+    `<filter-engine>
+  <rule host=".*" action="TUNNEL"/>
+</filter-engine>`,
+    'c.xml:3:3: a TUNNEL rule needs profile-id="..." (the connection to tunnel through)',
+  ],
+  [
+    "a rule naming a missing profile",
+    `<filter-engine>
+  <rule action="TUNNEL" profile-id="nope"/>
+</filter-engine>`,
+    "c.xml:3:3: profile-id: no profile has the id 'nope'",
+  ],
+  [
+    "a rule for one application",
+    `<filter-engine>
+  <rule application="firefox" action="DIRECT"/>
+</filter-engine>`,
+    "c.xml:3:9: application: warren's proxy cannot see which program connects, so this rule would apply to all",
+  ],
+  [
+    "an FTP-PROXY rule",
+    `<filter-engine>
+  <rule action="FTP-PROXY" profile-id="p"/>
+</filter-engine>`,
+    "c.xml:3:9: action: FTP-PROXY is not supported by warren (its proxy carries TCP; use an ftp/ tunnel)",
+  ],
+  [
+    "fallback-to-plain",
+    `<filter-engine>
+  <rule action="TUNNEL" profile-id="p" fallback-to-plain="yes"/>
+</filter-engine>`,
+    "c.xml:3:40: fallback-to-plain: warren never sends a tunneled connection in clear when the tunnel fails (write a DIRECT rule if that destination may go without SSH)",
+  ],
+  [
+    "a bad regular expression",
+    `<filter-engine>
+  <rule host="(unclosed" action="BLOCK"/>
+</filter-engine>`,
+    "c.xml:3:9: host: not a regular expression: Invalid regular expression: /^(?:(unclosed)$/i: Unterminated group",
+  ],
+  [
+    "bad ports",
+    `<filter-engine>
+  <rule ports="80-20" action="BLOCK"/>
+</filter-engine>`,
+    "c.xml:3:9: bad ports '80-20': expected a port or a range LOW-HIGH within 1-65535",
+  ],
+  [
+    "legacy filter elements",
+    `<filter-engine>
+  <network id="office" address="10.0.0.0/8"/>
+</filter-engine>`,
+    "c.xml:3:3: <network> is not supported by warren: use <rule> elements",
   ],
   [
     "proxy through a SOCKS server",
@@ -323,13 +401,6 @@ const ERRORS: [string, string, string][] = [
     `<default-settings
  user="*"/>`,
     'c.xml:3:2: user="*" (ask at connect time) is not supported by warren',
-  ],
-  [
-    "socks-proxy tunnels",
-    `<static-tunnels>
-  <tunnel type="socks-proxy" listen-port="1080" profile=""/>
-</static-tunnels>`,
-    'c.xml:3:11: type="socks-proxy" (the filter engine\'s SOCKS proxy) is not supported by warren: use type="socks"',
   ],
   [
     "%IU in a value",
@@ -430,7 +501,7 @@ Deno.test("malformed documents: one line with the position", () => {
     // A byte order mark is not a column.
     [
       "\ufeff<secsh-broker>\n <bogus/></secsh-broker>",
-      "c.xml:2:2: unknown element <bogus> in <secsh-broker> (known: <general>, <default-settings>, <profiles>, <static-tunnels>, <logging>)",
+      "c.xml:2:2: unknown element <bogus> in <secsh-broker> (known: <general>, <default-settings>, <profiles>, <static-tunnels>, <filter-engine>, <logging>)",
     ],
   ];
   for (const [text, message] of cases) {
@@ -446,9 +517,9 @@ const WARNINGS: [string, string, string][] = [
     "c.xml:2:1: <gui> is not supported by warren: warren has no GUI (ignored)",
   ],
   [
-    "an empty filter-engine",
-    `<filter-engine/>`,
-    "c.xml:2:1: <filter-engine> is not supported by warren: warren does not tunnel applications transparently (ignored)",
+    "pseudo-IP pools",
+    `<filter-engine ip-generate-start="127.1.0.1"/>`,
+    "c.xml:2:16: ip-generate-start has no use in warren, which hands out no pseudo IPs (ignored)",
   ],
   [
     "cert-validation",

@@ -53,6 +53,7 @@ Deno.test("an empty <secsh-broker/> gives warren's defaults", () => {
     defaults: { ...DEFAULTS, user: undefined },
     profiles: [],
     staticTunnels: [],
+    filterRules: [],
     logging: { target: "stderr", severity: "info" },
     warnings: [],
   });

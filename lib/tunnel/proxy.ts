@@ -45,6 +45,10 @@ export interface ProxyOptions {
   handshakeTimeoutMs?: number;
   /** --route: which destinations go direct or are refused; first match wins. */
   routes?: Route[];
+  /** What a request no route matches gets (default tunnel; the broker's filtered proxy: block). */
+  unmatched?: "tunnel" | "block";
+  /** Opens channels through a named profile's connection, for routes that name one. */
+  openVia?: (profile: string) => ChannelOpener;
 }
 
 export class ProxyTunnel implements Tunnel {
@@ -115,21 +119,25 @@ export class ProxyTunnel implements Tunnel {
     if (!result.ok) return await linger(conn);
     const req = result.request;
     const route = matchRoute(this.#options.routes ?? [], req.host, req.port);
-    const direct = route?.action === "direct";
-    const dst = `${hostPort(req.host, req.port)} (${req.protocol}${
-      route ? `, --route ${route.text}` : ""
-    })`;
-    if (route?.action === "block") {
+    const action = route?.action ?? this.#options.unmatched ?? "tunnel";
+    const direct = action === "direct";
+    const rule = route && (route.label ?? `--route ${route.text}`);
+    const why = rule ? `, ${rule}` : action === "block" ? ", no rule matches" : "";
+    const dst = `${hostPort(req.host, req.port)} (${req.protocol}${why})`;
+    if (action === "block") {
       log.warn("{from} -> {dst}: refused", { from, dst });
-      const message = `refused by the proxy's rule ${route.text}`;
+      const message = rule ? `refused by ${rule}` : "refused: no rule of the proxy matches";
       await writeAll(conn, req.failure("prohibited", message)).catch(() => {});
       return await linger(conn);
     }
+    const open = route?.profile !== undefined && this.#options.openVia
+      ? this.#options.openVia(route.profile)
+      : this.#open;
     let channel;
     try {
       channel = direct
         ? new DenoSocket(await dial(req.host, req.port))
-        : await this.#open(peer.hostname, peer.port, req.host, req.port);
+        : await open(peer.hostname, peer.port, req.host, req.port);
     } catch (err) {
       const message = messageOf(err);
       log.warn("{from} -> {dst}: {err}", { from, dst, err: message });

@@ -163,7 +163,7 @@ Deno.test("ProxyTunnel routes: direct from here, block with each protocol's refu
     assert.deepEqual(blocked4, Uint8Array.of(0, 0x5b, 0, 0, 0, 0, 0, 0));
     const blockedHttp = dec(await exchange(port, enc("CONNECT mail.test:25 HTTP/1.1\r\n\r\n")));
     assert.match(blockedHttp, /^HTTP\/1\.1 403 Forbidden\r\n/);
-    assert.ok(blockedHttp.includes("refused by the proxy's rule block:*:25"), blockedHttp);
+    assert.ok(blockedHttp.includes("refused by --route block:*:25"), blockedHttp);
     assert.deepEqual(calls, []);
     // No rule: through SSH, as without routes.
     const [, tunneled] = await talk(

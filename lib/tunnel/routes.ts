@@ -18,8 +18,12 @@
  *   - PORTS is a port or a range `LOW-HIGH`; without it, every port.
  * Names are never resolved to match an address block: a client asking for
  * `db.internal` matches name patterns only. No rule matching means tunnel.
+ *
+ * The broker builds the same rules from Tectia's `<filter-engine><rule>`
+ * (regular expressions for the host and the address, and a profile to
+ * tunnel through); see lib/config/broker_filter.ts.
  */
-import type { BlockList } from "node:net";
+import { type BlockList, isIP } from "node:net";
 import { wildcardMatch } from "../config/known_hosts.ts";
 import { inBlock, normalizeAddress, parseCidr } from "../net/cidr.ts";
 
@@ -28,10 +32,19 @@ const ACTIONS: readonly RouteAction[] = ["tunnel", "direct", "block"];
 
 export interface Route {
   action: RouteAction;
-  /** The rule as written, for logs. */
+  /** The rule as written. */
   text: string;
-  host: { any: true } | { block: BlockList } | { wildcard: string };
+  /** How logs and refusals name it (default `--route TEXT`). */
+  label?: string;
+  host:
+    | { any: true }
+    | { block: BlockList }
+    | { wildcard: string }
+    /** Whole-text regular expressions: `name` for any destination, `address` for addresses. */
+    | { name?: RegExp; address?: RegExp };
   ports?: { low: number; high: number };
+  /** For tunnel: the profile whose connection carries it (broker rules). */
+  profile?: string;
 }
 
 /** Parse one rule; throws an Error naming what is wrong. */
@@ -96,6 +109,10 @@ export function matchRoute(
     if (r.ports && (port < r.ports.low || port > r.ports.high)) return false;
     if ("any" in r.host) return true;
     if ("block" in r.host) return inBlock(r.host.block, name);
-    return wildcardMatch(name, r.host.wildcard);
+    if ("wildcard" in r.host) return wildcardMatch(name, r.host.wildcard);
+    // Tectia's order: the address expression for an address, else the host one.
+    const { name: byName, address } = r.host;
+    if (address && isIP(name) !== 0) return address.test(name);
+    return byName ? byName.test(name) : !address;
   });
 }
