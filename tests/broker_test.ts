@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { readExactly, roundTrip, testBytes } from "./_harness/local_servers.ts";
 import { writeAll } from "../lib/tunnel/pump.ts";
 import { curl, realPeersUnsupported } from "./_harness/real_peers.ts";
+import { startOrigin } from "./_harness/origin.ts";
 import {
   type BrokerRig,
   configXml,
@@ -247,3 +248,62 @@ Deno.test({
     busy.close();
   }
 });
+
+Deno.test(
+  {
+    name:
+      "broker: a socks-proxy tunnel follows <filter-engine>: tunnel via a profile, direct, block",
+    ignore,
+  },
+  async () => {
+    await using rig = await startBrokerRig();
+    // An origin only this machine reaches (sshd's namespace has its own 127.0.0.1).
+    await using near = await startOrigin();
+    const proxy = freePort();
+    await Deno.writeTextFile(
+      rig.config,
+      configXml(rig, {
+        profiles: [profileXml(rig, "lab")],
+        statics: [`<tunnel type="socks-proxy" listen-port="${proxy}" />`],
+        filter: `<filter-engine>
+      <rule host="localhost" ports="${rig.origin.httpPort}" action="TUNNEL" profile-id="lab" />
+      <rule ip-address="127\\.0\\.0\\.1" ports="${near.httpPort}" action="DIRECT" />
+      <rule host=".*" ports="${rig.origin.echoPort}" action="BLOCK" />
+    </filter-engine>`,
+      }),
+    );
+    await using broker = await startBroker(rig);
+    const via = ["-x", `socks5h://127.0.0.1:${proxy}`];
+
+    // TUNNEL: sshd resolves localhost in its namespace, where the far origin is.
+    const far = await curl(["--fail", ...via, `http://localhost:${rig.origin.httpPort}/hello`]);
+    assert.equal(far.stdout, "hello from origin\n", far.stderr);
+    assert.equal(await logins(rig.sshd), 1);
+    // DIRECT: through sshd this address would be its namespace's, where nothing listens.
+    const here = await curl(["--fail", ...via, `http://127.0.0.1:${near.httpPort}/hello`]);
+    assert.equal(here.stdout, "hello from origin\n", here.stderr);
+    // BLOCK, and a destination no rule matches: refused, nothing opened.
+    const blocked = await curl([...via, `http://localhost:${rig.origin.echoPort}/`]);
+    assert.notEqual(blocked.code, 0);
+    const unmatched = await curl([...via, `http://localhost:${rig.origin.httpPort + 1}/`]);
+    assert.notEqual(unmatched.code, 0);
+
+    const log = await rig.sshd.log();
+    const target = (p: number) => new RegExp(`server_request_direct_tcpip: .*port ${p}\\b`);
+    assert.match(log, target(rig.origin.httpPort));
+    for (const p of [near.httpPort, rig.origin.echoPort, rig.origin.httpPort + 1]) {
+      assert.doesNotMatch(log, target(p));
+    }
+    assert.equal(await broker.stop("SIGTERM"), 0, broker.stderr);
+    assert.match(
+      broker.stderr,
+      new RegExp(
+        `localhost:${rig.origin.echoPort} \\(SOCKS5, the <filter-engine> rule at \\S+:22:7\\): refused`,
+      ),
+    );
+    assert.match(
+      broker.stderr,
+      new RegExp(`localhost:${rig.origin.httpPort + 1} \\(SOCKS5, no rule matches\\): refused`),
+    );
+  },
+);

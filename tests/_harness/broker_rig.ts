@@ -105,7 +105,7 @@ export function profileXml(
 /** A whole config file. */
 export function configXml(
   rig: BrokerRig,
-  parts: { defaults?: string; profiles: string[]; statics?: string[] },
+  parts: { defaults?: string; profiles: string[]; statics?: string[]; filter?: string },
 ): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <secsh-broker version="1.0">
@@ -117,6 +117,7 @@ export function configXml(
   <static-tunnels>
     ${(parts.statics ?? []).join("\n    ")}
   </static-tunnels>
+  ${parts.filter ?? ""}
 </secsh-broker>
 `;
 }
