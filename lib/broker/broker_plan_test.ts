@@ -49,3 +49,24 @@ Deno.test("changedProfiles(): connection settings, removal and gateways; not nam
   );
   assert.deepEqual([...changedProfiles(before, moved)].sort(), ["db", "gw", "web"]);
 });
+
+Deno.test("wantedListeners(): a socks-proxy tunnel carries the filter rules, and its key changes with them", () => {
+  const withRules = (rules: string) =>
+    parseBrokerConfig(
+      `<secsh-broker><profiles><profile id="p" host="h" /></profiles>
+       <static-tunnels><tunnel type="socks-proxy" listen-port="1080" /></static-tunnels>
+       <filter-engine>${rules}</filter-engine></secsh-broker>`,
+      "/c.xml",
+      env,
+    );
+  const one = wantedListeners(withRules(`<rule action="TUNNEL" profile-id="p" />`));
+  assert.equal(one.length, 1);
+  assert.equal(one[0].profile, "");
+  assert.deepEqual(one[0].routes?.map((r) => [r.action, r.profile]), [["tunnel", "p"]]);
+  // The same rules on other lines: the same listener.
+  const moved = wantedListeners(withRules(`\n\n<rule action="TUNNEL" profile-id="p" />`));
+  assert.equal(moved[0].key, one[0].key);
+  // Other rules: a new listener on reload.
+  const other = wantedListeners(withRules(`<rule action="DIRECT" />`));
+  assert.notEqual(other[0].key, one[0].key);
+});
