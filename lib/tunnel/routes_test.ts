@@ -64,3 +64,27 @@ Deno.test("matchRoute(): the first matching rule wins; no match is tunnel", () =
   assert.equal(action(r, "mail.elsewhere.org", 587), "tunnel (no rule)");
   assert.equal(action([], "anything", 1), "tunnel (no rule)");
 });
+
+Deno.test("parseRoute() and matchRoute() on random input: a route or one Error, never anything else", () => {
+  const alphabet = "tunneldirectblock:*.?[]/-0123456789abcdef:f:1";
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  for (let i = 0; i < 20_000; i++) {
+    let text = ["direct:", "block:", "tunnel:", ""][next() % 4];
+    for (let n = next() % 24; n > 0; n--) text += alphabet[next() % alphabet.length];
+    let route: Route;
+    try {
+      route = parseRoute(text);
+    } catch (err) {
+      assert.ok(err instanceof Error && err.message.length > 0, text);
+      continue;
+    }
+    assert.equal(route.text, text);
+    const hit = matchRoute(
+      [route],
+      ["a.b", "10.0.0.1", "::1", "[fe80::1]"][next() % 4],
+      next() % 70000,
+    );
+    assert.ok(hit === undefined || hit === route);
+  }
+});
