@@ -1,8 +1,9 @@
 /**
- * `deno task bench`: warren -L against OpenSSH's ssh -L through one loopback
- * sshd, alternating runs, medians and the ratio warren/OpenSSH.
+ * `deno task bench`: warren -L against OpenSSH's ssh -L (and warren -L socks/
+ * against ssh -D) through one loopback sshd, alternating runs, medians and
+ * the ratio warren/OpenSSH.
  *
- *   deno task bench [--quick] [--runs N] [--only throughput,latency,connrate,memory]
+ *   deno task bench [--quick] [--runs N] [--only throughput,latency,connrate,socks,memory]
  *                   [--size MIB] [--out DIR]
  *
  * Prints a table, writes bench-results/<timestamp>.json and a throughput-vs-
@@ -31,7 +32,7 @@ import {
   type Tool,
 } from "./tunnels.ts";
 
-const PARTS = ["throughput", "latency", "connrate", "memory"] as const;
+const PARTS = ["throughput", "latency", "connrate", "socks", "memory"] as const;
 type Part = typeof PARTS[number];
 const MiB = 1024 * 1024;
 
@@ -120,7 +121,7 @@ async function benchTool(
   };
   const sshdPids = () => ctx.sshd.children().map((p) => p.pid);
   const bytes = opts.sizeMiB * MiB;
-  if (opts.only.has("throughput") || opts.only.has("latency") || opts.only.has("connrate")) {
+  if (["throughput", "latency", "connrate", "socks"].some((p) => opts.only.has(p as Part))) {
     const prof = tool === "warren" ? ctx.profDir : undefined;
     const t = await startTunnel(tool, ctx.sshd, ctx.ports, false, prof);
     try {
@@ -157,6 +158,21 @@ async function benchTool(
         await attempt("connrate", async () => {
           s.conn_rate = await connRate(t, opts.connCount);
           progress(`run ${run + 1} ${tool} connrate: ${s.conn_rate.toFixed(0)}/s`);
+        });
+      }
+      if (opts.only.has("socks")) {
+        // The same three through the SOCKS proxy: -L socks/ against ssh -D.
+        await attempt("socks", async () => {
+          await bulk(t, sshdPids, "down", 1, bytes / 8, "socks"); // warm-up
+          s.socks_down1 = (await bulk(t, sshdPids, "down", 1, bytes, "socks")).MiBps;
+          const lat = await latency(t, opts.latencyCount, 200, "socks");
+          s.socks_lat_p50 = lat.p50us;
+          s.socks_lat_p99 = lat.p99us;
+          s.socks_conn_rate = await connRate(t, opts.connCount, 200, "socks");
+          progress(
+            `run ${run + 1} ${tool} socks: ${s.socks_down1.toFixed(0)} MiB/s, ` +
+              `p50 ${lat.p50us.toFixed(0)} µs, ${s.socks_conn_rate.toFixed(0)} conn/s`,
+          );
         });
       }
     } finally {

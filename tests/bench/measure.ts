@@ -3,7 +3,7 @@
  * measurement opens is tracked and closed when it ends; a deadline closes
  * them early (and fails the measurement) so no wait is unbounded.
  */
-import { cpuSeconds, memoryMiB, type Tunnel } from "./tunnels.ts";
+import { cpuSeconds, memoryMiB, type Ports, type Tunnel } from "./tunnels.ts";
 
 const HOST = "127.0.0.1";
 const CHUNK = 256 * 1024;
@@ -45,6 +45,27 @@ async function connect(port: number): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({ hostname: HOST, port });
   conn.setNoDelay(true);
   return conn;
+}
+
+/** How a measurement reaches the helper: a -L forward, or a SOCKS5 request to the proxy. */
+export type Via = "forward" | "socks";
+
+/** A connection to the helper's `kind` port through the tunnel, ready for data. */
+async function dial(tunnel: Tunnel, kind: keyof Ports, via: Via): Promise<Deno.TcpConn> {
+  if (via === "forward") return await connect(tunnel.ports[kind]);
+  const conn = await connect(tunnel.ports.socks);
+  try {
+    const port = tunnel.target[kind];
+    // No authentication; CONNECT 127.0.0.1:port. Both requests in one write.
+    await writeAll(conn, Uint8Array.of(5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 0xff));
+    const reply = new Uint8Array(12);
+    await readExactly(conn, reply);
+    if (reply[1] !== 0 || reply[3] !== 0) throw new Error(`SOCKS5 refused: ${reply.join(",")}`);
+    return conn;
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
 }
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
@@ -101,15 +122,16 @@ export function bulk(
   direction: "up" | "down",
   streams: number,
   totalBytes: number,
+  via: Via = "forward",
 ): Promise<BulkResult> {
   const each = Math.floor(totalBytes / streams);
   const moved = each * streams;
   // Bounded at 2 MiB/s: far below anything healthy, long enough on a loaded box.
   const limit = 30_000 + (moved / (2 * MiB)) * 1000;
   return bounded(`${direction} x${streams}`, limit, async (track) => {
-    const port = direction === "up" ? tunnel.ports.sink : tunnel.ports.source;
+    const kind = direction === "up" ? "sink" : "source";
     const conns = await Promise.all(
-      Array.from({ length: streams }, async () => track(await connect(port))),
+      Array.from({ length: streams }, async () => track(await dial(tunnel, kind, via))),
     );
     const sshd = sshdPids();
     const cpu0 = await cpuSeconds([tunnel.pid]);
@@ -130,9 +152,14 @@ export interface LatencyResult {
 }
 
 /** Round trips of one 64-byte message through the echo, after a warm-up. */
-export function latency(tunnel: Tunnel, count: number, warmup = 200): Promise<LatencyResult> {
+export function latency(
+  tunnel: Tunnel,
+  count: number,
+  warmup = 200,
+  via: Via = "forward",
+): Promise<LatencyResult> {
   return bounded("latency", 30_000 + count * 50, async (track) => {
-    const conn = track(await connect(tunnel.ports.echo));
+    const conn = track(await dial(tunnel, "echo", via));
     const msg = payload.subarray(0, 64);
     const back = new Uint8Array(64);
     const samples: number[] = [];
@@ -152,14 +179,19 @@ export function latency(tunnel: Tunnel, count: number, warmup = 200): Promise<La
  * Sequential new connections: connect, one 64-byte echo, close. Per second,
  * after `warmup` connections that are not timed (for both tools alike).
  */
-export function connRate(tunnel: Tunnel, count: number, warmup = 200): Promise<number> {
+export function connRate(
+  tunnel: Tunnel,
+  count: number,
+  warmup = 200,
+  via: Via = "forward",
+): Promise<number> {
   return bounded("connection rate", 30_000 + (warmup + count) * 100, async (track) => {
     const msg = payload.subarray(0, 64);
     const back = new Uint8Array(64);
     let t0 = performance.now();
     for (let i = 0; i < warmup + count; i++) {
       if (i === warmup) t0 = performance.now();
-      const conn = track(await connect(tunnel.ports.echo));
+      const conn = track(await dial(tunnel, "echo", via));
       await writeAll(conn, msg);
       await readExactly(conn, back);
       conn.close();

@@ -5,7 +5,8 @@
  * sink/source/echo helper. Plus /proc readers for CPU time and RSS.
  *
  * Each tunnel forwards three local ports to the helper's sink, source and
- * echo ports. Ready means one byte went through the echo tunnel and back.
+ * echo ports, and runs a SOCKS proxy (`-L socks/` and `ssh -D`) on a fourth.
+ * Ready means one byte went through the echo tunnel and back.
  * `close()` is SIGTERM, then SIGKILL after 3 s, and always awaits the exit.
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
@@ -38,8 +39,10 @@ export interface Proc extends AsyncDisposable {
 
 export interface Tunnel extends Proc {
   tool: Tool;
-  /** Local ports through the tunnel to the helper's sink, source, echo. */
-  ports: Ports;
+  /** Local ports through the tunnel to the helper's sink, source, echo; and the SOCKS proxy. */
+  ports: Ports & { socks: number };
+  /** The helper's own ports, which SOCKS requests name. */
+  target: Ports;
 }
 
 /** Spawn with stderr collected (and stdout handed back, if piped). */
@@ -131,7 +134,7 @@ export async function startTunnel(
   verbose = false,
   cpuProfDir?: string,
 ): Promise<Tunnel> {
-  const ports: Ports = { sink: freePort(), source: freePort(), echo: freePort() };
+  const ports = { sink: freePort(), source: freePort(), echo: freePort(), socks: freePort() };
   const forwards = (["sink", "source", "echo"] as const).flatMap((k) => [
     "-L",
     `127.0.0.1:${ports[k]}:127.0.0.1:${target[k]}`,
@@ -159,6 +162,8 @@ export async function startTunnel(
         verbose ? "-vvv" : "-q",
         "-B",
         ...common,
+        "-L",
+        `socks/127.0.0.1:${ports.socks}`,
         sshd.host,
       ],
       "null",
@@ -178,6 +183,8 @@ export async function startTunnel(
         "-o",
         "ExitOnForwardFailure=yes",
         ...common,
+        "-D",
+        `127.0.0.1:${ports.socks}`,
         sshd.host,
       ],
       "null",
@@ -187,6 +194,7 @@ export async function startTunnel(
     tool,
     pid: p.child.pid,
     ports,
+    target,
     stderr: p.stderr,
     close: p.close,
     [Symbol.asyncDispose]: p.close,
