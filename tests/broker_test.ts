@@ -273,6 +273,11 @@ Deno.test(
       }),
     );
     await using broker = await startBroker(rig);
+    const [listener] = await ctlJson<ListenerInfo[]>(rig, "list-tunnel-listeners");
+    assert.deepEqual(
+      [listener.type, listener.profile, listener.destination],
+      ["socks", "(filter rules)", "(client's choice)"],
+    );
     const via = ["-x", `socks5h://127.0.0.1:${proxy}`];
 
     // TUNNEL: sshd resolves localhost in its namespace, where the far origin is.
