@@ -122,8 +122,8 @@ export class ProxyTunnel implements Tunnel {
     const action = route?.action ?? this.#options.unmatched ?? "tunnel";
     const direct = action === "direct";
     const rule = route && (route.label ?? `--route ${route.text}`);
-    const why = rule ? `, ${rule}` : action === "block" ? ", no rule matches" : "";
-    const dst = `${hostPort(req.host, req.port)} (${req.protocol}${why})`;
+    const by = rule ? `, ${rule}` : action === "block" ? ", no rule matches" : "";
+    const dst = `${hostPort(req.host, req.port)} (${req.protocol}${by})`;
     if (action === "block") {
       log.warn("{from} -> {dst}: refused", { from, dst });
       const message = rule ? `refused by ${rule}` : "refused: no rule of the proxy matches";

@@ -98,7 +98,7 @@ function portRange(text: string): { low: number; high: number } {
   return { low, high };
 }
 
-/** The first rule matching `host:port`, or undefined (tunnel). */
+/** The first rule matching `host:port`, or undefined when none does. */
 export function matchRoute(
   routes: readonly Route[],
   host: string,
