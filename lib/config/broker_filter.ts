@@ -24,7 +24,7 @@
 import type { Source } from "./broker_config.ts";
 import type { ReadContext } from "./broker_read_context.ts";
 import type { XmlElement } from "./broker_xml_tree.ts";
-import type { Route, RouteAction } from "../tunnel/routes.ts";
+import { portRange, type Route, type RouteAction } from "../tunnel/routes.ts";
 
 export interface FilterRuleConfig {
   action: RouteAction;
@@ -134,7 +134,7 @@ function readRule(ctx: ReadContext, el: XmlElement): FilterRuleConfig {
     const v = a.str(name);
     if (v === undefined || v === "") continue;
     try {
-      new RegExp(`^(?:${v})$`, "i");
+      wholeText(v);
     } catch (err) {
       refuse(name, `not a regular expression: ${(err as Error).message}`);
     }
@@ -142,13 +142,11 @@ function readRule(ctx: ReadContext, el: XmlElement): FilterRuleConfig {
   }
   const ports = a.str("ports");
   if (ports !== undefined && ports !== "") {
-    const m = /^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$/.exec(ports);
-    const low = Number(m?.[1]);
-    const high = m?.[2] === undefined ? low : Number(m[2]);
-    if (!m || low < 1 || high > 65535 || low > high) {
+    try {
+      rule.ports = portRange(ports.split("-").map((p) => p.trim()).join("-"));
+    } catch {
       a.bad("ports", ports, "a port or a range LOW-HIGH within 1-65535");
     }
-    rule.ports = { low, high };
   }
   const profile = a.str("profile-id");
   if (action === "tunnel") {
@@ -165,6 +163,11 @@ function readRule(ctx: ReadContext, el: XmlElement): FilterRuleConfig {
   return rule;
 }
 
+/** A rule's expression, matching the whole text and ignoring case; throws if it is not one. */
+function wholeText(source: string): RegExp {
+  return new RegExp(`^(?:${source})$`, "i");
+}
+
 /** The rules as the proxy's routes. */
 export function filterRoutes(rules: readonly FilterRuleConfig[]): Route[] {
   return rules.map((r) => {
@@ -173,8 +176,8 @@ export function filterRoutes(rules: readonly FilterRuleConfig[]): Route[] {
       text: `<rule> at ${r.source.line}:${r.source.col}`,
       label: `the <filter-engine> rule at ${r.source.file}:${r.source.line}:${r.source.col}`,
       host: {
-        name: r.host === undefined ? undefined : new RegExp(`^(?:${r.host})$`, "i"),
-        address: r.ipAddress === undefined ? undefined : new RegExp(`^(?:${r.ipAddress})$`, "i"),
+        name: r.host === undefined ? undefined : wholeText(r.host),
+        address: r.ipAddress === undefined ? undefined : wholeText(r.ipAddress),
       },
     };
     if (r.ports) route.ports = r.ports;

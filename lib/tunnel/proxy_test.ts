@@ -14,6 +14,7 @@ import { echoOpener, exchange, refusingOpener, talk } from "./_proxy_test_peers.
 import { readExactly } from "../../tests/_harness/local_servers.ts";
 import { HANDSHAKE_TIMEOUT_MS, type ProxyOptions, ProxyTunnel } from "./proxy.ts";
 import { parseRoute } from "./routes.ts";
+import { freePort } from "../../tests/_harness/free_port.ts";
 import { writeAll } from "./pump.ts";
 import type { ChannelOpener } from "./types.ts";
 
@@ -46,14 +47,6 @@ async function withProxy(
 }
 
 const portBytes = (p: number) => [p >> 8, p & 0xff];
-
-/** A loopback port nothing listens on (bound, then closed). */
-function freeClosedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
-}
 
 Deno.test("ProxyTunnel passes a SOCKS5 domain name on unresolved, with early data", async () => {
   await using echo = startEchoServer();
@@ -132,7 +125,7 @@ Deno.test("ProxyTunnel maps channel-open failures to each protocol's reply", asy
 
 Deno.test("ProxyTunnel routes: direct from here, block with each protocol's refusal, the rest through SSH", async () => {
   await using echo = startEchoServer();
-  const closed = await freeClosedPort();
+  const closed = freePort();
   const calls: string[] = [];
   const routes = [
     `block:*.ads.test`,

@@ -88,7 +88,8 @@ function hostPattern(pattern: string): Route["host"] {
   return { wildcard: pattern };
 }
 
-function portRange(text: string): { low: number; high: number } {
+/** "N" or "LOW-HIGH" within 1-65535; throws an Error naming the text otherwise. */
+export function portRange(text: string): { low: number; high: number } {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
   const low = Number(m?.[1]);
   const high = m?.[2] === undefined ? low : Number(m[2]);
