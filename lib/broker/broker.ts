@@ -127,8 +127,8 @@ export class Broker {
     const id = ++this.#nextListener;
     const links = (profileId: string) => this.link(profileId);
     const listener = w.direction === "local"
-      ? new LocalListener(id, w.spec, w.profile, w.origin, w.key, links, w.routes)
-      : new RemoteListener(id, w.spec, w.profile, w.origin, w.key, links);
+      ? new LocalListener(id, w, links)
+      : new RemoteListener(id, w, links);
     await listener.start();
     this.#listeners.set(id, listener);
     return listener;

@@ -21,6 +21,7 @@ import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy.ts";
 import type { Route } from "../tunnel/routes.ts";
 import type { Activity, ChannelOpener } from "../tunnel/types.ts";
+import type { Wanted } from "./broker_plan.ts";
 import type { ProfileLink } from "./profile_link.ts";
 import { Traffic } from "./traffic.ts";
 
@@ -72,19 +73,12 @@ export abstract class Listener {
   protected activity = new Counter();
   protected links: LinkLookup;
 
-  constructor(
-    id: number,
-    spec: ForwardSpec,
-    profile: string,
-    origin: ListenerOrigin,
-    key: string,
-    links: LinkLookup,
-  ) {
+  constructor(id: number, wanted: Wanted, links: LinkLookup) {
     this.id = id;
-    this.spec = spec;
-    this.profile = profile;
-    this.origin = origin;
-    this.key = key;
+    this.spec = wanted.spec;
+    this.profile = wanted.profile;
+    this.origin = wanted.origin;
+    this.key = wanted.key;
     this.links = links;
   }
 
@@ -131,17 +125,9 @@ export class LocalListener extends Listener {
   /** A filtered (socks-proxy) tunnel's routes: each names its profile; no match is refused. */
   #routes?: Route[];
 
-  constructor(
-    id: number,
-    spec: ForwardSpec,
-    profile: string,
-    origin: ListenerOrigin,
-    key: string,
-    links: LinkLookup,
-    routes?: Route[],
-  ) {
-    super(id, spec, profile, origin, key, links);
-    this.#routes = routes;
+  constructor(id: number, wanted: Wanted, links: LinkLookup) {
+    super(id, wanted, links);
+    this.#routes = wanted.routes;
   }
 
   async start(): Promise<void> {
