@@ -18,16 +18,22 @@ export interface Origin extends AsyncDisposable {
   echoPort: number;
   /** Whether ::1 is served too (false only when IPv6 is off). */
   ipv6: boolean;
+  /** HTTPS with the same endpoints, when started with `tls`. */
+  httpsPort?: number;
   close(): Promise<void>;
 }
 
 const READY_TIMEOUT_MS = 20_000;
 const SERVER = new URL("./origin_server.ts", import.meta.url).href;
 
-/** Start the origin servers, in `options.netns` if given. */
+/**
+ * Start the origin servers, in `options.netns` if given; with `options.tls`
+ * (paths of a PEM certificate and its key), HTTPS too.
+ */
 export async function startOrigin(
-  options: { netns?: NetnsHost } = {},
+  options: { netns?: NetnsHost; tls?: { cert: string; key: string } } = {},
 ): Promise<Origin> {
+  const tls = options.tls;
   const args = [
     "run",
     "--quiet",
@@ -35,7 +41,9 @@ export async function startOrigin(
     "--no-lock",
     "--no-prompt",
     "--allow-net",
+    ...(tls ? [`--allow-read=${tls.cert},${tls.key}`] : []),
     SERVER,
+    ...(tls ? [tls.cert, tls.key] : []),
   ];
   const opts: Deno.CommandOptions = {
     stdin: "null",
@@ -51,7 +59,7 @@ export async function startOrigin(
     } catch { /* already exited */ }
     await child.status;
   };
-  let ports: { httpPort: number; echoPort: number; ipv6: boolean };
+  let ports: { httpPort: number; echoPort: number; ipv6: boolean; httpsPort?: number };
   try {
     ports = JSON.parse(await firstLine(child.stdout, READY_TIMEOUT_MS));
   } catch (err) {

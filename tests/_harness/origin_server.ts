@@ -1,11 +1,14 @@
 /**
  * Origin servers for real-peer tests: run as its own program with
- * `deno run --allow-net origin_server.ts`, usually inside a test namespace.
+ * `deno run --allow-net origin_server.ts [CERT KEY]`, usually inside a test
+ * namespace.
  *
  * HTTP and a raw TCP echo each listen on 127.0.0.1 and [::1] with the same
- * port number (::1 is skipped when the host has no IPv6). When ready it prints
- * one JSON line `{"httpPort":N,"echoPort":M,"ipv6":true}` on stdout and then
- * serves until killed.
+ * port number (::1 is skipped when the host has no IPv6). Given the paths of a
+ * PEM certificate and key (and read permission for them), HTTPS serves the
+ * same endpoints too. When ready it prints one JSON line
+ * `{"httpPort":N,"echoPort":M,"ipv6":true}` (with `"httpsPort":P` when
+ * serving HTTPS) on stdout and then serves until killed.
  *
  * HTTP endpoints:
  *   GET  /hello        "hello from origin\n"
@@ -13,6 +16,9 @@
  *                      Content-Length (optional ?seed=S, default 1)
  *   POST /echo         the request body back
  *   GET  /headers      {"method","url","headers"} as JSON
+ *   GET  /page?parts=N an HTML page that loads N scripts /part/I.js (each
+ *                      16 KiB, N at most 100); once all have run, its
+ *                      <p id="parts"> reads "parts 0,1,...,N-1" (in order)
  *
  * Echo: bytes come back as they arrive; on the client's EOF the server
  * finishes echoing, half-closes (closeWrite) and closes. It uses
@@ -51,6 +57,29 @@ function handle(req: Request): Response {
   if (get && url.pathname === "/headers") {
     const headers = Object.fromEntries(req.headers);
     return Response.json({ method: req.method, url: req.url, headers });
+  }
+  if (get && url.pathname === "/page") {
+    const parts = Number(url.searchParams.get("parts") ?? "1");
+    if (!Number.isInteger(parts) || parts < 1 || parts > 100) {
+      return new Response("bad parts\n", { status: 400 });
+    }
+    const scripts = Array.from(
+      { length: parts },
+      (_, i) => `<script src="/part/${i}.js"></script>`,
+    );
+    return new Response(
+      `<!doctype html><title>origin page</title><p id="parts">none</p>${scripts.join("")}` +
+        `<script>document.getElementById("parts").textContent = "parts " + (self.loadedParts ?? []).join(",");</script>`,
+      { headers: { "content-type": "text/html; charset=utf-8" } },
+    );
+  }
+  const part = /^\/part\/(\d+)\.js$/.exec(url.pathname);
+  if (get && part) {
+    // 16 KiB of comment, so each part is more than one SSH packet.
+    const body = `(self.loadedParts ??= []).push(${Number(part[1])});\n/*${
+      "x".repeat(16 * 1024)
+    }*/\n`;
+    return new Response(body, { headers: { "content-type": "text/javascript" } });
   }
   return new Response("not found\n", { status: 404 });
 }
@@ -114,8 +143,18 @@ const echoes = dualBind(
   (l) => l.close(),
 );
 for (const l of echoes.servers) acceptLoop(l);
+const [certFile, keyFile] = Deno.args;
+const tls = certFile && keyFile
+  ? { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) }
+  : undefined;
+const https = tls && dualBind(
+  (hostname, port) => Deno.serve({ hostname, port, ...tls, onListen() {} }, handle),
+  (s) => s.addr.port,
+  (s) => void s.shutdown(),
+);
 console.log(JSON.stringify({
   httpPort: http.port,
   echoPort: echoes.port,
   ipv6: http.ipv6 && echoes.ipv6,
+  ...(https ? { httpsPort: https.port } : {}),
 }));
