@@ -26,14 +26,19 @@ export interface Origin extends AsyncDisposable {
 const READY_TIMEOUT_MS = 20_000;
 const SERVER = new URL("./origin_server.ts", import.meta.url).href;
 
-/**
- * Start the origin servers, in `options.netns` if given; with `options.tls`
- * (paths of a PEM certificate and its key), HTTPS too.
- */
-export async function startOrigin(
-  options: { netns?: NetnsHost; tls?: { cert: string; key: string } } = {},
-): Promise<Origin> {
-  const tls = options.tls;
+export interface OriginOptions {
+  /** Run in this namespace, bound to its loopback. */
+  netns?: NetnsHost;
+  /** Serve HTTPS too, with this PEM certificate and key (paths). */
+  tls?: { cert: string; key: string };
+  /** Serve the files under this directory at /files/. */
+  files?: string;
+}
+
+/** Start the origin servers. */
+export async function startOrigin(options: OriginOptions = {}): Promise<Origin> {
+  const { tls, files } = options;
+  const readable = [...(tls ? [tls.cert, tls.key] : []), ...(files ? [files] : [])];
   const args = [
     "run",
     "--quiet",
@@ -41,9 +46,10 @@ export async function startOrigin(
     "--no-lock",
     "--no-prompt",
     "--allow-net",
-    ...(tls ? [`--allow-read=${tls.cert},${tls.key}`] : []),
+    ...(readable.length ? [`--allow-read=${readable.join(",")}`] : []),
     SERVER,
-    ...(tls ? [tls.cert, tls.key] : []),
+    ...(tls ? ["--cert", tls.cert, "--key", tls.key] : []),
+    ...(files ? ["--files", files] : []),
   ];
   const opts: Deno.CommandOptions = {
     stdin: "null",

@@ -1,7 +1,7 @@
 /**
  * Origin servers for real-peer tests: run as its own program with
- * `deno run --allow-net origin_server.ts [CERT KEY]`, usually inside a test
- * namespace.
+ * `deno run --allow-net origin_server.ts [--cert F --key F] [--files DIR]`,
+ * usually inside a test namespace.
  *
  * HTTP and a raw TCP echo each listen on 127.0.0.1 and [::1] with the same
  * port number (::1 is skipped when the host has no IPv6). Given the paths of a
@@ -16,6 +16,7 @@
  *                      Content-Length (optional ?seed=S, default 1)
  *   POST /echo         the request body back
  *   GET  /headers      {"method","url","headers"} as JSON
+ *   GET  /files/PATH   the file PATH under --files DIR (no "..")
  *   GET  /page?parts=N an HTML page that loads N scripts /part/I.js (each
  *                      16 KiB, N at most 100); once all have run, its
  *                      <p id="parts"> reads "parts 0,1,...,N-1" (in order)
@@ -26,7 +27,12 @@
  * whole socket in Deno and breaks half-close.
  */
 
+import { parseArgs } from "node:util";
 import { patternStream } from "./pattern.ts";
+
+const options = parseArgs({
+  options: { cert: { type: "string" }, key: { type: "string" }, files: { type: "string" } },
+}).values;
 
 const MAX_BYTES = 2 ** 40;
 
@@ -72,6 +78,15 @@ function handle(req: Request): Response {
         `<script>document.getElementById("parts").textContent = "parts " + (self.loadedParts ?? []).join(",");</script>`,
       { headers: { "content-type": "text/html; charset=utf-8" } },
     );
+  }
+  const file = /^\/files\/(.+)$/.exec(url.pathname);
+  if (get && file && options.files !== undefined) {
+    const path = decodeURIComponent(file[1]);
+    if (path.split("/").every((p) => p !== "" && p !== "." && p !== "..")) {
+      try {
+        return new Response(Deno.readFileSync(`${options.files}/${path}`));
+      } catch { /* missing, or a directory: not found */ }
+    }
   }
   const part = /^\/part\/(\d+)\.js$/.exec(url.pathname);
   if (get && part) {
@@ -143,9 +158,8 @@ const echoes = dualBind(
   (l) => l.close(),
 );
 for (const l of echoes.servers) acceptLoop(l);
-const [certFile, keyFile] = Deno.args;
-const tls = certFile && keyFile
-  ? { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) }
+const tls = options.cert !== undefined && options.key !== undefined
+  ? { cert: Deno.readTextFileSync(options.cert), key: Deno.readTextFileSync(options.key) }
   : undefined;
 const https = tls && dualBind(
   (hostname, port) => Deno.serve({ hostname, port, ...tls, onListen() {} }, handle),

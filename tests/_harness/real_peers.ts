@@ -130,11 +130,14 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run a command (in `netns` if given) to completion, killed after `timeoutMs`. */
+/**
+ * Run a command (in `netns` if given) to completion, killed after `timeoutMs`,
+ * with `env` added to the environment.
+ */
 export async function run(
   cmd: string,
   args: string[],
-  options: { netns?: NetnsHost; timeoutMs?: number } = {},
+  options: { netns?: NetnsHost; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<RunResult> {
   const opts: Deno.CommandOptions = {
     stdin: "null",
@@ -145,6 +148,7 @@ export async function run(
       LC_ALL: "C",
       HOME: "/nonexistent",
       ...Object.fromEntries(PROXY_VARS.map((v) => [v, ""])),
+      ...options.env,
     },
   };
   const child = options.netns
