@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import type { Env } from "../cli/args.ts";
 import { parseDebugLevel } from "../cli/args.ts";
+import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import type { BrokerConfig } from "../config/broker_config.ts";
 import { loadBrokerConfig, resolveConfigPath } from "../config/broker_xml.ts";
@@ -155,17 +156,13 @@ async function serve(
         throw new UsageError(`Unknown command '${command}'`);
     }
   }, env);
-  const signals: [Deno.Signal, () => void][] = [
-    ["SIGINT", () => stop.resolve("SIGINT")],
-    ["SIGTERM", () => stop.resolve("SIGTERM")],
-  ];
-  if (Deno.build.os !== "windows") {
-    signals.push(["SIGHUP", () => {
-      log.info("SIGHUP: reloading {file}", { file: path });
-      reload().catch((err) => log.error("Reload failed: {err}", { err: messageOf(err) }));
-    }]);
-  }
-  for (const [s, h] of signals) Deno.addSignalListener(s, h);
+  // SIGHUP re-reads the config here; Windows has none.
+  const hangup = Deno.build.os === "windows" ? [] : ["SIGHUP" as const];
+  const stopListening = listenForSignals([...stopSignals({ hangup: false }), ...hangup], (s) => {
+    if (s !== "SIGHUP") return stop.resolve(s);
+    log.info("SIGHUP: reloading {file}", { file: path });
+    reload().catch((err) => log.error("Reload failed: {err}", { err: messageOf(err) }));
+  });
   try {
     await broker.start();
     log.info("Broker ready: {n} tunnel listener(s), {p} profile(s); control at {addr}", {
@@ -176,7 +173,7 @@ async function serve(
     const why = await stop.promise;
     log.info("Stopping ({why})", { why });
   } finally {
-    for (const [s, h] of signals) Deno.removeSignalListener(s, h);
+    stopListening();
     await server.close();
     await reloading;
     await broker.stop();

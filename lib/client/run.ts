@@ -6,6 +6,7 @@
  */
 import type { ClientConfig } from "../config/client_config.ts";
 import { defaultIdentityFiles, homeDir } from "../config/client_config.ts";
+import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type ConnectOptions, connectSsh, SshConnection } from "../ssh/connection.ts";
@@ -120,17 +121,6 @@ function signalNumber(signal: Deno.Signal): number {
   return numbers[signal] ?? 1;
 }
 
-function listenForSignals(onSignal: (s: Deno.Signal) => void): () => void {
-  const signals: Deno.Signal[] = Deno.build.os === "windows"
-    ? ["SIGINT", "SIGBREAK"]
-    : ["SIGINT", "SIGTERM", "SIGHUP"];
-  const handlers = signals.map((s) => [s, () => onSignal(s)] as const);
-  for (const [s, h] of handlers) Deno.addSignalListener(s, h);
-  return () => {
-    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-  };
-}
-
 async function writePidFile(path: string): Promise<void> {
   try {
     await Deno.writeTextFile(path, `${Deno.pid}\n`);
@@ -146,7 +136,10 @@ export async function runClient(config: ClientConfig): Promise<number> {
   const explicit = config.identityFiles.length > 0;
   // Signals count from the start: a stop while connecting is a stop too.
   const outcome = Promise.withResolvers<Outcome>();
-  const stopSignals = listenForSignals((signal) => outcome.resolve({ why: "signal", signal }));
+  const unlistenSignals = listenForSignals(
+    stopSignals(),
+    (signal) => outcome.resolve({ why: "signal", signal }),
+  );
   const prompter = background ? undefined : terminalPrompter(config.batchMode);
   const target: ConnectOptions = {
     host: config.host,
@@ -177,13 +170,13 @@ export async function runClient(config: ClientConfig): Promise<number> {
     const first = await Promise.race([connecting, outcome.promise]);
     if (!(first instanceof SshConnection)) {
       log.info("Interrupted while connecting");
-      stopSignals();
+      unlistenSignals();
       connecting.then((c) => c.close(), () => {});
       return EXIT_OK;
     }
     ssh = first;
   } catch (err) {
-    stopSignals();
+    unlistenSignals();
     throw err;
   }
   const activity = new ActivityTracker();
@@ -217,7 +210,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
         return result satisfies never;
     }
   } finally {
-    stopSignals();
+    unlistenSignals();
     await closeAll(tunnels, ssh);
     if (config.pidFile !== undefined) await Deno.remove(config.pidFile).catch(() => {});
   }

@@ -13,6 +13,7 @@
 import { parseArgs } from "node:util";
 import type { Env } from "../cli/args.ts";
 import { hostPort, parseAddress, parsePort } from "../cli/forward.ts";
+import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { ConfigError, EXIT_OK, messageOf, UsageError } from "../errors.ts";
 import { levelFor, logger, setupLogging } from "../log.ts";
@@ -189,16 +190,8 @@ async function loadKeys(file: string): Promise<number> {
 }
 
 function signalled(): { wait: Promise<Deno.Signal>; stop: () => void } {
-  const signals: Deno.Signal[] = Deno.build.os === "windows"
-    ? ["SIGINT", "SIGBREAK"]
-    : ["SIGINT", "SIGTERM", "SIGHUP"];
   const got = Promise.withResolvers<Deno.Signal>();
-  const handlers = signals.map((s) => [s, () => got.resolve(s)] as const);
-  for (const [s, h] of handlers) Deno.addSignalListener(s, h);
-  return {
-    wait: got.promise,
-    stop: () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h)),
-  };
+  return { wait: got.promise, stop: listenForSignals(stopSignals(), got.resolve) };
 }
 
 export async function runServe(argv: string[], env: Env): Promise<number> {
