@@ -222,6 +222,36 @@ Deno.test(
 );
 
 Deno.test({
+  name: "broker: SIGHUP re-reads the config; a broken one is logged and changes nothing",
+  ignore,
+}, async () => {
+  await using rig = await startBrokerRig();
+  const [first, second] = [freePort(), freePort()];
+  const write = (statics: string[]) =>
+    Deno.writeTextFile(rig.config, configXml(rig, { profiles: [profileXml(rig, "lab")], statics }));
+  await write([staticXml(first, rig.origin.httpPort, "lab")]);
+  await using broker = await startBroker(rig);
+  await hello(first);
+
+  await write([
+    staticXml(first, rig.origin.httpPort, "lab"),
+    staticXml(second, rig.origin.httpPort, "lab"),
+  ]);
+  broker.child.kill("SIGHUP");
+  await broker.waitFor(/Reloaded .*: 1 listener\(s\) added, 0 removed, 1 kept/);
+  await hello(second);
+
+  await Deno.writeTextFile(rig.config, "<secsh-broker><profiles>");
+  broker.child.kill("SIGHUP");
+  await broker.waitFor(
+    /Reload failed: \S+ssh-broker-config\.xml:1:1: malformed XML: Unclosed tags/,
+  );
+  await hello(first);
+  await hello(second);
+  assert.equal(await broker.stop(), 0, broker.stderr);
+});
+
+Deno.test({
   name: "broker: a static tunnel that cannot listen is one line with its place in the file",
   ignore,
 }, async () => {

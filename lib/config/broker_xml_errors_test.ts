@@ -491,6 +491,10 @@ Deno.test("malformed documents: one line with the position", () => {
     ["", "c.xml:1:1: malformed XML: no root element"],
     ["<!-- nothing -->", "c.xml:1:1: malformed XML: no root element"],
     ["<secsh-broker>", "c.xml:1:1: malformed XML: Unclosed tag 'secsh-broker'"],
+    [
+      "<secsh-broker>\n  <profiles>",
+      "c.xml:1:1: malformed XML: Unclosed tags 'secsh-broker', 'profiles'",
+    ],
     ["<secsh-broker/>\n<secsh-broker/>", "c.xml:2:1: malformed XML: a second root element"],
     ["<config/>", "c.xml:1:1: the root element is <config>; expected <secsh-broker>"],
     ['<secsh-broker version="2.0"/>', "c.xml:1:15: bad version '2.0': expected 1.0"],

@@ -89,8 +89,7 @@ export function parseXmlTree(text: string, file: string): XmlElement {
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     const { line, col, msg } = valid.err;
-    const why = msg === "Start tag expected." ? "no root element" : msg.replace(/\.$/, "");
-    throw configError({ file, line: line || 1, col: col || 1 }, `malformed XML: ${why}`);
+    throw configError({ file, line: line || 1, col: col || 1 }, `malformed XML: ${reason(msg)}`);
   }
   const nodes = PARSER.parse(text) as RawNode[];
   const roots = nodes.flatMap((n) => toElement(n, text, pos) ?? []);
@@ -99,6 +98,19 @@ export function parseXmlTree(text: string, file: string): XmlElement {
     throw configError(roots[1].source, "malformed XML: a second root element");
   }
   return roots[0];
+}
+
+/** The validator's message in this file's words (it lists several unclosed tags as JSON). */
+function reason(msg: string): string {
+  if (msg === "Start tag expected.") return "no root element";
+  const unclosed = /^Invalid '(\[.*\])' found\.?$/s.exec(msg);
+  if (unclosed) {
+    try {
+      const tags = JSON.parse(unclosed[1]) as unknown[];
+      return `Unclosed tags ${tags.map((t) => `'${t}'`).join(", ")}`;
+    } catch { /* not a list after all: the message as it is */ }
+  }
+  return msg.replace(/\.$/, "");
 }
 
 function toElement(node: RawNode, text: string, pos: Positions): XmlElement | undefined {
