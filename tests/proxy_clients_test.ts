@@ -22,6 +22,7 @@ import { patternBytes } from "./_harness/pattern.ts";
 import { realPeersUnsupported, run, warrenArgs } from "./_harness/real_peers.ts";
 import { skipWhen } from "./_harness/skip.ts";
 import { type Sshd, startSshd } from "./_harness/sshd.ts";
+import { tempDir } from "./_harness/temp_dir.ts";
 
 const ignore = skipWhen(
   "proxy client tests",
@@ -92,31 +93,27 @@ async function certificate(dir: string): Promise<{ cert: string; key: string }> 
 
 /** Chromium, headless, printing the page's DOM once loaded. */
 async function chromium(proxy: string, url: string): Promise<string> {
-  const profile = await Deno.makeTempDir({ prefix: "warren-chromium-" });
-  try {
-    const r = await run("chromium", [
-      "--headless",
-      // The origin's certificate is the test's own, made above.
-      "--ignore-certificate-errors",
-      "--no-sandbox", // the tests run as root
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-      `--proxy-server=${proxy}`,
-      // Chromium never proxies loopback names unless told to.
-      "--proxy-bypass-list=<-loopback>",
-      "--dump-dom",
-      url,
-    ], { timeoutMs: 60_000 });
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout;
-  } finally {
-    await Deno.remove(profile, { recursive: true });
-  }
+  await using profile = await tempDir("warren-chromium-");
+  const r = await run("chromium", [
+    "--headless",
+    // The origin's certificate is the test's own, made above.
+    "--ignore-certificate-errors",
+    "--no-sandbox", // the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    `--user-data-dir=${profile.path}`,
+    `--proxy-server=${proxy}`,
+    // Chromium never proxies loopback names unless told to.
+    "--proxy-bypass-list=<-loopback>",
+    "--dump-dom",
+    url,
+  ], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
 }
 
 Deno.test({

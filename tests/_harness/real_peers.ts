@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { type ConnectOptions, connectSsh, type SshConnection } from "../../lib/ssh/connection.ts";
 import { createNetnsHost, type NetnsHost } from "./netns.ts";
+import { tempDir } from "./temp_dir.ts";
 import { type Sshd, sshdSupport, startSshd } from "./sshd.ts";
 
 /** What a harness SSH server (sshd.ts, or ssh_server.ts on 127.0.0.1) offers a client. */
@@ -132,13 +133,16 @@ export interface RunResult {
 
 /**
  * Run a command (in `netns` if given) to completion, killed after `timeoutMs`,
- * with `env` added to the environment.
+ * with `env` added to the environment. HOME is an empty directory of its own,
+ * removed afterwards: no ~/.curlrc or ~/.gitconfig comes in, and what the
+ * command saves there (lftp's history, Chromium's crash reports) goes away.
  */
 export async function run(
   cmd: string,
   args: string[],
   options: { netns?: NetnsHost; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<RunResult> {
+  await using home = await tempDir("warren-home-");
   const opts: Deno.CommandOptions = {
     stdin: "null",
     stdout: "piped",
@@ -146,7 +150,10 @@ export async function run(
     // No proxy, ~/.curlrc or locale from the environment.
     env: {
       LC_ALL: "C",
-      HOME: "/nonexistent",
+      HOME: home.path,
+      XDG_CONFIG_HOME: `${home.path}/.config`,
+      XDG_CACHE_HOME: `${home.path}/.cache`,
+      XDG_DATA_HOME: `${home.path}/.local/share`,
       ...Object.fromEntries(PROXY_VARS.map((v) => [v, ""])),
       ...options.env,
     },
