@@ -63,6 +63,18 @@ export function messageOf(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Why a file could not be read, in a few words: "no such file", "is a
+ * directory", "permission denied", else the system's message without Deno's
+ * "(os error N)" and call details.
+ */
+export function fileProblem(err: unknown): string {
+  if (err instanceof Deno.errors.NotFound) return "no such file";
+  if (err instanceof Deno.errors.IsADirectory) return "is a directory";
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return messageOf(err).replace(/ \(os error \d+\)(: \w+ '.*')?$/, "");
+}
+
 /** The message followed by each cause's message: "a: b: c". */
 export function causeChain(err: unknown): string {
   const parts: string[] = [];

@@ -2,7 +2,7 @@
  * The client side of the control endpoint (control.ts): one request, one
  * reply. No broker at the address is one WarrenError that says so.
  */
-import { messageOf, UsageError, WarrenError } from "../errors.ts";
+import { fileProblem, messageOf, UsageError, WarrenError } from "../errors.ts";
 import { type ControlAddress, formatControlAddress } from "./address.ts";
 import { close, readLine, writeLine } from "./control.ts";
 
@@ -34,7 +34,7 @@ async function dial(address: ControlAddress): Promise<{ conn: Deno.Conn; token?:
     token = (await Deno.readTextFile(address.tokenFile)).trim();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw notRunning(address, `no ${address.tokenFile}`);
-    throw new WarrenError("io", `Cannot read ${address.tokenFile}: ${messageOf(err)}`);
+    throw new WarrenError("io", `Cannot read ${address.tokenFile}: ${fileProblem(err)}`);
   }
   try {
     return { conn: await Deno.connect({ hostname: address.hostname, port: address.port }), token };

@@ -24,7 +24,7 @@ import type { Env } from "../cli/args.ts";
 import type { BrokerConfig, ProfileConfig, TunnelConfig } from "../config/broker_config.ts";
 import { defaultIdentityFiles, homeDir, localUser } from "../config/client_config.ts";
 import { formatKnownHostsLine, keyTypeOfBlob } from "../config/known_hosts.ts";
-import { ConfigError, messageOf } from "../errors.ts";
+import { ConfigError, fileProblem } from "../errors.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
 import { Buffer } from "node:buffer";
@@ -110,7 +110,7 @@ async function pinFile(profile: ProfileConfig, env: Env): Promise<string> {
     const where = `${profile.source.file}:${profile.source.line}:${profile.source.col}`;
     throw new ConfigError(
       `${where}: cannot read the host key file ${file} of profile '${profile.id}': ${
-        err instanceof Deno.errors.NotFound ? "no such file" : messageOf(err)
+        fileProblem(err)
       }`,
     );
   }

@@ -13,7 +13,7 @@
  */
 import { resolve } from "node:path";
 import type { Env } from "../cli/args.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, fileProblem } from "../errors.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { checkBrokerConfig } from "./broker_check.ts";
 import { readBrokerConfig } from "./broker_read.ts";
@@ -37,16 +37,7 @@ export async function loadBrokerConfig(path: string, env: Env): Promise<BrokerCo
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.IsADirectory
-      ? "is a directory"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : err instanceof Error
-      ? err.message
-      : String(err);
-    throw new ConfigError(`Cannot read config file ${path}: ${why}`, { cause: err });
+    throw new ConfigError(`Cannot read config file ${path}: ${fileProblem(err)}`, { cause: err });
   }
   const config = parseBrokerConfig(text, path, env);
   config.file = resolve(path);

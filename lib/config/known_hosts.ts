@@ -11,7 +11,7 @@
 import { Buffer } from "node:buffer";
 import { createHmac, randomBytes } from "node:crypto";
 import { dirname } from "node:path";
-import { messageOf, WarrenError } from "../errors.ts";
+import { fileProblem, messageOf, WarrenError } from "../errors.ts";
 
 import { fingerprintSha256, keyTypeOfBlob } from "./ssh_key_blob.ts";
 
@@ -249,7 +249,7 @@ export async function loadKnownHosts(
       text = await Deno.readTextFile(path);
     } catch (err) {
       if (SKIPPED_READ_ERRORS.some((kind) => err instanceof kind)) continue;
-      throw new WarrenError("io", `Cannot read ${path}: ${messageOf(err)}`, {
+      throw new WarrenError("io", `Cannot read ${path}: ${fileProblem(err)}`, {
         cause: err,
       });
     }

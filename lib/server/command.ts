@@ -15,7 +15,7 @@ import type { Env } from "../cli/args.ts";
 import { hostPort, parseAddress, parsePort } from "../cli/forward.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
-import { ConfigError, EXIT_OK, messageOf, UsageError } from "../errors.ts";
+import { ConfigError, EXIT_OK, fileProblem, messageOf, UsageError } from "../errors.ts";
 import { levelFor, logger, setupLogging } from "../log.ts";
 import { isLoopback } from "../tunnel/listen.ts";
 import { parseAuthorizedKeys } from "./authorized_keys.ts";
@@ -174,12 +174,7 @@ async function loadKeys(file: string): Promise<number> {
   try {
     text = await Deno.readTextFile(file);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : messageOf(err);
-    throw new ConfigError(`serve: cannot read authorized keys ${file}: ${why}`);
+    throw new ConfigError(`serve: cannot read authorized keys ${file}: ${fileProblem(err)}`);
   }
   const { keys, problems } = parseAuthorizedKeys(text, file);
   for (const p of problems) log.warn("{file}:{line}: skipped: {msg}", { ...p, msg: p.message });

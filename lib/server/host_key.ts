@@ -12,7 +12,7 @@
  */
 import { dirname, join } from "node:path";
 import { fingerprintSha256 } from "../config/ssh_key_blob.ts";
-import { ConfigError, messageOf, WarrenError } from "../errors.ts";
+import { ConfigError, fileProblem, messageOf, WarrenError } from "../errors.ts";
 import { type ParsedKey, utils } from "../ssh/ssh2.ts";
 import { generateEd25519 } from "./keygen.ts";
 
@@ -68,13 +68,11 @@ async function checkMode(path: string): Promise<void> {
 
 function readError(path: string, err: unknown): Error {
   if (err instanceof ConfigError) return err;
-  if (err instanceof Deno.errors.PermissionDenied) {
-    return new ConfigError(`Cannot read host key ${path}: permission denied`);
+  const message = `Cannot read host key ${path}: ${fileProblem(err)}`;
+  if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.IsADirectory) {
+    return new ConfigError(message);
   }
-  if (err instanceof Deno.errors.IsADirectory) {
-    return new ConfigError(`Cannot read host key ${path}: it is a directory`);
-  }
-  return new WarrenError("io", `Cannot read host key ${path}: ${messageOf(err)}`, { cause: err });
+  return new WarrenError("io", message, { cause: err });
 }
 
 function fromText(text: string, path: string, generated: boolean): HostKey {

@@ -12,6 +12,7 @@ import { Buffer } from "node:buffer";
 import { utils } from "./ssh2.ts";
 import type { Prompter } from "./prompt.ts";
 import { readPasswordSource } from "./password_source.ts";
+import { fileProblem } from "../errors.ts";
 import { logger } from "../log.ts";
 
 const log = logger("ssh", "auth");
@@ -199,7 +200,7 @@ async function loadKey(
     // A Buffer, not a Uint8Array: ssh2 silently ignores the latter.
     data = Buffer.from(await Deno.readFile(file));
   } catch (err) {
-    const reason = err instanceof Deno.errors.NotFound ? "not found" : String(err);
+    const reason = fileProblem(err);
     const line = "Identity file {file} not usable: {reason}";
     if (opts.explicitIdentities) log.warn(line, { file, reason });
     else log.debug(line, { file, reason });

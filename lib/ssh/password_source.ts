@@ -3,7 +3,7 @@
  * `env://VAR` or `extprog://COMMAND` (the first line of the command's output).
  * The value is never logged and never passed in another process's arguments.
  */
-import { UsageError, WarrenError } from "../errors.ts";
+import { fileProblem, UsageError, WarrenError } from "../errors.ts";
 
 export async function readPasswordSource(source: string): Promise<string> {
   const m = /^(file|env|extprog):\/\/(.+)$/s.exec(source);
@@ -29,7 +29,7 @@ export async function readPasswordSource(source: string): Promise<string> {
     } catch (err) {
       throw new WarrenError(
         "auth",
-        `Cannot read password file ${rest}: ${err instanceof Error ? err.message : err}`,
+        `Cannot read password file ${rest}: ${fileProblem(err)}`,
       );
     }
   }
