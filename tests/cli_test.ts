@@ -324,3 +324,24 @@ Deno.test("cli: -f reports a failure in the foreground with exit 1", async () =>
   assert.equal(r.code, 1);
   assert.match(r.stderr, /Cannot connect to 127\.0\.0\.1:\d+: connection refused/);
 });
+
+Deno.test("cli: a --proxy-auth password that cannot be read exits 2 before connecting", async () => {
+  const port = freePort(); // nothing listens: connecting first would fail differently
+  const missing = `/nonexistent-${crypto.randomUUID()}/pw`;
+  for (
+    const [source, line] of [
+      [`file://${missing}`, `Cannot read the --proxy-auth password file ${missing}: no such file`],
+      [
+        "env://WARREN_TEST_UNSET_PW",
+        "Cannot read the --proxy-auth password: $WARREN_TEST_UNSET_PW",
+      ],
+    ]
+  ) {
+    const r = await runCli([
+      ...["-B", "-p", `${port}`, "-L", "socks/0", `--proxy-auth=bob:${source}`, "127.0.0.1"],
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(r.stderr.includes(line), r.stderr);
+    assert.doesNotMatch(r.stderr, /Cannot connect/);
+  }
+});

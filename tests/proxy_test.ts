@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { setLogWriter, setupLogging } from "../lib/log.ts";
+import { ProxyCredentials } from "../lib/tunnel/proxy_auth.ts";
 import { patternBytes } from "./_harness/pattern.ts";
 import {
   curl,
@@ -215,7 +216,8 @@ Deno.test({
     await Deno.writeTextFile(file, `${secret}\n`);
     logLines.length = 0;
     try {
-      await using rig = await startRig({ auth: { user: "bob", source: `file://${file}` } });
+      const credentials = await ProxyCredentials.load({ user: "bob", source: `file://${file}` });
+      await using rig = await startRig({ credentials });
       const url = `http://${NAME}:${rig.origin.httpPort}/hello`;
       const at = (userinfo: string) => `${userinfo}127.0.0.1:${rig.port}`;
       await t.step("SOCKS5 with the password works, without or wrong fails", async () => {

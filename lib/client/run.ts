@@ -15,6 +15,7 @@ import { terminalPrompter } from "../ssh/prompt.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy.ts";
+import { ProxyCredentials } from "../tunnel/proxy_auth.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { isBackgroundChild, signalReady } from "./background.ts";
@@ -50,6 +51,7 @@ async function startTunnels(
   config: ClientConfig,
   ssh: SshConnection,
   activity: Activity,
+  credentials: ProxyCredentials | undefined,
 ): Promise<Tunnel[]> {
   const open = (srcHost: string, srcPort: number, dstHost: string, dstPort: number) =>
     ssh.openDirect(srcHost, srcPort, dstHost, dstPort);
@@ -58,7 +60,7 @@ async function startTunnels(
       spec.protocol === "socks"
         ? new ProxyTunnel(spec, open, activity, {
           gateway: config.gateway,
-          auth: config.proxyAuth,
+          credentials,
           routes: config.routes,
         })
         : spec.protocol === "ftp"
@@ -134,6 +136,8 @@ export async function runClient(config: ClientConfig): Promise<number> {
   const background = isBackgroundChild();
   const home = homeDir((n) => Deno.env.get(n));
   const explicit = config.identityFiles.length > 0;
+  // A missing --proxy-auth password is the user's mistake: said before connecting.
+  const credentials = config.proxyAuth && await ProxyCredentials.load(config.proxyAuth);
   // Signals count from the start: a stop while connecting is a stop too.
   const outcome = Promise.withResolvers<Outcome>();
   const unlistenSignals = listenForSignals(
@@ -183,7 +187,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
   let tunnels: Tunnel[] = [];
   let command: ReturnType<typeof runCommand> | undefined;
   try {
-    tunnels = await startTunnels(config, ssh, activity);
+    tunnels = await startTunnels(config, ssh, activity, credentials);
     ssh.closed.then((error) => error && outcome.resolve({ why: "lost", error }));
     if (config.oneShot) activity.idle.then(() => outcome.resolve({ why: "one-shot" }));
     if (config.pidFile !== undefined) await writePidFile(config.pidFile);

@@ -22,7 +22,7 @@ import { logger } from "../log.ts";
 import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../protocols/open_failure.ts";
 import { DenoSocket } from "../ssh/transport.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
-import { type ProxyAuthSpec, ProxyCredentials } from "./proxy_auth.ts";
+import type { ProxyCredentials } from "./proxy_auth.ts";
 import { handshake, type HandshakeResult } from "./proxy_handshake.ts";
 import { closeQuietly, pump, writeAll } from "./pump.ts";
 import { acceptLoop, ConnectionSet, logClosed } from "./connections.ts";
@@ -39,8 +39,8 @@ const LINGER_MS = 1_000;
 export interface ProxyOptions {
   /** -g: listen on every interface when no address is given. */
   gateway?: boolean;
-  /** --proxy-auth: require a user and password. */
-  auth?: ProxyAuthSpec;
+  /** --proxy-auth: require this user and password (loaded before connecting). */
+  credentials?: ProxyCredentials;
   /** The handshake deadline (tests shorten it). */
   handshakeTimeoutMs?: number;
   /** --route: which destinations go direct or are refused; first match wins. */
@@ -55,7 +55,6 @@ export class ProxyTunnel implements Tunnel {
   readonly spec: ForwardSpec;
   #options: ProxyOptions;
   #open: ChannelOpener;
-  #credentials?: ProxyCredentials;
   #listeners: Deno.TcpListener[] = [];
   #conns: ConnectionSet;
 
@@ -83,8 +82,8 @@ export class ProxyTunnel implements Tunnel {
     return this.#listeners.map((l) => l.addr);
   }
 
+  // deno-lint-ignore require-await -- async so that a bind failure is a rejection, as for every tunnel
   async start(): Promise<void> {
-    if (this.#options.auth) this.#credentials = await ProxyCredentials.load(this.#options.auth);
     const addrs = bindAddresses(this.spec.listenAddress, this.#options.gateway ?? false);
     this.#listeners = listenAll(addrs, this.spec.listenPort);
     for (const l of this.#listeners) {
@@ -92,9 +91,9 @@ export class ProxyTunnel implements Tunnel {
         acceptLoop(l, this.#conns, (c) => this.#conns.serve(c, () => this.#serve(c))),
       );
     }
-    const auth = this.#credentials ? ` for user ${this.#credentials.user}` : "";
+    const auth = this.#options.credentials ? ` for user ${this.#options.credentials.user}` : "";
     log.info("Proxy tunnel {desc}{auth}", { desc: this.description, auth });
-    if (this.#listeners.some((l) => !isLoopback(l.addr.hostname)) && !this.#credentials) {
+    if (this.#listeners.some((l) => !isLoopback(l.addr.hostname)) && !this.#options.credentials) {
       const direct = this.#options.routes?.some((r) => r.action === "direct");
       log.warn(
         "{desc} accepts connections from other hosts without authentication " +
@@ -178,7 +177,7 @@ export class ProxyTunnel implements Tunnel {
       closeQuietly(conn);
     }, timeoutMs);
     const result = await handshake(conn, {
-      credentials: this.#credentials,
+      credentials: this.#options.credentials,
       bound: { host: local.hostname, port: local.port },
     }).finally(() => clearTimeout(timer));
     if (!result.ok) {

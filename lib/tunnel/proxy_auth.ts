@@ -9,7 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { UsageError, WarrenError } from "../errors.ts";
+import { fileProblem, UsageError } from "../errors.ts";
 
 export interface ProxyAuthSpec {
   user: string;
@@ -69,22 +69,19 @@ async function readSecret(source: string): Promise<string> {
   if (m[1] === "env") {
     secret = Deno.env.get(m[2]);
     if (secret === undefined) {
-      throw new WarrenError("config", `Cannot read the --proxy-auth password: $${m[2]} is not set`);
+      throw new UsageError(`Cannot read the --proxy-auth password: $${m[2]} is not set`);
     }
   } else {
     try {
       secret = (await Deno.readTextFile(m[2])).split(/\r?\n/)[0];
     } catch (err) {
-      const why = err instanceof Deno.errors.NotFound
-        ? "no such file"
-        : err instanceof Error
-        ? err.message
-        : String(err);
-      throw new WarrenError("config", `Cannot read the --proxy-auth password file ${m[2]}: ${why}`);
+      throw new UsageError(
+        `Cannot read the --proxy-auth password file ${m[2]}: ${fileProblem(err)}`,
+      );
     }
   }
   if (secret === "") {
-    throw new WarrenError("config", `The --proxy-auth password from ${source} is empty`);
+    throw new UsageError(`The --proxy-auth password from ${source} is empty`);
   }
   return secret;
 }

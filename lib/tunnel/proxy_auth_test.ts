@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError, WarrenError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { parseProxyAuth, ProxyCredentials } from "./proxy_auth.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -52,8 +52,7 @@ Deno.test("ProxyCredentials.load() fails clearly without the secret", async () =
   await assert.rejects(
     ProxyCredentials.load({ user: "u", source: "env://WARREN_TEST_UNSET_VAR" }),
     (err: unknown) =>
-      err instanceof WarrenError && err.kind === "config" &&
-      /\$WARREN_TEST_UNSET_VAR is not set/.test(err.message),
+      err instanceof UsageError && /\$WARREN_TEST_UNSET_VAR is not set/.test(err.message),
   );
   await assert.rejects(
     ProxyCredentials.load({ user: "u", source: "file:///nonexistent/pw" }),

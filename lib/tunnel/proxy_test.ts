@@ -13,6 +13,7 @@ import { until } from "../../tests/_harness/real_peers.ts";
 import { echoOpener, exchange, refusingOpener, talk } from "./_proxy_test_peers.ts";
 import { readExactly } from "../../tests/_harness/local_servers.ts";
 import { HANDSHAKE_TIMEOUT_MS, type ProxyOptions, ProxyTunnel } from "./proxy.ts";
+import { ProxyCredentials } from "./proxy_auth.ts";
 import { parseRoute } from "./routes.ts";
 import { freePort } from "../../tests/_harness/free_port.ts";
 import { writeAll } from "./pump.ts";
@@ -226,7 +227,7 @@ Deno.test("ProxyTunnel with --proxy-auth refuses unauthenticated clients", async
         "x",
       );
       assert.deepEqual([dec(head), body], [ok, "x"]);
-    }, { auth });
+    }, { credentials: await ProxyCredentials.load(auth) });
   } finally {
     Deno.env.delete("WARREN_PROXY_TEST_PW");
   }
@@ -334,7 +335,7 @@ Deno.test("ProxyTunnel binds loopback by default and warns when wider without au
   Deno.env.set("WARREN_PROXY_TEST_PW", "x");
   try {
     const auth = { user: "u", source: "env://WARREN_PROXY_TEST_PW" };
-    await withProxy(open, async () => {}, { auth }, wide);
+    await withProxy(open, async () => {}, { credentials: await ProxyCredentials.load(auth) }, wide);
   } finally {
     Deno.env.delete("WARREN_PROXY_TEST_PW");
   }
