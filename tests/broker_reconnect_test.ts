@@ -102,7 +102,7 @@ Deno.test(
         const remoteL = (await ctlJson<ListenerInfo[]>(rig, "list-tunnel-listeners"))
           .find((l) => l.direction === "remote")!;
         assert.equal(remoteL.state, "listening on the server");
-        assert.match(broker.stderr, /Connection \d+: Connection to .* lost/);
+        await broker.waitFor(/Connection \d+: Connection to .* lost/);
         await hello(held);
       },
     );
@@ -152,7 +152,7 @@ Deno.test(
       for (const p of frozen) Deno.kill(p.pid, "SIGKILL");
     }
     await eventually(insideHello, "the remote tunnel once the old port is free");
-    assert.match(broker.stderr, /Remote tunnel \d+: .*; retrying in/);
+    await broker.waitFor(/Remote tunnel \d+: .*; retrying in/);
     assert.equal(await broker.stop(), 0, broker.stderr);
   },
 );

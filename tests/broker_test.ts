@@ -87,7 +87,7 @@ Deno.test(
     await t.step("after idle-timeout with no channel the connection closes", async () => {
       await eventually(async () => (await openConnections(rig)).length === 0, "the idle close");
       await eventually(async () => (await sshConnections(rig.sshd)).length === 0, "ss to agree");
-      assert.match(broker.stderr, /Connection 1: idle, closing/);
+      await broker.waitFor(/Connection 1: idle, closing/);
       const ports = await listening();
       assert.ok(ports.has(`127.0.0.1:${web}`), "the listener stays");
     });

@@ -93,7 +93,7 @@ Deno.test(
     });
 
     await t.step("the server logged each refusal and is still serving", async () => {
-      assert.match(served.log(), /refused session channel: warren serve forwards TCP ports only/);
+      await served.cli.waitFor(/refused session channel: warren serve forwards TCP ports only/);
       const r = await runCli([...warrenArgs(served), "--", "true"], {
         env: await emptyHome(served),
       });

@@ -96,17 +96,21 @@ Deno.test(
       await assert.rejects(Deno.connect({ hostname: served.host, port: allocated }));
     });
 
-    await t.step("warren serve logged the connection, the key and each channel", () => {
-      const log = served.log();
-      assert.match(log, /#1 connection from \S+ \(SSH-2\.0-OpenSSH/);
-      assert.match(
-        log,
+    await t.step("warren serve logged the connection, the key and each channel", async () => {
+      // Each line is waited for: serve writes them before the traffic they describe, but
+      // this process reads its output asynchronously.
+      await served.cli.waitFor(/#1 connection from \S+ \(SSH-2\.0-OpenSSH/);
+      await served.cli.waitFor(
         /#1 accepted publickey ssh-ed25519 SHA256:\S+ for \S+ \(\S+authorized_keys:2\)/,
       );
-      assert.match(log, new RegExp(`#1 direct-tcpip \\S+ -> 127\\.0\\.0\\.1:${origin.httpPort}`));
-      assert.match(log, new RegExp(`#1 direct-tcpip \\S+ -> localhost:${origin.httpPort}`));
-      assert.match(log, new RegExp(`#1 remote forward listening on 127\\.0\\.0\\.1:${allocated}`));
-      assert.match(log, /#1 forwarded connection \S+ -> localhost:\d+/);
+      await served.cli.waitFor(
+        new RegExp(`#1 direct-tcpip \\S+ -> 127\\.0\\.0\\.1:${origin.httpPort}`),
+      );
+      await served.cli.waitFor(new RegExp(`#1 direct-tcpip \\S+ -> localhost:${origin.httpPort}`));
+      await served.cli.waitFor(
+        new RegExp(`#1 remote forward listening on 127\\.0\\.0\\.1:${allocated}`),
+      );
+      await served.cli.waitFor(/#1 forwarded connection \S+ -> localhost:\d+/);
     });
 
     assert.ok(ssh.running, ssh.output);
