@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { setLogWriter, setupLogging } from "../log.ts";
 import { connectSsh } from "../ssh/connection.ts";
+import { sshOptions } from "../../tests/_harness/real_peers.ts";
 import { Client } from "../ssh/ssh2.ts";
 import { loadHostKey } from "./host_key.ts";
 import { generateEd25519, type KeyPair } from "./keygen.ts";
@@ -92,18 +93,11 @@ function ssh2Attempt(
 }
 
 function connect(r: Rig) {
-  return connectSsh({
-    host: "127.0.0.1",
-    port: r.port,
-    user: "tester",
-    identityFiles: [r.keyFile],
-    explicitIdentities: true,
-    hostKeyPolicy: "strict",
-    knownHostsFiles: [r.knownHosts],
-    connectTimeout: 20,
-    keepaliveInterval: 0,
-    keepaliveCountMax: 3,
-  });
+  return connectSsh(
+    sshOptions({ port: r.port, clientKey: r.keyFile, knownHosts: r.knownHosts }, {
+      connectTimeout: 20,
+    }),
+  );
 }
 
 Deno.test("WarrenServer refuses a real password attempt and offers only publickey", async () => {
