@@ -20,6 +20,7 @@ import {
   listening,
   logins,
   profileXml,
+  randomPort,
   startBroker,
   startBrokerRig,
   staticXml,
@@ -45,7 +46,7 @@ Deno.test(
     const [held, lazy, remote] = [
       freePort(),
       freePort(),
-      20_000 + Math.floor(Math.random() * 40_000),
+      randomPort(),
     ];
     const tunnels = `<tunnels>
         <local-tunnel type="tcp" listen-port="${held}" dst-host="127.0.0.1" dst-port="${rig.origin.httpPort}" />
@@ -116,7 +117,7 @@ Deno.test(
   async () => {
     await using rig = await startBrokerRig();
     await using here = await startOrigin();
-    const remote = 20_000 + Math.floor(Math.random() * 40_000);
+    const remote = randomPort();
     const tunnels = `<keepalive-interval time="1" /><tunnels>
         <remote-tunnel type="tcp" listen-port="${remote}" dst-host="127.0.0.1" dst-port="${here.httpPort}" />
       </tunnels>`;

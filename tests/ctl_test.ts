@@ -17,6 +17,7 @@ import {
   freePort,
   isolatedEnv,
   profileXml,
+  randomPort,
   ss,
   startBroker,
   startBrokerRig,
@@ -115,7 +116,7 @@ Deno.test({ name: "ctl: every listing matches what is really open", ignore }, as
   const [web, socks, remote] = [
     freePort(),
     freePort(),
-    20_000 + Math.floor(Math.random() * 40_000),
+    randomPort(),
   ];
   const held =
     `<tunnels><remote-tunnel type="tcp" listen-port="${remote}" dst-host="127.0.0.1" dst-port="${here.httpPort}" /></tunnels>`;
@@ -223,7 +224,7 @@ Deno.test({ name: "ctl: every listing matches what is really open", ignore }, as
     );
     const h = await curl([`http://127.0.0.1:${port}/hello`]);
     assert.equal(h.stdout, "hello from origin\n", h.stderr);
-    const remote2 = 20_000 + Math.floor(Math.random() * 40_000);
+    const remote2 = randomPort();
     const opened = await ctlJson<ListenerInfo>(
       rig,
       "open-tunnel-listener",

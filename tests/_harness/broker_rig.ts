@@ -13,7 +13,7 @@ import { type CliResult, LiveCli, runCli } from "./cli.ts";
 import { type Origin, startOrigin } from "./origin.ts";
 import { type Sshd, startSshd } from "./sshd.ts";
 import { run } from "./real_peers.ts";
-import { freePort } from "./free_port.ts";
+import { freePort, randomPort } from "./free_port.ts";
 
 export interface BrokerRig extends AsyncDisposable {
   sshd: Sshd;
@@ -29,7 +29,7 @@ export interface BrokerRig extends AsyncDisposable {
 }
 
 export async function startBrokerRig(): Promise<BrokerRig> {
-  const innerPort = 20_000 + Math.floor(Math.random() * 40_000);
+  const innerPort = randomPort();
   const sshd = await startSshd({ extraConfig: [`ListenAddress 127.0.0.1:${innerPort}`] });
   let origin: Origin | undefined;
   let dir: string | undefined;
@@ -200,4 +200,4 @@ export async function eventually(
   }
 }
 
-export { freePort };
+export { freePort, randomPort };

@@ -3,7 +3,8 @@
  *
  * `freePort()` asks the OS for an unused port (listen on port 0, read it back,
  * close). There is a small race between closing and the caller binding it,
- * which is acceptable for tests. `waitForPort()` dials until something accepts,
+ * which is acceptable for tests. `randomPort()` is for ports this process
+ * cannot probe (in another namespace, or bound by a server at its start). `waitForPort()` dials until something accepts,
  * with a hard deadline and a clear error.
  */
 
@@ -15,6 +16,11 @@ export function freePort(hostname = "127.0.0.1"): number {
   } finally {
     listener.close();
   }
+}
+
+/** A port number picked at random from 20000-59999. */
+export function randomPort(): number {
+  return 20_000 + Math.floor(Math.random() * 40_000);
 }
 
 /** Dial `host:port` until it accepts a TCP connection or `timeoutMs` passes. */

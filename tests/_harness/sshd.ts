@@ -17,7 +17,7 @@
  */
 
 import { userInfo } from "node:os";
-import { sleep } from "./free_port.ts";
+import { randomPort, sleep } from "./free_port.ts";
 import { descendants, killAll, run } from "./procs.ts";
 import { createNetnsHost, type NetnsHost, netnsSupport } from "./netns.ts";
 
@@ -152,7 +152,7 @@ class SshdImpl implements Sshd {
     this.hostKeyFingerprint = fp.split(" ")[1];
     const penalties = await sshdHasPenalties();
     for (let attempt = 1;; attempt++) {
-      this.port = 20_000 + Math.floor(Math.random() * 40_000);
+      this.port = randomPort();
       this.hostKeyLine = `[${this.host}]:${this.port} ${hostPub[0]} ${hostPub[1]}`;
       await Deno.writeTextFile(this.knownHosts, `${this.hostKeyLine}\n`);
       await Deno.writeTextFile(this.#config, this.#configText(penalties));
