@@ -156,9 +156,8 @@ async function serve(
         throw new UsageError(`Unknown command '${command}'`);
     }
   }, env);
-  // SIGHUP re-reads the config here; Windows has none.
-  const hangup = Deno.build.os === "windows" ? [] : ["SIGHUP" as const];
-  const stopListening = listenForSignals([...stopSignals({ hangup: false }), ...hangup], (s) => {
+  // SIGHUP re-reads the config here (Windows has none); the others stop.
+  const stopListening = listenForSignals(stopSignals(), (s) => {
     if (s !== "SIGHUP") return stop.resolve(s);
     log.info("SIGHUP: reloading {file}", { file: path });
     reload().catch((err) => log.error("Reload failed: {err}", { err: messageOf(err) }));

@@ -4,13 +4,12 @@
  * for anything else there, SIGTERM and SIGHUP included.
  */
 
-/** Ctrl-C, and SIGTERM and SIGHUP (`hangup`) where they exist; Ctrl-Break on Windows. */
-export function stopSignals(
-  options: { hangup?: boolean; os?: typeof Deno.build.os } = {},
-): Deno.Signal[] {
-  const { hangup = true, os = Deno.build.os } = options;
-  if (os === "windows") return ["SIGINT", "SIGBREAK"];
-  return hangup ? ["SIGINT", "SIGTERM", "SIGHUP"] : ["SIGINT", "SIGTERM"];
+/**
+ * Ctrl-C, SIGTERM and SIGHUP; Ctrl-C and Ctrl-Break on Windows. (The broker
+ * takes SIGHUP as "reload" instead.)
+ */
+export function stopSignals(os: typeof Deno.build.os = Deno.build.os): Deno.Signal[] {
+  return os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM", "SIGHUP"];
 }
 
 /** Call `onSignal` for each of `signals` that arrives, until the returned function is called. */

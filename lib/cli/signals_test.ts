@@ -2,11 +2,9 @@ import assert from "node:assert/strict";
 import { listenForSignals, stopSignals } from "./signals.ts";
 
 Deno.test("stopSignals: Windows gets only Ctrl-C and Ctrl-Break, which Deno can listen for there", () => {
-  assert.deepEqual(stopSignals({ os: "windows" }), ["SIGINT", "SIGBREAK"]);
-  assert.deepEqual(stopSignals({ os: "windows", hangup: false }), ["SIGINT", "SIGBREAK"]);
+  assert.deepEqual(stopSignals("windows"), ["SIGINT", "SIGBREAK"]);
   for (const os of ["linux", "darwin", "freebsd"] as const) {
-    assert.deepEqual(stopSignals({ os }), ["SIGINT", "SIGTERM", "SIGHUP"]);
-    assert.deepEqual(stopSignals({ os, hangup: false }), ["SIGINT", "SIGTERM"]);
+    assert.deepEqual(stopSignals(os), ["SIGINT", "SIGTERM", "SIGHUP"]);
   }
 });
 
