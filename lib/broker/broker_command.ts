@@ -8,7 +8,7 @@
  * listeners, then log "Broker ready". Logging follows `<logging>` unless
  * -v/-q say otherwise.
  */
-import { parseArgs } from "node:util";
+import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../cli/args.ts";
 import { parseDebugLevel } from "../cli/args.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
@@ -42,23 +42,19 @@ SIGTERM or 'warren ctl stop'; SIGHUP re-reads the config ('warren ctl reload').
 const SEVERITY_VERBOSITY = { debug: 1, info: 0, warning: -1, error: -1 } as const;
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        "broker-address": { type: "string", short: "a" },
-        verbose: { type: "boolean", short: "v", multiple: true },
-        quiet: { type: "boolean", short: "q" },
-        debug: { type: "string", short: "D" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: false,
-      strict: true,
-    });
-  } catch (err) {
-    throw new UsageError(`broker: ${messageOf(err).replace(/\. To specify a positional.*$/s, "")}`);
-  }
+  return parseCommand("broker", {
+    args,
+    options: {
+      config: { type: "string", short: "c" },
+      "broker-address": { type: "string", short: "a" },
+      verbose: { type: "boolean", short: "v", multiple: true },
+      quiet: { type: "boolean", short: "q" },
+      debug: { type: "string", short: "D" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: false,
+    strict: true,
+  });
 }
 
 /** Logging as `<logging>` says, unless the command line chose a level. */

@@ -9,7 +9,7 @@
  * (defaults filled in, variables expanded) as XML on stdout. A mistake in
  * the file: one line `warren: FILE:LINE:COL: message`, exit 2.
  */
-import { parseArgs } from "node:util";
+import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../cli/args.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { EXIT_OK, UsageError } from "../errors.ts";
@@ -25,17 +25,12 @@ Exit status: 0 good (warnings name Tectia settings warren ignores), 2 a mistake.
 Reference of every element: config/REFERENCE.md.`;
 
 async function run(args: string[], env: Env): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new UsageError(`config: ${err instanceof Error ? err.message : err}`);
-  }
+  const parsed = parseCommand("config", {
+    args,
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    allowPositionals: true,
+    strict: true,
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(CONFIG_HELP);

@@ -3,10 +3,10 @@
  * (modelled on Tectia's ssh-broker-ctl). Listings print a table, or the
  * broker's JSON with --json. No broker at the address: one line, exit 1.
  */
-import { parseArgs } from "node:util";
+import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../cli/args.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
-import { EXIT_OK, messageOf, UsageError } from "../errors.ts";
+import { EXIT_OK, UsageError } from "../errors.ts";
 import { resolveControlAddress } from "./address.ts";
 import type { BrokerStatus, ReloadSummary } from "./broker.ts";
 import { controlRequest } from "./control_client.ts";
@@ -38,22 +38,18 @@ Commands:
   --json                     Print the broker's answer as JSON.`;
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        "broker-address": { type: "string", short: "a" },
-        json: { type: "boolean" },
-        localfwd: { type: "string", short: "L" },
-        remotefwd: { type: "string", short: "R" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new UsageError(`ctl: ${messageOf(err).replace(/\. To specify a positional.*$/s, "")}`);
-  }
+  return parseCommand("ctl", {
+    args,
+    options: {
+      "broker-address": { type: "string", short: "a" },
+      json: { type: "boolean" },
+      localfwd: { type: "string", short: "L" },
+      remotefwd: { type: "string", short: "R" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
 }
 
 const ARITY: Record<string, [number, string]> = {

@@ -8,7 +8,7 @@
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { Buffer } from "node:buffer";
-import { parseArgs } from "node:util";
+import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../cli/args.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { parsePort } from "../cli/forward.ts";
@@ -101,24 +101,17 @@ export async function probeHostKey(
 }
 
 async function run(args: string[], env: Env): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        "save-hostkey": { type: "boolean" },
-        "known-hosts": { type: "string" },
-        timeout: { type: "string", short: "t" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new UsageError(
-      `probe-key: ${messageOf(err).replace(/\. To specify a positional.*$/s, "")}`,
-    );
-  }
+  const parsed = parseCommand("probe-key", {
+    args,
+    options: {
+      "save-hostkey": { type: "boolean" },
+      "known-hosts": { type: "string" },
+      timeout: { type: "string", short: "t" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(PROBE_HELP);

@@ -8,7 +8,7 @@
  * a dedicated flag wins over `-o`; among repeated `-o`, the first wins (as in
  * OpenSSH); defaults fill what is left.
  */
-import { parseArgs } from "node:util";
+import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "../errors.ts";
 import {
   type ClientConfig,
@@ -76,18 +76,12 @@ const POLICIES: readonly HostKeyPolicy[] = [
 ];
 
 function parseFlags(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    // node:util's messages are clear ("Unknown option '--x'"); keep them.
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new UsageError(msg.replace(/\. To specify a positional.*$/s, ""));
-  }
+  return parseCommand(undefined, {
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
 }
 
 /** sshg3's -D is a debug level (0–99); OpenSSH's -D is a SOCKS port. */

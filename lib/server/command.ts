@@ -10,7 +10,7 @@
  * be read or holds no usable key, a bad permit, an unreadable host key) exit
  * 2 before anything listens; a listen failure exits 1.
  */
-import { parseArgs } from "node:util";
+import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../cli/args.ts";
 import { hostPort, parseAddress, parsePort } from "../cli/forward.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
@@ -105,12 +105,12 @@ export const DEFAULT_LISTEN = { hostname: "127.0.0.1", port: 2222 };
 export function parseServeArgs(
   argv: string[],
 ): { kind: "help" } | { kind: "run"; config: ServeConfig } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(`serve: ${messageOf(err).replace(/\. To specify a positional.*$/s, "")}`);
-  }
+  const parsed = parseCommand("serve", {
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
   const v = parsed.values;
   if (v.help) return { kind: "help" };
   if (parsed.positionals.length > 0) {
