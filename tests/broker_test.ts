@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { readExactly, roundTrip, testBytes } from "./_harness/local_servers.ts";
-import { writeAll } from "../lib/tunnel/pump.ts";
+import { writeAll } from "../lib/net/io.ts";
 import { curl, realPeersUnsupported } from "./_harness/real_peers.ts";
 import { startOrigin } from "./_harness/origin.ts";
 import {

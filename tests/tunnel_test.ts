@@ -18,7 +18,7 @@ import {
   startStalledServer,
   testBytes,
 } from "./_harness/local_servers.ts";
-import { writeAll } from "../lib/tunnel/pump.ts";
+import { writeAll } from "../lib/net/io.ts";
 import type { ForwardSpec } from "../lib/cli/forward.ts";
 
 const logLines: string[] = [];

@@ -15,7 +15,7 @@
  *   before the gateway).
  */
 import type { Duplex } from "node:stream";
-import type { Env } from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
 import { parseForward } from "../cli/forward.ts";
 import {
   type BrokerConfig,

@@ -9,7 +9,7 @@
  * -v/-q say otherwise.
  */
 import { parseCommand } from "../cli/parse_command.ts";
-import type { Env } from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
 import { parseDebugLevel } from "../cli/args.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import type { Subcommand } from "../cli/subcommands.ts";

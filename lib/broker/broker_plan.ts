@@ -16,10 +16,12 @@ import {
   type ProfileConfig,
   type Source,
 } from "../config/broker_config.ts";
-import type { ListenerOrigin } from "./listeners.ts";
 import { forwardSpecOf } from "./profile_connect.ts";
 import { filterRoutes } from "../config/broker_filter.ts";
 import type { Route } from "../tunnel/routes.ts";
+
+/** Where a listener comes from: reload only touches static and profile ones. */
+export type ListenerOrigin = "static" | "profile" | "ctl";
 
 export interface Wanted {
   key: string;

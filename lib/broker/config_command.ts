@@ -10,7 +10,7 @@
  * the file: one line `warren: FILE:LINE:COL: message`, exit 2.
  */
 import { parseCommand } from "../cli/parse_command.ts";
-import type { Env } from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { EXIT_OK, UsageError } from "../errors.ts";
 import { dumpBrokerConfig, loadBrokerConfig, resolveConfigPath } from "../config/broker_xml.ts";

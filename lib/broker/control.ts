@@ -17,14 +17,9 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { messageOf, UsageError, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
-import type { Env } from "../cli/args.ts";
-import {
-  type ControlAddress,
-  dirOf,
-  ensurePrivateDir,
-  formatControlAddress,
-  runtimeDir,
-} from "./address.ts";
+import type { Env } from "../config/env.ts";
+import { type ControlAddress, dirOf, formatControlAddress } from "./address.ts";
+import { ensurePrivateDir, runtimeDir } from "../config/runtime_dir.ts";
 
 const log = logger("broker", "control");
 

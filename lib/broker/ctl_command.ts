@@ -4,7 +4,7 @@
  * broker's JSON with --json. No broker at the address: one line, exit 1.
  */
 import { parseCommand } from "../cli/parse_command.ts";
-import type { Env } from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { EXIT_OK, UsageError } from "../errors.ts";
 import { resolveControlAddress } from "./address.ts";

@@ -21,12 +21,9 @@ import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy.ts";
 import type { Route } from "../tunnel/routes.ts";
 import type { Activity, ChannelOpener } from "../tunnel/types.ts";
-import type { Wanted } from "./broker_plan.ts";
+import type { ListenerOrigin, Wanted } from "./broker_plan.ts";
 import type { ProfileLink } from "./profile_link.ts";
 import { Traffic } from "./traffic.ts";
-
-/** Where a listener comes from: reload only touches static and profile ones. */
-export type ListenerOrigin = "static" | "profile" | "ctl";
 
 export interface ListenerInfo {
   id: number;

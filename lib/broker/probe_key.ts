@@ -9,11 +9,11 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { parseCommand } from "../cli/parse_command.ts";
-import type { Env } from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { parsePort } from "../cli/forward.ts";
 import { parseTarget } from "../cli/target.ts";
-import { homeDir } from "../config/client_config.ts";
+import { homeDir } from "../config/env.ts";
 import {
   appendKnownHost,
   fingerprintSha256,

@@ -20,15 +20,15 @@
  */
 import { createHash } from "node:crypto";
 import type { ForwardSpec } from "../cli/forward.ts";
-import type { Env } from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
 import type { BrokerConfig, ProfileConfig, TunnelConfig } from "../config/broker_config.ts";
-import { defaultIdentityFiles, homeDir, localUser } from "../config/client_config.ts";
+import { defaultIdentityFiles, homeDir, localUser } from "../config/env.ts";
 import { formatKnownHostsLine, keyTypeOfBlob } from "../config/known_hosts.ts";
 import { ConfigError, fileProblem } from "../errors.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
 import { Buffer } from "node:buffer";
-import { ensurePrivateDir, runtimeDir } from "./address.ts";
+import { ensurePrivateDir, runtimeDir } from "../config/runtime_dir.ts";
 
 /** Keepalive replies missed before a connection counts as lost. */
 export const KEEPALIVE_COUNT_MAX = 3;

@@ -7,13 +7,9 @@
  * chain and `<tunnels>`; options on the command line override them (-L/-R
  * add to the profile's tunnels). Anything else is a host name, as before.
  */
-import {
-  type CommandLine,
-  type Env,
-  parseCommandLine,
-  peekTarget,
-  type ProfileLayer,
-} from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
+import type { ProfileLayer } from "../config/client_config.ts";
+import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import {
   type BrokerConfig,
   findProfile,

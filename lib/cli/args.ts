@@ -10,14 +10,9 @@
  */
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "../errors.ts";
-import {
-  type ClientConfig,
-  defaultKnownHostsFiles,
-  DEFAULTS,
-  homeDir,
-  localUser,
-} from "../config/client_config.ts";
-import type { HostKeyPolicy } from "../ssh/host_key.ts";
+import { type ClientConfig, DEFAULTS, type ProfileLayer } from "../config/client_config.ts";
+import { defaultKnownHostsFiles, type Env, expandHome, homeDir, localUser } from "../config/env.ts";
+import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { type ForwardSpec, parseForward, parsePort } from "./forward.ts";
 import { parseTarget, type Target } from "./target.ts";
 import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
@@ -31,11 +26,6 @@ function parseRouteOption(text: string): Route {
     throw new UsageError(`Invalid --route '${text}': ${(err as Error).message}`);
   }
 }
-
-export type Env = (name: string) => string | undefined;
-
-/** A profile target's settings, under the command line's (profile_target.ts). */
-export type ProfileLayer = Partial<ClientConfig> & { host: string };
 
 export type CommandLine =
   | { kind: "help" }
@@ -226,11 +216,4 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     throw new UsageError("-f and '-- command' cannot be combined");
   }
   return { kind: "run", config };
-}
-
-/** `~/x` → `$HOME/x`, as ssh does for paths it is given. */
-export function expandHome(path: string, home: string): string {
-  if (path === "~") return home;
-  if (path.startsWith("~/")) return `${home}${path.slice(1)}`;
-  return path;
 }

@@ -5,7 +5,7 @@
  * given more than once, the first value wins, as in OpenSSH.
  */
 import { UsageError } from "../errors.ts";
-import type { HostKeyPolicy } from "../ssh/host_key.ts";
+import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { parsePort } from "./forward.ts";
 import { supportedAlgorithms } from "../config/ssh_algorithms.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";

@@ -7,7 +7,7 @@
  * name; it returns the exit code and throws UsageError/WarrenError for main.ts
  * to report.
  */
-import type { Env } from "./args.ts";
+import type { Env } from "../config/env.ts";
 import { configCommand } from "../broker/config_command.ts";
 import { brokerCommand } from "../broker/broker_command.ts";
 import { ctlCommand } from "../broker/ctl_command.ts";

@@ -5,7 +5,7 @@
  * connection closing — and close everything within two seconds.
  */
 import type { ClientConfig } from "../config/client_config.ts";
-import { defaultIdentityFiles, homeDir } from "../config/client_config.ts";
+import { defaultIdentityFiles, homeDir } from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";

@@ -9,8 +9,8 @@
  * found later (a bind failure, a missing key file) can point at the config.
  */
 import type { ForwardProtocol } from "../cli/forward.ts";
-import type { HostKeyPolicy } from "../ssh/host_key.ts";
-import type { FilterRuleConfig } from "./broker_filter.ts";
+import type { HostKeyPolicy } from "./host_key_policy.ts";
+import type { RouteAction } from "../tunnel/routes.ts";
 
 /** Where an element was read from, for messages: `file:line:col`. */
 export interface Source {
@@ -130,4 +130,16 @@ export function gatewayChain(config: BrokerConfig, profile: ProfileConfig): Prof
     p = next;
   }
   return chain;
+}
+
+/** One rule of `<filter-engine>`, as read; filterRoutes() turns it into a Route. */
+export interface FilterRuleConfig {
+  action: RouteAction;
+  /** Regular expression sources, as written. */
+  host?: string;
+  ipAddress?: string;
+  ports?: { low: number; high: number };
+  /** For tunnel: the profile whose connection carries it. */
+  profileId?: string;
+  source: Source;
 }

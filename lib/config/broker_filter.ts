@@ -21,21 +21,10 @@
  *   user overrides, fallback-to-plain, and the legacy `<network>`, `<dns>`
  *   and `<filter>` elements.
  */
-import type { Source } from "./broker_config.ts";
+import type { FilterRuleConfig } from "./broker_config.ts";
 import type { ReadContext } from "./broker_read_context.ts";
 import type { XmlElement } from "./broker_xml_tree.ts";
 import { portRange, type Route, type RouteAction } from "../tunnel/routes.ts";
-
-export interface FilterRuleConfig {
-  action: RouteAction;
-  /** Regular expression sources, as written. */
-  host?: string;
-  ipAddress?: string;
-  ports?: { low: number; high: number };
-  /** For tunnel: the profile whose connection carries it. */
-  profileId?: string;
-  source: Source;
-}
 
 const RULE_ATTRS = [
   "application",

@@ -6,6 +6,7 @@
  */
 import type {
   BrokerConfig,
+  FilterRuleConfig,
   LoggingConfig,
   ProfileConfig,
   Settings,
@@ -22,10 +23,10 @@ import {
   settingsHandlers,
 } from "./broker_settings.ts";
 import { readTunnel, readTunnels } from "./broker_tunnels.ts";
-import { type FilterRuleConfig, readFilterEngine } from "./broker_filter.ts";
+import { readFilterEngine } from "./broker_filter.ts";
 import type { XmlElement } from "./broker_xml_tree.ts";
 import { readGeneral, readLogging } from "./broker_general.ts";
-import { defaultKnownHostsFiles } from "./client_config.ts";
+import { defaultKnownHostsFiles } from "./env.ts";
 
 export function readBrokerConfig(
   root: XmlElement,

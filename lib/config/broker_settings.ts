@@ -7,7 +7,7 @@ import type { AuthMethod, Settings, Source } from "./broker_config.ts";
 import type { Attrs, ReadContext } from "./broker_read_context.ts";
 import type { XmlElement } from "./broker_xml_tree.ts";
 import { type AlgorithmKind, supportedAlgorithms } from "./ssh_algorithms.ts";
-import type { HostKeyPolicy } from "../ssh/host_key.ts";
+import type { HostKeyPolicy } from "./host_key_policy.ts";
 
 /** warren's defaults where the file says nothing. */
 export const SETTINGS_DEFAULTS: Readonly<Settings> = Object.freeze({

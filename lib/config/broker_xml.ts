@@ -12,14 +12,14 @@
  * Supported elements and attributes: config/REFERENCE.md.
  */
 import { resolve } from "node:path";
-import type { Env } from "../cli/args.ts";
+import type { Env } from "./env.ts";
 import { ConfigError, fileProblem } from "../errors.ts";
 import type { BrokerConfig } from "./broker_config.ts";
 import { checkBrokerConfig } from "./broker_check.ts";
 import { readBrokerConfig } from "./broker_read.ts";
 import { ReadContext } from "./broker_read_context.ts";
 import { parseXmlTree } from "./broker_xml_tree.ts";
-import { homeDir, localUser } from "./client_config.ts";
+import { homeDir, localUser } from "./env.ts";
 
 export { dumpBrokerConfig } from "./broker_dump.ts";
 

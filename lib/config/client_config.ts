@@ -4,7 +4,7 @@
  * (later the XML profiles will too), and defaults are applied once, here.
  */
 import type { ForwardSpec } from "../cli/forward.ts";
-import type { HostKeyPolicy } from "../ssh/host_key.ts";
+import type { HostKeyPolicy } from "./host_key_policy.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import type { AuthMethodName } from "../ssh/auth.ts";
 import type { Route } from "../tunnel/routes.ts";
@@ -53,6 +53,9 @@ export interface ClientConfig {
   gateways?: ConnectOptions[];
 }
 
+/** A profile target's settings, under the command line's (profile_target.ts). */
+export type ProfileLayer = Partial<ClientConfig> & { host: string };
+
 export const DEFAULTS = {
   port: 22,
   serverAliveInterval: 30,
@@ -60,23 +63,3 @@ export const DEFAULTS = {
   connectTimeout: 15,
   hostKeyPolicy: "ask" as HostKeyPolicy,
 };
-
-/** The user's home directory, from the environment (no extra permission). */
-export function homeDir(env: (name: string) => string | undefined): string {
-  return env("HOME") ?? env("USERPROFILE") ?? ".";
-}
-
-/** The local user name, for the default login name. */
-export function localUser(env: (name: string) => string | undefined): string {
-  return env("USER") ?? env("USERNAME") ?? env("LOGNAME") ?? "root";
-}
-
-/** The default identity files, in OpenSSH's order of preference. */
-export function defaultIdentityFiles(home: string): string[] {
-  return ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => `${home}/.ssh/${n}`);
-}
-
-/** The default known_hosts files: the user's (written), then the system's. */
-export function defaultKnownHostsFiles(home: string): string[] {
-  return [`${home}/.ssh/known_hosts`, "/etc/ssh/ssh_known_hosts"];
-}

@@ -11,7 +11,7 @@
  * 2 before anything listens; a listen failure exits 1.
  */
 import { parseCommand } from "../cli/parse_command.ts";
-import type { Env } from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
 import { hostPort, parseAddress, parsePort } from "../cli/forward.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import type { Subcommand } from "../cli/subcommands.ts";

@@ -15,6 +15,7 @@ import { fingerprintSha256 } from "../config/ssh_key_blob.ts";
 import { ConfigError, fileProblem, messageOf, WarrenError } from "../errors.ts";
 import { type ParsedKey, utils } from "../ssh/ssh2.ts";
 import { generateEd25519 } from "./keygen.ts";
+import type { Env } from "../config/env.ts";
 
 export interface HostKey {
   /** The private key text, as ssh2's Server takes it. */
@@ -29,8 +30,6 @@ export interface HostKey {
   /** True when this run created the key. */
   generated: boolean;
 }
-
-type Env = (name: string) => string | undefined;
 
 /** Where the host key lives when --host-key is not given. */
 export function defaultHostKeyPath(env: Env, os: string = Deno.build.os): string {

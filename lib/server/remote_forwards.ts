@@ -17,7 +17,8 @@ import { messageOf } from "../errors.ts";
 import type { Connection, ServerChannel } from "../ssh/ssh2.ts";
 import { acceptLoop, type ConnectionSet, logClosed } from "../tunnel/connections.ts";
 import { bindAddresses, isLoopback, listenAll } from "../tunnel/listen.ts";
-import { closeQuietly, pump } from "../tunnel/pump.ts";
+import { pump } from "../tunnel/pump.ts";
+import { closeQuietly } from "../net/io.ts";
 import { keepHalfOpen } from "./ssh2_internals.ts";
 
 export interface ForwardLog {

@@ -13,7 +13,8 @@ import { activeCrypto, preferredCiphers, usesWarrenCiphers } from "./crypto/hook
 import { type AuthMethodName, type AuthPlan, planAuth } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
 import { DenoSocket } from "./transport.ts";
-import { type HostKeyPolicy, verifyHostKey } from "./host_key.ts";
+import { verifyHostKey } from "./host_key.ts";
+import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { Prompter } from "./prompt.ts";
 import { messageOf, WarrenError } from "../errors.ts";
 import { hostPort } from "../cli/forward.ts";

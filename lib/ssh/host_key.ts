@@ -25,8 +25,7 @@ import {
   lookupHostKey,
 } from "../config/known_hosts.ts";
 import { messageOf, WarrenError } from "../errors.ts";
-
-export type HostKeyPolicy = "ask" | "strict" | "tofu" | "advisory";
+import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 
 export interface HostKeyCheck {
   /** As the user typed it: the known_hosts identity is host string + port. */

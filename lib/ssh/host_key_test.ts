@@ -10,7 +10,8 @@ import {
   ED_B_FP,
 } from "../config/_known_hosts_fixtures.ts";
 import { parseKnownHosts } from "../config/known_hosts.ts";
-import { type HostKeyCheck, type HostKeyPolicy, verifyHostKey } from "./host_key.ts";
+import { type HostKeyCheck, verifyHostKey } from "./host_key.ts";
+import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 
 const HOST = "example.com";
 const PORT = 2222;

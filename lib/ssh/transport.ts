@@ -18,7 +18,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
-import { writeAll } from "../tunnel/pump.ts";
+import { writeAll } from "../net/io.ts";
 
 const READ_SIZE = 64 * 1024;
 const COPY_BELOW = 4 * 1024;

@@ -6,7 +6,8 @@
 import { hostPort } from "../cli/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
-import { closeQuietly, type PumpResult } from "./pump.ts";
+import { type PumpResult } from "./pump.ts";
+import { closeQuietly } from "../net/io.ts";
 import type { Activity } from "./types.ts";
 
 const log = logger("tunnel");

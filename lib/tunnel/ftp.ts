@@ -43,7 +43,7 @@ import { type DataRoutes, FtpSession } from "./ftp_session.ts";
 import { channelStream, connStream } from "./ftp_stream.ts";
 import { acceptLoop, ConnectionSet } from "./connections.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
-import { closeQuietly, writeAll } from "./pump.ts";
+import { closeQuietly, writeAll } from "../net/io.ts";
 import { dial, remoteBindAddress } from "./remote.ts";
 import type { Activity, Tunnel } from "./types.ts";
 

@@ -24,7 +24,8 @@ import { hostPort } from "../cli/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { SshConnection } from "../ssh/connection.ts";
-import { closeQuietly, pump } from "./pump.ts";
+import { pump } from "./pump.ts";
+import { closeQuietly } from "../net/io.ts";
 
 const log = logger("tunnel", "ftp");
 

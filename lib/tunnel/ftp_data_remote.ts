@@ -17,7 +17,8 @@ import {
   logPump,
   samePeer,
 } from "./ftp_data.ts";
-import { closeQuietly, pump } from "./pump.ts";
+import { pump } from "./pump.ts";
+import { closeQuietly } from "../net/io.ts";
 
 const log = logger("tunnel", "ftp");
 

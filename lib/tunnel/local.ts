@@ -8,7 +8,8 @@ import { hostPort } from "../cli/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
-import { closeQuietly, pump } from "./pump.ts";
+import { pump } from "./pump.ts";
+import { closeQuietly } from "../net/io.ts";
 import { acceptLoop, ConnectionSet, logClosed } from "./connections.ts";
 import type { Activity, ChannelOpener, Tunnel } from "./types.ts";
 

@@ -40,7 +40,7 @@ import {
 } from "../protocols/socks.ts";
 import type { ProxyCredentials } from "./proxy_auth.ts";
 import { messageOf } from "../errors.ts";
-import { writeAll } from "./pump.ts";
+import { writeAll } from "../net/io.ts";
 
 /** What a completed handshake asks for. */
 export interface ProxyRequest {

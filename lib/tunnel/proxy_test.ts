@@ -16,7 +16,7 @@ import { HANDSHAKE_TIMEOUT_MS, type ProxyOptions, ProxyTunnel } from "./proxy.ts
 import { ProxyCredentials } from "./proxy_auth.ts";
 import { parseRoute } from "./routes.ts";
 import { freePort } from "../../tests/_harness/free_port.ts";
-import { writeAll } from "./pump.ts";
+import { writeAll } from "../net/io.ts";
 import type { ChannelOpener } from "./types.ts";
 
 const logLines: string[] = [];

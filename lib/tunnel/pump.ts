@@ -13,6 +13,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
+import { closeQuietly, writeAll } from "../net/io.ts";
 
 export interface PumpResult {
   /** Bytes from the local connection into the channel. */
@@ -131,15 +132,6 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
   return done.then(() => result);
 }
 
-/** Write every byte of `data`. */
-export async function writeAll(
-  conn: Deno.Conn,
-  data: Uint8Array,
-): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
 /** Resolves true on 'drain', false if the stream closes first. */
 function drained(stream: Duplex): Promise<boolean> {
   return new Promise((resolve) => {
@@ -154,13 +146,4 @@ function drained(stream: Duplex): Promise<boolean> {
     stream.once("drain", onDrain);
     stream.once("close", onClose);
   });
-}
-
-/** Close a connection or listener that may be closed already. */
-export function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Already closed.
-  }
 }

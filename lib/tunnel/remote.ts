@@ -14,7 +14,8 @@ import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { SshConnection } from "../ssh/connection.ts";
 import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
-import { closeQuietly, pump } from "./pump.ts";
+import { pump } from "./pump.ts";
+import { closeQuietly } from "../net/io.ts";
 import type { Activity, Tunnel } from "./types.ts";
 import { ConnectionSet, logClosed } from "./connections.ts";
 

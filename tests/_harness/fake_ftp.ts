@@ -10,7 +10,7 @@
  */
 import { ACCEPT_TIMEOUT_MS, acceptWithin } from "./ftp_client.ts";
 import { readAll } from "./local_servers.ts";
-import { writeAll } from "../../lib/tunnel/pump.ts";
+import { writeAll } from "../../lib/net/io.ts";
 
 export interface FakeFtpOptions {
   files?: Record<string, Uint8Array>;

@@ -4,7 +4,7 @@
  * PORT, EPRT). It does exactly what it is told, so tests can also send what
  * real clients never would (a bounce PORT, AUTH TLS, junk).
  */
-import { writeAll } from "../../lib/tunnel/pump.ts";
+import { writeAll } from "../../lib/net/io.ts";
 import { readAll } from "./local_servers.ts";
 
 export interface Reply {

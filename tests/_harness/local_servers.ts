@@ -2,7 +2,7 @@
  * Small in-process TCP peers for tunnel tests: an echo server that keeps
  * half-close semantics, and a "stalled" server that accepts and never reads.
  */
-import { writeAll } from "../../lib/tunnel/pump.ts";
+import { writeAll } from "../../lib/net/io.ts";
 
 export interface LocalServer extends AsyncDisposable {
   port: number;
