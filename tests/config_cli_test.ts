@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { runCli } from "./_harness/cli.ts";
-import { parseBrokerConfig } from "../lib/config/broker_xml.ts";
+import { parseBrokerConfig } from "../lib/config/tectia/load.ts";
 
 const EXAMPLE = new URL("../config/ssh-broker-config.xml", import.meta.url).pathname;
 

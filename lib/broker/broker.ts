@@ -22,7 +22,7 @@ import {
   findProfile,
   gatewayChain,
   type ProfileConfig,
-} from "../config/broker_config.ts";
+} from "../config/tectia/model.ts";
 import { messageOf, UsageError, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { connectSsh, type SshConnection } from "../ssh/connection.ts";

@@ -15,9 +15,9 @@ import {
   gatewayChain,
   type ProfileConfig,
   type Source,
-} from "../config/broker_config.ts";
+} from "../config/tectia/model.ts";
 import { forwardSpecOf } from "./profile_connect.ts";
-import { filterRoutes } from "../config/broker_filter.ts";
+import { filterRoutes } from "../config/tectia/filter.ts";
 import type { Route } from "../tunnel/routes.ts";
 
 /** Where a listener comes from: reload only touches static and profile ones. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseBrokerConfig } from "../config/broker_xml.ts";
+import { parseBrokerConfig } from "../config/tectia/load.ts";
 import { changedProfiles, placeOf, wantedListeners } from "./broker_plan.ts";
 
 const env = (name: string) => ({ HOME: "/home/ann", USER: "ann" })[name];

@@ -13,8 +13,8 @@ import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { EXIT_OK, UsageError } from "../errors.ts";
-import { dumpBrokerConfig, loadBrokerConfig, resolveConfigPath } from "../config/broker_xml.ts";
-import { missingFiles } from "../config/broker_files.ts";
+import { dumpBrokerConfig, loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
+import { missingFiles } from "../config/tectia/files.ts";
 
 export const CONFIG_HELP = `Usage:
   warren config check [FILE]   Check an ssh-broker-config.xml; errors read FILE:LINE:COL

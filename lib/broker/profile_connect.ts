@@ -21,7 +21,7 @@
 import { createHash } from "node:crypto";
 import type { ForwardSpec } from "../cli/forward.ts";
 import type { Env } from "../config/env.ts";
-import type { BrokerConfig, ProfileConfig, TunnelConfig } from "../config/broker_config.ts";
+import type { BrokerConfig, ProfileConfig, TunnelConfig } from "../config/tectia/model.ts";
 import { defaultIdentityFiles, homeDir, localUser } from "../config/env.ts";
 import { formatKnownHostsLine, keyTypeOfBlob } from "../config/known_hosts.ts";
 import { ConfigError, fileProblem } from "../errors.ts";

@@ -22,7 +22,7 @@
  */
 import type { Duplex } from "node:stream";
 import { hostPort } from "../cli/forward.ts";
-import type { ProfileConfig } from "../config/broker_config.ts";
+import type { ProfileConfig } from "../config/tectia/model.ts";
 import { messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { IncomingTcpHandler, SshConnection } from "../ssh/connection.ts";

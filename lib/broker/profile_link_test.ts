@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Duplex } from "node:stream";
-import type { ProfileConfig } from "../config/broker_config.ts";
+import type { ProfileConfig } from "../config/tectia/model.ts";
 import { WarrenError } from "../errors.ts";
 import { connectSsh, type SshConnection } from "../ssh/connection.ts";
 import { startTestServer, type TestServer } from "../../tests/_harness/ssh_server.ts";

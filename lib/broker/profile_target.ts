@@ -15,8 +15,8 @@ import {
   findProfile,
   gatewayChain,
   type ProfileConfig,
-} from "../config/broker_config.ts";
-import { loadBrokerConfig, resolveConfigPath } from "../config/broker_xml.ts";
+} from "../config/tectia/model.ts";
+import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
 import { connectOptionsFor, forwardSpecOf } from "./profile_connect.ts";
 
 /** Whether a target could name a profile rather than user@host#port. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCommandLine } from "../cli/args.ts";
 import type { ProfileLayer } from "../config/client_config.ts";
-import { parseBrokerConfig } from "../config/broker_xml.ts";
+import { parseBrokerConfig } from "../config/tectia/load.ts";
 import type { ClientConfig } from "../config/client_config.ts";
 import { isProfileCandidate, profileLayer } from "./profile_target.ts";
 

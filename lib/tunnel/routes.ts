@@ -21,7 +21,7 @@
  *
  * The broker builds the same rules from Tectia's `<filter-engine><rule>`
  * (regular expressions for the host and the address, and a profile to
- * tunnel through); see lib/config/broker_filter.ts.
+ * tunnel through); see lib/config/tectia/filter.ts.
  */
 import { type BlockList, isIP } from "node:net";
 import { wildcardMatch } from "../config/known_hosts.ts";

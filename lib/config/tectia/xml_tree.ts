@@ -10,8 +10,8 @@
  * stray text can be reported.
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { ConfigError } from "../errors.ts";
-import type { Source } from "./broker_config.ts";
+import { ConfigError } from "../../errors.ts";
+import type { Source } from "./model.ts";
 
 export interface XmlAttr {
   name: string;

@@ -15,7 +15,7 @@
  * A value of an element or attribute warren knows is not listed here: the
  * reader rejects it as a bad value.
  */
-import type { XmlElement } from "./broker_xml_tree.ts";
+import type { XmlElement } from "./xml_tree.ts";
 
 export interface Verdict {
   severity: "error" | "warning";

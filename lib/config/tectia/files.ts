@@ -4,8 +4,8 @@
  * made later), each at the profile that names it. known_hosts files are not
  * checked: a missing one is normal until the first key is saved.
  */
-import type { BrokerConfig } from "./broker_config.ts";
-import { where } from "./broker_xml_tree.ts";
+import type { BrokerConfig } from "./model.ts";
+import { where } from "./xml_tree.ts";
 
 export async function missingFiles(config: BrokerConfig): Promise<string[]> {
   const out: string[] = [];

@@ -2,7 +2,7 @@
  * The element tree of an ssh-broker-config.xml → `BrokerConfig`: every
  * element and attribute checked, defaults filled in, values expanded. Cross
  * references (profile ids, gateway chains, listeners) are checked afterwards
- * by broker_check.ts.
+ * by check.ts.
  */
 import type {
   BrokerConfig,
@@ -11,9 +11,9 @@ import type {
   ProfileConfig,
   Settings,
   StaticTunnelConfig,
-} from "./broker_config.ts";
-import type { Origins } from "./broker_check.ts";
-import type { Attrs, ReadContext } from "./broker_read_context.ts";
+} from "./model.ts";
+import type { Origins } from "./check.ts";
+import type { Attrs, ReadContext } from "./read_context.ts";
 import {
   copySettings,
   type PasswordSlot,
@@ -21,12 +21,12 @@ import {
   SETTINGS_DEFAULTS,
   SETTINGS_ONCE,
   settingsHandlers,
-} from "./broker_settings.ts";
-import { readTunnel, readTunnels } from "./broker_tunnels.ts";
-import { readFilterEngine } from "./broker_filter.ts";
-import type { XmlElement } from "./broker_xml_tree.ts";
-import { readGeneral, readLogging } from "./broker_general.ts";
-import { defaultKnownHostsFiles } from "./env.ts";
+} from "./settings.ts";
+import { readTunnel, readTunnels } from "./tunnels.ts";
+import { readFilterEngine } from "./filter.ts";
+import type { XmlElement } from "./xml_tree.ts";
+import { readGeneral, readLogging } from "./general.ts";
+import { defaultKnownHostsFiles } from "../env.ts";
 
 export function readBrokerConfig(
   root: XmlElement,

@@ -10,9 +10,9 @@
  * no listen-address it binds loopback, and a listen-address that is not a
  * loopback address is refused rather than silently narrowed or widened.
  */
-import type { TunnelConfig } from "./broker_config.ts";
-import type { Attrs, ReadContext } from "./broker_read_context.ts";
-import type { XmlElement } from "./broker_xml_tree.ts";
+import type { TunnelConfig } from "./model.ts";
+import type { Attrs, ReadContext } from "./read_context.ts";
+import type { XmlElement } from "./xml_tree.ts";
 
 const TUNNEL_ATTRS = [
   "type",

@@ -1,6 +1,6 @@
 /**
  * The model of an `ssh-broker-config.xml` after parsing, validation, defaults
- * and environment expansion. The XML reader (`broker_xml.ts`) produces it;
+ * and environment expansion. The XML reader (`load.ts`) produces it;
  * the broker, `warren ctl` and profile targets on the command line consume it;
  * `warren config dump` writes it back as XML.
  *
@@ -8,9 +8,9 @@
  * expanded. `Source` keeps the FILE:LINE:COL an element came from, so errors
  * found later (a bind failure, a missing key file) can point at the config.
  */
-import type { ForwardProtocol } from "../cli/forward.ts";
-import type { HostKeyPolicy } from "./host_key_policy.ts";
-import type { RouteAction } from "../tunnel/routes.ts";
+import type { ForwardProtocol } from "../../cli/forward.ts";
+import type { HostKeyPolicy } from "../host_key_policy.ts";
+import type { RouteAction } from "../../tunnel/routes.ts";
 
 /** Where an element was read from, for messages: `file:line:col`. */
 export interface Source {

@@ -4,9 +4,9 @@
  * values hold `$`, `%` and XML's special characters).
  */
 import assert from "node:assert/strict";
-import { dumpBrokerConfig, parseBrokerConfig } from "./broker_xml.ts";
-import type { BrokerConfig } from "./broker_config.ts";
-import { supportedAlgorithms } from "./ssh_algorithms.ts";
+import { dumpBrokerConfig, parseBrokerConfig } from "./load.ts";
+import type { BrokerConfig } from "./model.ts";
+import { supportedAlgorithms } from "../ssh_algorithms.ts";
 
 const ENV: Record<string, string> = {
   HOME: "/home/ann",

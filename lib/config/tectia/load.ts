@@ -1,6 +1,6 @@
 /**
  * Reading Tectia's `ssh-broker-config.xml` into warren's broker model
- * (broker_config.ts), and writing the model back.
+ * (model.ts), and writing the model back.
  *
  *   resolveConfigPath(explicit, env)  --config FILE, else $WARREN_CONFIG,
  *                                     else ~/.ssh2/ssh-broker-config.xml
@@ -12,16 +12,16 @@
  * Supported elements and attributes: config/REFERENCE.md.
  */
 import { resolve } from "node:path";
-import type { Env } from "./env.ts";
-import { ConfigError, fileProblem } from "../errors.ts";
-import type { BrokerConfig } from "./broker_config.ts";
-import { checkBrokerConfig } from "./broker_check.ts";
-import { readBrokerConfig } from "./broker_read.ts";
-import { ReadContext } from "./broker_read_context.ts";
-import { parseXmlTree } from "./broker_xml_tree.ts";
-import { homeDir, localUser } from "./env.ts";
+import type { Env } from "../env.ts";
+import { ConfigError, fileProblem } from "../../errors.ts";
+import type { BrokerConfig } from "./model.ts";
+import { checkBrokerConfig } from "./check.ts";
+import { readBrokerConfig } from "./read.ts";
+import { ReadContext } from "./read_context.ts";
+import { parseXmlTree } from "./xml_tree.ts";
+import { homeDir, localUser } from "../env.ts";
 
-export { dumpBrokerConfig } from "./broker_dump.ts";
+export { dumpBrokerConfig } from "./dump.ts";
 
 /** The config file to read: `--config FILE`, `$WARREN_CONFIG`, or Tectia's per-user file. */
 export function resolveConfigPath(explicit: string | undefined, env: Env): string {

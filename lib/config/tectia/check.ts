@@ -4,9 +4,9 @@
  * profile, gateway chains have no cycle, and no two tunnels that would be
  * open together listen on the same address and port.
  */
-import type { BrokerConfig, ProfileConfig, Source, TunnelConfig } from "./broker_config.ts";
-import type { ReadContext } from "./broker_read_context.ts";
-import type { XmlElement } from "./broker_xml_tree.ts";
+import type { BrokerConfig, ProfileConfig, Source, TunnelConfig } from "./model.ts";
+import type { ReadContext } from "./read_context.ts";
+import type { XmlElement } from "./xml_tree.ts";
 
 /** Where each profile and static tunnel came from, in file order. */
 export interface Origins {

@@ -21,10 +21,10 @@
  *   user overrides, fallback-to-plain, and the legacy `<network>`, `<dns>`
  *   and `<filter>` elements.
  */
-import type { FilterRuleConfig } from "./broker_config.ts";
-import type { ReadContext } from "./broker_read_context.ts";
-import type { XmlElement } from "./broker_xml_tree.ts";
-import { portRange, type Route, type RouteAction } from "../tunnel/routes.ts";
+import type { FilterRuleConfig } from "./model.ts";
+import type { ReadContext } from "./read_context.ts";
+import type { XmlElement } from "./xml_tree.ts";
+import { portRange, type Route, type RouteAction } from "../../tunnel/routes.ts";
 
 const RULE_ATTRS = [
   "application",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { parseBrokerConfig } from "./broker_xml.ts";
-import { filterRoutes } from "./broker_filter.ts";
-import { matchRoute } from "../tunnel/routes.ts";
+import { parseBrokerConfig } from "./load.ts";
+import { filterRoutes } from "./filter.ts";
+import { matchRoute } from "../../tunnel/routes.ts";
 
 const env = (name: string) => ({ HOME: "/home/ann", USER: "ann" } as Record<string, string>)[name];
 

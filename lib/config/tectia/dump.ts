@@ -7,8 +7,8 @@
  * <default-settings> is written in full; a profile repeats only what differs
  * from it. Algorithm lists are written only when set (empty = warren's own).
  */
-import type { BrokerConfig, ProfileConfig, Settings, TunnelConfig } from "./broker_config.ts";
-import { escapeExpansion } from "./broker_expand.ts";
+import type { BrokerConfig, ProfileConfig, Settings, TunnelConfig } from "./model.ts";
+import { escapeExpansion } from "./expand.ts";
 
 type AttrList = [string, string | number | boolean | undefined][];
 

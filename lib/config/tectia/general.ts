@@ -2,9 +2,9 @@
  * `<general>` (known_hosts files, crypto-lib) and `<logging>` (where the
  * broker logs and from which severity).
  */
-import type { LoggingConfig } from "./broker_config.ts";
-import type { ReadContext } from "./broker_read_context.ts";
-import type { XmlElement } from "./broker_xml_tree.ts";
+import type { LoggingConfig } from "./model.ts";
+import type { ReadContext } from "./read_context.ts";
+import type { XmlElement } from "./xml_tree.ts";
 
 /** The known_hosts files `<general>` names; undefined if it names none (the defaults apply). */
 export function readGeneral(ctx: ReadContext, el: XmlElement): string[] | undefined {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { escapeExpansion, expand, type ExpandContext, ExpandError } from "./broker_expand.ts";
+import { escapeExpansion, expand, type ExpandContext, ExpandError } from "./expand.ts";
 
 const VARS: Record<string, string> = { HOST: "db.example", EMPTY: "", PORT: "2222", B: "bee" };
 const ctx: ExpandContext = { env: (n) => VARS[n], user: "ann", home: "/home/ann" };

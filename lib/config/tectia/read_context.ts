@@ -2,13 +2,13 @@
  * The strict reading of one element: which attributes and children it may
  * have, typed attribute values after expansion, and errors and warnings that
  * point at `FILE:LINE:COL`. Everything not declared is an error; Tectia
- * elements warren does not implement are named as such (broker_unsupported.ts).
+ * elements warren does not implement are named as such (unsupported.ts).
  */
 import { isAbsolute, resolve } from "node:path";
-import type { Source } from "./broker_config.ts";
-import { expand, type ExpandContext, ExpandError } from "./broker_expand.ts";
-import { configError, where, type XmlAttr, type XmlElement } from "./broker_xml_tree.ts";
-import { UNSUPPORTED } from "./broker_unsupported.ts";
+import type { Source } from "./model.ts";
+import { expand, type ExpandContext, ExpandError } from "./expand.ts";
+import { configError, where, type XmlAttr, type XmlElement } from "./xml_tree.ts";
+import { UNSUPPORTED } from "./unsupported.ts";
 
 export class ReadContext {
   readonly warnings: string[] = [];

@@ -3,11 +3,11 @@
  * override the defaults for that profile: algorithm lists, authentication
  * methods, timers, host key policy, compression.
  */
-import type { AuthMethod, Settings, Source } from "./broker_config.ts";
-import type { Attrs, ReadContext } from "./broker_read_context.ts";
-import type { XmlElement } from "./broker_xml_tree.ts";
-import { type AlgorithmKind, supportedAlgorithms } from "./ssh_algorithms.ts";
-import type { HostKeyPolicy } from "./host_key_policy.ts";
+import type { AuthMethod, Settings, Source } from "./model.ts";
+import type { Attrs, ReadContext } from "./read_context.ts";
+import type { XmlElement } from "./xml_tree.ts";
+import { type AlgorithmKind, supportedAlgorithms } from "../ssh_algorithms.ts";
+import type { HostKeyPolicy } from "../host_key_policy.ts";
 
 /** warren's defaults where the file says nothing. */
 export const SETTINGS_DEFAULTS: Readonly<Settings> = Object.freeze({

@@ -4,9 +4,9 @@
  * a body inside `<secsh-broker>` (line 1), so the body starts on line 2.
  */
 import assert from "node:assert/strict";
-import { parseBrokerConfig } from "./broker_xml.ts";
-import { UsageError } from "../errors.ts";
-import { UNSUPPORTED } from "./broker_unsupported.ts";
+import { parseBrokerConfig } from "./load.ts";
+import { UsageError } from "../../errors.ts";
+import { UNSUPPORTED } from "./unsupported.ts";
 
 const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann" };
 const env = (name: string) => ENV[name];

@@ -1,8 +1,8 @@
 /**
  * The config reader element by element: what each supported element and
  * attribute becomes in the model, the defaults, expansion, and the public
- * API around it. Errors and warnings: broker_xml_errors_test.ts; the dump
- * round trip: broker_dump_test.ts.
+ * API around it. Errors and warnings: load_errors_test.ts; the dump
+ * round trip: dump_test.ts.
  */
 import assert from "node:assert/strict";
 import {
@@ -10,9 +10,9 @@ import {
   loadBrokerConfig,
   parseBrokerConfig,
   resolveConfigPath,
-} from "./broker_xml.ts";
-import { findProfile, gatewayChain, type Settings } from "./broker_config.ts";
-import { UsageError } from "../errors.ts";
+} from "./load.ts";
+import { findProfile, gatewayChain, type Settings } from "./model.ts";
+import { UsageError } from "../../errors.ts";
 
 const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann", DB: "db.internal" };
 const env = (name: string) => ENV[name];
