@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { setLogWriter, setupLogging } from "../lib/log.ts";
-import { ProxyCredentials } from "../lib/tunnel/proxy_auth.ts";
+import { ProxyCredentials } from "../lib/tunnel/proxy/auth.ts";
 import { patternBytes } from "./_harness/pattern.ts";
 import {
   curl,

@@ -15,10 +15,10 @@
 import type { ForwardProtocol, ForwardSpec } from "../cli/forward.ts";
 import { hostPort } from "../cli/forward.ts";
 import type { IncomingTcpHandler } from "../ssh/connection.ts";
-import { FtpLocalTunnel } from "../tunnel/ftp.ts";
-import type { FtpSsh } from "../tunnel/ftp_data.ts";
+import { FtpLocalTunnel } from "../tunnel/ftp/tunnel.ts";
+import type { FtpSsh } from "../tunnel/ftp/data.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
-import { ProxyTunnel } from "../tunnel/proxy.ts";
+import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import type { Route } from "../tunnel/routes.ts";
 import type { Activity, ChannelOpener } from "../tunnel/types.ts";
 import type { ListenerOrigin, Wanted } from "./broker_plan.ts";

@@ -9,7 +9,7 @@
 import { hostPort } from "../cli/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
-import { FtpRemoteTunnel } from "../tunnel/ftp.ts";
+import { FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";
 import { remoteBindAddress, RemoteTunnel } from "../tunnel/remote.ts";
 import type { Tunnel } from "../tunnel/types.ts";
 import { Backoff } from "./backoff.ts";

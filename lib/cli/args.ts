@@ -16,7 +16,7 @@ import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { type ForwardSpec, parseForward, parsePort } from "./forward.ts";
 import { parseTarget, type Target } from "./target.ts";
 import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
-import { parseProxyAuth } from "../tunnel/proxy_auth.ts";
+import { parseProxyAuth } from "../tunnel/proxy/auth.ts";
 import { parseRoute, type Route } from "../tunnel/routes.ts";
 
 function parseRouteOption(text: string): Route {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Client } from "basic-ftp";
 import { ActivityTracker } from "../../lib/client/run.ts";
 import type { ForwardSpec } from "../../lib/cli/forward.ts";
-import { FtpLocalTunnel, FtpRemoteTunnel } from "../../lib/tunnel/ftp.ts";
+import { FtpLocalTunnel, FtpRemoteTunnel } from "../../lib/tunnel/ftp/tunnel.ts";
 import type { NetnsHost } from "./netns.ts";
 import {
   curl as curlAny,

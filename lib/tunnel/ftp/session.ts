@@ -26,13 +26,13 @@ import {
   type ReplyEvent,
   rewriteExtendedPassiveReply,
   rewritePassiveReply,
-} from "../protocols/ftp.ts";
-import type { HostPort } from "../protocols/ftp_parse.ts";
-import { latin1Bytes } from "../protocols/ftp_parse.ts";
-import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
-import type { DataEntry } from "./ftp_data.ts";
-import type { ControlStream } from "./ftp_stream.ts";
+} from "../../protocols/ftp.ts";
+import type { HostPort } from "../../protocols/ftp_parse.ts";
+import { latin1Bytes } from "../../protocols/ftp_parse.ts";
+import { messageOf } from "../../errors.ts";
+import { logger } from "../../log.ts";
+import type { DataEntry } from "./data.ts";
+import type { ControlStream } from "./stream.ts";
 
 const log = logger("tunnel", "ftp");
 

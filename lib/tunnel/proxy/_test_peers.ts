@@ -4,11 +4,11 @@
  * SshConnection.openDirect gives) and small raw-socket clients.
  */
 import { connect as netConnect } from "node:net";
-import { hostPort } from "../cli/forward.ts";
-import { WarrenError } from "../errors.ts";
-import { readAll, readExactly } from "../../tests/_harness/local_servers.ts";
-import { writeAll } from "../net/io.ts";
-import type { ChannelOpener } from "./types.ts";
+import { hostPort } from "../../cli/forward.ts";
+import { WarrenError } from "../../errors.ts";
+import { readAll, readExactly } from "../../../tests/_harness/local_servers.ts";
+import { writeAll } from "../../net/io.ts";
+import type { ChannelOpener } from "../types.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -5,18 +5,18 @@
  * The same tunnels against OpenSSH and vsftpd: tests/ftp_test.ts.
  */
 import assert from "node:assert/strict";
-import { connectSsh, type SshConnection } from "../ssh/connection.ts";
-import { ActivityTracker } from "../client/run.ts";
-import { setLogWriter, setupLogging } from "../log.ts";
-import { startTestServer, type TestServer } from "../../tests/_harness/ssh_server.ts";
-import { startFakeFtp } from "../../tests/_harness/fake_ftp.ts";
-import { type DataMode, MiniFtp } from "../../tests/_harness/ftp_client.ts";
-import { readAll, testBytes } from "../../tests/_harness/local_servers.ts";
-import { sshOptions, until } from "../../tests/_harness/real_peers.ts";
-import { DataHub, type FtpSsh, openLocalEntry } from "./ftp_data.ts";
-import { openRemoteEntry } from "./ftp_data_remote.ts";
-import type { IncomingTcpHandler } from "../ssh/connection.ts";
-import { dataListener, FtpLocalTunnel, FtpRemoteTunnel, type FtpTunnelOptions } from "./ftp.ts";
+import { connectSsh, type SshConnection } from "../../ssh/connection.ts";
+import { ActivityTracker } from "../../client/run.ts";
+import { setLogWriter, setupLogging } from "../../log.ts";
+import { startTestServer, type TestServer } from "../../../tests/_harness/ssh_server.ts";
+import { startFakeFtp } from "../../../tests/_harness/fake_ftp.ts";
+import { type DataMode, MiniFtp } from "../../../tests/_harness/ftp_client.ts";
+import { readAll, testBytes } from "../../../tests/_harness/local_servers.ts";
+import { sshOptions, until } from "../../../tests/_harness/real_peers.ts";
+import { DataHub, type FtpSsh, openLocalEntry } from "./data.ts";
+import { openRemoteEntry } from "./data_remote.ts";
+import type { IncomingTcpHandler } from "../../ssh/connection.ts";
+import { dataListener, FtpLocalTunnel, FtpRemoteTunnel, type FtpTunnelOptions } from "./tunnel.ts";
 
 const logLines: string[] = [];
 setLogWriter((line) => logLines.push(line));

@@ -1,7 +1,7 @@
 /**
  * FTP tunnels (`-L ftp/...`, `-R ftp/...`): the control connection goes
  * through SSH like a plain tunnel, watched by the rewriters, and each data
- * connection gets its own one-use tunnel (lib/tunnel/ftp_data.ts).
+ * connection gets its own one-use tunnel (data.ts).
  *
  *   -L ftp/2121:localhost:21   FTP client here, FTP server beside sshd
  *     passive (227/229): listener here on the address the client used for
@@ -24,12 +24,12 @@
  * known, serve one connection, and go after it, after 30 s unused, or when
  * their control connection ends. `dataStats` counts what is live.
  */
-import type { ForwardSpec } from "../cli/forward.ts";
-import { hostPort } from "../cli/forward.ts";
-import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
-import { canonicalIp, isIpv4, isIpv6 } from "../protocols/ftp_parse.ts";
-import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
+import type { ForwardSpec } from "../../cli/forward.ts";
+import { hostPort } from "../../cli/forward.ts";
+import { messageOf } from "../../errors.ts";
+import { logger } from "../../log.ts";
+import { canonicalIp, isIpv4, isIpv6 } from "../../protocols/ftp_parse.ts";
+import type { ClientChannel, TcpConnectionDetails } from "../../ssh/ssh2.ts";
 import {
   type DataEntry,
   DataHub,
@@ -37,15 +37,15 @@ import {
   type FtpSsh,
   openLocalEntry,
   samePeer,
-} from "./ftp_data.ts";
-import { openRemoteEntry } from "./ftp_data_remote.ts";
-import { type DataRoutes, FtpSession } from "./ftp_session.ts";
-import { channelStream, connStream } from "./ftp_stream.ts";
-import { acceptLoop, ConnectionSet } from "./connections.ts";
-import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
-import { closeQuietly, writeAll } from "../net/io.ts";
-import { dial, remoteBindAddress } from "./remote.ts";
-import type { Activity, Tunnel } from "./types.ts";
+} from "./data.ts";
+import { openRemoteEntry } from "./data_remote.ts";
+import { type DataRoutes, FtpSession } from "./session.ts";
+import { channelStream, connStream } from "./stream.ts";
+import { acceptLoop, ConnectionSet } from "../connections.ts";
+import { bindAddresses, isLoopback, listenAll } from "../listen.ts";
+import { closeQuietly, writeAll } from "../../net/io.ts";
+import { dial, remoteBindAddress } from "../remote.ts";
+import type { Activity, Tunnel } from "../types.ts";
 
 const log = logger("tunnel", "ftp");
 
@@ -60,7 +60,7 @@ export type FtpStats = DataStats & { sessions: number };
  * The local listener for a data connection from `peer`, which reached us at
  * `local`: on that address, so the peer can reach it. A 227 reply or a PORT
  * command can name IPv4 only: a peer on ::1 is given 127.0.0.1 (loopback
- * counts as one peer, ftp_data.ts); any other IPv6 peer cannot be served
+ * counts as one peer, data.ts); any other IPv6 peer cannot be served
  * that way (it gets a 425; EPSV and EPRT work).
  */
 export function dataListener(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../errors.ts";
-import { parseProxyAuth, ProxyCredentials } from "./proxy_auth.ts";
+import { UsageError } from "../../errors.ts";
+import { parseProxyAuth, ProxyCredentials } from "./auth.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

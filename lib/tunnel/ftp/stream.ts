@@ -11,7 +11,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
-import { closeQuietly, writeAll } from "../net/io.ts";
+import { closeQuietly, writeAll } from "../../net/io.ts";
 
 export interface ControlStream {
   /** The next chunk, or null at EOF. */

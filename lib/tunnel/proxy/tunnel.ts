@@ -1,7 +1,7 @@
 /**
  * A proxy tunnel (-L socks/[listen-address:]listen-port): one local port
  * that speaks SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy (CONNECT and absolute
- * URIs). Each accepted connection runs the handshake (proxy_handshake.ts),
+ * URIs). Each accepted connection runs the handshake (handshake.ts),
  * opens a direct-tcpip channel to the requested destination — host names go
  * to the SSH server unresolved — sends the protocol's reply and then pumps.
  *
@@ -15,21 +15,21 @@
  *   machine instead of through SSH, or refuse it; without a matching rule
  *   it goes through SSH.
  */
-import type { ForwardSpec } from "../cli/forward.ts";
-import { hostPort } from "../cli/forward.ts";
-import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
-import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../protocols/open_failure.ts";
-import { DenoSocket } from "../ssh/transport.ts";
-import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
-import type { ProxyCredentials } from "./proxy_auth.ts";
-import { handshake, type HandshakeResult } from "./proxy_handshake.ts";
-import { pump } from "./pump.ts";
-import { closeQuietly, writeAll } from "../net/io.ts";
-import { acceptLoop, ConnectionSet, logClosed } from "./connections.ts";
-import { dial } from "./remote.ts";
-import { matchRoute, type Route } from "./routes.ts";
-import type { Activity, ChannelOpener, Tunnel } from "./types.ts";
+import type { ForwardSpec } from "../../cli/forward.ts";
+import { hostPort } from "../../cli/forward.ts";
+import { messageOf } from "../../errors.ts";
+import { logger } from "../../log.ts";
+import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../../protocols/open_failure.ts";
+import { DenoSocket } from "../../ssh/transport.ts";
+import { bindAddresses, isLoopback, listenAll } from "../listen.ts";
+import type { ProxyCredentials } from "./auth.ts";
+import { handshake, type HandshakeResult } from "./handshake.ts";
+import { pump } from "../pump.ts";
+import { closeQuietly, writeAll } from "../../net/io.ts";
+import { acceptLoop, ConnectionSet, logClosed } from "../connections.ts";
+import { dial } from "../remote.ts";
+import { matchRoute, type Route } from "../routes.ts";
+import type { Activity, ChannelOpener, Tunnel } from "../types.ts";
 
 const log = logger("tunnel");
 

@@ -1,14 +1,14 @@
 /**
  * The remote kind of one-use FTP data entry: a tcpip-forward on the SSH
  * server (port 0) whose one connection is dialed to a destination here.
- * Lifetime rules as in ftp_data.ts; the forward is cancelled as soon as its
+ * Lifetime rules as in data.ts; the forward is cancelled as soon as its
  * connection arrives (the connection itself goes on), and `stats.forwards`
  * drops only once the server has answered the cancel.
  */
-import { hostPort } from "../cli/forward.ts";
-import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
-import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
+import { hostPort } from "../../cli/forward.ts";
+import { messageOf } from "../../errors.ts";
+import { logger } from "../../log.ts";
+import type { ClientChannel, TcpConnectionDetails } from "../../ssh/ssh2.ts";
 import {
   type DataEntry,
   type DataHub,
@@ -16,9 +16,9 @@ import {
   type Killable,
   logPump,
   samePeer,
-} from "./ftp_data.ts";
-import { pump } from "./pump.ts";
-import { closeQuietly } from "../net/io.ts";
+} from "./data.ts";
+import { pump } from "../pump.ts";
+import { closeQuietly } from "../../net/io.ts";
 
 const log = logger("tunnel", "ftp");
 

@@ -12,7 +12,7 @@
  * caller then closes. Nothing here has a timeout: the caller's handshake
  * deadline closes the connection, which ends any pending read.
  */
-import { type Decoded } from "../protocols/decoded.ts";
+import { type Decoded } from "../../protocols/decoded.ts";
 import {
   basicCredentials,
   connectEstablished,
@@ -20,8 +20,8 @@ import {
   headerValue,
   httpResponse,
   originRequest,
-} from "../protocols/http_proxy.ts";
-import { httpStatus, type OpenFailure, socks5Code } from "../protocols/open_failure.ts";
+} from "../../protocols/http_proxy.ts";
+import { httpStatus, type OpenFailure, socks5Code } from "../../protocols/open_failure.ts";
 import {
   decodeSocks4,
   decodeSocks5Greeting,
@@ -37,10 +37,10 @@ import {
   socks5Method,
   socks5Reply,
   userPassReply,
-} from "../protocols/socks.ts";
-import type { ProxyCredentials } from "./proxy_auth.ts";
-import { messageOf } from "../errors.ts";
-import { writeAll } from "../net/io.ts";
+} from "../../protocols/socks.ts";
+import type { ProxyCredentials } from "./auth.ts";
+import { messageOf } from "../../errors.ts";
+import { writeAll } from "../../net/io.ts";
 
 /** What a completed handshake asks for. */
 export interface ProxyRequest {

@@ -9,7 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { fileProblem, UsageError } from "../errors.ts";
+import { fileProblem, UsageError } from "../../errors.ts";
 
 export interface ProxyAuthSpec {
   user: string;

@@ -5,19 +5,19 @@
  * The same flows against OpenSSH with real clients are in tests/proxy_test.ts.
  */
 import assert from "node:assert/strict";
-import type { ForwardSpec } from "../cli/forward.ts";
-import { setLogWriter, setupLogging } from "../log.ts";
-import { ActivityTracker } from "../client/run.ts";
-import { readAll, startEchoServer } from "../../tests/_harness/local_servers.ts";
-import { until } from "../../tests/_harness/real_peers.ts";
-import { echoOpener, exchange, refusingOpener, talk } from "./_proxy_test_peers.ts";
-import { readExactly } from "../../tests/_harness/local_servers.ts";
-import { HANDSHAKE_TIMEOUT_MS, type ProxyOptions, ProxyTunnel } from "./proxy.ts";
-import { ProxyCredentials } from "./proxy_auth.ts";
-import { parseRoute } from "./routes.ts";
-import { freePort } from "../../tests/_harness/free_port.ts";
-import { writeAll } from "../net/io.ts";
-import type { ChannelOpener } from "./types.ts";
+import type { ForwardSpec } from "../../cli/forward.ts";
+import { setLogWriter, setupLogging } from "../../log.ts";
+import { ActivityTracker } from "../../client/run.ts";
+import { readAll, startEchoServer } from "../../../tests/_harness/local_servers.ts";
+import { until } from "../../../tests/_harness/real_peers.ts";
+import { echoOpener, exchange, refusingOpener, talk } from "./_test_peers.ts";
+import { readExactly } from "../../../tests/_harness/local_servers.ts";
+import { HANDSHAKE_TIMEOUT_MS, type ProxyOptions, ProxyTunnel } from "./tunnel.ts";
+import { ProxyCredentials } from "./auth.ts";
+import { parseRoute } from "../routes.ts";
+import { freePort } from "../../../tests/_harness/free_port.ts";
+import { writeAll } from "../../net/io.ts";
+import type { ChannelOpener } from "../types.ts";
 
 const logLines: string[] = [];
 setLogWriter((line) => logLines.push(line));

@@ -4,7 +4,7 @@
  * - `openLocalEntry`: a listener here (Deno.listen, port 0); its one
  *   connection is carried through a new SSH channel (`-L` passive, `-R`
  *   active).
- * - `openRemoteEntry` (ftp_data_remote.ts): a remote forward on the SSH
+ * - `openRemoteEntry` (data_remote.ts): a remote forward on the SSH
  *   server (tcpip-forward, port 0); its one connection is dialed to a
  *   destination here (`-L` active, `-R` passive).
  *
@@ -19,13 +19,13 @@
  * prove that thousands of transfers leave nothing behind.
  */
 import type { Duplex } from "node:stream";
-import { canonicalIp } from "../protocols/ftp_parse.ts";
-import { hostPort } from "../cli/forward.ts";
-import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
-import type { SshConnection } from "../ssh/connection.ts";
-import { pump } from "./pump.ts";
-import { closeQuietly } from "../net/io.ts";
+import { canonicalIp } from "../../protocols/ftp_parse.ts";
+import { hostPort } from "../../cli/forward.ts";
+import { messageOf } from "../../errors.ts";
+import { logger } from "../../log.ts";
+import type { SshConnection } from "../../ssh/connection.ts";
+import { pump } from "../pump.ts";
+import { closeQuietly } from "../../net/io.ts";
 
 const log = logger("tunnel", "ftp");
 
