@@ -19,7 +19,7 @@ import {
   testBytes,
 } from "./_harness/local_servers.ts";
 import { writeAll } from "../lib/net/io.ts";
-import type { ForwardSpec } from "../lib/cli/forward.ts";
+import type { ForwardSpec } from "../lib/config/forward.ts";
 
 const logLines: string[] = [];
 setLogWriter((line) => logLines.push(line));

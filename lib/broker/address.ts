@@ -19,7 +19,7 @@
 import { UsageError } from "../errors.ts";
 import type { Env } from "../config/env.ts";
 import { type Platform, platformHere, runtimeDir } from "../config/runtime_dir.ts";
-import { parsePort } from "../cli/forward.ts";
+import { parsePort } from "../config/forward.ts";
 
 export type ControlAddress =
   | { kind: "unix"; path: string }

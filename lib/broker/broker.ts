@@ -16,7 +16,7 @@
  */
 import type { Duplex } from "node:stream";
 import type { Env } from "../config/env.ts";
-import { parseForward } from "../cli/forward.ts";
+import { parseForward } from "../config/forward.ts";
 import {
   type BrokerConfig,
   findProfile,

@@ -9,7 +9,7 @@
  * - changedProfiles(old, new): profiles whose connection settings changed or
  *   that went away, and those reached through such a gateway.
  */
-import { formatForward, type ForwardSpec } from "../cli/forward.ts";
+import { formatForward, type ForwardSpec } from "../config/forward.ts";
 import {
   type BrokerConfig,
   gatewayChain,
@@ -18,7 +18,7 @@ import {
 } from "../config/tectia/model.ts";
 import { forwardSpecOf } from "./profile_connect.ts";
 import { filterRoutes } from "../config/tectia/filter.ts";
-import type { Route } from "../tunnel/routes.ts";
+import type { Route } from "../config/routes.ts";
 
 /** Where a listener comes from: reload only touches static and profile ones. */
 export type ListenerOrigin = "static" | "profile" | "ctl";

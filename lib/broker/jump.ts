@@ -11,7 +11,7 @@
  *
  * The broker does the same with shared connections (profile_link.ts).
  */
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { messageOf, WarrenError } from "../errors.ts";
 import { type ConnectOptions, connectSsh, type SshConnection } from "../ssh/connection.ts";
 

@@ -12,14 +12,14 @@
  * - A remote listener (remote_listener.ts) holds its profile's link and asks
  *   the server for the forward on every new connection.
  */
-import type { ForwardProtocol, ForwardSpec } from "../cli/forward.ts";
-import { hostPort } from "../cli/forward.ts";
+import type { ForwardProtocol, ForwardSpec } from "../config/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import type { IncomingTcpHandler } from "../ssh/connection.ts";
 import { FtpLocalTunnel } from "../tunnel/ftp/tunnel.ts";
 import type { FtpSsh } from "../tunnel/ftp/data.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
-import type { Route } from "../tunnel/routes.ts";
+import type { Route } from "../config/routes.ts";
 import type { Activity, ChannelOpener } from "../tunnel/types.ts";
 import type { ListenerOrigin, Wanted } from "./broker_plan.ts";
 import type { ProfileLink } from "./profile_link.ts";

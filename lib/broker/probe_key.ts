@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer";
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
-import { parsePort } from "../cli/forward.ts";
+import { parsePort } from "../config/forward.ts";
 import { parseTarget } from "../cli/target.ts";
 import { homeDir } from "../config/env.ts";
 import {

@@ -19,7 +19,7 @@
  *   ssh2 as they are (empty = warren's and ssh2's defaults).
  */
 import { createHash } from "node:crypto";
-import type { ForwardSpec } from "../cli/forward.ts";
+import type { ForwardSpec } from "../config/forward.ts";
 import type { Env } from "../config/env.ts";
 import type { BrokerConfig, ProfileConfig, TunnelConfig } from "../config/tectia/model.ts";
 import { defaultIdentityFiles, homeDir, localUser } from "../config/env.ts";

@@ -21,7 +21,7 @@
  * byte counters, which `warren ctl list-connections` shows.
  */
 import type { Duplex } from "node:stream";
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import type { ProfileConfig } from "../config/tectia/model.ts";
 import { messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";

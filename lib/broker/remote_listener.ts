@@ -6,7 +6,7 @@
  * connection lives: after a reconnect the server may still hold the port
  * for the old connection it has not yet noticed is dead.
  */
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import { FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";

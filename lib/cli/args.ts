@@ -13,11 +13,11 @@ import { UsageError } from "../errors.ts";
 import { type ClientConfig, DEFAULTS, type ProfileLayer } from "../config/client_config.ts";
 import { defaultKnownHostsFiles, type Env, expandHome, homeDir, localUser } from "../config/env.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
-import { type ForwardSpec, parseForward, parsePort } from "./forward.ts";
+import { type ForwardSpec, parseForward, parsePort } from "../config/forward.ts";
 import { parseTarget, type Target } from "./target.ts";
 import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
 import { parseProxyAuth } from "../tunnel/proxy/auth.ts";
-import { parseRoute, type Route } from "../tunnel/routes.ts";
+import { parseRoute, type Route } from "../config/routes.ts";
 
 function parseRouteOption(text: string): Route {
   try {

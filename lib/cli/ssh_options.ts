@@ -6,7 +6,7 @@
  */
 import { UsageError } from "../errors.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
-import { parsePort } from "./forward.ts";
+import { parsePort } from "../config/forward.ts";
 import { supportedAlgorithms } from "../config/ssh_algorithms.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
 

@@ -4,7 +4,7 @@
  * written bare (`::1#2222`) or in brackets (`[::1]#2222`, `ssh://[::1]:22`).
  */
 import { UsageError } from "../errors.ts";
-import { parsePort } from "./forward.ts";
+import { parsePort } from "../config/forward.ts";
 
 export interface Target {
   user?: string;

@@ -3,11 +3,11 @@
  * verify, and which tunnels to open. The command line compiles into this type
  * (later the XML profiles will too), and defaults are applied once, here.
  */
-import type { ForwardSpec } from "../cli/forward.ts";
+import type { ForwardSpec } from "./forward.ts";
 import type { HostKeyPolicy } from "./host_key_policy.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import type { AuthMethodName } from "../ssh/auth.ts";
-import type { Route } from "../tunnel/routes.ts";
+import type { Route } from "./routes.ts";
 
 export interface ClientConfig {
   host: string;

@@ -12,7 +12,7 @@
  */
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
-import { hostPort, parseAddress, parsePort } from "../cli/forward.ts";
+import { hostPort, parseAddress, parsePort } from "../config/forward.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import type { Subcommand } from "../cli/subcommands.ts";
 import { ConfigError, EXIT_OK, fileProblem, messageOf, UsageError } from "../errors.ts";

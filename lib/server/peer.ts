@@ -15,7 +15,7 @@
  * - Every tunneled stream is the byte pump with half-close; a failing stream
  *   or destination ends that stream only, a failing peer that connection only.
  */
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { fingerprintSha256 } from "../config/ssh_key_blob.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";

@@ -12,7 +12,7 @@
  * The forwarded-tcpip channel names the address exactly as the client asked
  * ("localhost", not the 127.0.0.1 bound), since clients match on that string.
  */
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
 import type { Connection, ServerChannel } from "../ssh/ssh2.ts";
 import { acceptLoop, type ConnectionSet, logClosed } from "../tunnel/connections.ts";

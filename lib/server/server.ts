@@ -15,7 +15,7 @@
  *   streams and listeners to end.
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type Connection, Server } from "../ssh/ssh2.ts";

@@ -17,7 +17,7 @@ import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { Prompter } from "./prompt.ts";
 import { messageOf, WarrenError } from "../errors.ts";
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { logger } from "../log.ts";
 
 const log = logger("ssh");

@@ -3,7 +3,7 @@
  * can end them and wait for their tasks), the accept loop of a listener, and
  * the debug line written when a tunneled connection closes.
  */
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type PumpResult } from "./pump.ts";

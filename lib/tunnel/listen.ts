@@ -9,7 +9,7 @@
  * - Any other address: exactly that one.
  */
 import { WarrenError } from "../errors.ts";
-import { hostPort } from "../cli/forward.ts";
+import { hostPort } from "../config/forward.ts";
 
 /** The addresses to try: the first must succeed, the rest are best effort. */
 export function bindAddresses(

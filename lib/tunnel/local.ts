@@ -3,8 +3,8 @@
  * direct-tcpip channel to dst-host:dst-port, which the SSH server resolves and
  * connects (so "localhost" is the server itself).
  */
-import type { ForwardSpec } from "../cli/forward.ts";
-import { hostPort } from "../cli/forward.ts";
+import type { ForwardSpec } from "../config/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";

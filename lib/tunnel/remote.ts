@@ -8,8 +8,8 @@
  * only with GatewayPorts. Port 0 lets the server choose; the chosen port is
  * logged.
  */
-import type { ForwardSpec } from "../cli/forward.ts";
-import { hostPort } from "../cli/forward.ts";
+import type { ForwardSpec } from "../config/forward.ts";
+import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { SshConnection } from "../ssh/connection.ts";

@@ -24,7 +24,7 @@
 import type { FilterRuleConfig } from "./model.ts";
 import type { ReadContext } from "./read_context.ts";
 import type { XmlElement } from "./xml_tree.ts";
-import { portRange, type Route, type RouteAction } from "../../tunnel/routes.ts";
+import { portRange, type Route, type RouteAction } from "../routes.ts";
 
 const RULE_ATTRS = [
   "application",

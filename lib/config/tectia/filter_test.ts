@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseBrokerConfig } from "./load.ts";
 import { filterRoutes } from "./filter.ts";
-import { matchRoute } from "../../tunnel/routes.ts";
+import { matchRoute } from "../routes.ts";
 
 const env = (name: string) => ({ HOME: "/home/ann", USER: "ann" } as Record<string, string>)[name];
 

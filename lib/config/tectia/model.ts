@@ -8,9 +8,9 @@
  * expanded. `Source` keeps the FILE:LINE:COL an element came from, so errors
  * found later (a bind failure, a missing key file) can point at the config.
  */
-import type { ForwardProtocol } from "../../cli/forward.ts";
+import type { ForwardProtocol } from "../forward.ts";
 import type { HostKeyPolicy } from "../host_key_policy.ts";
-import type { RouteAction } from "../../tunnel/routes.ts";
+import type { RouteAction } from "../routes.ts";
 
 /** Where an element was read from, for messages: `file:line:col`. */
 export interface Source {

@@ -20,7 +20,7 @@
  */
 import type { Duplex } from "node:stream";
 import { canonicalIp } from "../../protocols/ftp_parse.ts";
-import { hostPort } from "../../cli/forward.ts";
+import { hostPort } from "../../config/forward.ts";
 import { messageOf } from "../../errors.ts";
 import { logger } from "../../log.ts";
 import type { SshConnection } from "../../ssh/connection.ts";

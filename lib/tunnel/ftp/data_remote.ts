@@ -5,7 +5,7 @@
  * connection arrives (the connection itself goes on), and `stats.forwards`
  * drops only once the server has answered the cancel.
  */
-import { hostPort } from "../../cli/forward.ts";
+import { hostPort } from "../../config/forward.ts";
 import { messageOf } from "../../errors.ts";
 import { logger } from "../../log.ts";
 import type { ClientChannel, TcpConnectionDetails } from "../../ssh/ssh2.ts";

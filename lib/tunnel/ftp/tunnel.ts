@@ -24,8 +24,8 @@
  * known, serve one connection, and go after it, after 30 s unused, or when
  * their control connection ends. `dataStats` counts what is live.
  */
-import type { ForwardSpec } from "../../cli/forward.ts";
-import { hostPort } from "../../cli/forward.ts";
+import type { ForwardSpec } from "../../config/forward.ts";
+import { hostPort } from "../../config/forward.ts";
 import { messageOf } from "../../errors.ts";
 import { logger } from "../../log.ts";
 import { canonicalIp, isIpv4, isIpv6 } from "../../protocols/ftp_parse.ts";

@@ -4,7 +4,7 @@
  * SshConnection.openDirect gives) and small raw-socket clients.
  */
 import { connect as netConnect } from "node:net";
-import { hostPort } from "../../cli/forward.ts";
+import { hostPort } from "../../config/forward.ts";
 import { WarrenError } from "../../errors.ts";
 import { readAll, readExactly } from "../../../tests/_harness/local_servers.ts";
 import { writeAll } from "../../net/io.ts";

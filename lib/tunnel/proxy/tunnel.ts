@@ -11,12 +11,12 @@
  *   slow clients are dropped.
  * - Failures get the protocol's reply, mapped from the server's reason
  *   (open_failure.ts); nothing a client sends can throw out of here.
- * - Routing rules (routes.ts) may send a destination directly from this
+ * - Routing rules (lib/config/routes.ts) may send a destination directly from this
  *   machine instead of through SSH, or refuse it; without a matching rule
  *   it goes through SSH.
  */
-import type { ForwardSpec } from "../../cli/forward.ts";
-import { hostPort } from "../../cli/forward.ts";
+import type { ForwardSpec } from "../../config/forward.ts";
+import { hostPort } from "../../config/forward.ts";
 import { messageOf } from "../../errors.ts";
 import { logger } from "../../log.ts";
 import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../../protocols/open_failure.ts";
@@ -28,7 +28,7 @@ import { pump } from "../pump.ts";
 import { closeQuietly, writeAll } from "../../net/io.ts";
 import { acceptLoop, ConnectionSet, logClosed } from "../connections.ts";
 import { dial } from "../remote.ts";
-import { matchRoute, type Route } from "../routes.ts";
+import { matchRoute, type Route } from "../../config/routes.ts";
 import type { Activity, ChannelOpener, Tunnel } from "../types.ts";
 
 const log = logger("tunnel");

@@ -5,7 +5,7 @@
  * The same flows against OpenSSH with real clients are in tests/proxy_test.ts.
  */
 import assert from "node:assert/strict";
-import type { ForwardSpec } from "../../cli/forward.ts";
+import type { ForwardSpec } from "../../config/forward.ts";
 import { setLogWriter, setupLogging } from "../../log.ts";
 import { ActivityTracker } from "../../client/run.ts";
 import { readAll, startEchoServer } from "../../../tests/_harness/local_servers.ts";
@@ -14,7 +14,7 @@ import { echoOpener, exchange, refusingOpener, talk } from "./_test_peers.ts";
 import { readExactly } from "../../../tests/_harness/local_servers.ts";
 import { HANDSHAKE_TIMEOUT_MS, type ProxyOptions, ProxyTunnel } from "./tunnel.ts";
 import { ProxyCredentials } from "./auth.ts";
-import { parseRoute } from "../routes.ts";
+import { parseRoute } from "../../config/routes.ts";
 import { freePort } from "../../../tests/_harness/free_port.ts";
 import { writeAll } from "../../net/io.ts";
 import type { ChannelOpener } from "../types.ts";

@@ -24,7 +24,7 @@
  * tunnel through); see lib/config/tectia/filter.ts.
  */
 import { type BlockList, isIP } from "node:net";
-import { wildcardMatch } from "../config/known_hosts.ts";
+import { wildcardMatch } from "./known_hosts.ts";
 import { inBlock, normalizeAddress, parseCidr } from "../net/cidr.ts";
 
 export type RouteAction = "tunnel" | "direct" | "block";
