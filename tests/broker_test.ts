@@ -27,7 +27,7 @@ import {
   startBrokerRig,
   staticXml,
 } from "./_harness/broker_rig.ts";
-import type { SessionInfo } from "../lib/broker/session.ts";
+import type { SessionInfo } from "../lib/profiles/session.ts";
 import type { ListenerInfo } from "../lib/broker/listeners.ts";
 import type { ReloadSummary } from "../lib/broker/broker.ts";
 import { skipWhen } from "./_harness/skip.ts";

@@ -25,7 +25,7 @@ import {
 } from "./_harness/broker_rig.ts";
 import type { BrokerStatus } from "../lib/broker/broker.ts";
 import type { ListenerInfo } from "../lib/broker/listeners.ts";
-import type { SessionInfo } from "../lib/broker/session.ts";
+import type { SessionInfo } from "../lib/profiles/session.ts";
 import { skipWhen } from "./_harness/skip.ts";
 
 const ignore = skipWhen("ctl tests", realPeersUnsupported("curl", "ss"));

@@ -29,9 +29,9 @@ import { connectSsh, type SshConnection } from "../ssh/connection.ts";
 import { VERSION } from "../version.ts";
 import { type Listener, type ListenerInfo, LocalListener } from "./listeners.ts";
 import { RemoteListener } from "./remote_listener.ts";
-import { ProfileLink } from "./profile_link.ts";
-import type { SessionInfo } from "./session.ts";
-import { connectOptionsFor } from "./profile_connect.ts";
+import { ProfileLink } from "../profiles/link.ts";
+import type { SessionInfo } from "../profiles/session.ts";
+import { connectOptionsFor } from "../profiles/connect.ts";
 import { changedProfiles, placeOf, type Wanted, wantedListeners } from "./broker_plan.ts";
 
 const log = logger("broker");

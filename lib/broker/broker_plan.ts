@@ -16,7 +16,7 @@ import {
   type ProfileConfig,
   type Source,
 } from "../config/tectia/model.ts";
-import { forwardSpecOf } from "./profile_connect.ts";
+import { forwardSpecOf } from "../profiles/connect.ts";
 import { filterRoutes } from "../config/tectia/filter.ts";
 import type { Route } from "../config/routes.ts";
 

@@ -12,7 +12,7 @@ import type { BrokerStatus, ReloadSummary } from "./broker.ts";
 import { controlRequest } from "./control_client.ts";
 import { bytes, duration, table } from "./format.ts";
 import type { ListenerInfo } from "./listeners.ts";
-import type { SessionInfo } from "./session.ts";
+import type { SessionInfo } from "../profiles/session.ts";
 
 export const CTL_HELP = `Usage: warren ctl [-a ADDRESS] [--json] COMMAND
 

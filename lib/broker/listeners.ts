@@ -6,7 +6,7 @@
  *
  * - A local listener binds at once and stays bound whatever happens to the
  *   SSH connection: each accepted client asks the profile's link for a
- *   channel, which opens the connection if it is not up (profile_link.ts).
+ *   channel, which opens the connection if it is not up (lib/profiles/link.ts).
  *   The link is looked up per client, so a reload that changes the profile
  *   takes effect without touching the listener.
  * - A remote listener (remote_listener.ts) holds its profile's link and asks
@@ -22,8 +22,8 @@ import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import type { Route } from "../config/routes.ts";
 import type { Activity, ChannelOpener } from "../tunnel/types.ts";
 import type { ListenerOrigin, Wanted } from "./broker_plan.ts";
-import type { ProfileLink } from "./profile_link.ts";
-import { Traffic } from "./traffic.ts";
+import type { ProfileLink } from "../profiles/link.ts";
+import { Traffic } from "../profiles/traffic.ts";
 
 export interface ListenerInfo {
   id: number;

@@ -12,10 +12,10 @@ import { logger } from "../log.ts";
 import { FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";
 import { remoteBindAddress, RemoteTunnel } from "../tunnel/remote.ts";
 import type { Tunnel } from "../tunnel/types.ts";
-import { Backoff } from "./backoff.ts";
+import { Backoff } from "../profiles/backoff.ts";
 import { Listener } from "./listeners.ts";
-import type { ProfileLink } from "./profile_link.ts";
-import type { Session } from "./session.ts";
+import type { ProfileLink } from "../profiles/link.ts";
+import type { Session } from "../profiles/session.ts";
 
 const log = logger("broker");
 

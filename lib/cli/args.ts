@@ -10,7 +10,7 @@
  */
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "../errors.ts";
-import { type ClientConfig, DEFAULTS, type ProfileLayer } from "../config/client_config.ts";
+import { type ClientConfig, DEFAULTS, type ProfileLayer } from "../profiles/client_config.ts";
 import { defaultKnownHostsFiles, type Env, expandHome, homeDir, localUser } from "../config/env.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { type ForwardSpec, parseForward, parsePort } from "../config/forward.ts";

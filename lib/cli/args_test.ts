@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseCommandLine } from "./args.ts";
 import { parseTarget } from "./target.ts";
 import { UsageError } from "../errors.ts";
-import type { ClientConfig } from "../config/client_config.ts";
+import type { ClientConfig } from "../profiles/client_config.ts";
 
 const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann" };
 const env = (name: string) => ENV[name];

@@ -4,13 +4,13 @@
  * dying, the local command exiting, or (one-shot) the last tunneled
  * connection closing — and close everything within two seconds.
  */
-import type { ClientConfig } from "../config/client_config.ts";
+import type { ClientConfig } from "../profiles/client_config.ts";
 import { defaultIdentityFiles, homeDir } from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type ConnectOptions, connectSsh, SshConnection } from "../ssh/connection.ts";
-import { connectThrough } from "../broker/jump.ts";
+import { connectThrough } from "../ssh/jump.ts";
 import { terminalPrompter } from "../ssh/prompt.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";
 import { LocalTunnel } from "../tunnel/local.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { parseCommandLine } from "../cli/args.ts";
-import type { ProfileLayer } from "../config/client_config.ts";
+import type { ProfileLayer } from "./client_config.ts";
 import { parseBrokerConfig } from "../config/tectia/load.ts";
-import type { ClientConfig } from "../config/client_config.ts";
-import { isProfileCandidate, profileLayer } from "./profile_target.ts";
+import type { ClientConfig } from "./client_config.ts";
+import { isProfileCandidate, profileLayer } from "./target.ts";
 
 const env = (name: string) => ({ HOME: "/home/ann", USER: "ann" })[name];
 

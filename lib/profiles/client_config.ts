@@ -3,11 +3,11 @@
  * verify, and which tunnels to open. The command line compiles into this type
  * (later the XML profiles will too), and defaults are applied once, here.
  */
-import type { ForwardSpec } from "./forward.ts";
-import type { HostKeyPolicy } from "./host_key_policy.ts";
+import type { ForwardSpec } from "../config/forward.ts";
+import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import type { AuthMethodName } from "../ssh/auth.ts";
-import type { Route } from "./routes.ts";
+import type { Route } from "../config/routes.ts";
 
 export interface ClientConfig {
   host: string;
@@ -53,7 +53,7 @@ export interface ClientConfig {
   gateways?: ConnectOptions[];
 }
 
-/** A profile target's settings, under the command line's (profile_target.ts). */
+/** A profile target's settings, under the command line's (target.ts). */
 export type ProfileLayer = Partial<ClientConfig> & { host: string };
 
 export const DEFAULTS = {

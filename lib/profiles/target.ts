@@ -8,7 +8,7 @@
  * add to the profile's tunnels). Anything else is a host name, as before.
  */
 import type { Env } from "../config/env.ts";
-import type { ProfileLayer } from "../config/client_config.ts";
+import type { ProfileLayer } from "./client_config.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import {
   type BrokerConfig,
@@ -17,7 +17,7 @@ import {
   type ProfileConfig,
 } from "../config/tectia/model.ts";
 import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
-import { connectOptionsFor, forwardSpecOf } from "./profile_connect.ts";
+import { connectOptionsFor, forwardSpecOf } from "./connect.ts";
 
 /** Whether a target could name a profile rather than user@host#port. */
 export function isProfileCandidate(target: string): boolean {

@@ -7,7 +7,7 @@ import { startTestServer, type TestServer } from "../../tests/_harness/ssh_serve
 import { startEchoServer } from "../../tests/_harness/local_servers.ts";
 import { sshOptions } from "../../tests/_harness/real_peers.ts";
 import { Backoff } from "./backoff.ts";
-import { ProfileLink } from "./profile_link.ts";
+import { ProfileLink } from "./link.ts";
 import { Traffic } from "./traffic.ts";
 
 function profile(id: string, port: number, gateway?: string): ProfileConfig {

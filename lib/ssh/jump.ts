@@ -9,11 +9,11 @@
  * closes the hops before it, innermost first. A lost hop takes the ones
  * behind it down, since their transport is its channel.
  *
- * The broker does the same with shared connections (profile_link.ts).
+ * The broker does the same with shared connections (lib/profiles/link.ts).
  */
 import { hostPort } from "../config/forward.ts";
 import { messageOf, WarrenError } from "../errors.ts";
-import { type ConnectOptions, connectSsh, type SshConnection } from "../ssh/connection.ts";
+import { type ConnectOptions, connectSsh, type SshConnection } from "./connection.ts";
 
 /** Open a channel through `via` to `hop` and connect over it. */
 export async function connectVia(via: SshConnection, hop: ConnectOptions): Promise<SshConnection> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ProfileConfig, TunnelConfig } from "../config/tectia/model.ts";
 import { parseBrokerConfig } from "../config/tectia/load.ts";
-import { connectOptionsFor, forwardSpecOf, pinnedKeys } from "./profile_connect.ts";
+import { connectOptionsFor, forwardSpecOf, pinnedKeys } from "./connect.ts";
 
 const KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIBn0TvNfyQqXkh2S7i2n3V6ZtXYfGQ0uN6x9z1w2e3r4";
 
