@@ -2,13 +2,12 @@
  * warren's entry point: parse the command line, run, map errors to exit
  * codes (0 ok, 1 runtime failure, 2 usage). Nothing else lives here.
  */
-import { parseClientCommandLine } from "./lib/broker/profile_target.ts";
 import { HELP } from "./lib/cli/help.ts";
 import { configureCrypto } from "./lib/ssh/crypto/hook.ts";
 import { windowError } from "./lib/ssh/window.ts";
-import { SUBCOMMANDS } from "./lib/cli/subcommands.ts";
-import { isBackgroundChild, runInBackground } from "./lib/client/background.ts";
-import { runClient } from "./lib/client/run.ts";
+import { SUBCOMMANDS } from "./lib/commands/registry.ts";
+import { isBackgroundChild, runInBackground } from "./lib/cli/background.ts";
+import { parseClientCommandLine, runClient } from "./lib/commands/client.ts";
 import { causeChain, ConfigError, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
 import { levelFor, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";

@@ -32,7 +32,7 @@ import { RemoteListener } from "./remote_listener.ts";
 import { ProfileLink } from "../profiles/link.ts";
 import type { SessionInfo } from "../profiles/session.ts";
 import { connectOptionsFor } from "../profiles/connect.ts";
-import { changedProfiles, placeOf, type Wanted, wantedListeners } from "./broker_plan.ts";
+import { changedProfiles, placeOf, type Wanted, wantedListeners } from "./plan.ts";
 
 const log = logger("broker");
 

@@ -21,7 +21,7 @@ import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import type { Route } from "../config/routes.ts";
 import type { Activity, ChannelOpener } from "../tunnel/types.ts";
-import type { ListenerOrigin, Wanted } from "./broker_plan.ts";
+import type { ListenerOrigin, Wanted } from "./plan.ts";
 import type { ProfileLink } from "../profiles/link.ts";
 import { Traffic } from "../profiles/traffic.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseCommandLine } from "./args.ts";
 import { parseTarget } from "./target.ts";
 import { UsageError } from "../errors.ts";
-import type { ClientConfig } from "../profiles/client_config.ts";
+import type { ClientConfig, ProfileLayer } from "../profiles/client_config.ts";
 
 const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann" };
 const env = (name: string) => ENV[name];
@@ -245,4 +245,45 @@ Deno.test("parseTarget() accepts the target forms", () => {
   assert.deepEqual(parseTarget("a@b@h"), { user: "a@b", host: "h", port: undefined });
   assert.deepEqual(parseTarget("ssh://h"), { user: undefined, host: "h", port: undefined });
   assert.deepEqual(parseTarget("ssh://u%40x@h:2/"), { user: "u@x", host: "h", port: 2 });
+});
+
+Deno.test("parseCommandLine() with a profile layer: the command line wins, -L/-R add", () => {
+  const layer: ProfileLayer = {
+    host: "db.internal",
+    port: 2200,
+    user: "pg",
+    identityFiles: ["/k/db"],
+    hostKeyPolicy: "strict",
+    knownHostsFiles: ["/kh"],
+    serverAliveInterval: 9,
+    connectTimeout: 4,
+    localForwards: [{ protocol: "tcp", listenPort: 5432, dstHost: "localhost", dstPort: 5432 }],
+    remoteForwards: [],
+  };
+  const run = (...argv: string[]) => {
+    const r = parseCommandLine(argv, env, layer);
+    assert.equal(r.kind, "run");
+    return (r as { config: ClientConfig }).config;
+  };
+  const plain = run("Database");
+  assert.deepEqual(
+    [plain.host, plain.port, plain.user, plain.identityFiles, plain.hostKeyPolicy],
+    ["db.internal", 2200, "pg", ["/k/db"], "strict"],
+  );
+  assert.deepEqual([plain.knownHostsFiles, plain.serverAliveInterval, plain.connectTimeout], [
+    ["/kh"],
+    9,
+    4,
+  ]);
+  assert.equal(plain.localForwards.length, 1);
+  const over = run(
+    ...["-p", "22", "-l", "root", "-i", "/k/other", "--hostkey-policy=tofu"],
+    ...["-o", "ServerAliveInterval=1", "-L", "8080:web:80", "Database"],
+  );
+  assert.deepEqual(
+    [over.port, over.user, over.identityFiles, over.hostKeyPolicy, over.serverAliveInterval],
+    [22, "root", ["/k/other"], "tofu", 1],
+  );
+  assert.deepEqual(over.localForwards.map((f) => f.listenPort), [5432, 8080]);
+  assert.equal(run("-o", "User=u", "Database").user, "u");
 });

@@ -6,17 +6,11 @@
  * password source, host key settings, keepalive, connect timeout, gateway
  * chain and `<tunnels>`; options on the command line override them (-L/-R
  * add to the profile's tunnels). Anything else is a host name, as before.
+ * parseClientCommandLine() (lib/commands/client.ts) does the lookup.
  */
 import type { Env } from "../config/env.ts";
 import type { ProfileLayer } from "./client_config.ts";
-import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
-import {
-  type BrokerConfig,
-  findProfile,
-  gatewayChain,
-  type ProfileConfig,
-} from "../config/tectia/model.ts";
-import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
+import { type BrokerConfig, gatewayChain, type ProfileConfig } from "../config/tectia/model.ts";
 import { connectOptionsFor, forwardSpecOf } from "./connect.ts";
 
 /** Whether a target could name a profile rather than user@host#port. */
@@ -54,28 +48,4 @@ export async function profileLayer(
     layer.gateways = await Promise.all(hops.map((p) => connectOptionsFor(p, config, env)));
   }
   return layer;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** parseCommandLine, with profile targets resolved from the config file. */
-export async function parseClientCommandLine(argv: string[], env: Env): Promise<CommandLine> {
-  const { target, configFile } = peekTarget(argv);
-  if (target !== undefined && isProfileCandidate(target)) {
-    const path = resolveConfigPath(configFile, env);
-    const named = configFile !== undefined || !!env("WARREN_CONFIG");
-    if (named || await exists(path)) {
-      const config = await loadBrokerConfig(path, env);
-      const profile = findProfile(config, target);
-      if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
-    }
-  }
-  return parseCommandLine(argv, env);
 }

@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCommandLine } from "../cli/args.ts";
-import type { ProfileLayer } from "./client_config.ts";
 import { parseBrokerConfig } from "../config/tectia/load.ts";
-import type { ClientConfig } from "./client_config.ts";
 import { isProfileCandidate, profileLayer } from "./target.ts";
 
 const env = (name: string) => ({ HOME: "/home/ann", USER: "ann" })[name];
@@ -47,45 +44,4 @@ Deno.test("profileLayer(): host, settings, tunnels and the gateway chain of a pr
     { protocol: "tcp", listenPort: 8080, dstHost: "localhost", dstPort: 3000 },
   ]);
   assert.deepEqual(layer.gateways?.map((g) => [g.host, g.port, g.user]), [["bastion", 22, "jump"]]);
-});
-
-Deno.test("parseCommandLine() with a profile layer: the command line wins, -L/-R add", () => {
-  const layer: ProfileLayer = {
-    host: "db.internal",
-    port: 2200,
-    user: "pg",
-    identityFiles: ["/k/db"],
-    hostKeyPolicy: "strict",
-    knownHostsFiles: ["/kh"],
-    serverAliveInterval: 9,
-    connectTimeout: 4,
-    localForwards: [{ protocol: "tcp", listenPort: 5432, dstHost: "localhost", dstPort: 5432 }],
-    remoteForwards: [],
-  };
-  const run = (...argv: string[]) => {
-    const r = parseCommandLine(argv, env, layer);
-    assert.equal(r.kind, "run");
-    return (r as { config: ClientConfig }).config;
-  };
-  const plain = run("Database");
-  assert.deepEqual(
-    [plain.host, plain.port, plain.user, plain.identityFiles, plain.hostKeyPolicy],
-    ["db.internal", 2200, "pg", ["/k/db"], "strict"],
-  );
-  assert.deepEqual([plain.knownHostsFiles, plain.serverAliveInterval, plain.connectTimeout], [
-    ["/kh"],
-    9,
-    4,
-  ]);
-  assert.equal(plain.localForwards.length, 1);
-  const over = run(
-    ...["-p", "22", "-l", "root", "-i", "/k/other", "--hostkey-policy=tofu"],
-    ...["-o", "ServerAliveInterval=1", "-L", "8080:web:80", "Database"],
-  );
-  assert.deepEqual(
-    [over.port, over.user, over.identityFiles, over.hostKeyPolicy, over.serverAliveInterval],
-    [22, "root", ["/k/other"], "tofu", 1],
-  );
-  assert.deepEqual(over.localForwards.map((f) => f.listenPort), [5432, 8080]);
-  assert.equal(run("-o", "User=u", "Database").user, "u");
 });

@@ -11,7 +11,7 @@ import { startTestServer } from "../../../tests/_harness/ssh_server.ts";
 import { sshOptions } from "../../../tests/_harness/real_peers.ts";
 import { roundTrip, startEchoServer, testBytes } from "../../../tests/_harness/local_servers.ts";
 import { LocalTunnel } from "../../tunnel/local.ts";
-import { ActivityTracker } from "../../client/run.ts";
+import { ActivityTracker } from "../../commands/client.ts";
 
 const ROOT = new URL("../../../", import.meta.url);
 

@@ -14,21 +14,21 @@ import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
 import { hostPort, parseAddress, parsePort } from "../config/forward.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
-import type { Subcommand } from "../cli/subcommands.ts";
+import type { Subcommand } from "./subcommand.ts";
 import { ConfigError, EXIT_OK, fileProblem, messageOf, UsageError } from "../errors.ts";
 import { levelFor, logger, setupLogging } from "../log.ts";
 import { isLoopback } from "../tunnel/listen.ts";
-import { parseAuthorizedKeys } from "./authorized_keys.ts";
-import { defaultHostKeyPath, loadHostKey } from "./host_key.ts";
+import { parseAuthorizedKeys } from "../server/authorized_keys.ts";
+import { defaultHostKeyPath, loadHostKey } from "../server/host_key.ts";
 import {
   formatPermit,
   type ListenPermit,
   type OpenPermit,
   parseListenPermit,
   parseOpenPermit,
-} from "./permits.ts";
-import { WarrenServer } from "./server.ts";
-import { parseStartups, type Startups } from "./startups.ts";
+} from "../server/permits.ts";
+import { WarrenServer } from "../server/server.ts";
+import { parseStartups, type Startups } from "../server/startups.ts";
 
 const log = logger("serve");
 

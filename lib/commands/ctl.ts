@@ -5,13 +5,13 @@
  */
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
-import type { Subcommand } from "../cli/subcommands.ts";
+import type { Subcommand } from "./subcommand.ts";
 import { EXIT_OK, UsageError } from "../errors.ts";
-import { resolveControlAddress } from "./address.ts";
-import type { BrokerStatus, ReloadSummary } from "./broker.ts";
-import { controlRequest } from "./control_client.ts";
-import { bytes, duration, table } from "./format.ts";
-import type { ListenerInfo } from "./listeners.ts";
+import { resolveControlAddress } from "../broker/address.ts";
+import type { BrokerStatus, ReloadSummary } from "../broker/broker.ts";
+import { controlRequest } from "../broker/control_client.ts";
+import { bytes, duration, table } from "../broker/format.ts";
+import type { ListenerInfo } from "../broker/listeners.ts";
 import type { SessionInfo } from "../profiles/session.ts";
 
 export const CTL_HELP = `Usage: warren ctl [-a ADDRESS] [--json] COMMAND

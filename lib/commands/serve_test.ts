@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../errors.ts";
-import { parseListen, parseServeArgs } from "./command.ts";
+import { parseListen, parseServeArgs } from "./serve.ts";
 
 const run = (argv: string[]) => {
   const r = parseServeArgs(argv);

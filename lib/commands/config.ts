@@ -11,7 +11,7 @@
  */
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
-import type { Subcommand } from "../cli/subcommands.ts";
+import type { Subcommand } from "./subcommand.ts";
 import { EXIT_OK, UsageError } from "../errors.ts";
 import { dumpBrokerConfig, loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
 import { missingFiles } from "../config/tectia/files.ts";

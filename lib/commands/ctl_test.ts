@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ctlRequest, resultText } from "./ctl_command.ts";
-import type { ListenerInfo } from "./listeners.ts";
+import { ctlRequest, resultText } from "./ctl.ts";
+import type { ListenerInfo } from "../broker/listeners.ts";
 
 Deno.test("ctlRequest(): commands, their arguments and -L/-R for open-tunnel-listener", () => {
   assert.deepEqual(ctlRequest(["status"], {}), { command: "status", args: {} });

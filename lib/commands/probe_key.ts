@@ -10,7 +10,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
-import type { Subcommand } from "../cli/subcommands.ts";
+import type { Subcommand } from "./subcommand.ts";
 import { parsePort } from "../config/forward.ts";
 import { parseTarget } from "../cli/target.ts";
 import { homeDir } from "../config/env.ts";

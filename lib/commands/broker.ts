@@ -12,14 +12,14 @@ import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
 import { parseDebugLevel } from "../cli/args.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
-import type { Subcommand } from "../cli/subcommands.ts";
+import type { Subcommand } from "./subcommand.ts";
 import type { BrokerConfig } from "../config/tectia/model.ts";
 import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
 import { EXIT_OK, messageOf, UsageError } from "../errors.ts";
 import { levelFor, logger, setLogWriter, setupLogging } from "../log.ts";
-import { formatControlAddress, resolveControlAddress } from "./address.ts";
-import { Broker } from "./broker.ts";
-import { ControlServer } from "./control.ts";
+import { formatControlAddress, resolveControlAddress } from "../broker/address.ts";
+import { Broker } from "../broker/broker.ts";
+import { ControlServer } from "../broker/control.ts";
 
 const log = logger("broker");
 

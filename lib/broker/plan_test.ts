@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseBrokerConfig } from "../config/tectia/load.ts";
-import { changedProfiles, placeOf, wantedListeners } from "./broker_plan.ts";
+import { changedProfiles, placeOf, wantedListeners } from "./plan.ts";
 
 const env = (name: string) => ({ HOME: "/home/ann", USER: "ann" })[name];
 const parse = (profiles: string, statics = "") =>

@@ -18,7 +18,12 @@ import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import { ProxyCredentials } from "../tunnel/proxy/auth.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
-import { isBackgroundChild, signalReady } from "./background.ts";
+import { isBackgroundChild, signalReady } from "../cli/background.ts";
+import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
+import type { Env } from "../config/env.ts";
+import { findProfile } from "../config/tectia/model.ts";
+import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
+import { isProfileCandidate, profileLayer } from "../profiles/target.ts";
 
 const log = logger("client");
 
@@ -244,4 +249,28 @@ async function closeAll(tunnels: Tunnel[], ssh: SshConnection): Promise<void> {
   await Promise.race([Promise.allSettled(tunnels.map((t) => t.close())), cap]);
   clearTimeout(timer);
   await ssh.close();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** parseCommandLine, with profile targets resolved from the config file. */
+export async function parseClientCommandLine(argv: string[], env: Env): Promise<CommandLine> {
+  const { target, configFile } = peekTarget(argv);
+  if (target !== undefined && isProfileCandidate(target)) {
+    const path = resolveConfigPath(configFile, env);
+    const named = configFile !== undefined || !!env("WARREN_CONFIG");
+    if (named || await exists(path)) {
+      const config = await loadBrokerConfig(path, env);
+      const profile = findProfile(config, target);
+      if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
+    }
+  }
+  return parseCommandLine(argv, env);
 }
