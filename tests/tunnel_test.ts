@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { type ConnectOptions, connectSsh, type SshConnection } from "../lib/ssh/connection.ts";
 import { LocalTunnel } from "../lib/tunnel/local.ts";
 import { RemoteTunnel } from "../lib/tunnel/remote.ts";
-import { ActivityTracker } from "../lib/commands/client.ts";
+import { ActivityTracker } from "../lib/tunnel/activity.ts";
 import { WarrenError } from "../lib/errors.ts";
 import { setLogWriter, setupLogging } from "../lib/log.ts";
 import { startTestServer, type TestServer } from "./_harness/ssh_server.ts";

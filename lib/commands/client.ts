@@ -18,6 +18,7 @@ import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import { ProxyCredentials } from "../tunnel/proxy/auth.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
+import { ActivityTracker } from "../tunnel/activity.ts";
 import { isBackgroundChild, signalReady } from "../cli/background.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import type { Env } from "../config/env.ts";
@@ -26,24 +27,6 @@ import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
 import { isProfileCandidate, profileLayer } from "../profiles/target.ts";
 
 const log = logger("client");
-
-/** Counts live tunneled connections; resolves `idle` for one-shot mode. */
-export class ActivityTracker implements Activity {
-  live = 0;
-  total = 0;
-  #idle = Promise.withResolvers<void>();
-  get idle(): Promise<void> {
-    return this.#idle.promise;
-  }
-  opened(): void {
-    this.live++;
-    this.total++;
-  }
-  closed(): void {
-    this.live--;
-    if (this.live === 0 && this.total > 0) this.#idle.resolve();
-  }
-}
 
 type Outcome =
   | { why: "signal"; signal: Deno.Signal }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Client } from "basic-ftp";
-import { ActivityTracker } from "../../lib/commands/client.ts";
+import { ActivityTracker } from "../../lib/tunnel/activity.ts";
 import type { ForwardSpec } from "../../lib/config/forward.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel } from "../../lib/tunnel/ftp/tunnel.ts";
 import type { NetnsHost } from "./netns.ts";

@@ -11,7 +11,7 @@
 import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import { SocksClient, type SocksClientOptions } from "socks";
-import { ActivityTracker } from "../../lib/commands/client.ts";
+import { ActivityTracker } from "../../lib/tunnel/activity.ts";
 import { type ProxyOptions, ProxyTunnel } from "../../lib/tunnel/proxy/tunnel.ts";
 import { type Origin, startOrigin } from "./origin.ts";
 import { type RealPeers, startRealPeers } from "./real_peers.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { connectSsh, type SshConnection } from "../../ssh/connection.ts";
-import { ActivityTracker } from "../../commands/client.ts";
+import { ActivityTracker } from "../activity.ts";
 import { setLogWriter, setupLogging } from "../../log.ts";
 import { startTestServer, type TestServer } from "../../../tests/_harness/ssh_server.ts";
 import { startFakeFtp } from "../../../tests/_harness/fake_ftp.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { ForwardSpec } from "../../config/forward.ts";
 import { setLogWriter, setupLogging } from "../../log.ts";
-import { ActivityTracker } from "../../commands/client.ts";
+import { ActivityTracker } from "../activity.ts";
 import { readAll, startEchoServer } from "../../../tests/_harness/local_servers.ts";
 import { until } from "../../../tests/_harness/real_peers.ts";
 import { echoOpener, exchange, refusingOpener, talk } from "./_test_peers.ts";

@@ -1,0 +1,77 @@
+/**
+ * Live connections through warren's packet ciphers (lib/ssh/crypto/hook.ts),
+ * for every AEAD cipher and aes128-ctr, with each crypto backend: bytes both
+ * ways through a -L tunnel while the connection re-keys. (The hook's static
+ * checks are in lib/ssh/crypto/hook_test.ts.)
+ */
+import assert from "node:assert/strict";
+import { connectSsh } from "../lib/ssh/connection.ts";
+import { activeCrypto, configureCrypto, usesWarrenCiphers } from "../lib/ssh/crypto/hook.ts";
+import { LocalTunnel } from "../lib/tunnel/local.ts";
+import { ActivityTracker } from "../lib/tunnel/activity.ts";
+import { startTestServer } from "./_harness/ssh_server.ts";
+import { sshOptions } from "./_harness/real_peers.ts";
+import { roundTrip, startEchoServer, testBytes } from "./_harness/local_servers.ts";
+
+const AEAD = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"];
+
+for (const mode of ["builtin", "openssl"] as const) {
+  const available = mode === "builtin" || configureCrypto("auto").name === "openssl";
+  Deno.test({
+    name: `live connections use warren's ciphers (${mode}), carry bytes both ways, re-key`,
+    ignore: !available,
+    fn: async () => {
+      configureCrypto(mode);
+      try {
+        await using server = await startTestServer();
+        await using echo = startEchoServer();
+        for (const cipher of [...AEAD, "aes128-ctr"]) {
+          await using ssh = await connectSsh(sshOptions(server, { ciphers: [cipher] }));
+          // AEAD ciphers are sealed by warren; aes-ctr stays with ssh2.
+          assert.equal(usesWarrenCiphers(ssh.client), cipher !== "aes128-ctr", cipher);
+          assert.equal(activeCrypto().primitives.name, mode);
+          const tunnel = new LocalTunnel(
+            {
+              protocol: "tcp",
+              listenAddress: "127.0.0.1",
+              listenPort: 0,
+              dstHost: "127.0.0.1",
+              dstPort: echo.port,
+            },
+            false,
+            (a, b, c, d) => ssh.openDirect(a, b, c, d),
+            new ActivityTracker(),
+          );
+          await tunnel.start();
+          try {
+            // Re-key twice while bytes flow both ways: ssh2 swaps the
+            // decipher's payload handler and resets sequence numbers then.
+            const protocol = (ssh.client as unknown as { _protocol: { rekey(): void } })._protocol;
+            const handshakes = new Promise<void>((resolve) => {
+              let n = 0;
+              ssh.client.on("handshake", () => {
+                if (++n === 1) protocol.rekey();
+                else resolve();
+              });
+            });
+            const rekeys = [setTimeout(() => protocol.rekey(), 5)];
+            try {
+              const data = testBytes(24 * 1024 * 1024 + 17, 3);
+              const back = await roundTrip(tunnel.addresses[0].port, data);
+              assert.equal(back.length, data.length, cipher);
+              assert.deepEqual(back, data, cipher);
+              await handshakes;
+              assert.ok(usesWarrenCiphers(ssh.client) === (cipher !== "aes128-ctr"), cipher);
+            } finally {
+              rekeys.forEach(clearTimeout);
+            }
+          } finally {
+            await tunnel.close();
+          }
+        }
+      } finally {
+        configureCrypto("auto");
+      }
+    },
+  });
+}
