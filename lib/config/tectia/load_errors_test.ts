@@ -678,12 +678,12 @@ Deno.test("a Tectia host key directory is ignored with a warning; with nothing l
 });
 
 Deno.test("config/REFERENCE.md names every unsupported Tectia element and every element of the example", async () => {
-  const reference = await Deno.readTextFile(new URL("../../config/REFERENCE.md", import.meta.url));
+  const reference = await Deno.readTextFile(new URL("../../../config/REFERENCE.md", import.meta.url));
   for (const scope of Object.values(UNSUPPORTED)) {
     for (const name of Object.keys(scope)) assert.ok(reference.includes(name), name);
   }
   const example = await Deno.readTextFile(
-    new URL("../../config/ssh-broker-config.xml", import.meta.url),
+    new URL("../../../config/ssh-broker-config.xml", import.meta.url),
   );
   const withoutComments = example.replace(/<!--[\s\S]*?-->/g, "");
   for (const [, name] of withoutComments.matchAll(/<([a-z][a-z-]*)/g)) {

@@ -16,7 +16,7 @@ import { UsageError } from "../../errors.ts";
 
 const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann", DB: "db.internal" };
 const env = (name: string) => ENV[name];
-const EXAMPLE = new URL("../../config/ssh-broker-config.xml", import.meta.url).pathname;
+const EXAMPLE = new URL("../../../config/ssh-broker-config.xml", import.meta.url).pathname;
 
 /** Parse `body` inside <secsh-broker> (line 2 on), as /etc/w/c.xml. */
 function parse(body: string, vars: Record<string, string> = {}) {
