@@ -13,8 +13,11 @@ import { startTestServer, type TestServer } from "./_harness/ssh_server.ts";
 import { sshOptions } from "./_harness/real_peers.ts";
 import {
   readAll,
+  readThenSend,
   roundTrip,
   startEchoServer,
+  startReplyAfterEofServer,
+  startSpeakFirstServer,
   startStalledServer,
   testBytes,
 } from "./_harness/local_servers.ts";
@@ -51,6 +54,61 @@ Deno.test("a local tunnel carries 8 MiB both ways and keeps half-close", async (
     const back = await roundTrip(tunnel.addresses[0].port, data);
     assert.equal(back.length, data.length);
     assert.deepEqual(back, data);
+  } finally {
+    await tunnel.close();
+  }
+});
+
+Deno.test("-L: an upload that starts after the far side's EOF arrives whole", async () => {
+  // The far side sends 16 MiB and EOF first; only then does the client send
+  // its 16 MiB and EOF, to a far side that reads slower than the tunnel. So
+  // part of the upload is still queued for SSH window when the local EOF
+  // comes: CHANNEL_CLOSE must wait for it.
+  const download = testBytes(16 * 1024 * 1024, 11);
+  const upload = testBytes(16 * 1024 * 1024 + 5, 12);
+  await using server = await startTestServer();
+  await using origin = startSpeakFirstServer(download, { slowReader: true });
+  await using ssh = await connectSsh(options(server));
+  const tunnel = local(ssh, origin.port);
+  await tunnel.start();
+  try {
+    const received = origin.received();
+    const got = await readThenSend(tunnel.addresses[0].port, upload);
+    assert.equal(got.length, download.length);
+    assert.deepEqual(got, download);
+    const up = await received;
+    assert.equal(up.length, upload.length);
+    assert.deepEqual(up, upload);
+  } finally {
+    await tunnel.close();
+  }
+});
+
+Deno.test("-R: a reply that starts after the near side's EOF arrives whole", async () => {
+  // The client at the server's port sends 16 MiB and EOF; the destination
+  // here replies with 16 MiB only then, to a client that reads slower than
+  // the tunnel, so warren reads its local EOF while the reply still waits
+  // for window.
+  const upload = testBytes(16 * 1024 * 1024, 13);
+  const reply = testBytes(16 * 1024 * 1024 + 3, 14);
+  await using server = await startTestServer();
+  await using origin = startReplyAfterEofServer(reply);
+  await using ssh = await connectSsh(options(server));
+  const spec: ForwardSpec = {
+    protocol: "tcp",
+    listenPort: 0,
+    dstHost: "127.0.0.1",
+    dstPort: origin.port,
+  };
+  const tunnel = new RemoteTunnel(spec, ssh, new ActivityTracker());
+  await tunnel.start();
+  try {
+    const back = await roundTrip(tunnel.boundPort!, upload, "127.0.0.1", { slowReader: true });
+    assert.equal(back.length, reply.length);
+    assert.deepEqual(back, reply);
+    const got = await origin.received();
+    assert.equal(got.length, upload.length);
+    assert.deepEqual(got, upload);
   } finally {
     await tunnel.close();
   }

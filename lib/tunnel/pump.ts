@@ -3,6 +3,11 @@
  * (a Node Duplex from ssh2) into each other until both directions have ended.
  *
  * - Half-close both ways: local EOF → channel EOF; channel EOF → closeWrite.
+ * - Nothing accepted is dropped: CHANNEL_CLOSE goes out only after ssh2 has
+ *   sent every byte read locally and our EOF ('finish'), however long the
+ *   peer's window keeps them queued, and after every byte from the channel
+ *   has been written locally. Closing earlier makes ssh2 discard what it
+ *   still holds (its _write gives up once the channel is closing).
  *   The local side is read with `conn.read()`, never `conn.readable`, whose
  *   EOF would close the whole socket (deno#27510).
  * - Backpressure both ways: local reads wait for the channel's 'drain' (the
@@ -33,6 +38,8 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
   let finished = false;
   let localEof = false;
   let remoteEof = false;
+  /** ssh2 has sent every byte we gave it, then CHANNEL_EOF. */
+  let flushed = false;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => resolveDone = r);
 
@@ -51,7 +58,7 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     resolveDone();
   };
   const maybeDone = () => {
-    if (localEof && remoteEof && !writing) finish();
+    if (localEof && remoteEof && flushed && !writing) finish();
   };
 
   // Channel → local, in order, with the channel paused while writing.
@@ -84,16 +91,25 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     conn.closeWrite().catch(() => {}).finally(maybeDone);
   };
   channel.on("data", onData);
+  channel.once("finish", () => {
+    flushed = true;
+    maybeDone();
+  });
   channel.once("end", () => {
     remoteEof = true;
     if (writing === 0) closeWrite();
   });
   channel.once("error", (err: Error) => finish(err));
   channel.once("close", () => {
-    // Closed by the peer before both directions ended: nothing more can move.
-    if (!(localEof && remoteEof)) {
-      chain.then(() => finish(remoteEof ? undefined : new Error("channel closed")));
-    }
+    // Closed (by the peer, or by us in finish()): nothing more can move. What
+    // the channel delivered is still written out first; local bytes that
+    // ssh2 could not send yet are lost, and that is an error.
+    const lost = !remoteEof
+      ? "channel closed"
+      : localEof && !flushed
+      ? "channel closed before all data was sent"
+      : undefined;
+    chain.then(() => finish(lost === undefined ? undefined : new Error(lost)));
   });
 
   // Local → channel, waiting for 'drain' when the SSH window is full.

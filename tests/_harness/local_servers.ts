@@ -74,15 +74,16 @@ export function startStalledServer(): LocalServer & { release(): void } {
   return { ...server, release };
 }
 
-/** Write `data`, half-close, read everything back. */
+/** Write `data`, half-close, read everything back (slowly, if asked). */
 export async function roundTrip(
   port: number,
   data: Uint8Array,
   hostname = "127.0.0.1",
+  opts: { slowReader?: boolean } = {},
 ): Promise<Uint8Array> {
   const conn = await Deno.connect({ hostname, port });
   try {
-    const reading = readAll(conn);
+    const reading = opts.slowReader ? readSlowly(conn) : readAll(conn);
     await writeAll(conn, data);
     await conn.closeWrite();
     return await reading;
@@ -91,11 +92,24 @@ export async function roundTrip(
   }
 }
 
-export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+export function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  return readUntilEof(conn, 64 * 1024, 0);
+}
+
+/**
+ * Read until EOF at most 16 KiB a millisecond: a receiver slower than the
+ * tunnel, so that the sender's side always has bytes queued for SSH window.
+ */
+export function readSlowly(conn: Deno.Conn): Promise<Uint8Array> {
+  return readUntilEof(conn, 16 * 1024, 1);
+}
+
+async function readUntilEof(conn: Deno.Conn, size: number, pauseMs: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const buf = new Uint8Array(64 * 1024);
+  const buf = new Uint8Array(size);
   for (;;) {
+    if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     const n = await conn.read(buf);
     if (n === null) break;
     chunks.push(buf.slice(0, n));
@@ -132,4 +146,60 @@ export function testBytes(n: number, seed = 1): Uint8Array {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/**
+ * A server that speaks first: it sends `data`, half-closes, then reads until
+ * the peer's EOF. `received()` is what its first connection got. For the
+ * half-close order where the far side finishes sending before the near side
+ * starts.
+ */
+export function startSpeakFirstServer(
+  data: Uint8Array,
+  opts: { slowReader?: boolean } = {},
+): LocalServer & { received(): Promise<Uint8Array> } {
+  const got = Promise.withResolvers<Uint8Array>();
+  const server = serve(async (conn) => {
+    try {
+      await writeAll(conn, data);
+      await conn.closeWrite();
+      got.resolve(await (opts.slowReader ? readSlowly(conn) : readAll(conn)));
+    } catch (err) {
+      got.reject(err);
+    }
+  });
+  return { ...server, received: () => got.promise };
+}
+
+/**
+ * A server that listens first: it reads until the peer's EOF, then sends
+ * `reply` and closes. `received()` is what the latest connection sent it.
+ */
+export function startReplyAfterEofServer(
+  reply: Uint8Array,
+): LocalServer & { received(): Promise<Uint8Array> } {
+  const got = Promise.withResolvers<Uint8Array>();
+  const server = serve(async (conn) => {
+    const bytes = await readAll(conn);
+    got.resolve(bytes);
+    await writeAll(conn, reply);
+  });
+  return { ...server, received: () => got.promise };
+}
+
+/** The client of a speak-first server: read everything, then send `upload` and half-close. */
+export async function readThenSend(
+  port: number,
+  upload: Uint8Array,
+  hostname = "127.0.0.1",
+): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname, port });
+  try {
+    const got = await readAll(conn);
+    await writeAll(conn, upload);
+    await conn.closeWrite();
+    return got;
+  } finally {
+    conn.close();
+  }
 }
