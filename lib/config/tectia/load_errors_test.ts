@@ -678,7 +678,9 @@ Deno.test("a Tectia host key directory is ignored with a warning; with nothing l
 });
 
 Deno.test("config/REFERENCE.md names every unsupported Tectia element and every element of the example", async () => {
-  const reference = await Deno.readTextFile(new URL("../../../config/REFERENCE.md", import.meta.url));
+  const reference = await Deno.readTextFile(
+    new URL("../../../config/REFERENCE.md", import.meta.url),
+  );
   for (const scope of Object.values(UNSUPPORTED)) {
     for (const name of Object.keys(scope)) assert.ok(reference.includes(name), name);
   }
