@@ -30,8 +30,10 @@ import { listenAllowed, type ListenPermit, openAllowed, type OpenPermit } from "
 import { RemoteForwards } from "./remote_forwards.ts";
 import {
   type ChannelOpenInfo,
+  dropConnection,
   filterChannelOpens,
   keepHalfOpen,
+  negotiated,
   OPEN_FAILURE,
   type OpenRefusal,
 } from "./ssh2_internals.ts";
@@ -107,7 +109,15 @@ export class PeerConnection {
         this.#fail(ctx);
       });
     });
-    conn.once("ready", onAuthenticated);
+    conn.once("ready", () => {
+      const n = negotiated(conn);
+      if (n) {
+        this.#debug(
+          `transport ${n.cs.cipher} / ${n.sc.cipher}, compression ${n.cs.compress} / ${n.sc.compress}`,
+        );
+      }
+      onAuthenticated();
+    });
     filterChannelOpens(conn, (info) => this.#filter(info));
     conn.on("tcpip", (accept, reject, info) => {
       // Nothing may reject unhandled: that would take the whole server down.
@@ -178,7 +188,22 @@ export class PeerConnection {
     if (ctx.signature === undefined) return ctx.accept(); // "this key would do"
     this.#key = check.key;
     this.#info(`accepted publickey ${what} for ${user} (${keyWhere(check.key)})`);
-    ctx.accept();
+    this.#accept(ctx);
+  }
+
+  /**
+   * Let the client in. ssh2 starts delayed compression (zlib@openssh.com)
+   * inside accept(), after telling the client it is in: a failure there is
+   * no authentication failure, and the session cannot go on, so say what
+   * broke and drop the connection rather than leave the client waiting.
+   */
+  #accept(ctx: AuthContext): void {
+    try {
+      ctx.accept();
+    } catch (err) {
+      this.#info(`cannot start the session after authentication: ${messageOf(err)}`);
+      dropConnection(this.#conn);
+    }
   }
 
   #fail(ctx: AuthContext): void {

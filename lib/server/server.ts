@@ -19,6 +19,7 @@ import { hostPort } from "../config/forward.ts";
 import { WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type Connection, Server } from "../ssh/ssh2.ts";
+import { offeredCompression } from "../ssh/compression.ts";
 import { VERSION } from "../version.ts";
 import type { HostKey } from "./host_key.ts";
 import { DEFAULT_STARTUPS, formatStartups, refuseStartup, type Startups } from "./startups.ts";
@@ -77,7 +78,11 @@ export class WarrenServer implements AsyncDisposable {
     this.#startups = opts.maxStartups ?? DEFAULT_STARTUPS;
     this.#random = opts.random ?? Math.random;
     this.#ssh = new Server(
-      { hostKeys: [opts.hostKey.privateKey], ident: `warren_${VERSION}` },
+      {
+        hostKeys: [opts.hostKey.privateKey],
+        ident: `warren_${VERSION}`,
+        algorithms: { compress: offeredCompression("server") },
+      },
       (conn: Connection, info: { ip: string; port: number; header: { versions: unknown } }) =>
         this.#onClient(conn, info, policy),
     );

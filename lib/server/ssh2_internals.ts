@@ -17,6 +17,14 @@
  *    CHANNEL_OPEN handler: after authentication, `decide` sees each open first
  *    and may refuse it with a reason and a description; otherwise ssh2's own
  *    handler runs as before.
+ *
+ * 3. `dropConnection(conn)`: ssh2's `end()` sends SSH_MSG_DISCONNECT through
+ *    the packet writer, which throws when that writer is what broke (a
+ *    compression stream that could not start); then only closing the socket
+ *    is left, and ssh2 keeps it in `_sock`.
+ *
+ * 4. `negotiated(conn)`: the algorithms of the last key exchange, which ssh2
+ *    emits to no one on the server side (for the log).
  */
 import type { Connection } from "../ssh/ssh2.ts";
 
@@ -70,4 +78,28 @@ export function filterChannelOpens(
 /** Keep a server-side TCP channel half-open after our side ends (see above). */
 export function keepHalfOpen(channel: unknown): void {
   (channel as { server: boolean }).server = false;
+}
+
+/** Disconnect `conn`, or close its socket when no DISCONNECT can be sent (see above). */
+export function dropConnection(conn: Connection): void {
+  try {
+    conn.end();
+  } catch {
+    (conn as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+  }
+}
+
+/** One direction's algorithms, as ssh2 records them. */
+export interface DirectionAlgorithms {
+  cipher: string;
+  mac: string;
+  compress: string;
+}
+
+/** The last key exchange's algorithms: cs = client to server, sc = server to client. */
+export function negotiated(
+  conn: Connection,
+): { cs: DirectionAlgorithms; sc: DirectionAlgorithms } | undefined {
+  // deno-lint-ignore no-explicit-any
+  return (conn as any)._protocol?._kex?.negotiated ?? undefined;
 }

@@ -10,6 +10,7 @@ import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { Client, type ClientChannel, type TcpConnectionDetails } from "./ssh2.ts";
 import { activeCrypto, preferredCiphers, usesWarrenCiphers } from "./crypto/hook.ts";
+import { offeredCompression } from "./compression.ts";
 import { type AuthMethodName, type AuthPlan, planAuth } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
 import { DenoSocket } from "./transport.ts";
@@ -47,6 +48,8 @@ export interface ConnectOptions {
   macs?: string[];
   kexs?: string[];
   hostKeyAlgorithms?: string[];
+  /** Ask for zlib compression first (as ssh -C); the server may still say none. */
+  compression?: boolean;
   /** ssh2's protocol debug output (very verbose). */
   protocolDebug?: boolean;
   /** An open stream to the server (a jump host's channel) instead of a TCP connection. */
@@ -273,11 +276,12 @@ function logTransport(client: Client, label: string): void {
   const { primitives, fallbackReason } = activeCrypto();
   // deno-lint-ignore no-explicit-any
   const negotiated = (client as any)._protocol?._kex?.negotiated;
-  log.debug("Transport to {label}: {cipher}, {how}{why}", {
+  log.debug("Transport to {label}: {cipher}, {how}{why}, compression {compress}", {
     label,
     cipher: negotiated ? `${negotiated.cs.cipher} / ${negotiated.sc.cipher}` : "cipher unknown",
     how: usesWarrenCiphers(client) ? `sealed by ${primitives.description}` : "ssh2's own code",
     why: fallbackReason ? ` (libcrypto not used: ${fallbackReason})` : "",
+    compress: negotiated ? `${negotiated.cs.compress} / ${negotiated.sc.compress}` : "unknown",
   });
 }
 
@@ -366,6 +370,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         ...(opts.macs ? { hmac: opts.macs } : {}),
         ...(opts.kexs ? { kex: opts.kexs } : {}),
         ...(opts.hostKeyAlgorithms ? { serverHostKey: opts.hostKeyAlgorithms } : {}),
+        compress: offeredCompression("client", opts.compression),
       },
       authHandler: plan.handler as never,
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void): boolean | undefined => {

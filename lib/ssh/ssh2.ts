@@ -8,6 +8,8 @@ import "./crypto/hook.ts";
 import "./window.ts";
 // Channel.destroy() without the error it builds and drops.
 import "./channel_destroy.ts";
+// Also first: it swaps ssh2's zlib packet classes for ones that run under Deno.
+import "./compression.ts";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 
@@ -16,6 +18,7 @@ export const { Client, Server, utils } = ssh2;
 export type {
   AuthContext,
   ClientChannel,
+  CompressionAlgorithm,
   Connection,
   ParsedKey,
   ServerChannel,
