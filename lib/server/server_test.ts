@@ -255,3 +255,74 @@ Deno.test("WarrenServer.close() disconnects live clients and their tunnels", asy
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
   await ssh.close();
 });
+
+// deno-lint-ignore no-explicit-any
+type Internal = any;
+
+/** ssh2Attempt with the rig's client key, which must succeed. */
+async function ssh2Client(r: Rig): Promise<Client> {
+  const { error, client } = await ssh2Attempt(r.port, {
+    username: "tester",
+    privateKey: r.client.private,
+  });
+  assert.equal(error, undefined);
+  return client;
+}
+
+/** forwardOut on a raw ssh2 Client, as a promise. */
+function forwardOut(client: Client, port: number): Promise<Internal> {
+  return new Promise((resolve, reject) =>
+    client.forwardOut(
+      "127.0.0.1",
+      1,
+      "127.0.0.1",
+      port,
+      (err, ch) => err ? reject(err) : resolve(ch),
+    )
+  );
+}
+
+Deno.test("WarrenServer: a destination that closes first still has all its bytes delivered", async () => {
+  await using r = await rig();
+  // The destination writes 3 MiB and closes; the client has sent EOF and
+  // holds back its window adjusts, so when warren reads the destination's
+  // EOF, a megabyte still waits in ssh2 for window. Closing the channel then
+  // (as the pump once did) dropped it: PuTTY and dropbear clients lost data.
+  const size = 3 * 1024 * 1024;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const source = (async () => {
+    const conn = await listener.accept();
+    const data = new Uint8Array(size).fill(5);
+    for (let off = 0; off < size;) off += await conn.write(data.subarray(off));
+    conn.close();
+  })();
+  const client = await ssh2Client(r);
+  const proto = (client as Internal)._protocol;
+  const held: [number, number][] = [];
+  const adjust = proto.channelWindowAdjust.bind(proto);
+  proto.channelWindowAdjust = (id: number, amount: number) => void held.push([id, amount]);
+  try {
+    const ch = await forwardOut(client, listener.addr.port);
+    const window: number = ch.incoming.window;
+    let received = 0;
+    const closed = new Promise((resolve) => ch.once("close", resolve));
+    const fullWindow = new Promise<void>((resolve) =>
+      ch.on("data", (d: Buffer) => {
+        received += d.length;
+        if (received === window) resolve();
+      })
+    );
+    ch.end();
+    await fullWindow;
+    await source;
+    // Time for warren to read the destination's EOF (it has nothing else to do).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    proto.channelWindowAdjust = adjust;
+    for (const [id, amount] of held) adjust(id, amount);
+    await closed;
+    assert.equal(received, size);
+  } finally {
+    client.end();
+    listener.close();
+  }
+});
