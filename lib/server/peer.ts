@@ -34,6 +34,7 @@ import {
   filterChannelOpens,
   keepHalfOpen,
   negotiated,
+  noRepliesAfterClose,
   OPEN_FAILURE,
   type OpenRefusal,
 } from "./ssh2_internals.ts";
@@ -119,6 +120,7 @@ export class PeerConnection {
       onAuthenticated();
     });
     filterChannelOpens(conn, (info) => this.#filter(info));
+    noRepliesAfterClose(conn);
     conn.on("tcpip", (accept, reject, info) => {
       // Nothing may reject unhandled: that would take the whole server down.
       this.#conns.track(

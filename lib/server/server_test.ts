@@ -14,6 +14,7 @@ import { loadHostKey } from "./host_key.ts";
 import { generateEd25519, type KeyPair } from "./keygen.ts";
 import { type ServeOptions, WarrenServer } from "./server.ts";
 import { parseStartups } from "./startups.ts";
+import { startEchoServer } from "../../tests/_harness/local_servers.ts";
 
 interface Rig extends AsyncDisposable {
   server: WarrenServer;
@@ -324,5 +325,43 @@ Deno.test("WarrenServer: a destination that closes first still has all its bytes
   } finally {
     client.end();
     listener.close();
+  }
+});
+
+Deno.test("WarrenServer answers no channel request on a channel it has closed", async () => {
+  await using r = await rig();
+  await using echo = startEchoServer();
+  const client = await ssh2Client(r);
+  const proto = (client as Internal)._protocol;
+  const handlers = proto._handlers;
+  const failures: number[] = [];
+  const onFailure = handlers.CHANNEL_FAILURE;
+  handlers.CHANNEL_FAILURE = (p: unknown, recipient: number) => {
+    failures.push(recipient);
+    onFailure(p, recipient);
+  };
+  // A request that crosses warren's CHANNEL_CLOSE on the wire, as PuTTY's
+  // winadj@putty.projects.tartarus.org does: PuTTY then frees the channel,
+  // and a CHANNEL_FAILURE for it ended the whole session.
+  let requested = 0;
+  const onClose = handlers.CHANNEL_CLOSE;
+  handlers.CHANNEL_CLOSE = (p: unknown, recipient: number) => {
+    const ch = (client as Internal)._chanMgr.get(recipient);
+    proto.env(ch.outgoing.id, "WINADJ", "1", true);
+    requested++;
+    onClose(p, recipient);
+  };
+  try {
+    const ch = await forwardOut(client, echo.port);
+    ch.resume();
+    const closed = new Promise((resolve) => ch.once("close", resolve));
+    ch.end("bye");
+    await closed;
+    // Another channel: any answer to the request would have come before it.
+    (await forwardOut(client, echo.port)).destroy();
+    assert.equal(requested, 1);
+    assert.deepEqual(failures, []);
+  } finally {
+    client.end();
   }
 });

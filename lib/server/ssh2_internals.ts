@@ -25,6 +25,14 @@
  *
  * 4. `negotiated(conn)`: the algorithms of the last key exchange, which ssh2
  *    emits to no one on the server side (for the log).
+ *
+ * 5. `noRepliesAfterClose(conn)`: ssh2 answers a channel request on a TCP
+ *    channel (PuTTY asks "winadj@putty.projects.tartarus.org" with each
+ *    window adjust) with CHANNEL_FAILURE even after it has sent
+ *    CHANNEL_CLOSE for that channel, which RFC 4254 §5.3 forbids; PuTTY has
+ *    freed the channel by then and ends the whole session with "Received
+ *    SSH2_MSG_CHANNEL_FAILURE for nonexistent channel". Requests on a
+ *    channel we are closing get no answer, as in OpenSSH.
  */
 import type { Connection } from "../ssh/ssh2.ts";
 
@@ -46,8 +54,10 @@ export type OpenRefusal = { reason: number; description: string };
 
 interface Internals {
   authenticated: boolean;
+  _chanMgr: { get(id: number): unknown };
   _protocol: {
-    _handlers: Record<string, (p: unknown, info: ChannelOpenInfo & { sender: number }) => void>;
+    // deno-lint-ignore no-explicit-any
+    _handlers: Record<string, (p: unknown, ...args: any[]) => void>;
     channelOpenFail(recipient: number, reason: number, description: string): void;
   };
 }
@@ -102,4 +112,22 @@ export function negotiated(
 ): { cs: DirectionAlgorithms; sc: DirectionAlgorithms } | undefined {
   // deno-lint-ignore no-explicit-any
   return (conn as any)._protocol?._kex?.negotiated ?? undefined;
+}
+
+/** Leave channel requests on a channel we have closed unanswered (see above). */
+export function noRepliesAfterClose(conn: Connection): void {
+  const internals = conn as unknown as Internals;
+  const proto = internals._protocol;
+  const original = proto?._handlers?.CHANNEL_REQUEST;
+  if (typeof original !== "function" || typeof internals._chanMgr?.get !== "function") {
+    throw new Error("ssh2 internals changed: no CHANNEL_REQUEST handler to wrap");
+  }
+  proto._handlers.CHANNEL_REQUEST = (p, recipient: number, ...rest: unknown[]) => {
+    const channel = internals._chanMgr.get(recipient) as
+      | { outgoing?: { state?: string } }
+      | undefined;
+    const state = channel?.outgoing?.state;
+    if (state === "closing" || state === "closed") return;
+    original(p, recipient, ...rest);
+  };
 }
