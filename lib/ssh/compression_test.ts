@@ -1,8 +1,8 @@
 /**
- * compression.ts: the zlib stream on node:zlib's handle, its place inside
- * ssh2, and warren's client and server compressing to each other in-process
- * (both directions, across re-keys, and a compression that cannot start).
- * The real clients and OpenSSH's sshd are in tests/compression_test.ts.
+ * compression.ts: the zlib stream on node:zlib's handle and its place inside
+ * ssh2. warren's client and server compressing to each other in-process are
+ * in tests/compression_inprocess_test.ts; real clients and OpenSSH's sshd in
+ * tests/compression_test.ts.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -16,30 +16,8 @@ import {
   originalSsh2Zlib,
   warrenZlibClasses,
   ZlibStream,
-  zlibStreams,
 } from "./compression.ts";
-import { connectSsh, type SshConnection } from "./connection.ts";
-import { setLogWriter, setupLogging } from "../log.ts";
-import { sshOptions } from "../../tests/_harness/real_peers.ts";
-import { startEchoServer } from "../../tests/_harness/local_servers.ts";
-import { loadHostKey } from "../server/host_key.ts";
-import { generateEd25519 } from "../server/keygen.ts";
-import { WarrenServer } from "../server/server.ts";
-
-/** Log-like text: compressible, but not trivially. */
-function text(bytes: number, seed = 1): Buffer {
-  const words = ["tunnel", "ssh", "warren", "packet", "zlib", "window", "channel", "rekey"];
-  let x = seed;
-  const parts: string[] = [];
-  let n = 0;
-  while (n < bytes) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    const line = `${x % 100000} ${words[x % 8]} ${words[(x >>> 8) % 8]} ${(x >>> 4) % 997}\n`;
-    parts.push(line);
-    n += line.length;
-  }
-  return Buffer.from(parts.join("")).subarray(0, bytes);
-}
+import { logText as text } from "../../tests/_harness/text.ts";
 
 Deno.test("ZlibStream: packets form one zlib stream that zlib's own inflate reads", () => {
   const deflate = new ZlibStream("deflate");
@@ -119,131 +97,4 @@ Deno.test("compression.ts: ssh2 uses warren's zlib classes, and needs them under
   assert.deepEqual(offeredCompression("server"), ["none", "zlib@openssh.com"]);
   assert.deepEqual(offeredCompression("client"), ["none", "zlib@openssh.com", "zlib"]);
   assert.deepEqual(offeredCompression("client", true), ["zlib@openssh.com", "zlib", "none"]);
-});
-
-interface Rig extends AsyncDisposable {
-  server: WarrenServer;
-  connect(compression: boolean): Promise<SshConnection>;
-  log: string[];
-}
-
-async function rig(): Promise<Rig> {
-  const dir = await Deno.makeTempDir({ prefix: "warren-compression-test-" });
-  const client = generateEd25519("client");
-  const keyFile = `${dir}/id_ed25519`;
-  await Deno.writeTextFile(keyFile, client.private, { mode: 0o600 });
-  await Deno.writeTextFile(`${dir}/authorized_keys`, `${client.public}\n`);
-  const hostKey = await loadHostKey(`${dir}/host_key`, true);
-  const log: string[] = [];
-  setupLogging("debug");
-  setLogWriter((line) => void log.push(line));
-  const server = await WarrenServer.start({
-    hostname: "127.0.0.1",
-    port: 0,
-    hostKey,
-    authorizedKeysFile: `${dir}/authorized_keys`,
-    gatewayPorts: false,
-  });
-  const port = server.address.port;
-  const knownHosts = `${dir}/known_hosts`;
-  const pub = (await Deno.readTextFile(`${dir}/host_key.pub`)).split(" ");
-  await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${port} ${pub[0]} ${pub[1]}\n`);
-  return {
-    server,
-    log,
-    connect: (compression) =>
-      connectSsh(sshOptions({ port, clientKey: keyFile, knownHosts }, { compression })),
-    async [Symbol.asyncDispose]() {
-      await server.close();
-      setLogWriter((line) => void Deno.stderr.writeSync(new TextEncoder().encode(line)));
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-// deno-lint-ignore no-explicit-any
-const protocolOf = (ssh: SshConnection) => (ssh.client as any)._protocol;
-
-/** Send `data` through a channel to the echo server, re-keying after the first quarter. */
-async function echoThrough(ssh: SshConnection, port: number, data: Uint8Array): Promise<Buffer> {
-  const ch = await ssh.openDirect("127.0.0.1", 1, "127.0.0.1", port);
-  const chunks: Buffer[] = [];
-  ch.on("data", (d: Buffer) => chunks.push(d));
-  const ended = new Promise((resolve) => ch.once("close", resolve));
-  const quarter = data.length >> 2;
-  await new Promise((resolve) => ch.write(data.subarray(0, quarter), resolve));
-  protocolOf(ssh).rekey();
-  await new Promise((resolve) => ch.write(data.subarray(quarter), resolve));
-  ch.end();
-  await ended;
-  return Buffer.concat(chunks);
-}
-
-Deno.test("warren client and serve compress both ways in-process, across a re-key", async () => {
-  await using r = await rig();
-  await using echo = startEchoServer();
-  await using ssh = await r.connect(true);
-  const proto = protocolOf(ssh);
-  assert.equal(proto._kex.negotiated.cs.compress, "zlib@openssh.com");
-  assert.equal(proto._kex.negotiated.sc.compress, "zlib@openssh.com");
-  assert.ok(proto._packetRW.read instanceof warrenZlibClasses.PacketInflater);
-  assert.ok(proto._packetRW.write instanceof warrenZlibClasses.PacketDeflater);
-  const data = Buffer.concat([
-    text(3 * 1024 * 1024, 5),
-    Buffer.from(crypto.getRandomValues(new Uint8Array(65536))),
-  ]);
-  const firstReader = proto._packetRW.read;
-  let handshakes = 0;
-  ssh.client.on("handshake", () => handshakes++);
-  const back = await echoThrough(ssh, echo.port, data);
-  assert.equal(handshakes, 1);
-  assert.equal(back.length, data.length);
-  assert.equal(Buffer.compare(back, data), 0);
-  // The re-key restarted both streams with new ones (RFC 4253 §6.2).
-  assert.notEqual(proto._packetRW.read, firstReader);
-  assert.ok(proto._packetRW.read instanceof warrenZlibClasses.PacketInflater);
-  assert.ok(
-    r.log.some((l) =>
-      /#1 transport \S+ \/ \S+, compression zlib@openssh\.com \/ zlib@openssh\.com/.test(l)
-    ),
-    r.log.join(""),
-  );
-});
-
-Deno.test("warren client does not compress unless asked", async () => {
-  await using r = await rig();
-  await using ssh = await r.connect(false);
-  assert.equal(protocolOf(ssh)._kex.negotiated.cs.compress, "none");
-  assert.equal(protocolOf(ssh)._kex.negotiated.sc.compress, "none");
-});
-
-Deno.test("serve: a compression that cannot start drops the client and says so", async () => {
-  await using r = await rig();
-  const open = zlibStreams.open;
-  // Only the server's stream fails: it starts first, inside its USERAUTH_SUCCESS.
-  zlibStreams.open = () => {
-    zlibStreams.open = open;
-    throw new Error("no zlib today");
-  };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const outcome = await Promise.race([
-      r.connect(true).then(async (ssh) => {
-        const why = await ssh.closed;
-        return `closed: ${why?.message}`;
-      }, (err) => `refused: ${err.message}`),
-      // Far above the milliseconds this takes: the bug was a client left hanging.
-      new Promise<string>((resolve) => timer = setTimeout(() => resolve("hung"), 20_000)),
-    ]);
-    assert.match(outcome, /^(closed|refused): /);
-  } finally {
-    clearTimeout(timer);
-    zlibStreams.open = open;
-  }
-  const log = r.log.join("");
-  assert.match(log, /#1 cannot start the session after authentication: no zlib today/);
-  assert.doesNotMatch(log, /authentication failed/);
-  // The server carries on.
-  await using ssh = await r.connect(true);
-  assert.equal(protocolOf(ssh)._kex.negotiated.sc.compress, "zlib@openssh.com");
 });
