@@ -180,6 +180,57 @@ Deno.test("a remote tunnel with port 0 gets the server's port and connects back 
   }
 });
 
+Deno.test("-R 0: opens that name port 0 (as asyncssh sends them) reach the one port-0 forward", async () => {
+  await using server = await startTestServer({ openWithRequestedPort: true });
+  await using echo = startEchoServer();
+  await using ssh = await connectSsh(options(server));
+  const spec: ForwardSpec = {
+    protocol: "tcp",
+    listenPort: 0,
+    dstHost: "127.0.0.1",
+    dstPort: echo.port,
+  };
+  const tunnel = new RemoteTunnel(spec, ssh, new ActivityTracker());
+  await tunnel.start();
+  try {
+    const data = testBytes(256 * 1024, 5);
+    assert.deepEqual(await roundTrip(tunnel.boundPort!, data), data);
+    assert.equal(echo.accepted(), 1);
+  } finally {
+    await tunnel.close();
+  }
+});
+
+Deno.test("-R 0 twice on one address: an open naming port 0 is refused with a line saying why", async () => {
+  await using server = await startTestServer({ openWithRequestedPort: true });
+  await using echo = startEchoServer();
+  await using ssh = await connectSsh(options(server));
+  const spec: ForwardSpec = {
+    protocol: "tcp",
+    listenPort: 0,
+    dstHost: "127.0.0.1",
+    dstPort: echo.port,
+  };
+  const first = new RemoteTunnel(spec, ssh, new ActivityTracker());
+  const second = new RemoteTunnel(spec, ssh, new ActivityTracker());
+  await first.start();
+  await second.start();
+  const before = logLines.length;
+  try {
+    const back = await roundTrip(first.boundPort!, new Uint8Array(10));
+    assert.equal(back.length, 0);
+    assert.equal(echo.accepted(), 0);
+    const said = logLines.slice(before).join("");
+    assert.match(
+      said,
+      /Refused a connection the server forwarded for localhost:0: 2 forwards asked for port 0/,
+    );
+  } finally {
+    await first.close();
+    await second.close();
+  }
+});
+
 Deno.test("a refused remote forward is a bind error naming address and port", async () => {
   await using server = await startTestServer({ refuseForward: true });
   await using ssh = await connectSsh(options(server));

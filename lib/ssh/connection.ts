@@ -13,6 +13,7 @@ import { activeCrypto, preferredCiphers, usesWarrenCiphers } from "./crypto/hook
 import { offeredCompression } from "./compression.ts";
 import { type AuthMethodName, type AuthPlan, planAuth } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
+import { ForwardedOpens } from "./forwarded_opens.ts";
 import { DenoSocket } from "./transport.ts";
 import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
@@ -70,6 +71,7 @@ export class SshConnection implements AsyncDisposable {
   readonly closed: Promise<WarrenError | null>;
   #closing = false;
   #handlers = new Map<string, IncomingTcpHandler>();
+  #forwarded: ForwardedOpens;
 
   constructor(client: Client, label: string, opts: ConnectOptions) {
     this.client = client;
@@ -90,6 +92,7 @@ export class SshConnection implements AsyncDisposable {
         );
       });
     });
+    this.#forwarded = new ForwardedOpens(client);
     client.on("tcp connection", (details, accept, reject) => {
       const handler = this.#handlers.get(
         `${details.destIP}:${details.destPort}`,
@@ -162,6 +165,7 @@ export class SshConnection implements AsyncDisposable {
         }
         const real = port === 0 ? bound : port;
         this.#handlers.set(`${address}:${real}`, handler);
+        this.#forwarded.added(address, port, real);
         resolve(real);
       });
     });
@@ -170,6 +174,7 @@ export class SshConnection implements AsyncDisposable {
   /** Cancel a tcpip-forward; errors are logged, not thrown. */
   unforwardIn(address: string, port: number): Promise<void> {
     this.#handlers.delete(`${address}:${port}`);
+    this.#forwarded.removed(address, port);
     return new Promise((resolve) => {
       try {
         this.client.unforwardIn(address, port, (err) => {

@@ -27,6 +27,11 @@ export interface TestServerOptions {
   refuseDirect?: number;
   /** Refuse every tcpip-forward request. */
   refuseForward?: boolean;
+  /**
+   * Name the port that was requested (0 for -R 0) in forwarded-tcpip opens,
+   * as asyncssh does, instead of the port that was bound.
+   */
+  openWithRequestedPort?: boolean;
 }
 
 export interface TestServer extends AsyncDisposable {
@@ -118,7 +123,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
           sockets.add(sock);
           sock.on("close", () => sockets.delete(sock));
           sock.on("error", () => {});
-          conn.forwardOut(fwd.bindAddr, port, sock.remoteAddress!, sock.remotePort!, (err, ch) => {
+          const named = opts.openWithRequestedPort ? fwd.bindPort : port;
+          conn.forwardOut(fwd.bindAddr, named, sock.remoteAddress!, sock.remotePort!, (err, ch) => {
             if (err) return sock.destroy();
             splice(sock, ch);
           });
