@@ -10,6 +10,8 @@ import "./window.ts";
 import "./channel_destroy.ts";
 // Also first: it swaps ssh2's zlib packet classes for ones that run under Deno.
 import "./compression.ts";
+// ECDSA keys whose private scalar has a leading zero byte sign under Deno.
+import "./ecdsa_scalar.ts";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 
