@@ -29,6 +29,8 @@ import { checkKey, keyWhere, readAuthorizedKeys } from "./auth.ts";
 import { listenAllowed, type ListenPermit, openAllowed, type OpenPermit } from "./permits.ts";
 import { RemoteForwards } from "./remote_forwards.ts";
 import {
+  acceptKeyProbe,
+  advertiseSignatureAlgorithms,
   type ChannelOpenInfo,
   dropConnection,
   filterChannelOpens,
@@ -37,6 +39,7 @@ import {
   noRepliesAfterClose,
   OPEN_FAILURE,
   type OpenRefusal,
+  requestedKeyAlgorithm,
 } from "./ssh2_internals.ts";
 
 const log = logger("serve");
@@ -121,6 +124,7 @@ export class PeerConnection {
     });
     filterChannelOpens(conn, (info) => this.#filter(info));
     noRepliesAfterClose(conn);
+    advertiseSignatureAlgorithms(conn);
     conn.on("tcpip", (accept, reject, info) => {
       // Nothing may reject unhandled: that would take the whole server down.
       this.#conns.track(
@@ -181,13 +185,13 @@ export class PeerConnection {
       signed: ctx.blob,
       hashAlgo: ctx.hashAlgo,
     };
-    const what = `${printable(ctx.key.algo)} ${fingerprintSha256(ctx.key.data)}`;
+    const what = `${printable(requestedKeyAlgorithm(ctx))} ${fingerprintSha256(ctx.key.data)}`;
     const check = checkKey(keys, offered, this.ip);
     if (!check.ok) {
       this.#info(`refused publickey ${what} for ${user}: ${check.why}`);
       return this.#fail(ctx);
     }
-    if (ctx.signature === undefined) return ctx.accept(); // "this key would do"
+    if (ctx.signature === undefined) return acceptKeyProbe(ctx); // "this key would do"
     this.#key = check.key;
     this.#info(`accepted publickey ${what} for ${user} (${keyWhere(check.key)})`);
     this.#accept(ctx);

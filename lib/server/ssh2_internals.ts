@@ -1,5 +1,5 @@
 /**
- * Two places where `warren serve` (and the in-process test server) must reach
+ * The places where `warren serve` (and the in-process test server) must reach
  * into ssh2 1.17.0's Server internals, kept here so they are easy to re-check
  * on an upgrade of the pinned version.
  *
@@ -33,8 +33,29 @@
  *    freed the channel by then and ends the whole session with "Received
  *    SSH2_MSG_CHANNEL_FAILURE for nonexistent channel". Requests on a
  *    channel we are closing get no answer, as in OpenSSH.
+ *
+ * 6. `advertiseSignatureAlgorithms(conn)`: the EXT_INFO ssh2 sends to a
+ *    client that asks for it (RFC 8308) lists server-sig-algs with a comma
+ *    missing (`sendExtInfo` in lib/protocol/Protocol.js:
+ *    "...ecdsa-sha2-nistp521rsa-sha2-512,..."), so rsa-sha2-512 is never
+ *    advertised: a client limited to it (paramiko with rsa-sha2-256
+ *    disabled) finds no algorithm for an RSA key. This keeps ssh2 from
+ *    sending its EXT_INFO (it sends one only when `_kex.remoteExtInfoEnabled`
+ *    is set at the end of the first key exchange) and sends a correct one in
+ *    its place, at the same point.
+ *
+ * 7. `acceptKeyProbe(ctx)`: ssh2 answers a publickey probe with
+ *    USERAUTH_PK_OK naming the key's type, "ssh-rsa", even when the client
+ *    asked about rsa-sha2-256 or rsa-sha2-512; RFC 4252 §7 and RFC 8332 §3
+ *    want the algorithm of the request echoed, and asyncssh drops the
+ *    connection ("Key mismatch"). ssh2's PKAuthContext sends `ctx.key.algo`,
+ *    which it set to the key type, keeping the hash in `ctx.hashAlgo`; this
+ *    puts the requested name back before accepting.
  */
-import type { Connection } from "../ssh/ssh2.ts";
+import { Buffer } from "node:buffer";
+// ssh2 internals; no types.
+import protocolUtils from "ssh2/lib/protocol/utils.js";
+import type { Connection, PublicKeyAuthContext } from "../ssh/ssh2.ts";
 
 /** SSH_MSG_CHANNEL_OPEN_FAILURE reason codes (RFC 4254 §5.1). */
 export const OPEN_FAILURE = {
@@ -130,4 +151,90 @@ export function noRepliesAfterClose(conn: Connection): void {
     if (state === "closing" || state === "closed") return;
     original(p, recipient, ...rest);
   };
+}
+/**
+ * The signature algorithms `warren serve` verifies for user keys (the key
+ * types of authorized_keys.ts), in OpenSSH's order.
+ */
+export const SERVER_SIG_ALGS: readonly string[] = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "rsa-sha2-256",
+  "ssh-rsa",
+];
+
+const MSG_EXT_INFO = 7;
+
+interface ProtocolInternals {
+  _kex?: { remoteExtInfoEnabled?: boolean };
+  _onHandshakeComplete: (...args: unknown[]) => void;
+  _packetRW: {
+    write: {
+      allocStart: number;
+      alloc(n: number): Uint8Array;
+      finalize(p: Uint8Array): Uint8Array;
+    };
+  };
+}
+
+const { sendPacket } = protocolUtils as unknown as {
+  sendPacket(proto: ProtocolInternals, packet: Uint8Array): boolean;
+};
+if (typeof sendPacket !== "function") {
+  throw new Error("ssh2 internals changed: lib/protocol/utils.js has no sendPacket");
+}
+
+/** Send a correct server-sig-algs in place of ssh2's (see above). */
+export function advertiseSignatureAlgorithms(
+  conn: Connection,
+  algorithms: readonly string[] = SERVER_SIG_ALGS,
+): void {
+  const proto = (conn as unknown as { _protocol?: ProtocolInternals })._protocol;
+  const complete = proto?._onHandshakeComplete;
+  if (typeof complete !== "function" || typeof proto?._packetRW?.write?.alloc !== "function") {
+    throw new Error("ssh2 internals changed: no handshake hook to send EXT_INFO from");
+  }
+  let first = true;
+  proto._onHandshakeComplete = (...args: unknown[]) => {
+    const kex = proto._kex;
+    const send = first && kex?.remoteExtInfoEnabled === true;
+    first = false;
+    if (send) kex!.remoteExtInfoEnabled = false; // ssh2 sends its own only when this is set
+    complete(...args);
+    if (send) sendExtInfo(proto, algorithms);
+  };
+}
+
+function sendExtInfo(proto: ProtocolInternals, algorithms: readonly string[]): void {
+  const name = Buffer.from("server-sig-algs");
+  const value = Buffer.from(algorithms.join(","));
+  const writer = proto._packetRW.write;
+  const at = writer.allocStart;
+  const packet = writer.alloc(1 + 4 + 4 + name.length + 4 + value.length);
+  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  packet[at] = MSG_EXT_INFO;
+  view.setUint32(at + 1, 1); // one extension
+  view.setUint32(at + 5, name.length);
+  packet.set(name, at + 9);
+  view.setUint32(at + 9 + name.length, value.length);
+  packet.set(value, at + 13 + name.length);
+  sendPacket(proto, writer.finalize(packet));
+}
+
+/** The algorithm name the client used in its publickey request. */
+export function requestedKeyAlgorithm(ctx: PublicKeyAuthContext): string {
+  if (ctx.key.algo === "ssh-rsa") {
+    if (ctx.hashAlgo === "sha256") return "rsa-sha2-256";
+    if (ctx.hashAlgo === "sha512") return "rsa-sha2-512";
+  }
+  return ctx.key.algo;
+}
+
+/** Answer a publickey probe with USERAUTH_PK_OK for the algorithm asked about. */
+export function acceptKeyProbe(ctx: PublicKeyAuthContext): void {
+  ctx.key.algo = requestedKeyAlgorithm(ctx);
+  ctx.accept();
 }

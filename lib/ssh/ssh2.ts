@@ -23,6 +23,7 @@ export type {
   CompressionAlgorithm,
   Connection,
   ParsedKey,
+  PublicKeyAuthContext,
   ServerChannel,
   TcpConnectionDetails,
 } from "ssh2";
