@@ -7,6 +7,11 @@
  * skipped. Encrypted keys ask for their passphrase on the terminal; answers
  * for password prompts come from `-P SOURCE` or the terminal. Nothing here
  * logs a secret.
+ *
+ * A key the server accepts may still fail to sign (ssh2 reports it as an
+ * authentication error, then goes on with the next method): `noteError()`
+ * marks that key in `tried`, so the final message names the cause instead
+ * of only "the server accepts publickey".
  */
 import { Buffer } from "node:buffer";
 import { utils } from "./ssh2.ts";
@@ -57,13 +62,24 @@ export interface AuthPlan {
   tried: string[];
   /** The methods the server last said it accepts. */
   serverMethods: string[] | null;
+  /**
+   * Take an ssh2 'client-authentication' error: true when it was a key that
+   * could not sign (noted; ssh2 goes on with the next method), false when
+   * authentication is over.
+   */
+  noteError(err: Error): boolean;
 }
+
+/** How ssh2 1.17 words a failure to sign (client.js), before the cause. */
+const SIGN_ERROR = /^Error (?:signing data|while signing) with key: /;
 
 const PASSWORD_TRIES = 3;
 
 export function planAuth(opts: AuthOptions): AuthPlan {
   const steps: Next[] = [];
   const tried: string[] = [];
+  /** The identity file tried last, and its entry in `tried`. */
+  let lastFile: { file: string; entry: number } | undefined;
   let password: Promise<string> | undefined;
   const secret = (prompt: string): Promise<string> | undefined => {
     if (opts.passwordSource !== undefined) {
@@ -81,6 +97,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
     publickey.push((left) => {
       if (left && !left.includes("publickey")) return Promise.resolve(null);
       tried.push("publickey (agent)");
+      lastFile = undefined;
       return Promise.resolve({
         type: "agent",
         username: user,
@@ -93,6 +110,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
       if (left && !left.includes("publickey")) return null;
       const key = await loadKey(file, opts);
       if (key === null) return null;
+      lastFile = { file, entry: tried.length };
       tried.push(`publickey (${file})`);
       return {
         type: "publickey",
@@ -151,6 +169,18 @@ export function planAuth(opts: AuthOptions): AuthPlan {
   const plan: AuthPlan = {
     tried,
     serverMethods: null,
+    noteError(err) {
+      if (!SIGN_ERROR.test(err.message)) return false;
+      const reason = err.message.replace(SIGN_ERROR, "");
+      if (lastFile !== undefined) {
+        const { file, entry } = lastFile;
+        tried[entry] = `publickey (${file}: the key could not sign: ${reason})`;
+        log.warn("Identity file {file} could not sign: {reason}", { file, reason });
+      } else {
+        log.warn("A key could not sign: {reason}", { reason });
+      }
+      return true;
+    },
     handler(methodsLeft, _partial, callback) {
       if (methodsLeft) plan.serverMethods = methodsLeft;
       (async () => {

@@ -327,6 +327,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     const onError = (err: Error & { level?: string }) => {
       if (failure) return;
       if (err.level === "client-authentication") {
+        if (plan.noteError(err)) return; // a key that could not sign; ssh2 goes on
         fail(authFailure(plan, opts, label));
       } else if (err.level === "agent") {
         log.warn("ssh-agent: {err}", { err: messageOf(err) });
