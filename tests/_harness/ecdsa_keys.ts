@@ -81,8 +81,18 @@ export function storedLength(bits: EcdsaBits, shape: ScalarShape): number {
   return shape === "leading-zero" && bits !== 521 ? size + 1 : size;
 }
 
-/** The OpenSSH key pair of scalar `d` on the curve. */
-export function ecdsaKeyPair(bits: EcdsaBits, d: Uint8Array, comment = ""): EcdsaKey {
+/**
+ * The OpenSSH key pair of scalar `d` on the curve. With `pointOf`, the
+ * public point is that scalar's instead: a broken key file whose private
+ * half does not match (or is not a valid scalar at all), for tests of keys
+ * that cannot sign.
+ */
+export function ecdsaKeyPair(
+  bits: EcdsaBits,
+  d: Uint8Array,
+  comment = "",
+  pointOf: Uint8Array = d,
+): EcdsaKey {
   const curve = CURVES[bits];
   if (d.length !== curve.size) throw new RangeError(`a P-${bits} scalar is ${curve.size} bytes`);
   // SEC1 without the public key: node:crypto computes it.
@@ -90,7 +100,7 @@ export function ecdsaKeyPair(bits: EcdsaBits, d: Uint8Array, comment = ""): Ecds
     0x30,
     concat([
       new Uint8Array([2, 1, 1]),
-      der(0x04, d),
+      der(0x04, pointOf),
       der(0xa0, new Uint8Array(Buffer.from(curve.oid, "hex"))),
     ]),
   );

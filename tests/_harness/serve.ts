@@ -39,6 +39,8 @@ export interface ServeOptions {
   args?: string[];
   /** authorized_keys options for clientKey, e.g. `from="10.0.0.0/8"`. */
   keyOptions?: string;
+  /** A host key file (with its `.pub` beside it) for --host-key, instead of a generated one. */
+  hostKey?: string;
 }
 
 async function keygen(file: string, comment: string): Promise<string> {
@@ -62,6 +64,7 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
         authorizedKeys,
         "--listen",
         `${netns.nsAddr}:0`,
+        ...(opts.hostKey ? ["--host-key", opts.hostKey] : []),
         ...(opts.args ?? []),
       ],
       { netns, env: { XDG_CONFIG_HOME: `${dir}/config` } },
@@ -73,7 +76,7 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
       await cli.stop("SIGKILL");
       throw err;
     }
-    const hostKeyPath = `${dir}/config/warren/host_ed25519_key`;
+    const hostKeyPath = opts.hostKey ?? `${dir}/config/warren/host_ed25519_key`;
     const hostPub = (await Deno.readTextFile(`${hostKeyPath}.pub`)).trim().split(" ");
     const knownHosts = `${dir}/known_hosts`;
     await Deno.writeTextFile(knownHosts, `[${netns.nsAddr}]:${port} ${hostPub[0]} ${hostPub[1]}\n`);
