@@ -8,8 +8,10 @@
  * with its public half beside it in `host_ed25519_key.pub`. An explicit
  * `--host-key` file must exist: a typo must not silently become a new server
  * identity. As sshd does, a key file others can read is refused (not on
- * Windows, where modes mean nothing).
+ * Windows, where modes mean nothing). A key that cannot sign is refused at
+ * start, rather than failing every handshake.
  */
+import { Buffer } from "node:buffer";
 import { dirname, join } from "node:path";
 import { fingerprintSha256 } from "../config/ssh_key_blob.ts";
 import { ConfigError, fileProblem, messageOf, WarrenError } from "../errors.ts";
@@ -86,6 +88,11 @@ function fromText(text: string, path: string, generated: boolean): HostKey {
   const key = parsed as ParsedKey;
   if (!key.isPrivateKey()) {
     throw new ConfigError(`Cannot use host key ${path}: it is a public key; give the private key`);
+  }
+  // A key that cannot sign would fail every handshake: say so now.
+  const signed = key.sign(Buffer.from("warren host key check"));
+  if (signed instanceof Error) {
+    throw new ConfigError(`Cannot use host key ${path}: it cannot sign (${signed.message})`);
   }
   const publicBlob = new Uint8Array(key.getPublicSSH());
   return {

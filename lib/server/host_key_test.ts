@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { UsageError } from "../errors.ts";
 import { defaultHostKeyPath, loadHostKey } from "./host_key.ts";
 import { generateEd25519 } from "./keygen.ts";
+import { ecdsaKey, ecdsaKeyPair, scalarFor } from "../../tests/_harness/ecdsa_keys.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 const posix = Deno.build.os !== "windows";
@@ -91,6 +92,33 @@ Deno.test("loadHostKey() reads an OpenSSH key made by ssh-keygen", async (t) => 
     const fp = await new Deno.Command("ssh-keygen", { args: ["-l", "-f", `${dir}/k.pub`] })
       .output();
     assert.equal(new TextDecoder().decode(fp.stdout).split(" ")[1], key.fingerprint);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadHostKey() takes an ECDSA key with a leading zero scalar, refuses one that cannot sign", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Stored with a leading zero byte: ssh2 alone could not sign with it under Deno.
+    await Deno.writeTextFile(`${dir}/lz`, ecdsaKey(384, "leading-zero", "host").private, {
+      mode: 0o600,
+    });
+    assert.equal((await loadHostKey(`${dir}/lz`, false)).type, "ecdsa-sha2-nistp384");
+    // A private scalar above the curve's order: no signature is possible.
+    const broken = ecdsaKeyPair(
+      256,
+      new Uint8Array(32).fill(0xff),
+      "",
+      scalarFor(256, "full", "h"),
+    );
+    await Deno.writeTextFile(`${dir}/broken`, broken.private, { mode: 0o600 });
+    await assert.rejects(
+      loadHostKey(`${dir}/broken`, false),
+      (e: Error) =>
+        e instanceof UsageError &&
+        /Cannot use host key \S+broken: it cannot sign \(/.test(e.message),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
