@@ -26,7 +26,7 @@ import { LiveProc, runProc } from "./_harness/live_proc.ts";
 import { roundTrip, testBytes } from "./_harness/local_servers.ts";
 import { startOrigin } from "./_harness/origin.ts";
 import { run } from "./_harness/procs.ts";
-import { serveTestsSkipReason, sshArgs, startServe } from "./_harness/serve.ts";
+import { serveTestsSkipReason, sshArgs, startServe, waitListening } from "./_harness/serve.ts";
 import { skipWhen } from "./_harness/skip.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -178,10 +178,15 @@ for (const bits of [256, 384] as const) {
         ...["-L", `${echo}:127.0.0.1:${origin.echoPort}`],
         ...sshArgs(served),
       ]);
-      // Fails at once with ssh's own words if the handshake does.
+      // Fails at once, with ssh's own words, if the handshake does. ssh
+      // prints this line just before it binds: then dial until it listens.
       await ssh.waitFor(/Local forwarding listening on 127\.0\.0\.1 port \d+/);
+      await waitListening(echo);
       const data = testBytes(512 * 1024, bits);
-      assert.deepEqual(await roundTrip(echo, data), data);
+      const back = await roundTrip(echo, data).catch((err) => {
+        throw new Error(`port ${echo}: ${err}\nssh:\n${ssh.output}\nserve:\n${served.log()}`);
+      });
+      assert.deepEqual(back, data);
       assert.equal(ssh.running, true, ssh.output);
       assert.doesNotMatch(served.log(), /SEC1|handshake failed/i);
     } finally {
