@@ -326,3 +326,55 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  {
+    name: "openssh: -o Ciphers/MACs/KexAlgorithms reach sshd; a failed match names its offer",
+    ignore,
+  },
+  async (t) => {
+    await using sshd = await startSshd({
+      extraConfig: ["Ciphers aes256-ctr", "MACs hmac-sha2-256", "KexAlgorithms ecdh-sha2-nistp256"],
+    });
+    await t.step("lists that include the server's choice connect", async () => {
+      const port = freePort();
+      await using cli = new LiveCli([
+        "-v",
+        ...["-o", "Ciphers=+aes256-ctr", "-o", "MACs=hmac-sha2-256"],
+        ...["-o", "KexAlgorithms=^ecdh-sha2-nistp256", "-o", "HostKeyAlgorithms=ssh-ed25519"],
+        ...["-L", `${port}:127.0.0.1:9`],
+        ...auth(sshd),
+      ]);
+      const line = await cli.waitFor(/Transport to \S+: (\S+) \/ ([^,\s]+)/);
+      assert.deepEqual([line[1], line[2]], ["aes256-ctr", "aes256-ctr"]);
+    });
+    for (
+      const [option, offer] of [
+        [
+          "Ciphers=aes128-ctr",
+          /no matching C->S cipher; the server offers aes256-ctr \(choose with -o Ciphers=\)/,
+        ],
+        [
+          "MACs=-hmac-sha2-256*",
+          /no matching C->S MAC; the server offers hmac-sha2-256 \(choose with -o MACs=\)/,
+        ],
+        [
+          "KexAlgorithms=curve25519-sha256",
+          /no matching key exchange algorithm; the server offers ecdh-sha2-nistp256/,
+        ],
+      ] as const
+    ) {
+      await t.step(`-o ${option}: one line with the server's offer, exit 1`, async () => {
+        const r = await runCli(["-o", option, "-N", ...auth(sshd)]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, offer);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      });
+    }
+    await t.step("-D 3 adds the SSH protocol detail: the lists the server sent", async () => {
+      const r = await runCli(["-D", "3", "-o", "Ciphers=aes128-ctr", "-N", ...auth(sshd)]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /Handshake: \(remote\) C->S cipher: aes256-ctr/);
+    });
+  },
+);

@@ -161,7 +161,8 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   let verbosity = (v.verbose?.length ?? 0) - (v.quiet ? 1 : 0);
   if (v.debug !== undefined) {
     const level = parseDebugLevel(v.debug);
-    if (level > 0) verbosity = Math.max(verbosity, level >= 3 ? 2 : 1);
+    // 1: debug lines, 2: trace, 3 and up: also ssh2's protocol detail (as -vvv).
+    if (level > 0) verbosity = Math.max(verbosity, Math.min(level, 3));
   }
   const home = homeDir(env);
   const identities = [...(v["identity-file"] ?? []), ...(o.identityFiles)];
@@ -198,9 +199,9 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     oneShot: v["one-shot"] ?? false,
     pidFile: o.pidFile === undefined ? undefined : expandHome(o.pidFile, home),
     ciphers: o.ciphers ?? profile?.ciphers,
-    macs: profile?.macs,
-    kexs: profile?.kexs,
-    hostKeyAlgorithms: profile?.hostKeyAlgorithms,
+    macs: o.macs ?? profile?.macs,
+    kexs: o.kexs ?? profile?.kexs,
+    hostKeyAlgorithms: o.hostKeyAlgorithms ?? profile?.hostKeyAlgorithms,
     authMethods: o.authMethods ?? profile?.authMethods,
     command,
     verbosity,

@@ -160,7 +160,8 @@ Deno.test("parseCommandLine() collects repeated -L, -R, -i and -v", () => {
   assert.deepEqual(c.identityFiles, ["/k1", "/k2"]);
   assert.equal(c.verbosity, 2);
   assert.equal(run("-q", "h").verbosity, -1);
-  assert.equal(run("-D", "5", "h").verbosity, 2);
+  assert.equal(run("-D", "5", "h").verbosity, 3);
+  assert.equal(run("-D", "2", "h").verbosity, 2);
   assert.equal(run("--debug=1", "h").verbosity, 1);
 });
 
@@ -286,4 +287,25 @@ Deno.test("parseCommandLine() with a profile layer: the command line wins, -L/-R
   );
   assert.deepEqual(over.localForwards.map((f) => f.listenPort), [5432, 8080]);
   assert.equal(run("-o", "User=u", "Database").user, "u");
+});
+
+Deno.test("-o MACs, KexAlgorithms, HostKeyAlgorithms: lists, +, - and ^ forms; unknown names refused", () => {
+  const macs = run("-o", "MACs=hmac-sha2-256", "h").macs;
+  assert.deepEqual(macs, ["hmac-sha2-256"]);
+  const plus = run("-o", "KexAlgorithms=+diffie-hellman-group14-sha1", "h").kexs!;
+  assert.equal(plus.at(-1), "diffie-hellman-group14-sha1");
+  assert.ok(plus.length > 1);
+  const minus = run("-o", "MACs=-hmac-sha1*", "h").macs!;
+  assert.ok(minus.length > 0 && minus.every((m) => !m.startsWith("hmac-sha1")), minus.join());
+  const first = run("-o", "HostKeyAlgorithms=^rsa-sha2-512", "h").hostKeyAlgorithms!;
+  assert.equal(first[0], "rsa-sha2-512");
+  assert.equal(first.filter((a) => a === "rsa-sha2-512").length, 1);
+  assert.throws(
+    () => run("-o", "MACs=umac-64@openssh.com", "h"),
+    /^UsageError: Invalid -o MACs='umac-64@openssh.com': unknown MAC umac-64@openssh.com \(known: /,
+  );
+  assert.throws(
+    () => run("-o", "KexAlgorithms=-*", "h"),
+    /Invalid -o KexAlgorithms='-\*': leaves no key exchange to offer/,
+  );
 });

@@ -7,7 +7,12 @@
 import { UsageError } from "../errors.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { parsePort } from "../config/forward.ts";
-import { supportedAlgorithms } from "../config/ssh_algorithms.ts";
+import {
+  type AlgorithmKind,
+  resolveAlgorithmList,
+  supportedAlgorithms,
+} from "../config/ssh_algorithms.ts";
+import { preferredCiphers } from "../ssh/crypto/hook.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
 
 export interface SshOptions {
@@ -25,6 +30,10 @@ export interface SshOptions {
   batchMode?: boolean;
   /** Cipher preference, most preferred first. */
   ciphers?: string[];
+  /** MACs, KexAlgorithms, HostKeyAlgorithms: preferences, most preferred first. */
+  macs?: string[];
+  kexs?: string[];
+  hostKeyAlgorithms?: string[];
   /** PreferredAuthentications: the methods warren implements, in order. */
   authMethods?: AuthMethodName[];
 }
@@ -89,7 +98,13 @@ const SETTERS: Record<string, [string, Setter]> = {
   gatewayports: ["GatewayPorts", (o, v, w) => o.gatewayPorts ??= yesNo(v, w)],
   pidfile: ["PidFile", (o, v) => o.pidFile ??= v],
   batchmode: ["BatchMode", (o, v, w) => o.batchMode ??= yesNo(v, w)],
-  ciphers: ["Ciphers", (o, v, w) => o.ciphers ??= cipherList(v, w)],
+  ciphers: ["Ciphers", (o, v, w) => o.ciphers ??= algorithmList("cipher", v, w)],
+  macs: ["MACs", (o, v, w) => o.macs ??= algorithmList("mac", v, w)],
+  kexalgorithms: ["KexAlgorithms", (o, v, w) => o.kexs ??= algorithmList("kex", v, w)],
+  hostkeyalgorithms: [
+    "HostKeyAlgorithms",
+    (o, v, w) => o.hostKeyAlgorithms ??= algorithmList("hostkey-algorithm", v, w),
+  ],
   preferredauthentications: [
     "PreferredAuthentications",
     (o, v, w) => o.authMethods ??= authMethodList(v, w),
@@ -119,17 +134,26 @@ function authMethodList(value: string, what: string): AuthMethodName[] {
   return out;
 }
 
-/** A comma-separated list of cipher names ssh2 implements. */
-function cipherList(value: string, what: string): string[] {
-  const names = value.split(",").map((n) => n.trim());
-  const known = supportedAlgorithms("cipher");
-  const unknown = names.filter((n) => !known.includes(n));
+const KIND_NAMES: Record<AlgorithmKind, string> = {
+  cipher: "cipher",
+  mac: "MAC",
+  kex: "key exchange",
+  "hostkey-algorithm": "host key algorithm",
+};
+
+/** An algorithm list (OpenSSH's forms, see resolveAlgorithmList) of names ssh2 implements. */
+function algorithmList(kind: AlgorithmKind, value: string, what: string): string[] {
+  const base = kind === "cipher" ? preferredCiphers() : undefined;
+  const { list, unknown } = resolveAlgorithmList(kind, value, base);
   if (unknown.length > 0) {
     throw new UsageError(
-      `${what}: unknown cipher ${unknown.join(", ")} (known: ${known.join(", ")})`,
+      `${what}: unknown ${KIND_NAMES[kind]} ${unknown.join(", ")} (known: ${
+        supportedAlgorithms(kind).join(", ")
+      })`,
     );
   }
-  return names;
+  if (list.length === 0) throw new UsageError(`${what}: leaves no ${KIND_NAMES[kind]} to offer`);
+  return list;
 }
 
 /** The option names warren accepts with -o, for help and messages. */

@@ -14,6 +14,7 @@ import { offeredCompression } from "./compression.ts";
 import { type AuthMethodName, type AuthPlan, planAuth } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
 import { ForwardedOpens } from "./forwarded_opens.ts";
+import { OfferRecorder } from "./negotiation.ts";
 import { DenoSocket } from "./transport.ts";
 import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
@@ -298,6 +299,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   const client = new Client();
   let failure: WarrenError | undefined;
   let verifiedKey: Buffer | undefined;
+  const offers = new OfferRecorder();
   return await new Promise<SshConnection>((resolve, reject) => {
     const fail = (err: WarrenError) => {
       failure ??= err;
@@ -331,13 +333,12 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         fail(authFailure(plan, opts, label));
       } else if (err.level === "agent") {
         log.warn("ssh-agent: {err}", { err: messageOf(err) });
-      } else {fail(
-          new WarrenError(
-            "protocol",
-            `SSH handshake with ${label} failed: ${messageOf(err)}`,
-            { cause: err },
-          ),
-        );}
+      } else {
+        const why = offers.explain(messageOf(err)) ?? messageOf(err);
+        fail(
+          new WarrenError("protocol", `SSH handshake with ${label} failed: ${why}`, { cause: err }),
+        );
+      }
     };
     client.on("error", onError);
     client.once("close", () => {
@@ -352,6 +353,8 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     });
     client.once("ready", () => {
       deadline.clear();
+      // The offers are known by now; keep ssh2's per-packet debug lines off.
+      if (!opts.protocolDebug) stopProtocolDebug(client);
       client.removeListener("error", onError);
       client.removeAllListeners("close");
       log.debug("Authenticated to {label} as {user}", {
@@ -408,7 +411,17 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         });
         return undefined;
       },
-      debug: opts.protocolDebug ? (msg: string) => log.trace("{msg}", { msg }) : undefined,
+      debug: offers.hook(opts.protocolDebug ? (msg) => log.trace("{msg}", { msg }) : undefined),
     } as never);
   });
+}
+
+/** Take ssh2's debug hook away (see negotiation.ts). */
+function stopProtocolDebug(client: Client): void {
+  const internals = client as unknown as {
+    _protocol?: { _debug?: unknown };
+    config?: { debug?: unknown };
+  };
+  if (internals._protocol) internals._protocol._debug = undefined;
+  if (internals.config) internals.config.debug = undefined;
 }
