@@ -16,6 +16,7 @@ import { type Sshd, sshdSupport, startSshd } from "./_harness/sshd.ts";
 import { roundTrip, testBytes } from "./_harness/local_servers.ts";
 import { loadOpenSsl } from "../lib/ssh/crypto/openssl.ts";
 import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
+import { startDelayRelay } from "./_harness/delay_relay.ts";
 
 const support = sshdSupport();
 // Loaded once here, not inside a test (the sanitizer counts a library loaded
@@ -376,5 +377,34 @@ Deno.test(
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /Handshake: \(remote\) C->S cipher: aes256-ctr/);
     });
+  },
+);
+
+Deno.test(
+  { name: "openssh: on a 50 ms link the window grows to 16 MiB, and every byte arrives", ignore },
+  async () => {
+    await using sshd = await startSshd();
+    await using origin = await startOrigin({ netns: sshd.netns });
+    await using relay = startDelayRelay({ hostname: sshd.host, port: sshd.port }, 25);
+    const knownHosts = `${sshd.dir}/known_hosts_relay`;
+    const key = sshd.hostKeyLine.split(" ").slice(1).join(" ");
+    await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${relay.port} ${key}\n`);
+    const port = freePort();
+    await using cli = new LiveCli([
+      "-v",
+      ...["-L", `${port}:127.0.0.1:${origin.httpPort}`],
+      ...["-i", sshd.clientKey, "-o", `UserKnownHostsFile=${knownHosts}`],
+      ...["--hostkey-policy=strict", "-B", `${sshd.user}@127.0.0.1#${relay.port}`],
+    ]);
+    await cli.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${port}`));
+    // A download: only warren's window limits it (an upload would be held to
+    // sshd's fixed 2 MiB, and an echo to the slower of the two).
+    const file = `${sshd.dir}/download`;
+    const r = await curl(["-o", file, `http://127.0.0.1:${port}/bytes/${64 * MiB}?seed=9`]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(Buffer.compare(await Deno.readFile(file), patternBytes(64 * MiB, 9)), 0);
+    // Each doubling is one round trip in which the sender used the whole window.
+    await cli.waitFor(/window grown to 4096 KiB/);
+    await cli.waitFor(/window grown to 16384 KiB/);
   },
 );

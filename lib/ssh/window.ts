@@ -1,23 +1,41 @@
 /**
- * The SSH channel window warren advertises for data it receives.
+ * The SSH channel windows warren advertises for data it receives.
  *
  * A channel can have at most one window of unacknowledged data in flight, so
  * one stream's throughput is capped at window / round-trip time: with ssh2's
- * fixed 2 MiB that is 20 MiB/s at 100 ms. `WARREN_CHANNEL_WINDOW` (bytes, or
- * with a K/M suffix; 64K to 256M) sets it for the process, for every channel
- * warren opens or accepts. It governs the direction towards warren
- * (downloads through -L, uploads through -R); the other direction is capped
- * by the server's window (OpenSSH: 2 MiB).
+ * fixed 2 MiB that is 20 MiB/s at 100 ms. Two changes to ssh2's behaviour
+ * (the policy itself is in window_tuner.ts):
+ *
+ * - Eager adjusts, as OpenSSH: a window is topped up once three packets are
+ *   consumed, not once half of it is.
+ * - Growth: a channel whose reader keeps up and whose sender is
+ *   window-limited (measured with one ping per round trip, where warren is
+ *   the SSH client) doubles its window, up to 16 MiB per channel and 256 MiB
+ *   of growth for the whole process; backpressure from the reader shrinks it
+ *   back to 2 MiB.
+ *
+ * `WARREN_CHANNEL_WINDOW` (bytes, or with a K/M suffix; 64K to 256M) fixes
+ * the window at that size instead, for every channel, with no growth. It
+ * governs the direction towards warren (downloads through -L, uploads
+ * through -R and into `warren serve`); the other direction is capped by the
+ * peer's window (OpenSSH: 2 MiB).
  *
  * ssh2 1.17 keeps the window in constants of lib/Channel.js that its client
  * and server modules copy when they load, so this module replaces those
- * exports before ssh2 loads (lib/ssh/ssh2.ts imports it first); ssh2's
- * Channel keeps its own copy for the case where a reader catches up after
- * backpressure, which tops the window up to at least 2 MiB and never lowers
- * ours. `window_test.ts` and the OpenSSH test check the advertised size.
+ * exports before ssh2 loads (lib/ssh/ssh2.ts imports it first): the initial
+ * window, the threshold below which ssh2 asks for an adjust (now: always, so
+ * the tuner decides), and the adjust function. It also wraps Channel's
+ * push() to count received bytes and see backpressure. ssh2's Channel keeps
+ * its own copy of the adjust for a reader that catches up after
+ * backpressure, which tops the window up to 2 MiB. `window_test.ts` and the
+ * OpenSSH tests check the advertised sizes.
  */
 // ssh2 internals; no types.
 import channelModule from "ssh2/lib/Channel.js";
+import { type TunedChannel, WindowTuner } from "./window_tuner.ts";
+import { logger } from "../log.ts";
+
+const log = logger("ssh", "window");
 
 export const DEFAULT_WINDOW = 2 * 1024 * 1024;
 const MIN_WINDOW = 64 * 1024;
@@ -32,10 +50,20 @@ export function parseWindow(text: string): number {
   return n;
 }
 
+/** Largest window one channel grows to, and the growth the whole process may hold. */
+export const MAX_CHANNEL_WINDOW = 16 * 1024 * 1024;
+export const WINDOW_BUDGET = 256 * 1024 * 1024;
+const PACKET = 32 * 1024;
+
 interface ChannelLike {
   outgoing: { state: string; id: number };
   incoming: { window: number };
-  _client: { _protocol: { channelWindowAdjust(id: number, amount: number): void } };
+  once(event: "close", listener: () => void): void;
+  _client: {
+    _protocol: { channelWindowAdjust(id: number, amount: number): void; ping(): void };
+    /** The client's queue of global request replies (not on the server side). */
+    _callbacks?: (() => void)[];
+  };
 }
 
 const raw = Deno.env.get("WARREN_CHANNEL_WINDOW");
@@ -53,18 +81,75 @@ if (raw !== undefined && raw !== "") {
 /** The window every channel of this process advertises. */
 export const channelWindow = size;
 
-if (size !== DEFAULT_WINDOW) {
-  const m = channelModule as unknown as Record<string, unknown>;
-  if (typeof m.windowAdjust !== "function" || m.MAX_WINDOW !== DEFAULT_WINDOW) {
-    throw new Error("ssh2's Channel module no longer has the shape lib/ssh/window.ts expects");
+const fixed = size !== DEFAULT_WINDOW;
+/** The window policy of this process (exported for tests). */
+export const tuner = new WindowTuner({
+  initial: size,
+  max: fixed ? size : MAX_CHANNEL_WINDOW,
+  budget: fixed ? 0 : WINDOW_BUDGET,
+  packet: PACKET,
+});
+
+const STATE = Symbol("warren window");
+type Tracked = ChannelLike & { [STATE]?: TunedChannel };
+
+function stateOf(ch: Tracked): TunedChannel {
+  let st = ch[STATE];
+  if (st === undefined) {
+    const fresh = tuner.channel();
+    ch[STATE] = st = fresh;
+    ch.once("close", () => tuner.closed(fresh));
   }
-  m.MAX_WINDOW = size;
-  m.WINDOW_THRESHOLD = size / 2;
-  m.windowAdjust = (ch: ChannelLike) => {
-    if (ch.outgoing.state === "closed") return;
-    const amount = size - ch.incoming.window;
-    if (amount <= 0) return;
+  return st;
+}
+
+/** ssh2's adjust hook, called for each packet delivered to a reader that keeps up. */
+function windowAdjust(ch: Tracked): void {
+  if (ch.outgoing.state === "closed") return;
+  const st = stateOf(ch);
+  const amount = tuner.adjust(st, ch.incoming.window);
+  if (amount > 0) {
     ch.incoming.window += amount;
     ch._client._protocol.channelWindowAdjust(ch.outgoing.id, amount);
-  };
+  }
+  const replies = ch._client._callbacks;
+  if (Array.isArray(replies) && st.received >= st.target / 4 && tuner.wantsProbe(st)) {
+    // The reply to a global request comes back in order: ssh2's keepalive
+    // queues its own callback the same way.
+    replies.push(() => {
+      const before = st.target;
+      tuner.probeAnswered(st);
+      if (st.target > before) {
+        log.debug("Channel {id}: window grown to {size} KiB", {
+          id: ch.outgoing.id,
+          size: st.target / 1024,
+        });
+      }
+    });
+    tuner.probeSent(st);
+    ch._client._protocol.ping();
+  }
 }
+
+const m = channelModule as unknown as Record<string, unknown> & {
+  Channel?: { prototype: { push(chunk: unknown, encoding?: unknown): boolean } };
+};
+if (
+  typeof m.windowAdjust !== "function" || m.MAX_WINDOW !== DEFAULT_WINDOW ||
+  typeof m.Channel?.prototype.push !== "function"
+) {
+  throw new Error("ssh2's Channel module no longer has the shape lib/ssh/window.ts expects");
+}
+m.MAX_WINDOW = size;
+m.WINDOW_THRESHOLD = Number.POSITIVE_INFINITY;
+m.windowAdjust = windowAdjust;
+const push = m.Channel.prototype.push;
+m.Channel.prototype.push = function (this: Tracked, chunk: unknown, encoding?: unknown): boolean {
+  const ok = push.call(this, chunk, encoding);
+  if (chunk instanceof Uint8Array) {
+    const st = stateOf(this);
+    st.received += chunk.length;
+    if (!ok) tuner.backpressure(st);
+  }
+  return ok;
+};

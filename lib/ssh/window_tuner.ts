@@ -1,0 +1,113 @@
+/**
+ * When to send CHANNEL_WINDOW_ADJUST, and how large a channel's window
+ * should be. Pure logic over a small view of a channel, so that it can be
+ * tested without ssh2; window.ts puts it under ssh2.
+ *
+ * Eager adjusts. ssh2 tops a window up only once half of it is used, so on
+ * average a quarter of the window sits idle. This follows OpenSSH
+ * (channel_check_window): adjust as soon as more than three packets are
+ * consumed, or the window falls below half.
+ *
+ * Growth. One channel moves at most one window per round trip. Where the
+ * connection can measure round trips (warren as the SSH client), the tuner
+ * estimates the bandwidth-delay product the way gRPC's BDP estimator does:
+ * it sends one ping, counts the bytes this channel receives until the reply,
+ * and when that sample reaches two thirds of the window the sender was
+ * window-limited, so the window doubles (to at most `max`). Only a channel
+ * whose local reader keeps up grows: data that meets backpressure stops the
+ * adjusts (ssh2 does not call the tuner then) and shrinks the window back to
+ * `initial`, so a slow reader cannot pin a large window's worth of memory.
+ * All growth above `initial` comes out of one per-process `budget`; a closed
+ * channel gives its share back.
+ */
+
+/** What the tuner reads and writes on a channel. */
+export interface TunedChannel {
+  /** The window this channel is granted up to. */
+  target: number;
+  /** Bytes received in all (for BDP samples). */
+  received: number;
+  /** The byte count when the outstanding ping was sent; undefined if none. */
+  probeFrom?: number;
+  /** Growth above `initial` this channel holds from the budget. */
+  grown: number;
+}
+
+export interface TunerOptions {
+  /** Starting window, and the floor after backpressure. */
+  initial: number;
+  /** Largest window one channel may grow to; `initial` turns growth off. */
+  max: number;
+  /** Growth above `initial`, summed over all channels of the process. */
+  budget: number;
+  /** The largest packet the peer sends (for "three packets consumed"). */
+  packet: number;
+}
+
+export class WindowTuner {
+  readonly options: TunerOptions;
+  #budgetLeft: number;
+
+  constructor(options: TunerOptions) {
+    this.options = options;
+    this.#budgetLeft = options.budget;
+  }
+
+  get budgetLeft(): number {
+    return this.#budgetLeft;
+  }
+
+  channel(): TunedChannel {
+    const { initial } = this.options;
+    return { target: initial, received: 0, grown: 0 };
+  }
+
+  /**
+   * Data was received and delivered to a reader that keeps up, and the peer
+   * may still send `window` bytes: the adjust to send now (0: none).
+   */
+  adjust(ch: TunedChannel, window: number): number {
+    const consumed = ch.target - window;
+    if (consumed <= 0) return 0;
+    if (consumed <= 3 * this.options.packet && window >= ch.target / 2) return 0;
+    return consumed;
+  }
+
+  /** Whether to start a BDP sample now (none outstanding, and the channel could grow). */
+  wantsProbe(ch: TunedChannel): boolean {
+    return ch.probeFrom === undefined && ch.target < this.options.max && this.#budgetLeft > 0;
+  }
+
+  probeSent(ch: TunedChannel): void {
+    ch.probeFrom = ch.received;
+  }
+
+  /** The ping's reply: grow if the channel received about a window in one round trip. */
+  probeAnswered(ch: TunedChannel): void {
+    if (ch.probeFrom === undefined) return;
+    const sample = ch.received - ch.probeFrom;
+    ch.probeFrom = undefined;
+    if (sample * 3 < ch.target * 2) return;
+    const want = Math.min(ch.target * 2, this.options.max) - ch.target;
+    const grow = Math.min(want, this.#budgetLeft);
+    if (grow <= 0) return;
+    ch.target += grow;
+    ch.grown += grow;
+    this.#budgetLeft -= grow;
+  }
+
+  /** The reader fell behind: back to the initial window (what is granted stays granted). */
+  backpressure(ch: TunedChannel): void {
+    this.#release(ch);
+    ch.target = this.options.initial;
+  }
+
+  closed(ch: TunedChannel): void {
+    this.#release(ch);
+  }
+
+  #release(ch: TunedChannel): void {
+    this.#budgetLeft += ch.grown;
+    ch.grown = 0;
+  }
+}

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { WindowTuner } from "./window_tuner.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const options = { initial: 2 * MiB, max: 16 * MiB, budget: 20 * MiB, packet: 32 * KiB };
+
+Deno.test("WindowTuner: adjusts once more than three packets are consumed, or below half", () => {
+  const t = new WindowTuner(options);
+  const ch = t.channel();
+  assert.equal(t.adjust(ch, 2 * MiB), 0);
+  assert.equal(t.adjust(ch, 2 * MiB - 96 * KiB), 0, "three packets: not yet");
+  assert.equal(t.adjust(ch, 2 * MiB - 96 * KiB - 1), 96 * KiB + 1);
+  // A small target: below half comes first.
+  const small = new WindowTuner({ ...options, initial: 128 * KiB, max: 128 * KiB });
+  const c2 = small.channel();
+  assert.equal(small.adjust(c2, 64 * KiB), 0);
+  assert.equal(small.adjust(c2, 64 * KiB - 1), 64 * KiB + 1);
+});
+
+Deno.test("WindowTuner: a window's worth in one round trip doubles the window, up to max", () => {
+  const t = new WindowTuner(options);
+  const ch = t.channel();
+  for (const expected of [4 * MiB, 8 * MiB, 16 * MiB]) {
+    assert.ok(t.wantsProbe(ch));
+    t.probeSent(ch);
+    assert.equal(t.wantsProbe(ch), false, "one probe at a time");
+    ch.received += ch.target; // the sender used the whole window in one round trip
+    t.probeAnswered(ch);
+    assert.equal(ch.target, expected);
+  }
+  assert.equal(t.wantsProbe(ch), false, "at max");
+  assert.equal(t.budgetLeft, 20 * MiB - 14 * MiB);
+  // Once grown, the adjust tops up to the new target.
+  assert.equal(t.adjust(ch, 2 * MiB), 14 * MiB);
+});
+
+Deno.test("WindowTuner: a sender that is not window-limited does not grow the window", () => {
+  const t = new WindowTuner(options);
+  const ch = t.channel();
+  t.probeSent(ch);
+  ch.received += Math.floor((2 * 2 * MiB) / 3) - 1;
+  t.probeAnswered(ch);
+  assert.equal(ch.target, 2 * MiB);
+});
+
+Deno.test("WindowTuner: growth comes out of one budget; backpressure and close give it back", () => {
+  const t = new WindowTuner({ ...options, budget: 6 * MiB });
+  const a = t.channel();
+  const b = t.channel();
+  const grow = (ch: ReturnType<WindowTuner["channel"]>) => {
+    t.probeSent(ch);
+    ch.received += ch.target;
+    t.probeAnswered(ch);
+  };
+  grow(a); // 2 → 4 MiB
+  grow(a); // 4 → 8 MiB
+  grow(b); // only 0 MiB left in the budget: 6 MiB spent
+  assert.deepEqual([a.target, b.target, t.budgetLeft], [8 * MiB, 2 * MiB, 0]);
+  assert.equal(t.wantsProbe(b), false);
+  t.backpressure(a);
+  assert.deepEqual([a.target, t.budgetLeft], [2 * MiB, 6 * MiB]);
+  assert.equal(t.adjust(a, 3 * MiB), 0, "what was granted stays granted, no more");
+  grow(b);
+  t.closed(b);
+  assert.equal(t.budgetLeft, 6 * MiB);
+});
+
+Deno.test("WindowTuner: max equal to initial (WARREN_CHANNEL_WINDOW) never probes or grows", () => {
+  const t = new WindowTuner({ ...options, initial: 8 * MiB, max: 8 * MiB, budget: 0 });
+  const ch = t.channel();
+  assert.equal(t.wantsProbe(ch), false);
+  assert.equal(t.adjust(ch, 4 * MiB), 4 * MiB);
+});
