@@ -3,8 +3,13 @@
  * against ssh -D) through one loopback sshd, alternating runs, medians and
  * the ratio warren/OpenSSH.
  *
- *   deno task bench [--quick] [--runs N] [--only throughput,latency,connrate,socks,memory]
- *                   [--size MIB] [--out DIR]
+ *   deno task bench [--quick] [--runs N] [--only throughput,latency,connrate,socks,wan,memory]
+ *                   [--tools warren,openssh,openssh-gcm,warren-chacha] [--size MIB] [--out DIR]
+ *
+ * OpenSSH runs at its default cipher and at aes128-gcm (warren's default);
+ * the table leads with the equal-cipher ratio. The wan part puts a relay
+ * that delays each direction (25 and 50 ms: 50 and 100 ms round trips) in
+ * front of sshd.
  *
  * Prints a table, writes bench-results/<timestamp>.json and a throughput-vs-
  * streams chart (<timestamp>.svg) next to it. Every process it starts is
@@ -30,9 +35,16 @@ import {
   startServers,
   startTunnel,
   type Tool,
+  TOOL_LABELS,
+  TOOLS,
 } from "./tunnels.ts";
+import { PAIRS } from "./report.ts";
+import { startDelayRelay } from "../_harness/delay_relay.ts";
 
-const PARTS = ["throughput", "latency", "connrate", "socks", "memory"] as const;
+const PARTS = ["throughput", "latency", "connrate", "socks", "wan", "memory"] as const;
+const DEFAULT_TOOLS: Tool[] = ["warren", "openssh", "openssh-gcm"];
+/** One-way delays of the wan part: 50 and 100 ms round trips. */
+const WAN_DELAYS_MS = [25, 50];
 type Part = typeof PARTS[number];
 const MiB = 1024 * 1024;
 
@@ -40,6 +52,7 @@ interface Options {
   quick: boolean;
   runs: number;
   only: Set<Part>;
+  tools: Tool[];
   sizeMiB: number;
   out: string;
   latencyCount: number;
@@ -49,10 +62,11 @@ interface Options {
 }
 
 const USAGE = `Usage: deno task bench [--quick] [--runs N] [--only ${PARTS.join(",")}]
-                       [--size MIB] [--out DIR] [--cpu-prof]
+                       [--tools ${TOOLS.join(",")}] [--size MIB] [--out DIR] [--cpu-prof]
   --quick   smoke run: 64 MiB transfers, fewer round trips and connections, 1 run
   --runs N  alternating runs per tool (default 3; medians are reported)
   --only    comma-separated parts to run (default: all)
+  --tools   contenders (default: ${DEFAULT_TOOLS.join(",")})
   --size    bytes per bulk transfer in MiB (default 512; split over parallel streams)
   --out     results folder (default bench-results/)
   --cpu-prof  run warren under deno --cpu-prof for the throughput/latency/connrate
@@ -68,7 +82,7 @@ function parseOptions(args: string[]): Options {
     return v;
   };
   for (const a of args) {
-    if (a.startsWith("--") && !/^--(quick|runs|only|size|out|help|cpu-prof)(=|$)/.test(a)) {
+    if (a.startsWith("--") && !/^--(quick|runs|only|tools|size|out|help|cpu-prof)(=|$)/.test(a)) {
       throw new Error(`unknown option ${a}`);
     }
   }
@@ -76,6 +90,11 @@ function parseOptions(args: string[]): Options {
   for (const p of (value("--only") ?? PARTS.join(",")).split(",").filter(Boolean)) {
     if (!PARTS.includes(p as Part)) throw new Error(`--only: unknown part ${p}`);
     only.add(p as Part);
+  }
+  const tools: Tool[] = [];
+  for (const t of (value("--tools") ?? DEFAULT_TOOLS.join(",")).split(",").filter(Boolean)) {
+    if (!TOOLS.includes(t as Tool)) throw new Error(`--tools: unknown tool ${t}`);
+    tools.push(t as Tool);
   }
   const runs = Number(value("--runs") ?? (quick ? 1 : 3));
   const sizeMiB = Number(value("--size") ?? (quick ? 64 : 512));
@@ -85,6 +104,7 @@ function parseOptions(args: string[]): Options {
     quick,
     runs,
     only,
+    tools,
     sizeMiB,
     out: value("--out") ?? `${ROOT}bench-results`,
     latencyCount: quick ? 300 : 5000,
@@ -179,6 +199,34 @@ async function benchTool(
       await t.close();
     }
   }
+  if (opts.only.has("wan")) {
+    for (const delay of WAN_DELAYS_MS) {
+      await attempt(`wan ${2 * delay} ms`, async () => {
+        await using relay = startDelayRelay(
+          { hostname: ctx.sshd.host, port: ctx.sshd.port },
+          delay,
+        );
+        const knownHosts = `${ctx.sshd.dir}/known_hosts_relay_${relay.port}`;
+        const line = (await Deno.readTextFile(ctx.sshd.knownHosts)).trim().split(" ").slice(1);
+        await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${relay.port} ${line.join(" ")}\n`);
+        const via = { ...ctx.sshd, port: relay.port, knownHosts };
+        const t = await startTunnel(tool, via, ctx.ports);
+        try {
+          const key = `wan${2 * delay}`;
+          const size = Math.max(16, Math.min(opts.sizeMiB, 128)) * MiB;
+          s[`${key}_down1`] = (await bulk(t, sshdPids, "down", 1, size / 2)).MiBps;
+          s[`${key}_down8`] = (await bulk(t, sshdPids, "down", 8, size)).MiBps;
+          s[`${key}_up1`] = (await bulk(t, sshdPids, "up", 1, size / 4)).MiBps;
+          progress(
+            `run ${run + 1} ${tool} ${2 * delay} ms: down1 ${s[`${key}_down1`].toFixed(0)}, ` +
+              `down8 ${s[`${key}_down8`].toFixed(0)}, up1 ${s[`${key}_up1`].toFixed(0)} MiB/s`,
+          );
+        } finally {
+          await t.close();
+        }
+      });
+    }
+  }
   if (opts.only.has("memory")) {
     await attempt("memory", async () => {
       // A fresh process, so VmHWM is not the bulk transfers' high-water mark.
@@ -223,25 +271,34 @@ async function main(args: string[]): Promise<number> {
       const profDir = opts.cpuProf ? `${opts.out}/${stamp}-cpuprof` : undefined;
       if (profDir) await Deno.mkdir(profDir, { recursive: true });
       const ctx = { sshd, ports: servers.ports, errors, profDir };
-      const ciphers = {
-        warren: await negotiatedCipher("warren", sshd, servers.ports).catch((e) => `error: ${e}`),
-        openssh: await negotiatedCipher("openssh", sshd, servers.ports).catch((e) => `error: ${e}`),
-      };
-      progress(`ciphers: warren ${ciphers.warren}; OpenSSH ${ciphers.openssh}`);
-      const samples: Record<Tool, Sample[]> = { warren: [], openssh: [] };
+      const ciphers: Partial<Record<Tool, string>> = {};
+      for (const tool of opts.tools) {
+        ciphers[tool] = await negotiatedCipher(tool, sshd, servers.ports)
+          .catch((e) => `error: ${e}`);
+      }
+      progress(`ciphers: ${opts.tools.map((t) => `${TOOL_LABELS[t]} ${ciphers[t]}`).join("; ")}`);
+      const samples: Partial<Record<Tool, Sample[]>> = {};
+      for (const tool of opts.tools) samples[tool] = [];
       for (let run = 0; run < opts.runs; run++) {
-        const order: Tool[] = run % 2 === 0 ? ["warren", "openssh"] : ["openssh", "warren"];
-        for (const tool of order) samples[tool].push(await benchTool(tool, run, opts, ctx));
+        // Rotate the order so that no tool always runs first (or last).
+        const k = run % opts.tools.length;
+        const order = [...opts.tools.slice(k), ...opts.tools.slice(0, k)];
+        for (const tool of order) samples[tool]!.push(await benchTool(tool, run, opts, ctx));
       }
       const med = medians(samples);
-      const ratios = Object.fromEntries(
-        Object.keys(med.warren).filter((k) => med.openssh[k] > 0)
-          .map((k) => [k, med.warren[k] / med.openssh[k]]),
-      );
+      const ratios: Record<string, Record<string, number>> = {};
+      for (const [a, b] of PAIRS) {
+        const wa = med[a];
+        const ob = med[b];
+        if (!wa || !ob) continue;
+        ratios[`${a}/${b}`] = Object.fromEntries(
+          Object.keys(wa).filter((k) => ob[k] > 0).map((k) => [k, wa[k] / ob[k]]),
+        );
+      }
       const text = table(med, samples, opts.openConns);
       const seconds = (performance.now() - started) / 1000;
       console.log(`\n${text}\n`);
-      console.log(`ciphers: warren ${ciphers.warren}\n         OpenSSH ${ciphers.openssh}`);
+      for (const tool of opts.tools) console.log(`cipher ${TOOL_LABELS[tool]}: ${ciphers[tool]}`);
       const record = {
         stamp,
         seconds,
@@ -260,12 +317,11 @@ async function main(args: string[]): Promise<number> {
         const svg = throughputChart(
           `Upload through the tunnel, ${opts.sizeMiB} MiB total (median of ${opts.runs})`,
           STREAMS,
-          [
-            { name: "warren", color: "#d62728", tool: "warren" as Tool },
-            { name: "OpenSSH ssh", color: "#1f77b4", tool: "openssh" as Tool },
-          ].map((s) => ({
-            ...s,
-            points: STREAMS.map((n) => [n, med[s.tool][`up${n}`] ?? NaN] as [number, number]),
+          opts.tools.map((tool, i) => ({
+            name: TOOL_LABELS[tool],
+            color: ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e"][i % 4],
+            tool,
+            points: STREAMS.map((n) => [n, med[tool]?.[`up${n}`] ?? NaN] as [number, number]),
           })),
         );
         await Deno.writeTextFile(json.replace(/\.json$/, ".svg"), svg);

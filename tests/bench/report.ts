@@ -3,7 +3,7 @@
  * is one tool's figures from one run, keyed by metric; a metric a run did not
  * measure (or that failed) is simply absent.
  */
-import type { Tool } from "./tunnels.ts";
+import { type Tool, TOOL_LABELS } from "./tunnels.ts";
 
 export type Sample = Record<string, number>;
 
@@ -42,6 +42,12 @@ export const METRICS: Metric[] = [
   m("socks_lat_p50", "SOCKS5: 64 B round trip p50", "µs", "lower"),
   m("socks_lat_p99", "SOCKS5: 64 B round trip p99", "µs", "lower"),
   m("socks_conn_rate", "SOCKS5: new connections", "conn/s", "higher"),
+  m("wan50_down1", "50 ms link: download, 1 stream", "MiB/s", "higher"),
+  m("wan50_down8", "50 ms link: download, 8 streams", "MiB/s", "higher"),
+  m("wan50_up1", "50 ms link: upload, 1 stream", "MiB/s", "higher"),
+  m("wan100_down1", "100 ms link: download, 1 stream", "MiB/s", "higher"),
+  m("wan100_down8", "100 ms link: download, 8 streams", "MiB/s", "higher"),
+  m("wan100_up1", "100 ms link: upload, 1 stream", "MiB/s", "higher"),
   m("rss_idle", "RSS idle", "MiB", "lower"),
   m("rss_open", "RSS, N conns open", "MiB", "lower"),
   m("hwm_open", "peak RSS (VmHWM), N open", "MiB", "lower"),
@@ -54,14 +60,15 @@ export function median(values: number[]): number | undefined {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
-export type Medians = Record<Tool, Record<string, number>>;
+export type Medians = Partial<Record<Tool, Record<string, number>>>;
 
-export function medians(samples: Record<Tool, Sample[]>): Medians {
-  const out = { warren: {}, openssh: {} } as Medians;
+export function medians(samples: Partial<Record<Tool, Sample[]>>): Medians {
+  const out: Medians = {};
   for (const tool of Object.keys(samples) as Tool[]) {
+    out[tool] = {};
     for (const { key } of METRICS) {
-      const v = median(samples[tool].map((s) => s[key]).filter((x) => x !== undefined));
-      if (v !== undefined) out[tool][key] = v;
+      const v = median(samples[tool]!.map((s) => s[key]).filter((x) => x !== undefined));
+      if (v !== undefined) out[tool]![key] = v;
     }
   }
   return out;
@@ -74,30 +81,52 @@ function fmt(v: number | undefined): string {
   return v.toFixed(2);
 }
 
+/**
+ * The ratio columns: each warren variant against the OpenSSH run at the same
+ * cipher (the lead), then warren's default against OpenSSH's default.
+ */
+export const PAIRS: [Tool, Tool][] = [
+  ["warren", "openssh-gcm"],
+  ["warren-chacha", "openssh"],
+  ["warren", "openssh"],
+];
+
 /** The results table as Markdown (also readable on a terminal). */
-export function table(med: Medians, runs: Record<Tool, Sample[]>, openConns: number): string {
+export function table(
+  med: Medians,
+  runs: Partial<Record<Tool, Sample[]>>,
+  openConns: number,
+): string {
+  const tools = Object.keys(runs) as Tool[];
+  const pairs = PAIRS.filter(([a, b]) => tools.includes(a) && tools.includes(b));
   const rows = [
-    ["metric", "unit", "warren", "OpenSSH", "warren/OpenSSH", "runs (w/o)"],
-    ["---", "---", "---:", "---:", "---:", "---:"],
+    [
+      "metric",
+      "unit",
+      ...tools.map((t) => TOOL_LABELS[t]),
+      ...pairs.map(([a, b]) => `${TOOL_LABELS[a]}/${TOOL_LABELS[b]}`),
+      "runs",
+    ],
+    ["---", "---", ...tools.map(() => "---:"), ...pairs.map(() => "---:"), "---:"],
   ];
   for (const metric of METRICS) {
-    const w = med.warren[metric.key];
-    const o = med.openssh[metric.key];
-    if (w === undefined && o === undefined) continue;
-    const ratio = w !== undefined && o !== undefined && o > 0 ? w / o : undefined;
-    const good = ratio === undefined
-      ? ""
-      : (metric.better === "higher") === (ratio >= 1)
-      ? ""
-      : " *";
-    const n = (t: Tool) => runs[t].filter((s) => s[metric.key] !== undefined).length;
+    const values = tools.map((t) => med[t]?.[metric.key]);
+    if (values.every((v) => v === undefined)) continue;
+    const ratios = pairs.map(([a, b]) => {
+      const w = med[a]?.[metric.key];
+      const o = med[b]?.[metric.key];
+      if (w === undefined || o === undefined || !(o > 0)) return "-";
+      const ratio = w / o;
+      const worse = (metric.better === "higher") !== (ratio >= 1);
+      return `${ratio.toFixed(2)}${worse ? " *" : ""}`;
+    });
+    const n = (t: Tool) => runs[t]!.filter((s) => s[metric.key] !== undefined).length;
     rows.push([
       metric.label.replace("N ", `${openConns} `),
       metric.unit,
-      fmt(w),
-      fmt(o),
-      ratio === undefined ? "-" : `${ratio.toFixed(2)}${good}`,
-      `${n("warren")}/${n("openssh")}`,
+      ...values.map(fmt),
+      ...ratios,
+      tools.map(n).join("/"),
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

@@ -13,8 +13,27 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { freePort, sleep } from "../_harness/free_port.ts";
 import type { BenchSshd } from "./sshd.ts";
 
-export type Tool = "warren" | "openssh";
-export const TOOLS: Tool[] = ["warren", "openssh"];
+/**
+ * The contenders. OpenSSH runs at its default cipher (chacha20-poly1305 on
+ * this build) and at aes128-gcm, warren's default with libcrypto: the equal-
+ * cipher pairing is warren against openssh-gcm. warren-chacha is warren at
+ * OpenSSH's default cipher, for the other like-with-like pairing.
+ */
+export type Tool = "warren" | "openssh" | "openssh-gcm" | "warren-chacha";
+export const TOOLS: Tool[] = ["warren", "openssh", "openssh-gcm", "warren-chacha"];
+export const TOOL_LABELS: Record<Tool, string> = {
+  warren: "warren",
+  openssh: "OpenSSH",
+  "openssh-gcm": "OpenSSH gcm",
+  "warren-chacha": "warren chacha",
+};
+const CIPHER_OPTION: Record<Tool, string[]> = {
+  warren: [],
+  openssh: [],
+  "openssh-gcm": ["-c", "aes128-gcm@openssh.com"],
+  "warren-chacha": ["-o", "Ciphers=chacha20-poly1305@openssh.com"],
+};
+export const isWarren = (tool: Tool): boolean => tool.startsWith("warren");
 export const ROOT = fromFileUrl(new URL("../../", import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 const live = new Set<() => Promise<void>>();
@@ -152,7 +171,7 @@ export async function startTunnel(
     sshd.user,
     ...forwards,
   ];
-  const p = tool === "warren"
+  const p = isWarren(tool)
     ? spawn(
       Deno.execPath(),
       [
@@ -161,6 +180,7 @@ export async function startTunnel(
         `${ROOT}main.ts`,
         verbose ? "-vvv" : "-q",
         "-B",
+        ...CIPHER_OPTION[tool],
         ...common,
         "-L",
         `socks/127.0.0.1:${ports.socks}`,
@@ -182,6 +202,7 @@ export async function startTunnel(
         "IdentitiesOnly=yes",
         "-o",
         "ExitOnForwardFailure=yes",
+        ...CIPHER_OPTION[tool],
         ...common,
         "-D",
         `127.0.0.1:${ports.socks}`,
@@ -237,7 +258,7 @@ export async function negotiatedCipher(
   const t = await startTunnel(tool, sshd, target, true);
   await t.close();
   const text = t.stderr();
-  const re = tool === "warren"
+  const re = isWarren(tool)
     ? /Handshake: (C->S|S->C) cipher: (\S+)/gi
     : /kex: (client->server|server->client) cipher: (\S+) MAC: (\S+)/g;
   const found = [...text.matchAll(re)].map((m) =>
