@@ -7,10 +7,12 @@ import { configureCrypto } from "./lib/ssh/crypto/hook.ts";
 import { windowError } from "./lib/ssh/window.ts";
 import { SUBCOMMANDS } from "./lib/commands/registry.ts";
 import { isBackgroundChild, runInBackground } from "./lib/cli/background.ts";
-import { parseClientCommandLine, runClient } from "./lib/commands/client.ts";
 import { causeChain, ConfigError, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
 import { levelFor, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
+
+/** The client command, loaded only when no subcommand runs. */
+const client = () => import("./lib/commands/client.ts");
 
 function fail(err: unknown, verbosity: number): number {
   const line = verbosity > 0 ? causeChain(err) : (err instanceof Error ? err.message : String(err));
@@ -29,17 +31,17 @@ async function main(args: string[]): Promise<number> {
   } catch (err) {
     return fail(err, 0);
   }
-  const sub = args.length > 0 && Object.hasOwn(SUBCOMMANDS, args[0]) ? SUBCOMMANDS[args[0]] : null;
-  if (sub) {
+  const load = args.length > 0 && Object.hasOwn(SUBCOMMANDS, args[0]) ? SUBCOMMANDS[args[0]] : null;
+  if (load) {
     try {
-      return await sub.run(args.slice(1), env);
+      return await (await load()).run(args.slice(1), env);
     } catch (err) {
       return fail(err, args.includes("-v") || args.includes("--verbose") ? 1 : 0);
     }
   }
   let parsed;
   try {
-    parsed = await parseClientCommandLine(args, env);
+    parsed = await (await client()).parseClientCommandLine(args, env);
   } catch (err) {
     return err instanceof UsageError ? fail(err, 0) : fail(err, 1);
   }
@@ -57,7 +59,7 @@ async function main(args: string[]): Promise<number> {
     if (config.background && !isBackgroundChild()) {
       return await runInBackground(args, (pid) => console.log(pid));
     }
-    return await runClient(config);
+    return await (await client()).runClient(config);
   } catch (err) {
     return fail(err, config.verbosity);
   }

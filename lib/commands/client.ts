@@ -22,9 +22,7 @@ import { ActivityTracker } from "../tunnel/activity.ts";
 import { isBackgroundChild, signalReady } from "../cli/background.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import type { Env } from "../config/env.ts";
-import { findProfile } from "../config/tectia/model.ts";
-import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
-import { isProfileCandidate, profileLayer } from "../profiles/target.ts";
+import { isProfileCandidate } from "../profiles/target.ts";
 
 const log = logger("client");
 
@@ -247,6 +245,10 @@ async function exists(path: string): Promise<boolean> {
 export async function parseClientCommandLine(argv: string[], env: Env): Promise<CommandLine> {
   const { target, configFile } = peekTarget(argv);
   if (target !== undefined && isProfileCandidate(target)) {
+    // The XML reader is loaded only for a target that may be a profile.
+    const { loadBrokerConfig, resolveConfigPath } = await import("../config/tectia/load.ts");
+    const { findProfile } = await import("../config/tectia/model.ts");
+    const { profileLayer } = await import("../profiles/target.ts");
     const path = resolveConfigPath(configFile, env);
     const named = configFile !== undefined || !!env("WARREN_CONFIG");
     if (named || await exists(path)) {

@@ -6,18 +6,17 @@
  * Each subcommand is one file of this folder and gets the arguments after its
  * name; it returns the exit code and throws UsageError/WarrenError for main.ts
  * to report.
+ *
+ * Each is loaded only when it runs (a plain `warren -L` loads no XML reader
+ * and no server). The specifiers are literal, so `deno compile` still sees
+ * and embeds every module.
  */
 import type { Subcommand } from "./subcommand.ts";
-import { configCommand } from "./config.ts";
-import { brokerCommand } from "./broker.ts";
-import { ctlCommand } from "./ctl.ts";
-import { probeKeyCommand } from "./probe_key.ts";
-import { serveCommand } from "./serve.ts";
 
-export const SUBCOMMANDS: Record<string, Subcommand> = {
-  config: configCommand,
-  broker: brokerCommand,
-  ctl: ctlCommand,
-  "probe-key": probeKeyCommand,
-  serve: serveCommand,
+export const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
+  config: async () => (await import("./config.ts")).configCommand,
+  broker: async () => (await import("./broker.ts")).brokerCommand,
+  ctl: async () => (await import("./ctl.ts")).ctlCommand,
+  "probe-key": async () => (await import("./probe_key.ts")).probeKeyCommand,
+  serve: async () => (await import("./serve.ts")).serveCommand,
 };
