@@ -19,7 +19,7 @@ export interface ControlStream {
   write(bytes: Uint8Array): Promise<void>;
   /** Send EOF; the other direction stays open. */
   closeWrite(): Promise<void>;
-  /** Close both directions now. */
+  /** Close both directions: now, or after our EOF has gone out if it was sent. */
   close(): void;
 }
 
@@ -101,7 +101,17 @@ export function channelStream(channel: Duplex): ControlStream {
       return Promise.resolve();
     },
     close() {
-      channel.destroy();
+      // After our EOF, ssh2 may still hold bytes waiting for window; closing
+      // now would drop them (as in pump.ts): close once they are sent.
+      if (channel.writableEnded && !channel.writableFinished && !channel.destroyed && !error) {
+        const now = () => {
+          channel.off("finish", now);
+          channel.off("close", now);
+          channel.destroy();
+        };
+        channel.once("finish", now);
+        channel.once("close", now);
+      } else channel.destroy();
     },
   };
 }
