@@ -10,7 +10,7 @@ import { isBackgroundChild, runInBackground } from "./lib/cli/background.ts";
 import { parseClientCommandLine, runClient } from "./lib/commands/client.ts";
 import { causeChain, ConfigError, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
 import { levelFor, setupLogging } from "./lib/log.ts";
-import { VERSION } from "./lib/version.ts";
+import { versionLine } from "./lib/version.ts";
 
 function fail(err: unknown, verbosity: number): number {
   const line = verbosity > 0 ? causeChain(err) : (err instanceof Error ? err.message : String(err));
@@ -48,7 +48,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (parsed.kind === "version") {
-    console.log(`warren ${VERSION} (deno ${Deno.version.deno})`);
+    console.log(versionLine());
     return 0;
   }
   const config = parsed.config;

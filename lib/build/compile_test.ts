@@ -16,6 +16,19 @@ import {
   TARGETS,
 } from "./compile.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
+import { VERSION } from "../version.ts";
+
+/** `warren -V` run from source in `dir`, with the binary's permissions. */
+async function warrenV(dir: string): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...PERMISSION_FLAGS, join(dir, "main.ts"), "-V"],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
 
 Deno.test("compile: one deno compile per target, with build.json's permissions and includes", () => {
   assert.deepEqual(TARGETS, build.targets.map((t) => t.target));
@@ -56,6 +69,20 @@ Deno.test("compile: the staged copy carries the commit; the work tree's stamp st
         await Deno.readTextFile(join(ROOT, file)),
       );
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("warren -V: version, Deno, target, and the stamped commit, or 'source' from the work tree", async () => {
+  const commit = await sourceCommit();
+  const dir = await stage(commit);
+  try {
+    const head = `warren ${VERSION.replaceAll(".", "\\.")} \\(deno ${
+      Deno.version.deno.replaceAll(".", "\\.")
+    }, ${Deno.build.target}, `;
+    assert.match(await warrenV(dir), new RegExp(`^${head}commit ${commit}\\)\n$`));
+    assert.match(await warrenV(ROOT), new RegExp(`^${head}source\\)\n$`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
