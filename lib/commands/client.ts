@@ -25,6 +25,8 @@ import type { Env } from "../config/env.ts";
 import { findProfile } from "../config/tectia/model.ts";
 import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
 import { isProfileCandidate, profileLayer } from "../profiles/target.ts";
+import { scopePermissions } from "../cli/scope.ts";
+import { clientNeedsOnceUp, clientNeedsToStart } from "../cli/client_scope.ts";
 
 const log = logger("client");
 
@@ -154,6 +156,13 @@ export async function runClient(config: ClientConfig): Promise<number> {
     prompter,
     protocolDebug: config.verbosity >= 3,
   };
+  scopePermissions(
+    "before connecting",
+    clientNeedsToStart(config, {
+      interactive: prompter !== undefined,
+      agentSocket: target.agentSocket,
+    }),
+  );
   const connecting = config.gateways?.length
     ? connectThrough([...config.gateways.map((g) => ({ ...g, prompter })), target])
     : connectSsh(target);
@@ -184,6 +193,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
       command = runCommand(config.command);
       command.status.then((code) => outcome.resolve({ why: "command", code }));
     }
+    scopePermissions("once up", clientNeedsOnceUp(config));
     const result = await outcome.promise;
     switch (result.why) {
       case "signal":
