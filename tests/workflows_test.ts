@@ -10,8 +10,8 @@
  *   binary: main.ts from a copy of the tree stamped with the commit (as
  *   lib/build/compile.ts stamps it), under the binary's permissions. That
  *   runs the checksum check, `-V` (version, Deno, target, commit), `--help`,
- *   the demo (`warren serve` and a client, both the stand-in) and `config
- *   check`, as the workflow will with the real binary on each OS.
+ *   the demo (`warren serve` and a client, both the stand-in), `config
+ *   check` and `-f`, as the workflow will with the real binary on each OS.
  */
 import assert from "node:assert/strict";
 import { delimiter, dirname, join } from "node:path";
@@ -173,6 +173,7 @@ Deno.test("release.yml: on a tag, build.json's targets built, smoke-tested each 
       /"\.\/dist\/\$BIN" --help/,
       /deno task demo --binary "dist\/\$BIN"/,
       /"\.\/dist\/\$BIN" config check config\/ssh-broker-config\.xml/,
+      /"\.\/dist\/\$BIN" -f -B /,
     ]
   ) assert.match(smokeRuns, part);
   await Deno.stat(join(ROOT, "config/ssh-broker-config.xml"));
@@ -238,7 +239,7 @@ Deno.test({
         assert.equal(out.code, 0, `${step.name}:\n${text}`);
         ran++;
       }
-      assert.equal(ran, 5);
+      assert.equal(ran, 6);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
