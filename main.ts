@@ -3,13 +3,15 @@
  * codes (0 ok, 1 runtime failure, 2 usage). Nothing else lives here.
  */
 import { HELP } from "./lib/cli/help.ts";
-import { configureCrypto } from "./lib/ssh/crypto/hook.ts";
+import { activeCrypto, configureCrypto } from "./lib/ssh/crypto/hook.ts";
 import { windowError } from "./lib/ssh/window.ts";
 import { SUBCOMMANDS } from "./lib/commands/registry.ts";
 import { isBackgroundChild, runInBackground } from "./lib/cli/background.ts";
 import { causeChain, ConfigError, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
 import { levelFor, setupLogging } from "./lib/log.ts";
-import { VERSION } from "./lib/version.ts";
+import { dropPermission, scopePermissions } from "./lib/cli/scope.ts";
+import { foregroundNeeds } from "./lib/cli/client_scope.ts";
+import { versionLine } from "./lib/version.ts";
 
 /** The client command, loaded only when no subcommand runs. */
 const client = () => import("./lib/commands/client.ts");
@@ -26,8 +28,14 @@ function fail(err: unknown, verbosity: number): number {
 async function main(args: string[]): Promise<number> {
   const env = (name: string) => Deno.env.get(name);
   try {
-    configureCrypto(env("WARREN_CRYPTO"));
+    const crypto = configureCrypto(env("WARREN_CRYPTO"));
     if (windowError) throw new UsageError(windowError);
+    // libcrypto was loaded (or passed over) when the crypto module loaded.
+    const skipped = activeCrypto().fallbackReason;
+    dropPermission(
+      "ffi",
+      skipped ? `libcrypto not used: ${skipped}` : `loaded ${crypto.description}`,
+    );
   } catch (err) {
     return fail(err, 0);
   }
@@ -50,13 +58,14 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (parsed.kind === "version") {
-    console.log(`warren ${VERSION} (deno ${Deno.version.deno})`);
+    console.log(versionLine());
     return 0;
   }
   const config = parsed.config;
   setupLogging(levelFor(config.verbosity));
   try {
     if (config.background && !isBackgroundChild()) {
+      scopePermissions("in the -f foreground", foregroundNeeds());
       return await runInBackground(args, (pid) => console.log(pid));
     }
     return await (await client()).runClient(config);

@@ -17,6 +17,7 @@ export const LAYERS: readonly (readonly string[])[] = [
     "lib/log.ts",
     "lib/version.ts",
     "lib/permissions.ts",
+    "lib/build",
     "lib/net",
     "lib/protocols",
   ],

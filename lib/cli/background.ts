@@ -17,10 +17,16 @@ export function isBackgroundChild(): boolean {
   return Deno.env.get(BACKGROUND_ENV) === "1";
 }
 
-/** The command line that runs this program again with `args`. */
-export function selfCommand(args: string[]): [string, string[]] {
+/**
+ * The command line that runs this program again with `args`: a compiled
+ * binary runs itself (its permissions are built in); from source, deno runs
+ * the main module with the binary's permissions.
+ */
+export function selfCommand(
+  args: string[],
+  compiled: boolean = Deno.build.standalone,
+): [string, string[]] {
   const exe = Deno.execPath();
-  const compiled = Deno.mainModule.includes("deno-compile-");
   if (compiled) return [exe, args];
   return [exe, ["run", "--no-prompt", ...PERMISSION_FLAGS, Deno.mainModule, ...args]];
 }

@@ -86,7 +86,7 @@ Output:
                          -L socks/PORT).                  e.g. -D 2
   -v, --verbose          More detail (repeatable).        e.g. -vv
   -q, --quiet            Errors only.                     e.g. -q
-  -V, --version          Print the version.
+  -V, --version          Print the version, Deno version, target and commit.
   -h, --help             Print this help.
 
 Exit status: 0 success, 1 runtime failure (connect, auth, host key, tunnel),

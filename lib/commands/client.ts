@@ -23,6 +23,8 @@ import { isBackgroundChild, signalReady } from "../cli/background.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import type { Env } from "../config/env.ts";
 import { isProfileCandidate } from "../profiles/target.ts";
+import { scopePermissions } from "../cli/scope.ts";
+import { clientNeedsOnceUp, clientNeedsToStart } from "../cli/client_scope.ts";
 
 const log = logger("client");
 
@@ -152,6 +154,13 @@ export async function runClient(config: ClientConfig): Promise<number> {
     prompter,
     protocolDebug: config.verbosity >= 3,
   };
+  scopePermissions(
+    "before connecting",
+    clientNeedsToStart(config, {
+      interactive: prompter !== undefined,
+      agentSocket: target.agentSocket,
+    }),
+  );
   const connecting = config.gateways?.length
     ? connectThrough([...config.gateways.map((g) => ({ ...g, prompter })), target])
     : connectSsh(target);
@@ -182,6 +191,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
       command = runCommand(config.command);
       command.status.then((code) => outcome.resolve({ why: "command", code }));
     }
+    scopePermissions("once up", clientNeedsOnceUp(config));
     const result = await outcome.promise;
     switch (result.why) {
       case "signal":

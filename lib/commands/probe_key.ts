@@ -24,6 +24,7 @@ import {
 } from "../config/known_hosts.ts";
 import { EXIT_OK, messageOf, UsageError, WarrenError } from "../errors.ts";
 import { Client } from "../ssh/ssh2.ts";
+import { scopePermissions } from "../cli/scope.ts";
 
 export const PROBE_HELP =
   `Usage: warren probe-key [--save-hostkey] [--known-hosts FILE] [-t SECONDS] host[#port]
@@ -126,6 +127,9 @@ async function run(args: string[], env: Env): Promise<number> {
     ? 15
     : parsePort(values.timeout, "Invalid --timeout", 1);
   const file = values["known-hosts"] ?? `${homeDir(env)}/.ssh/known_hosts`;
+  scopePermissions("before probing", {
+    write: values["save-hostkey"] ? [`--save-hostkey: ${file}`] : [],
+  });
   const blob = await probeHostKey(target.host, port, timeout);
   const type = keyTypeOfBlob(blob);
   const name = `${target.host.includes(":") ? `[${target.host}]` : target.host}#${port}`;

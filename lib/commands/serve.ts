@@ -29,6 +29,7 @@ import {
 } from "../server/permits.ts";
 import { WarrenServer } from "../server/server.ts";
 import { parseStartups, type Startups } from "../server/startups.ts";
+import { scopePermissions } from "../cli/scope.ts";
 
 const log = logger("serve");
 
@@ -197,6 +198,11 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
   }
   const c = parsed.config;
   setupLogging(levelFor(c.verbosity));
+  const generate = c.hostKeyPath === undefined;
+  scopePermissions("before starting", {
+    write: generate ? ["the host key, generated on first run"] : [],
+    env: generate ? ["the host key's default path ($XDG_CONFIG_HOME, $HOME)"] : [],
+  });
   const keyCount = await loadKeys(c.authorizedKeysFile);
   const hostKey = await loadHostKey(
     c.hostKeyPath ?? defaultHostKeyPath(env),
@@ -236,6 +242,7 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
         addr: hostPort(addr.hostname, addr.port),
       });
     }
+    scopePermissions("once listening", {});
     const signal = await signals.wait;
     log.info("Received {signal}: closing connections", { signal });
     await server.close();

@@ -1,6 +1,7 @@
 /**
  * The demo's warren processes: main.ts run as a user runs it (`deno run` with
- * the compiled binary's permissions), its stderr collected line by line so
+ * the compiled binary's permissions), or a compiled binary when one is given
+ * (the release workflow's smoke test), its stderr collected line by line so
  * the demo can wait for "Listening on ..." and show the log afterwards.
  */
 import { PERMISSION_FLAGS } from "../permissions.ts";
@@ -16,10 +17,10 @@ export class WarrenProcess implements AsyncDisposable {
   #reading: Promise<void>;
   #changed = Promise.withResolvers<void>();
 
-  constructor(name: string, args: string[], env: Record<string, string>) {
+  constructor(name: string, args: string[], env: Record<string, string>, binary?: string) {
     this.name = name;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--no-prompt", ...PERMISSION_FLAGS, MAIN, ...args],
+    const child = new Deno.Command(binary ?? Deno.execPath(), {
+      args: binary ? args : ["run", "--quiet", "--no-prompt", ...PERMISSION_FLAGS, MAIN, ...args],
       env: { NO_COLOR: "1", ...env },
       cwd: ROOT, // where deno.json maps the npm imports
       stdin: "null",
