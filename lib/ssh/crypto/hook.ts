@@ -91,8 +91,17 @@ function finishOnFree(cipher: unknown, field: string): unknown {
 
 const builtin = await loadBuiltin();
 // Load libcrypto now, once per process, rather than inside the first
-// connection (the library stays loaded for the life of the process).
-loadOpenSsl();
+// connection (the library stays loaded for the life of the process); not at
+// all when WARREN_CRYPTO=builtin keeps warren off native libraries.
+if (builtinRequested() !== true) loadOpenSsl();
+
+function builtinRequested(): boolean | undefined {
+  try {
+    return Deno.env.get("WARREN_CRYPTO") === "builtin";
+  } catch {
+    return undefined; // no env permission: auto
+  }
+}
 let active: Primitives | undefined;
 /** Why libcrypto is not in use, when it is not. */
 let fallbackReason: string | undefined;

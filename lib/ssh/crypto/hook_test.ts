@@ -50,3 +50,25 @@ Deno.test("the default cipher order puts the backend's fastest AEAD first", () =
     configureCrypto("auto");
   }
 });
+
+Deno.test({
+  name: "WARREN_CRYPTO=builtin loads no libcrypto; auto does (where there is one)",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const mapped = async (mode: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `await import(${JSON.stringify(new URL("./hook.ts", import.meta.url).href)});` +
+        `console.log(Deno.readTextFileSync("/proc/self/maps").includes("libcrypto"))`,
+      ],
+      env: { WARREN_CRYPTO: mode },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim() === "true";
+  };
+  assert.equal(await mapped("builtin"), false);
+  if (configureCrypto("auto").name === "openssl") assert.equal(await mapped("auto"), true);
+});
