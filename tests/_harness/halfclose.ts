@@ -5,7 +5,9 @@
  *
  * - `startExchangeOrigin()` is the far side: one process listening on four
  *   ports (going first or second, plain TCP or FTP), reporting each finished
- *   exchange; `next(listener)` waits for the next report of a listener.
+ *   exchange, a fifth (`probe`) that says "probe" and closes, and a sixth
+ *   (`abort`) that resets mid-stream; `next(listener)` waits for the next
+ *   report of a listener.
  * - `runNear()` is the near side: one connection (optionally through a
  *   SOCKS5 proxy, or as an FTP client), run to completion with a time limit.
  * - `assertExchange()` compares the two reports and fails with a line that
@@ -24,6 +26,8 @@ export type Order = "far-first" | "near-first";
 export const ORDERS: readonly Order[] = ["far-first", "near-first"];
 
 export type Listener = "sendFirst" | "receiveFirst" | "ftpSendFirst" | "ftpReceiveFirst";
+/** Every port of the far side: the exchange listeners, `probe` and `abort` (see halfclose_peer.ts). */
+export type OriginPorts = Record<Listener | "probe" | "abort", number>;
 
 const PROGRAM = new URL("./halfclose_peer.ts", import.meta.url).pathname;
 const DENO_ARGS = ["run", "--quiet", "--no-config", "--no-lock", "--no-prompt", "--allow-net"];
@@ -32,7 +36,7 @@ const MiB = 1024 * 1024;
 
 export interface ExchangeOrigin extends AsyncDisposable {
   host: string;
-  ports: Record<Listener, number>;
+  ports: OriginPorts;
   bytes: number;
   /** The next finished exchange on `listener` (fails after `timeoutMs`). */
   next(listener: Listener, timeoutMs?: number): Promise<ExchangeReport>;
@@ -96,7 +100,7 @@ export async function startExchangeOrigin(
     await reading;
     await stderr;
   };
-  let ports: Record<Listener, number>;
+  let ports: OriginPorts;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const first = await Promise.race([

@@ -12,9 +12,13 @@
  * adds or reorders one byte in either direction shows as a mismatch.
  *
  *   listen --host H [--bytes N] [--seed S (default 1)]
- *     The far side (an origin server). Listens on four ports of H, printing
+ *     The far side (an origin server). Listens on six ports of H, printing
  *     one JSON line when ready: {"sendFirst":P,"receiveFirst":P,
- *     "ftpSendFirst":P,"ftpReceiveFirst":P}. On the first two each
+ *     "ftpSendFirst":P,"ftpReceiveFirst":P,"probe":P,"abort":P}. `probe` writes
+ *     "probe\n" on each connection and closes it, unreported: a client may
+ *     dial its forward of it to learn that its tunnels are up. `abort` (also
+ *     unreported) sends N bytes without reading and closes, so a client that
+ *     is still sending sees a reset in mid-stream. On sendFirst and receiveFirst each
  *     connection is one exchange, going first or second. The ftp ports are a
  *     minimal FTP server (USER, PASS, TYPE, PASV, EPSV, RETR, QUIT) whose
  *     RETR data connection carries the exchange both ways instead of a file,
@@ -290,6 +294,21 @@ async function socks5(conn: Deno.Conn, host: string, port: number): Promise<void
   await readExactly(conn, rest + 2);
 }
 
+/** Send `bytes` without reading, then close: a client still sending gets a reset mid-stream. */
+async function abort(conn: Deno.Conn, bytes: number, seed: number): Promise<void> {
+  const pattern = new Pattern(seed);
+  const buf = new Uint8Array(CHUNK);
+  try {
+    for (let left = bytes; left > 0; left -= CHUNK) {
+      const chunk = pattern.fill(buf.subarray(0, Math.min(CHUNK, left)));
+      for (let off = 0; off < chunk.length;) off += await conn.write(chunk.subarray(off));
+    }
+  } catch { /* the client went first */ }
+  try {
+    conn.close();
+  } catch { /* closed */ }
+}
+
 // --- The program ----------------------------------------------------------------
 
 function usage(text: string): never {
@@ -298,7 +317,14 @@ function usage(text: string): never {
 }
 
 async function listen(host: string, bytes: number, seed: number): Promise<void> {
-  const names = ["sendFirst", "receiveFirst", "ftpSendFirst", "ftpReceiveFirst"] as const;
+  const names = [
+    "sendFirst",
+    "receiveFirst",
+    "ftpSendFirst",
+    "ftpReceiveFirst",
+    "probe",
+    "abort",
+  ] as const;
   const ports: Record<string, number> = {};
   const print = (listener: string) => (r: ExchangeReport) =>
     console.log(JSON.stringify({ listener, ...r }));
@@ -309,7 +335,10 @@ async function listen(host: string, bytes: number, seed: number): Promise<void> 
     return (async () => {
       for await (const conn of l) {
         conn.setNoDelay(true);
-        if (name.startsWith("ftp")) ftpSession(conn, first, bytes, seed, print(name));
+        if (name === "probe") {
+          conn.write(enc.encode("probe\n")).catch(() => {}).finally(() => conn.close());
+        } else if (name === "abort") abort(conn, bytes, seed);
+        else if (name.startsWith("ftp")) ftpSession(conn, first, bytes, seed, print(name));
         else exchange(conn, first, bytes, seed).then(print(name));
       }
     })();
