@@ -83,7 +83,11 @@ function serveClientTest(client: ForwardingClient, options: { compression?: stri
       { name: `peers: ${client.name} to warren serve, ${key} keys${extra}`, ignore },
       async (t) => {
         await using served = await startServe({ keyType: key, hostKeyType: key });
-        await using tunnels = await startServeTunnels(served, client, { bytes: BYTES, ...options });
+        await using tunnels = await startServeTunnels(served, client, {
+          bytes: BYTES,
+          inServeNetns: true,
+          ...options,
+        });
         for (const kind of client.remote ? ["-L", "-R"] as const : ["-L"] as const) {
           for (const order of ORDERS) {
             await t.step(`${kind} ${order}`, () => tunnels.exchange(kind, order));
@@ -110,7 +114,10 @@ for (const key of KEYS) {
       await using served = await startServe({ keyType: key, hostKeyType: key });
       for (const kind of ["-L", "-R"] as const) {
         for (const order of ORDERS) {
-          await t.step(`${kind} ${order}`, () => paramikoExchange(served, kind, order, BYTES));
+          await t.step(
+            `${kind} ${order}`,
+            () => paramikoExchange(served, kind, order, BYTES, { inServeNetns: true }),
+          );
         }
       }
     },

@@ -19,6 +19,8 @@
 import assert from "node:assert/strict";
 import type { ExchangeReport, First } from "./halfclose_peer.ts";
 import type { CommandWrapper } from "./live_proc.ts";
+import type { NetnsHost } from "./netns.ts";
+import { run } from "./procs.ts";
 
 export type { ExchangeReport } from "./halfclose_peer.ts";
 
@@ -41,6 +43,34 @@ export interface ExchangeOrigin extends AsyncDisposable {
   /** The next finished exchange on `listener` (fails after `timeoutMs`). */
   next(listener: Listener, timeoutMs?: number): Promise<ExchangeReport>;
   close(): Promise<void>;
+}
+
+/**
+ * TCP buffers of at most 256 KiB in `netns` (sysctls of its own; the host's
+ * stay as they are). Linux lets a receive buffer grow to 32 MiB here, enough
+ * to swallow a whole transfer whatever the reader does; with small buffers a
+ * slow reader in the namespace (see halfclose_peer.ts) backs its stream up
+ * into the SSH window, the state in which a tunnel that closes early loses
+ * bytes.
+ */
+export async function smallBuffers(netns: NetnsHost): Promise<void> {
+  await run(netns.command("/usr/sbin/sysctl", [
+    "-q",
+    "-w",
+    "net.ipv4.tcp_rmem=4096 65536 262144",
+    "net.ipv4.tcp_wmem=4096 16384 262144",
+  ], { stdin: "null", stdout: "piped", stderr: "piped" }));
+}
+
+/** A port in 20000-59999 that is not in `taken` (for a namespace this process cannot probe). */
+export function pickPort(taken: Set<number>): number {
+  for (;;) {
+    const p = 20_000 + Math.floor(Math.random() * 40_000);
+    if (!taken.has(p)) {
+      taken.add(p);
+      return p;
+    }
+  }
 }
 
 /** The listener the far side uses for `order` (FTP or plain TCP). */
@@ -201,6 +231,31 @@ export async function runNear(o: NearOptions): Promise<ExchangeReport & { far?: 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Resolves once 127.0.0.1:port (in `netns` if given) leads to a far side's
+ * `probe` port; rejects when `stop()` returns a reason first (polled), or
+ * after 20 s.
+ */
+export async function waitForProbe(
+  port: number,
+  options: { netns?: CommandWrapper; stop?: () => string | undefined } = {},
+): Promise<void> {
+  const child = spawn(["probe", "--port", `${port}`], options.netns);
+  const output = child.output();
+  let done = false;
+  output.finally(() => done = true);
+  let why: string | undefined;
+  while (!done && !(why = options.stop?.())) await new Promise((r) => setTimeout(r, 50));
+  if (!done) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+  }
+  const out = await output;
+  if (why) throw new Error(why);
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).trim());
 }
 
 function mib(n: number): string {

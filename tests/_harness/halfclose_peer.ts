@@ -9,7 +9,11 @@
  * while it reads; the other side reads until that EOF and only then sends
  * its own bytes, half-closes and closes. Each side reports what it sent and
  * what it received as a byte count and a SHA-256, so a tunnel that drops,
- * adds or reorders one byte in either direction shows as a mismatch.
+ * adds or reorders one byte in either direction shows as a mismatch. The
+ * side that goes first reads the last 4 MiB of the other's bytes slowly (a
+ * 2 ms pause per read), so that the stream sent second backs up into the
+ * tunnel and is still queued there, waiting for the SSH window, when its
+ * sender closes: the moment a tunnel that closes too early loses bytes.
  *
  *   listen --host H [--bytes N] [--seed S (default 1)]
  *     The far side (an origin server). Listens on six ports of H, printing
@@ -24,6 +28,10 @@
  *     RETR data connection carries the exchange both ways instead of a file,
  *     and whose 226 reply carries the server's report. Every finished
  *     exchange prints {"listener":NAME,...report} on stdout.
+ *
+ *   probe --host H --port P
+ *     Dials H:P (for 20 s at most) until it leads to a `probe` port: prints
+ *     "up" and exits 0, or exits 1 saying what it saw last.
  *
  *   connect --host H --port P --first send|receive [--bytes N] [--seed S (default 2)]
  *           [--socks HOST:PORT] [--ftp]
@@ -49,6 +57,8 @@ export interface ExchangeReport {
 }
 
 const CHUNK = 64 * 1024;
+/** The first side reads the last this many bytes of the other's slowly. */
+const SLOW_TAIL = 4 * 1024 * 1024;
 
 /** Run one exchange on `conn` (see above); never throws, closes `conn`. */
 export async function exchange(
@@ -77,18 +87,20 @@ export async function exchange(
     }
     await conn.closeWrite();
   };
-  const receive = async () => {
+  const receive = async (slow = false) => {
     const buf = new Uint8Array(CHUNK);
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) return;
       received.hash.update(buf.subarray(0, n));
       received.n += n;
+      if (slow && received.n >= bytes - SLOW_TAIL) await new Promise((r) => setTimeout(r, 2));
     }
   };
   try {
     if (first === "send") {
-      const reading = receive().catch(note("receive"));
+      // Slower than the tunnel: the second stream backs up into it.
+      const reading = receive(true).catch(note("receive"));
       await send().catch(note("send"));
       await reading;
     } else {
@@ -347,6 +359,34 @@ async function listen(host: string, bytes: number, seed: number): Promise<void> 
   await Promise.all(loops);
 }
 
+/** Dial host:port until it leads to a `probe` port (its line arrives), or `ms` pass. */
+async function waitForProbe(host: string, port: number, ms: number): Promise<string | undefined> {
+  const deadline = Date.now() + ms;
+  let last = "nothing tried";
+  while (Date.now() < deadline) {
+    try {
+      const conn = await Deno.connect({ hostname: host, port });
+      // A tunnel whose channel never opens would keep this read waiting.
+      const timer = setTimeout(() => conn.close(), 3_000);
+      try {
+        const buf = new Uint8Array(16);
+        const n = await conn.read(buf);
+        if (n !== null && dec.decode(buf.subarray(0, n)).startsWith("probe")) return undefined;
+        last = "the tunnel closed without the probe's line";
+      } finally {
+        clearTimeout(timer);
+        try {
+          conn.close();
+        } catch { /* closed by the timer */ }
+      }
+    } catch (err) {
+      last = err instanceof Error ? err.message : `${err}`;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return last;
+}
+
 if (import.meta.main) {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
@@ -380,5 +420,9 @@ if (import.meta.main) {
       r = await exchange(conn, first, bytes, seed);
     }
     console.log(JSON.stringify(r));
-  } else usage("expected 'listen' or 'connect'");
+  } else if (positionals[0] === "probe") {
+    const why = await waitForProbe(values.host, Number(values.port), 20_000);
+    if (why) usage(`no probe line from ${values.host}:${values.port}: ${why}`);
+    console.log("up");
+  } else usage("expected 'listen', 'connect' or 'probe'");
 }

@@ -1,15 +1,19 @@
 /**
  * The warren client side of the half-close matrix: one `warren` process (run
  * as a user runs it) with a tunnel of each kind to one SSH server (OpenSSH
- * sshd, dropbear, or the ssh2 test server), and the exchange peers around it
- * (tests/_harness/halfclose.ts):
+ * sshd, dropbear, warren serve or the ssh2 test server), and the exchange
+ * peers around it (tests/_harness/halfclose.ts). Two places take part: the
+ * server's side (its namespace, where its loopback is) and the client's side
+ * (this host, or a namespace given as `clientNetns`, where warren runs):
  *
- * - `-L`, `-L socks/` and `-L ftp/`: the far side runs beside the server (in
- *   its namespace, on its loopback), the near side here, dialing warren's
- *   listener (through SOCKS5, or as an FTP client).
- * - `-R`: the far side runs here on the loopback (warren dials it), the near
- *   side beside the server, dialing the port the server bound.
+ * - `-L`, `-L socks/` and `-L ftp/`: the far side runs on the server's side,
+ *   the near side on the client's, dialing warren's listener (through
+ *   SOCKS5, or as an FTP client).
+ * - `-R`: the far side runs on the client's side (warren dials it), the near
+ *   side on the server's, dialing the port the server bound.
  *
+ * Namespaces taking part get small TCP buffers (`smallBuffers()`), so that
+ * the slow reader of each exchange backs its stream up into the tunnel.
  * `exchange(kind, order)` runs one exchange and fails when either direction
  * lost, added or changed a byte.
  */
@@ -21,10 +25,12 @@ import {
   farListener,
   type Order,
   ORDERS,
+  pickPort,
   runNear,
+  smallBuffers,
   startExchangeOrigin,
 } from "./halfclose.ts";
-import type { CommandWrapper } from "./live_proc.ts";
+import type { NetnsHost } from "./netns.ts";
 
 /** The far side reports within this of the near side's end, or it hangs. */
 const FAR_REPORT_MS = 20_000;
@@ -40,7 +46,7 @@ export interface ServerUnderTest {
   clientKey: string;
   knownHosts: string;
   /** The namespace the server runs in; undefined = this host. */
-  netns?: CommandWrapper;
+  netns?: NetnsHost;
 }
 
 export interface ClientTunnels extends AsyncDisposable {
@@ -58,39 +64,50 @@ export function clientArgs(server: ServerUnderTest): string[] {
   ];
 }
 
-/**
- * Start the origins and one warren with every tunnel in `kinds`, for
- * `bytes` each way; `env` goes to warren (e.g. WARREN_CHANNEL_WINDOW).
- */
+export interface ClientTunnelOptions {
+  /** Bytes each way per exchange. */
+  bytes: number;
+  kinds?: readonly TunnelKind[];
+  /** Environment for warren (e.g. WARREN_CHANNEL_WINDOW). */
+  env?: Record<string, string>;
+  /** Run warren and the client's side here (default: this host). */
+  clientNetns?: NetnsHost;
+}
+
+/** Start the origins and one warren with every tunnel in `kinds`. */
 export async function startClientTunnels(
   server: ServerUnderTest,
-  options: { bytes: number; kinds?: readonly TunnelKind[]; env?: Record<string, string> },
+  options: ClientTunnelOptions,
 ): Promise<ClientTunnels> {
   const kinds = options.kinds ?? TUNNEL_KINDS;
-  const bytes = options.bytes;
+  const { bytes, clientNetns } = options;
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   };
   try {
+    if (server.netns) await smallBuffers(server.netns);
+    if (clientNetns && clientNetns !== server.netns) await smallBuffers(clientNetns);
     const there = await startExchangeOrigin({ netns: server.netns, bytes });
     cleanups.push(() => there.close());
     let here: ExchangeOrigin | undefined;
     if (kinds.includes("-R")) {
-      here = await startExchangeOrigin({ bytes });
+      here = await startExchangeOrigin({ netns: clientNetns, bytes });
       cleanups.push(() => here!.close());
     }
+    const taken = new Set([...Object.values(there.ports), ...Object.values(here?.ports ?? {})]);
+    const port = () => clientNetns ? pickPort(taken) : freePort();
     const localPorts = new Map<string, number>();
     const args: string[] = [];
     for (const order of ORDERS) {
       const key = (k: TunnelKind) => `${k} ${order}`;
       if (kinds.includes("-L")) {
-        const p = freePort();
+        const p = port();
         localPorts.set(key("-L"), p);
         args.push("-L", `127.0.0.1:${p}:127.0.0.1:${there.ports[farListener(order)]}`);
       }
       if (kinds.includes("-L ftp/")) {
-        const p = freePort();
+        const p = port();
         localPorts.set(key("-L ftp/"), p);
         args.push("-L", `ftp/127.0.0.1:${p}:127.0.0.1:${there.ports[farListener(order, true)]}`);
       }
@@ -100,17 +117,19 @@ export async function startClientTunnels(
     }
     let socksPort = 0;
     if (kinds.includes("-L socks/")) {
-      socksPort = freePort();
+      socksPort = port();
       args.push("-L", `socks/127.0.0.1:${socksPort}`);
     }
-    const cli = new LiveCli([...args, ...clientArgs(server)], { env: options.env });
+    const cli = new LiveCli([...args, ...clientArgs(server)], {
+      env: options.env,
+      netns: clientNetns,
+    });
     cleanups.push(() => cli.stop("SIGKILL"));
     const remotePorts = new Map<Order, number>();
     for (const order of ORDERS) {
       if (kinds.includes("-L")) {
-        await cli.waitFor(
-          new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${localPorts.get(`-L ${order}`)}`),
-        );
+        const p = localPorts.get(`-L ${order}`);
+        await cli.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${p}`));
       }
       if (kinds.includes("-L ftp/")) {
         const p = localPorts.get(`-L ftp/ ${order}`);
@@ -133,19 +152,20 @@ export async function startClientTunnels(
 
     const exchange = async (kind: TunnelKind, order: Order) => {
       if (!kinds.includes(kind)) throw new Error(`no ${kind} tunnel in this rig`);
+      if (!cli.running) throw new Error(`warren has exited:\n${cli.output}`);
       const ftp = kind === "-L ftp/";
       const farSide = kind === "-R" ? here! : there;
       const listener = farListener(order, ftp);
       const near = kind === "-R"
         ? await runNear({ netns: server.netns, port: remotePorts.get(order)!, order, bytes })
-        : kind === "-L socks/"
-        ? await runNear({
-          port: socksPort,
-          socks: `127.0.0.1:${there.ports[listener]}`,
+        : await runNear({
+          netns: clientNetns,
+          port: kind === "-L socks/" ? socksPort : localPorts.get(`${kind} ${order}`)!,
+          socks: kind === "-L socks/" ? `127.0.0.1:${there.ports[listener]}` : undefined,
+          ftp,
           order,
           bytes,
-        })
-        : await runNear({ port: localPorts.get(`${kind} ${order}`)!, ftp, order, bytes });
+        });
       const far = await farSide.next(listener, FAR_REPORT_MS).catch((err) => {
         throw new Error(
           `${kind} ${order}: ${err.message}; the near side saw ${JSON.stringify(near)}`,

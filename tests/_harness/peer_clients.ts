@@ -18,7 +18,7 @@
  * up when its forward of the far side's `probe` port answers and serve has
  * logged each remote forward.
  */
-import { freePort, randomPort, sleep } from "./free_port.ts";
+import { freePort } from "./free_port.ts";
 import {
   assertExchange,
   type ExchangeReport,
@@ -26,13 +26,16 @@ import {
   nearFirst,
   type Order,
   ORDERS,
+  pickPort,
   runNear,
+  smallBuffers,
   startExchangeOrigin,
+  waitForProbe,
 } from "./halfclose.ts";
 import { LiveProc, runProc } from "./live_proc.ts";
 import { run } from "./procs.ts";
-import { closeQuietly } from "../../lib/tunnel/pump.ts";
 import type { Served } from "./serve.ts";
+import type { NetnsHost } from "./netns.ts";
 
 export const PYTHON = "/usr/bin/python3";
 const PEERS = new URL("./peers/", import.meta.url).pathname;
@@ -49,12 +52,37 @@ export interface ForwardingClient {
   missing(): string | undefined;
   /** Whether it can ask for remote forwards (-R). */
   remote: boolean;
-  /** Start it against `served` with these forwards; `window` in bytes where it can be set. */
+  /** Start it against `served` with these forwards (see ClientOptions). */
   start(
     served: Served,
     forwards: { local: Forward[]; remote: Forward[] },
-    options?: { window?: number; compression?: string },
+    options?: ClientOptions,
   ): Promise<LiveProc>;
+}
+
+export interface ClientOptions {
+  /** Its receive window in bytes, where it can be set. */
+  window?: number;
+  /** Its compression algorithms, where they can be set. */
+  compression?: string;
+  /** Run it in this namespace (default: this host). */
+  netns?: NetnsHost;
+}
+
+/** `cmd args...` with piped output, no agent, `env` added; in `netns` if given. */
+function spawn(
+  netns: NetnsHost | undefined,
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): LiveProc {
+  if (!netns) return LiveProc.spawn(cmd, args, env);
+  return new LiveProc(netns.command(cmd, args, {
+    env: { SSH_AUTH_SOCK: "", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }));
 }
 
 function findTool(...paths: string[]): string | undefined {
@@ -100,9 +128,9 @@ export const OPENSSH: ForwardingClient = {
   name: "OpenSSH ssh",
   remote: true,
   missing: () => missingTools({ "/usr/bin/ssh": "openssh-client" }),
-  start(served, forwards) {
+  start(served, forwards, options = {}) {
     return Promise.resolve(
-      LiveProc.spawn("/usr/bin/ssh", [
+      spawn(options.netns, "/usr/bin/ssh", [
         "-N",
         ...["-o", "ExitOnForwardFailure=yes"],
         ...forwards.local.flatMap((f) => ["-L", fwd(f)]),
@@ -120,10 +148,10 @@ export const PLINK: ForwardingClient = {
   remote: true,
   missing: () =>
     missingTools({ "/usr/bin/plink": "putty-tools", "/usr/bin/puttygen": "putty-tools" }),
-  async start(served, forwards) {
+  async start(served, forwards, options = {}) {
     const ppk = `${served.clientKey}.ppk`;
     await run("/usr/bin/puttygen", [served.clientKey, "-O", "private", "-o", ppk]);
-    return LiveProc.spawn("/usr/bin/plink", [
+    return spawn(options.netns, "/usr/bin/plink", [
       ...["-ssh", "-batch", "-N", "-v"],
       ...forwards.local.flatMap((f) => ["-L", fwd(f)]),
       ...forwards.remote.flatMap((f) => ["-R", fwd(f)]),
@@ -148,7 +176,7 @@ export const DBCLIENT: ForwardingClient = {
     // dbclient looks hosts up by address alone, without [ ]:port.
     const line = (await Deno.readTextFile(served.knownHosts)).replace(/^\[([^\]]+)\]:\d+ /, "$1 ");
     await Deno.writeTextFile(`${dir}/.ssh/known_hosts`, line);
-    return LiveProc.spawn("/usr/bin/dbclient", [
+    return spawn(options.netns, "/usr/bin/dbclient", [
       "-N",
       "-T",
       ...forwards.local.flatMap((f) => ["-L", fwd(f)]),
@@ -165,7 +193,7 @@ export const ASYNCSSH: ForwardingClient = {
   missing: () => missingPython("asyncssh", "python3-asyncssh"),
   start(served, forwards, options = {}) {
     return Promise.resolve(
-      LiveProc.spawn(PYTHON, [
+      spawn(options.netns, PYTHON, [
         ...["-W", "ignore", `${PEERS}asyncssh_forward.py`],
         ...["--host", served.host, "--port", `${served.port}`, "--user", "tester"],
         ...["--key", served.clientKey, "--known-hosts", served.knownHosts],
@@ -186,82 +214,66 @@ export interface ServeTunnels extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-const UP_TIMEOUT_MS = 20_000;
-const PROBE_READ_MS = 3_000;
 const FAR_REPORT_MS = 20_000;
 
 /**
- * Resolves once the client's forward on 127.0.0.1:port leads to the far
- * side's `probe` port; fails when the client exits, serve logs a failed
- * authentication, or after UP_TIMEOUT_MS.
+ * Resolves once the client's forward on 127.0.0.1:port (in `netns` if given)
+ * leads to the far side's `probe` port; fails at once when the client exits
+ * or serve logs a failed authentication, else after 20 s.
  */
 export async function waitForTunnels(
   port: number,
   client: LiveProc,
   served: Served,
+  netns?: NetnsHost,
 ): Promise<void> {
-  const deadline = Date.now() + UP_TIMEOUT_MS;
-  let last = "";
-  while (Date.now() < deadline && client.running) {
-    const failed = /authentication failed: .*/.exec(served.log());
-    if (failed) {
-      last = `serve: ${failed[0]}`;
-      break;
-    }
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      // A client whose channel never opens would keep this read waiting.
-      const timer = setTimeout(() => closeQuietly(conn), PROBE_READ_MS);
-      try {
-        const buf = new Uint8Array(16);
-        const n = await conn.read(buf);
-        if (n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("probe")) return;
-        last = "the forward closed without the probe's line";
-      } finally {
-        clearTimeout(timer);
-        closeQuietly(conn);
-      }
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await sleep(100);
-  }
-  throw new Error(
-    `the client's tunnels did not come up (${client.running ? "" : "it exited; "}${last});\n` +
-      `client output:\n${client.output}\nserve log:\n${served.log()}`,
-  );
+  const stop = () => {
+    if (!client.running) return "it exited";
+    return /authentication failed: .*/.exec(served.log())?.[0];
+  };
+  await waitForProbe(port, { netns, stop }).catch((err) => {
+    throw new Error(
+      `the client's tunnels did not come up (${err.message});\n` +
+        `client output:\n${client.output}\nserve log:\n${served.log()}`,
+    );
+  });
 }
 
 /** Start `client` against `served` with -L (and -R) tunnels for both orders. */
 export async function startServeTunnels(
   served: Served,
   client: ForwardingClient,
-  options: { bytes: number; window?: number; compression?: string },
+  options: { bytes: number; window?: number; compression?: string; inServeNetns?: boolean },
 ): Promise<ServeTunnels> {
   const bytes = options.bytes;
+  // The client's side: this host, or serve's own namespace.
+  const netns = options.inServeNetns ? served.netns : undefined;
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   };
   try {
+    await smallBuffers(served.netns);
     const there = await startExchangeOrigin({ netns: served.netns, bytes });
     cleanups.push(() => there.close());
-    const here = client.remote ? await startExchangeOrigin({ bytes }) : undefined;
+    const here = client.remote ? await startExchangeOrigin({ netns, bytes }) : undefined;
     if (here) cleanups.push(() => here.close());
+    const taken = new Set([...Object.values(there.ports), ...Object.values(here?.ports ?? {})]);
+    const port = () => netns ? pickPort(taken) : freePort();
     const local = new Map<Order, Forward>();
     const remote = new Map<Order, Forward>();
-    const probeFwd = { listen: freePort(), dst: there.ports.probe };
+    const probeFwd = { listen: port(), dst: there.ports.probe };
     for (const order of ORDERS) {
-      local.set(order, { listen: freePort(), dst: there.ports[farListener(order)] });
-      if (here) remote.set(order, { listen: randomPort(), dst: here.ports[farListener(order)] });
+      local.set(order, { listen: port(), dst: there.ports[farListener(order)] });
+      if (here) remote.set(order, { listen: pickPort(taken), dst: here.ports[farListener(order)] });
     }
     const proc = await client.start(
       served,
       { local: [...local.values(), probeFwd], remote: [...remote.values()] },
-      options,
+      { ...options, netns },
     );
     cleanups.push(() => proc.stop("SIGKILL"));
-    await waitForTunnels(probeFwd.listen, proc, served);
+    await waitForTunnels(probeFwd.listen, proc, served, netns);
     for (const f of remote.values()) {
       await served.cli.waitFor(
         new RegExp(`remote forward listening on 127\\.0\\.0\\.1:${f.listen} `),
@@ -274,7 +286,7 @@ export async function startServeTunnels(
       const farSide = kind === "-L" ? there : here;
       if (!farSide) throw new Error(`${client.name} has no ${kind} tunnels`);
       const near = kind === "-L"
-        ? await runNear({ port: local.get(order)!.listen, order, bytes })
+        ? await runNear({ netns, port: local.get(order)!.listen, order, bytes })
         : await runNear({ netns: served.netns, port: remote.get(order)!.listen, order, bytes });
       const far = await farSide.next(farListener(order), FAR_REPORT_MS).catch((err) => {
         throw new Error(
@@ -305,8 +317,10 @@ export async function paramikoExchange(
   kind: ServeTunnelKind,
   order: Order,
   bytes: number,
-  options: { window?: number } = {},
+  options: { window?: number; inServeNetns?: boolean } = {},
 ): Promise<void> {
+  const netns = options.inServeNetns ? served.netns : undefined;
+  await smallBuffers(served.netns);
   const base = [
     ...["-W", "ignore", `${PEERS}paramiko_exchange.py`],
     ...["--host", served.host, "--port", `${served.port}`, "--user", "tester"],
@@ -327,14 +341,14 @@ export async function paramikoExchange(
     const r = await runProc(PYTHON, [
       ...base,
       ...["--first", nearFirst(order), "--direct", `127.0.0.1:${far.ports[listener]}`],
-    ], { timeoutMs: 120_000 });
+    ], { timeoutMs: 120_000, netns });
     const near = parse("near side", r.stdout, r.stderr);
     assertExchange(`paramiko -L ${order}`, near, await far.next(listener, FAR_REPORT_MS), bytes);
     return;
   }
-  const port = randomPort();
+  const port = pickPort(new Set());
   const farFirst = order === "far-first" ? "send" : "receive";
-  await using proc = LiveProc.spawn(PYTHON, [
+  await using proc = spawn(netns, PYTHON, [
     ...base,
     ...["--first", farFirst, "--remote", `${port}`],
   ]);

@@ -6,10 +6,12 @@
  * server advertises: it caps what warren's client may send it unacknowledged
  * (uploads through -L, the replies through -R).
  *
- * `startTestServerProcess({ window })` runs this file as a program; it prints
- * one JSON line (port, clientKey, knownHosts) when ready and serves until it
- * gets SIGTERM. `close()` sends that and waits for the exit.
+ * `startTestServerProcess({ window, netns })` runs this file as a program
+ * (inside `netns` if given, on its loopback); it prints one JSON line (port,
+ * clientKey, knownHosts) when ready and serves until it gets SIGTERM.
+ * `close()` sends that and waits for the exit.
  */
+import type { CommandWrapper } from "./live_proc.ts";
 import { startTestServer } from "./ssh_server.ts";
 
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -27,16 +29,20 @@ export interface TestServerProcess extends AsyncDisposable {
 
 /** Start the ssh2 server in a child process advertising `window` (e.g. "64K"). */
 export async function startTestServerProcess(
-  options: { window?: string } = {},
+  options: { window?: string; netns?: CommandWrapper } = {},
 ): Promise<TestServerProcess> {
   const window = options.window ?? "";
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-prompt", "--allow-all", "--config", CONFIG, SELF],
+  const args = ["run", "--quiet", "--no-prompt", "--allow-all", "--config", CONFIG, SELF];
+  const opts: Deno.CommandOptions = {
     env: { WARREN_CHANNEL_WINDOW: window },
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
-  }).spawn();
+  };
+  const child =
+    (options.netns
+      ? options.netns.command(Deno.execPath(), args, opts)
+      : new Deno.Command(Deno.execPath(), { ...opts, args })).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   let timer: ReturnType<typeof setTimeout> | undefined;

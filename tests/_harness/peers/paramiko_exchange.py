@@ -18,10 +18,14 @@ import json
 import random
 import sys
 import threading
+import time
 
 import paramiko
 
 CHUNK = 64 * 1024
+# As in halfclose_peer.ts: the side that goes first reads the last 4 MiB of
+# the other's bytes slowly, so that they back up into the tunnel.
+SLOW_TAIL = 4 * 1024 * 1024
 
 
 def exchange(chan, first, total, seed):
@@ -41,7 +45,7 @@ def exchange(chan, first, total, seed):
         except Exception as err:  # noqa: BLE001 - reported, not raised
             errors.append(f"send: {err!r}")
 
-    def receive():
+    def receive(slow=False):
         try:
             while True:
                 piece = chan.recv(CHUNK)
@@ -49,11 +53,13 @@ def exchange(chan, first, total, seed):
                     return
                 received.update(piece)
                 counts["received"] += len(piece)
+                if slow and counts["received"] >= total - SLOW_TAIL:
+                    time.sleep(0.002)
         except Exception as err:  # noqa: BLE001 - reported, not raised
             errors.append(f"receive: {err!r}")
 
     if first == "send":
-        reader = threading.Thread(target=receive)
+        reader = threading.Thread(target=receive, args=(True,))
         reader.start()
         send()
         reader.join()
@@ -61,6 +67,14 @@ def exchange(chan, first, total, seed):
         receive()
         if not errors:
             send()
+    # Both directions have ended: wait for the server's CHANNEL_CLOSE, as
+    # OpenSSH does, before the connection goes (a socket closed under
+    # unread data resets, and the server would lose what it had not read).
+    deadline = time.monotonic() + 20
+    while not chan.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not chan.closed:
+        errors.append("the server did not close the channel within 20 s")
     chan.close()
     report = {
         "sent": counts["sent"],
