@@ -33,6 +33,7 @@ import {
   keepHalfOpen,
   OPEN_FAILURE,
   type OpenRefusal,
+  quietAfterClose,
 } from "./ssh2_internals.ts";
 
 const log = logger("serve");
@@ -108,6 +109,7 @@ export class PeerConnection {
     });
     conn.once("ready", onAuthenticated);
     filterChannelOpens(conn, (info) => this.#filter(info));
+    quietAfterClose(conn);
     conn.on("tcpip", (accept, reject, info) => {
       // Nothing may reject unhandled: that would take the whole server down.
       this.#conns.track(
