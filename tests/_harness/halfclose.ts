@@ -84,12 +84,8 @@ export function nearFirst(order: Order): First {
   return order === "near-first" ? "send" : "receive";
 }
 
-function spawn(
-  args: string[],
-  netns: CommandWrapper | undefined,
-  stdout: "piped" | "null" = "piped",
-): Deno.ChildProcess {
-  const options: Deno.CommandOptions = { stdin: "null", stdout, stderr: "piped" };
+function spawn(args: string[], netns: CommandWrapper | undefined): Deno.ChildProcess {
+  const options: Deno.CommandOptions = { stdin: "null", stdout: "piped", stderr: "piped" };
   const all = [...DENO_ARGS, PROGRAM, ...args];
   return (netns
     ? netns.command(Deno.execPath(), all, options)
@@ -173,8 +169,10 @@ export async function startExchangeOrigin(
       if (queued) return queued;
       if (ended) throw new Error(`the exchange origin has exited: ${await stderr}`);
       let t: ReturnType<typeof setTimeout> | undefined;
+      let waiter: ((r: ExchangeReport) => void) | undefined;
       try {
         return await new Promise<ExchangeReport>((resolve, reject) => {
+          waiter = resolve;
           waiters.set(listener, [...(waiters.get(listener) ?? []), resolve]);
           onEnd.push(() => reject(new Error("the exchange origin exited")));
           t = setTimeout(
@@ -184,6 +182,8 @@ export async function startExchangeOrigin(
         });
       } finally {
         clearTimeout(t);
+        // A report that comes after the timeout is queued for the next call.
+        waiters.set(listener, (waiters.get(listener) ?? []).filter((w) => w !== waiter));
       }
     },
     close,
@@ -245,7 +245,7 @@ export async function waitForProbe(
   const child = spawn(["probe", "--port", `${port}`], options.netns);
   const output = child.output();
   let done = false;
-  output.finally(() => done = true);
+  output.then(() => done = true, () => done = true);
   let why: string | undefined;
   while (!done && !(why = options.stop?.())) await new Promise((r) => setTimeout(r, 50));
   if (!done) {

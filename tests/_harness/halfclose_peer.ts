@@ -39,7 +39,8 @@
  *     at H:P for HOST:PORT; with --ftp it logs in to the FTP server at H:P,
  *     asks PASV and RETR and runs the exchange on the data connection. It
  *     prints one JSON line: its report, plus "far" (the server's report from
- *     the 226 reply) with --ftp, and exits 0 (1 on a usage error).
+ *     the 226 reply) with --ftp, and exits 0; 1 when it cannot connect (or
+ *     on a usage error), saying why on stderr.
  */
 import { createHash, type Hash } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -323,7 +324,7 @@ async function abort(conn: Deno.Conn, bytes: number, seed: number): Promise<void
 
 // --- The program ----------------------------------------------------------------
 
-function usage(text: string): never {
+function die(text: string): never {
   console.error(`halfclose_peer: ${text}`);
   Deno.exit(1);
 }
@@ -403,26 +404,28 @@ if (import.meta.main) {
   const bytes = Number(values.bytes);
   // The two sides send different bytes, so a tunnel that echoes cannot pass.
   const seed = Number(values.seed ?? (positionals[0] === "listen" ? 1 : 2));
-  if (!Number.isInteger(bytes) || bytes < 0) usage(`bad --bytes ${values.bytes}`);
+  if (!Number.isInteger(bytes) || bytes < 0) die(`bad --bytes ${values.bytes}`);
   if (positionals[0] === "listen") await listen(values.host, bytes, seed);
   else if (positionals[0] === "connect") {
     const first = values.first;
-    if (first !== "send" && first !== "receive") usage("--first must be send or receive");
-    const conn = await Deno.connect({ hostname: values.host, port: Number(values.port) });
+    if (first !== "send" && first !== "receive") die("--first must be send or receive");
+    const conn = await Deno.connect({ hostname: values.host, port: Number(values.port) })
+      .catch((err) => die(`cannot connect to ${values.host}:${values.port}: ${err.message}`));
     conn.setNoDelay(true);
     let r: ExchangeReport;
     if (values.ftp) r = await ftpClient(conn, first, bytes, seed);
     else {
       if (values.socks !== undefined) {
         const i = values.socks.lastIndexOf(":");
-        await socks5(conn, values.socks.slice(0, i), Number(values.socks.slice(i + 1)));
+        await socks5(conn, values.socks.slice(0, i), Number(values.socks.slice(i + 1)))
+          .catch((err) => die(`SOCKS5 handshake: ${err.message}`));
       }
       r = await exchange(conn, first, bytes, seed);
     }
     console.log(JSON.stringify(r));
   } else if (positionals[0] === "probe") {
     const why = await waitForProbe(values.host, Number(values.port), 20_000);
-    if (why) usage(`no probe line from ${values.host}:${values.port}: ${why}`);
+    if (why) die(`no probe line from ${values.host}:${values.port}: ${why}`);
     console.log("up");
-  } else usage("expected 'listen', 'connect' or 'probe'");
+  } else die("expected 'listen', 'connect' or 'probe'");
 }
