@@ -89,6 +89,7 @@ export async function startDropbear(options: DropbearOptions = {}): Promise<Drop
         await Deno.remove(dir, { recursive: true }).catch(() => {});
         await Deno.remove(`${etc}/passwd`).catch(() => {});
         await Deno.remove(`${etc}/shadow`).catch(() => {});
+        await Deno.remove(etc).catch(() => {}); // when nothing else is in it
         if (!options.netns) await netns.close();
       }
     })();
