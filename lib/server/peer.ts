@@ -36,9 +36,9 @@ import {
   filterChannelOpens,
   keepHalfOpen,
   negotiated,
-  noRepliesAfterClose,
   OPEN_FAILURE,
   type OpenRefusal,
+  quietAfterClose,
   requestedKeyAlgorithm,
 } from "./ssh2_internals.ts";
 
@@ -123,7 +123,7 @@ export class PeerConnection {
       onAuthenticated();
     });
     filterChannelOpens(conn, (info) => this.#filter(info));
-    noRepliesAfterClose(conn);
+    quietAfterClose(conn);
     advertiseSignatureAlgorithms(conn);
     conn.on("tcpip", (accept, reject, info) => {
       // Nothing may reject unhandled: that would take the whole server down.

@@ -26,13 +26,16 @@
  * 4. `negotiated(conn)`: the algorithms of the last key exchange, which ssh2
  *    emits to no one on the server side (for the log).
  *
- * 5. `noRepliesAfterClose(conn)`: ssh2 answers a channel request on a TCP
- *    channel (PuTTY asks "winadj@putty.projects.tartarus.org" with each
- *    window adjust) with CHANNEL_FAILURE even after it has sent
- *    CHANNEL_CLOSE for that channel, which RFC 4254 §5.3 forbids; PuTTY has
- *    freed the channel by then and ends the whole session with "Received
- *    SSH2_MSG_CHANNEL_FAILURE for nonexistent channel". Requests on a
- *    channel we are closing get no answer, as in OpenSSH.
+ * 5. `quietAfterClose(conn)`: once a side has sent SSH_MSG_CHANNEL_CLOSE it
+ *    must send nothing more on that channel (RFC 4254 §5.3). ssh2 keeps a
+ *    channel until the peer's CLOSE arrives and meanwhile still answers its
+ *    channel requests (CHANNEL_FAILURE) and may send WINDOW_ADJUST. PuTTY
+ *    forgets a channel once both CLOSEs have crossed, and a reply to the
+ *    winadj@putty.projects.tartarus.org request it had in flight then kills
+ *    the whole session ("Received SSH2_MSG_CHANNEL_FAILURE for nonexistent
+ *    channel"). This drops every message for a channel between our CLOSE and
+ *    the peer's; a peer waiting for a reply learns from our CLOSE that none
+ *    will come.
  *
  * 6. `advertiseSignatureAlgorithms(conn)`: the EXT_INFO ssh2 sends to a
  *    client that asks for it (RFC 8308) lists server-sig-algs with a comma
@@ -80,6 +83,25 @@ interface Internals {
     // deno-lint-ignore no-explicit-any
     _handlers: Record<string, (p: unknown, ...args: any[]) => void>;
     channelOpenFail(recipient: number, reason: number, description: string): void;
+  };
+}
+
+/** The per-channel messages a server sends, each taking the peer's channel id first. */
+const CHANNEL_MESSAGES = [
+  "channelSuccess",
+  "channelFailure",
+  "channelWindowAdjust",
+  "channelData",
+  "channelExtData",
+  "channelEOF",
+] as const;
+
+type Send = (recipient: number, ...rest: unknown[]) => void;
+
+interface CloseInternals {
+  _chanMgr: { get(local: number): unknown };
+  _protocol: Record<string, unknown> & {
+    _handlers: Record<string, (p: unknown, local: number) => void>;
   };
 }
 
@@ -135,23 +157,6 @@ export function negotiated(
   return (conn as any)._protocol?._kex?.negotiated ?? undefined;
 }
 
-/** Leave channel requests on a channel we have closed unanswered (see above). */
-export function noRepliesAfterClose(conn: Connection): void {
-  const internals = conn as unknown as Internals;
-  const proto = internals._protocol;
-  const original = proto?._handlers?.CHANNEL_REQUEST;
-  if (typeof original !== "function" || typeof internals._chanMgr?.get !== "function") {
-    throw new Error("ssh2 internals changed: no CHANNEL_REQUEST handler to wrap");
-  }
-  proto._handlers.CHANNEL_REQUEST = (p, recipient: number, ...rest: unknown[]) => {
-    const channel = internals._chanMgr.get(recipient) as
-      | { outgoing?: { state?: string } }
-      | undefined;
-    const state = channel?.outgoing?.state;
-    if (state === "closing" || state === "closed") return;
-    original(p, recipient, ...rest);
-  };
-}
 /**
  * The signature algorithms `warren serve` verifies for user keys (the key
  * types of authorized_keys.ts), in OpenSSH's order.
@@ -237,4 +242,36 @@ export function requestedKeyAlgorithm(ctx: PublicKeyAuthContext): string {
 export function acceptKeyProbe(ctx: PublicKeyAuthContext): void {
   ctx.key.algo = requestedKeyAlgorithm(ctx);
   ctx.accept();
+}
+
+/** Send nothing on a channel after our CHANNEL_CLOSE until the peer's (see above). */
+export function quietAfterClose(conn: Connection): void {
+  const internals = conn as unknown as CloseInternals;
+  const proto = internals._protocol;
+  const onClose = proto?._handlers?.CHANNEL_CLOSE;
+  const sends = ["channelClose", ...CHANNEL_MESSAGES].map((name) => proto?.[name]);
+  if (typeof onClose !== "function" || !sends.every((f) => typeof f === "function")) {
+    throw new Error("ssh2 internals changed: no channel message methods to wrap");
+  }
+  // The peer's ids of the channels we have closed and it has not.
+  const closed = new Set<number>();
+  const channelClose = proto.channelClose as Send;
+  proto.channelClose = (recipient: number) => {
+    closed.add(recipient);
+    channelClose.call(proto, recipient);
+  };
+  for (const name of CHANNEL_MESSAGES) {
+    const send = proto[name] as Send;
+    proto[name] = (recipient: number, ...rest: unknown[]) => {
+      if (!closed.has(recipient)) send.call(proto, recipient, ...rest);
+    };
+  }
+  proto._handlers.CHANNEL_CLOSE = (p, local) => {
+    const channel = internals._chanMgr.get(local) as { outgoing?: { id?: number } } | undefined;
+    const peerId = typeof channel === "object" ? channel?.outgoing?.id : undefined;
+    onClose(p, local);
+    // Both CLOSEs have crossed (ssh2 answered with ours if it had not sent
+    // it): the peer may use this id for a new channel.
+    if (peerId !== undefined) closed.delete(peerId);
+  };
 }

@@ -41,10 +41,14 @@ export interface ServeOptions {
   keyOptions?: string;
   /** A host key file (with its `.pub` beside it) for --host-key, instead of a generated one. */
   hostKey?: string;
+  /** ssh-keygen type of the client keys (default ed25519). */
+  keyType?: string;
+  /** Give serve a host key of this type made by ssh-keygen (default: serve makes ed25519). */
+  hostKeyType?: string;
 }
 
-async function keygen(file: string, comment: string): Promise<string> {
-  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+async function keygen(file: string, comment: string, type = "ed25519"): Promise<string> {
+  await run("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", comment, "-f", file]);
   return (await Deno.readTextFile(`${file}.pub`)).trim();
 }
 
@@ -52,8 +56,13 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
   const netns = opts.netns ?? await createNetnsHost();
   const dir = await Deno.makeTempDir({ prefix: "warren-serve-" });
   try {
-    const clientPub = await keygen(`${dir}/client_ed25519`, "serve-test-client");
-    await keygen(`${dir}/other_ed25519`, "serve-test-other");
+    const clientPub = await keygen(`${dir}/client_ed25519`, "serve-test-client", opts.keyType);
+    await keygen(`${dir}/other_ed25519`, "serve-test-other", opts.keyType);
+    const hostKeyPath = opts.hostKey ??
+      (opts.hostKeyType
+        ? `${dir}/host_${opts.hostKeyType}_key`
+        : `${dir}/config/warren/host_ed25519_key`);
+    if (opts.hostKeyType) await keygen(hostKeyPath, "serve-test-host", opts.hostKeyType);
     const authorizedKeys = `${dir}/authorized_keys`;
     const prefix = opts.keyOptions ? `${opts.keyOptions} ` : "";
     await Deno.writeTextFile(authorizedKeys, `# test keys\n${prefix}${clientPub}\n`);
@@ -64,7 +73,7 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
         authorizedKeys,
         "--listen",
         `${netns.nsAddr}:0`,
-        ...(opts.hostKey ? ["--host-key", opts.hostKey] : []),
+        ...(opts.hostKey || opts.hostKeyType ? ["--host-key", hostKeyPath] : []),
         ...(opts.args ?? []),
       ],
       { netns, env: { XDG_CONFIG_HOME: `${dir}/config` } },
@@ -76,7 +85,6 @@ export async function startServe(opts: ServeOptions = {}): Promise<Served> {
       await cli.stop("SIGKILL");
       throw err;
     }
-    const hostKeyPath = opts.hostKey ?? `${dir}/config/warren/host_ed25519_key`;
     const hostPub = (await Deno.readTextFile(`${hostKeyPath}.pub`)).trim().split(" ");
     const knownHosts = `${dir}/known_hosts`;
     await Deno.writeTextFile(knownHosts, `[${netns.nsAddr}]:${port} ${hostPub[0]} ${hostPub[1]}\n`);

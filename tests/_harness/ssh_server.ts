@@ -191,7 +191,11 @@ function splice(sock: Socket, ch: NodeJS.ReadWriteStream & { destroy(): void }):
   sock.pipe(ch);
   ch.pipe(sock);
   ch.on("error", () => sock.destroy());
-  ch.on("close", () => sock.destroy());
+  // A channel that ended cleanly has ended the socket through the pipe, and
+  // what the socket has not written yet (a slow reader) must still go out.
+  ch.on("close", () => {
+    if (!sock.writableEnded) sock.destroy();
+  });
   // After a clean close the pipe has ended the channel, and bytes may still
   // be queued in it waiting for window: destroying it would drop them.
   sock.on("close", (hadError: boolean) => {
