@@ -11,8 +11,8 @@
  * - Growth: a channel whose reader keeps up and whose sender is
  *   window-limited (measured with one ping per round trip, where warren is
  *   the SSH client) doubles its window, up to 16 MiB per channel and 256 MiB
- *   of growth for the whole process; backpressure from the reader shrinks it
- *   back to 2 MiB.
+ *   of growth for the whole process; backpressure from the reader halves it,
+ *   down to 2 MiB.
  *
  * `WARREN_CHANNEL_WINDOW` (bytes, or with a K/M suffix; 64K to 256M) fixes
  * the window at that size instead, for every channel, with no growth. It

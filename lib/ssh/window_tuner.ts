@@ -15,8 +15,9 @@
  * and when that sample reaches two thirds of the window the sender was
  * window-limited, so the window doubles (to at most `max`). Only a channel
  * whose local reader keeps up grows: data that meets backpressure stops the
- * adjusts (ssh2 does not call the tuner then) and shrinks the window back to
- * `initial`, so a slow reader cannot pin a large window's worth of memory.
+ * adjusts (ssh2 does not call the tuner then) and halves the window (down to
+ * `initial`), so a slow reader does not keep a large window's worth of
+ * memory and budget.
  * All growth above `initial` comes out of one per-process `budget`; a closed
  * channel gives its share back.
  */
@@ -96,10 +97,16 @@ export class WindowTuner {
     this.#budgetLeft -= grow;
   }
 
-  /** The reader fell behind: back to the initial window (what is granted stays granted). */
+  /**
+   * The reader fell behind: halve the window, down to `initial`, and give the
+   * difference back to the budget (what is granted stays granted).
+   */
   backpressure(ch: TunedChannel): void {
-    this.#release(ch);
-    ch.target = this.options.initial;
+    const target = Math.max(this.options.initial, Math.floor(ch.target / 2));
+    const freed = ch.target - target;
+    ch.target = target;
+    ch.grown -= freed;
+    this.#budgetLeft += freed;
   }
 
   closed(ch: TunedChannel): void {

@@ -59,8 +59,11 @@ Deno.test("WindowTuner: growth comes out of one budget; backpressure and close g
   assert.deepEqual([a.target, b.target, t.budgetLeft], [8 * MiB, 2 * MiB, 0]);
   assert.equal(t.wantsProbe(b), false);
   t.backpressure(a);
-  assert.deepEqual([a.target, t.budgetLeft], [2 * MiB, 6 * MiB]);
-  assert.equal(t.adjust(a, 3 * MiB), 0, "what was granted stays granted, no more");
+  assert.deepEqual([a.target, t.budgetLeft], [4 * MiB, 4 * MiB]);
+  assert.equal(t.adjust(a, 5 * MiB), 0, "what was granted stays granted, no more");
+  t.backpressure(a);
+  t.backpressure(a);
+  assert.deepEqual([a.target, t.budgetLeft], [2 * MiB, 6 * MiB], "never below initial");
   grow(b);
   t.closed(b);
   assert.equal(t.budgetLeft, 6 * MiB);
