@@ -105,7 +105,8 @@ function stateOf(ch: Tracked): TunedChannel {
 
 /** ssh2's adjust hook, called for each packet delivered to a reader that keeps up. */
 function windowAdjust(ch: Tracked): void {
-  if (ch.outgoing.state === "closed") return;
+  // Nothing goes out on a channel after our CHANNEL_CLOSE (RFC 4254 5.3).
+  if (ch.outgoing.state === "closed" || ch.outgoing.state === "closing") return;
   const st = stateOf(ch);
   const amount = tuner.adjust(st, ch.incoming.window);
   if (amount > 0) {
