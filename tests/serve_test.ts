@@ -24,6 +24,7 @@ import {
   warrenArgs,
 } from "./_harness/serve.ts";
 import { skipWhen } from "./_harness/skip.ts";
+import { startDelayRelay } from "./_harness/delay_relay.ts";
 
 const ignore = skipWhen("warren serve tests", serveTestsSkipReason());
 const MiB = 1024 * 1024;
@@ -222,3 +223,30 @@ for (const cipher of ["aes128-ctr", "chacha20-poly1305@openssh.com", "aes128-gcm
     assert.ok(rekeys >= 3, `${rekeys} re-keys\n${ssh.output}`);
   });
 }
+
+Deno.test(
+  {
+    name: "serve: on a 50 ms link serve's window for an upload grows past 2 MiB, bytes intact",
+    ignore,
+  },
+  async () => {
+    await using served = await startServe({ args: ["-v"] });
+    await using origin = await startOrigin({ netns: served.netns });
+    await using relay = startDelayRelay({ hostname: served.host, port: served.port }, 25);
+    const key = (await Deno.readTextFile(served.knownHosts)).trim().split(" ").slice(1).join(" ");
+    const knownHosts = `${served.dir}/known_hosts_relay`;
+    await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${relay.port} ${key}\n`);
+    const port = freePort();
+    await using client = new LiveCli([
+      ...["-L", `${port}:127.0.0.1:${origin.echoPort}`],
+      ...["-i", served.clientKey, "-o", `UserKnownHostsFile=${knownHosts}`],
+      ...["--hostkey-policy=strict", "-B", `tester@127.0.0.1#${relay.port}`],
+    ]);
+    await client.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${port}`));
+    const data = testBytes(48 * MiB + 1, 21);
+    const back = await roundTrip(port, data);
+    assert.equal(Buffer.compare(back, data), 0);
+    // serve pings its client to measure the round trip, as warren's client does.
+    await served.cli.waitFor(/window grown to 4096 KiB/);
+  },
+);

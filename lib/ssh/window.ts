@@ -9,8 +9,7 @@
  * - Eager adjusts, as OpenSSH: a window is topped up once three packets are
  *   consumed, not once half of it is.
  * - Growth: a channel whose reader keeps up and whose sender is
- *   window-limited (measured with one ping per round trip, where warren is
- *   the SSH client) doubles its window, up to 16 MiB per channel and 256 MiB
+ *   window-limited (measured with one ping per round trip) doubles its window, up to 16 MiB per channel and 256 MiB
  *   of growth for the whole process; backpressure from the reader halves it,
  *   down to 2 MiB.
  *
@@ -55,15 +54,63 @@ export const MAX_CHANNEL_WINDOW = 16 * 1024 * 1024;
 export const WINDOW_BUDGET = 256 * 1024 * 1024;
 const PACKET = 32 * 1024;
 
+interface ConnectionLike {
+  _protocol: {
+    channelWindowAdjust(id: number, amount: number): void;
+    ping(): void;
+    _handlers?: Record<string, unknown>;
+  };
+  /** A Client's queue of global request replies (a server Connection has none). */
+  _callbacks?: (() => void)[];
+  [PROBE]?: ((answered: () => void) => void) | null;
+}
+
 interface ChannelLike {
   outgoing: { state: string; id: number };
   incoming: { window: number };
   once(event: "close", listener: () => void): void;
-  _client: {
-    _protocol: { channelWindowAdjust(id: number, amount: number): void; ping(): void };
-    /** The client's queue of global request replies (not on the server side). */
-    _callbacks?: (() => void)[];
-  };
+  _client: ConnectionLike;
+}
+
+const PROBE = Symbol("warren ping");
+
+/**
+ * How to send one ping and hear its reply on this connection, or null.
+ * Replies to global requests come back in order. ssh2's Client queues a
+ * callback for each (its keepalive too); its server side keeps no queue and
+ * ignores the replies to its own keepalive pings, so one is added here: every
+ * ping, ssh2's or ours, takes a place in it.
+ */
+function probeOf(conn: ConnectionLike): ((answered: () => void) => void) | null {
+  if (conn[PROBE] !== undefined) return conn[PROBE];
+  const proto = conn._protocol;
+  const ping = proto.ping.bind(proto);
+  const replies = conn._callbacks;
+  let probe: ((answered: () => void) => void) | null = null;
+  if (Array.isArray(replies)) {
+    probe = (answered) => {
+      replies.push(answered);
+      ping();
+    };
+  } else if (
+    proto._handlers && proto._handlers.REQUEST_SUCCESS === undefined &&
+    proto._handlers.REQUEST_FAILURE === undefined
+  ) {
+    const queue: (() => void)[] = [];
+    const reply = () => queue.shift()?.();
+    proto._handlers.REQUEST_SUCCESS = reply;
+    proto._handlers.REQUEST_FAILURE = reply;
+    proto.ping = () => {
+      queue.push(() => {});
+      ping();
+    };
+    probe = (answered) => {
+      queue.push(answered);
+      ping();
+    };
+  }
+  conn[PROBE] = probe;
+  return probe;
 }
 
 const raw = Deno.env.get("WARREN_CHANNEL_WINDOW");
@@ -113,11 +160,11 @@ function windowAdjust(ch: Tracked): void {
     ch.incoming.window += amount;
     ch._client._protocol.channelWindowAdjust(ch.outgoing.id, amount);
   }
-  const replies = ch._client._callbacks;
-  if (Array.isArray(replies) && st.received >= st.target / 4 && tuner.wantsProbe(st)) {
-    // The reply to a global request comes back in order: ssh2's keepalive
-    // queues its own callback the same way.
-    replies.push(() => {
+  if (st.received < st.target / 4 || !tuner.wantsProbe(st)) return;
+  const probe = probeOf(ch._client);
+  if (probe) {
+    tuner.probeSent(st);
+    probe(() => {
       const before = st.target;
       tuner.probeAnswered(st);
       if (st.target > before) {
@@ -127,8 +174,6 @@ function windowAdjust(ch: Tracked): void {
         });
       }
     });
-    tuner.probeSent(st);
-    ch._client._protocol.ping();
   }
 }
 

@@ -8,8 +8,7 @@
  * (channel_check_window): adjust as soon as more than three packets are
  * consumed, or the window falls below half.
  *
- * Growth. One channel moves at most one window per round trip. Where the
- * connection can measure round trips (warren as the SSH client), the tuner
+ * Growth. One channel moves at most one window per round trip. The tuner
  * estimates the bandwidth-delay product the way gRPC's BDP estimator does:
  * it sends one ping, counts the bytes this channel receives until the reply,
  * and when that sample reaches two thirds of the window the sender was
