@@ -82,6 +82,8 @@ Deno.test("cli: usage errors exit 2 with one line", async () => {
     ],
     [["-D", "1080", "h"], /use -L socks\/1080/],
     [[], /^warren: Missing destination/],
+    [["-J", "a,,b", "h"], /^warren: Invalid -J 'a,,b': empty jump host$/],
+    [["-o", "ProxyJump=j:0", "h"], /^warren: Invalid -o ProxyJump='j:0': port 0 is out of range/],
   ];
   for (const [args, pattern] of cases) {
     const r = await runCli(args);

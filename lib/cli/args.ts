@@ -18,6 +18,7 @@ import { parseTarget, type Target } from "./target.ts";
 import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
 import { parseProxyAuth } from "../tunnel/proxy/auth.ts";
 import { parseRoute, type Route } from "../config/routes.ts";
+import { type JumpHost, parseJumpHosts } from "../config/jump_hosts.ts";
 
 function parseRouteOption(text: string): Route {
   try {
@@ -42,6 +43,7 @@ const OPTIONS = {
   "no-session-channel": { type: "boolean", short: "S" },
   N: { type: "boolean", short: "N" },
   port: { type: "string", short: "p" },
+  jump: { type: "string", short: "J" },
   user: { type: "string", short: "l" },
   "identity-file": { type: "string", short: "i", multiple: true },
   "batch-mode": { type: "boolean", short: "B" },
@@ -207,6 +209,16 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     verbosity,
   };
   if (profile?.gateways) config.gateways = profile.gateways;
+  const jumps: JumpHost[] | undefined = v.jump !== undefined
+    ? parseJumpHosts(v.jump, `Invalid -J '${v.jump}'`)
+    : o.jumps;
+  if (jumps !== undefined) {
+    config.jumps = jumps.map((j) => ({
+      host: j.host,
+      port: j.port ?? DEFAULTS.port,
+      user: j.user ?? localUser(env),
+    }));
+  }
   if (config.proxyAuth && !config.localForwards.some((f) => f.protocol === "socks")) {
     throw new UsageError("--proxy-auth needs a proxy tunnel: -L socks/[address:]port");
   }

@@ -309,3 +309,30 @@ Deno.test("-o MACs, KexAlgorithms, HostKeyAlgorithms: lists, +, - and ^ forms; u
     /Invalid -o KexAlgorithms='-\*': leaves no key exchange to offer/,
   );
 });
+
+Deno.test("-J and -o ProxyJump: jump hosts in OpenSSH's and sshg3's forms; -J wins", () => {
+  const c = run("-J", "bastion,ops@inner:2222,[::1]:2200,deploy@10.0.0.9#22", "target");
+  assert.deepEqual(c.jumps, [
+    { host: "bastion", port: 22, user: "ann" },
+    { host: "inner", port: 2222, user: "ops" },
+    { host: "::1", port: 2200, user: "ann" },
+    { host: "10.0.0.9", port: 22, user: "deploy" },
+  ]);
+  assert.deepEqual(run("-o", "ProxyJump=ssh://j@hop:2", "t").jumps, [
+    { host: "hop", port: 2, user: "j" },
+  ]);
+  assert.deepEqual(run("-J", "a", "-o", "ProxyJump=b", "t").jumps, [
+    { host: "a", port: 22, user: "ann" },
+  ]);
+  assert.deepEqual(run("-J", "none", "t").jumps, []);
+  assert.equal(run("t").jumps, undefined);
+});
+
+Deno.test("-J: bad values are one usage line each", () => {
+  usage(["-J", "a,,b", "t"], /^Invalid -J 'a,,b': empty jump host$/);
+  usage(["-J", "@a", "t"], /^Invalid -J '@a': empty user in '@a'$/);
+  usage(["-J", "a:0", "t"], /^Invalid -J 'a:0': port 0 is out of range/);
+  usage(["-J", "a:x", "t"], /^Invalid -J 'a:x': 'x' is not a port number$/);
+  usage(["-J", "bad host", "t"], /^Invalid -J 'bad host': bad host name 'bad host'$/);
+  usage(["-o", "ProxyJump=:22", "t"], /^Invalid -o ProxyJump=':22': missing host in ':22'$/);
+});

@@ -55,6 +55,9 @@ Connection:
                          $WARREN_CONFIG, then ~/.ssh2/ssh-broker-config.xml).
   -p, --port PORT        Server port (default 22).        e.g. -p 2222
   -l, --user USER        Login name.                      e.g. -l deploy
+  -J, --jump [user@]host[:port|#port][,...]
+                         Through jump hosts, outermost first; each one's host
+                         key checked as the target's.     e.g. -J bastion,ops@inner#2222
   -i, --identity-file FILE
                          Private key (repeatable; default ~/.ssh/id_ed25519,
                          id_ecdsa, id_rsa).               e.g. -i ~/.ssh/ci_key

@@ -14,6 +14,7 @@ import {
 } from "../config/ssh_algorithms.ts";
 import { preferredCiphers } from "../ssh/crypto/hook.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
+import { type JumpHost, parseJumpHosts } from "../config/jump_hosts.ts";
 
 export interface SshOptions {
   port?: number;
@@ -36,6 +37,8 @@ export interface SshOptions {
   hostKeyAlgorithms?: string[];
   /** PreferredAuthentications: the methods warren implements, in order. */
   authMethods?: AuthMethodName[];
+  /** ProxyJump: jump hosts, outermost first; [] = none. */
+  jumps?: JumpHost[];
 }
 
 type Setter = (o: SshOptions, value: string, what: string) => void;
@@ -109,6 +112,7 @@ const SETTERS: Record<string, [string, Setter]> = {
     "PreferredAuthentications",
     (o, v, w) => o.authMethods ??= authMethodList(v, w),
   ],
+  proxyjump: ["ProxyJump", (o, v, w) => o.jumps ??= parseJumpHosts(v, w)],
 };
 
 /** OpenSSH's method names that warren does not implement: accepted and passed over. */

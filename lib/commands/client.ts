@@ -154,8 +154,11 @@ export async function runClient(config: ClientConfig): Promise<number> {
     prompter,
     protocolDebug: config.verbosity >= 3,
   };
-  const connecting = config.gateways?.length
-    ? connectThrough([...config.gateways.map((g) => ({ ...g, prompter })), target])
+  const gateways: ConnectOptions[] = config.jumps !== undefined
+    ? config.jumps.map((j) => ({ ...target, host: j.host, port: j.port, user: j.user }))
+    : config.gateways?.map((g) => ({ ...g, prompter })) ?? [];
+  const connecting = gateways.length > 0
+    ? connectThrough([...gateways, target])
     : connectSsh(target);
   let ssh: SshConnection;
   try {

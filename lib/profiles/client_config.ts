@@ -51,6 +51,12 @@ export interface ClientConfig {
   verbosity: number;
   /** A profile target's gateway-profile chain, outermost first: connect through these. */
   gateways?: ConnectOptions[];
+  /**
+   * -J / ProxyJump: jump hosts, outermost first, reached with the target's
+   * keys, known hosts and policies. When set (even empty, `-J none`) it
+   * replaces a profile's gateway chain.
+   */
+  jumps?: { host: string; port: number; user: string }[];
 }
 
 /** A profile target's settings, under the command line's (target.ts). */
