@@ -84,6 +84,10 @@ Deno.test("cli: usage errors exit 2 with one line", async () => {
     [[], /^warren: Missing destination/],
     [["-J", "a,,b", "h"], /^warren: Invalid -J 'a,,b': empty jump host$/],
     [["-o", "ProxyJump=j:0", "h"], /^warren: Invalid -o ProxyJump='j:0': port 0 is out of range/],
+    [
+      ["-o", "ProxyCommand=nc %z", "h"],
+      /^warren: Invalid -o ProxyCommand='nc %z': unknown token %z/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const r = await runCli(args);

@@ -219,6 +219,10 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
       user: j.user ?? localUser(env),
     }));
   }
+  if (o.proxyCommand) config.proxyCommand = o.proxyCommand;
+  if (config.proxyCommand !== undefined && config.jumps?.length) {
+    throw new UsageError("ProxyCommand and -J/ProxyJump cannot be combined: choose one");
+  }
   if (config.proxyAuth && !config.localForwards.some((f) => f.protocol === "socks")) {
     throw new UsageError("--proxy-auth needs a proxy tunnel: -L socks/[address:]port");
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseCommandLine } from "./args.ts";
 import { parseTarget } from "./target.ts";
 import { UsageError } from "../errors.ts";
+import { expandProxyCommand } from "../ssh/proxy_command.ts";
 import type { ClientConfig, ProfileLayer } from "../profiles/client_config.ts";
 
 const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann" };
@@ -335,4 +336,31 @@ Deno.test("-J: bad values are one usage line each", () => {
   usage(["-J", "a:x", "t"], /^Invalid -J 'a:x': 'x' is not a port number$/);
   usage(["-J", "bad host", "t"], /^Invalid -J 'bad host': bad host name 'bad host'$/);
   usage(["-o", "ProxyJump=:22", "t"], /^Invalid -o ProxyJump=':22': missing host in ':22'$/);
+});
+
+Deno.test("-o ProxyCommand: kept with its tokens; none disables; -J with it is refused", () => {
+  assert.equal(
+    run("-o", "ProxyCommand=nc -x p:3128 %h %p", "t").proxyCommand,
+    "nc -x p:3128 %h %p",
+  );
+  assert.equal(
+    run("-o", "ProxyCommand=none", "-o", "ProxyCommand=nc %h %p", "t").proxyCommand,
+    undefined,
+  );
+  assert.equal(run("-o", "ProxyCommand=none", "-J", "j", "t").proxyCommand, undefined);
+  usage(
+    ["-o", "ProxyCommand=nc %h %q", "t"],
+    /^Invalid -o ProxyCommand='nc %h %q': unknown token %q/,
+  );
+  usage(
+    ["-o", "ProxyCommand=nc %h %p", "-J", "j", "t"],
+    /^ProxyCommand and -J\/ProxyJump cannot be combined/,
+  );
+});
+
+Deno.test("expandProxyCommand(): %h %p %r %%", () => {
+  assert.equal(
+    expandProxyCommand("x %h:%p %r %%h 100%%", { host: "db", port: 2222, user: "ann" }),
+    "x db:2222 ann %h 100%",
+  );
 });

@@ -15,6 +15,7 @@ import {
 import { preferredCiphers } from "../ssh/crypto/hook.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
 import { type JumpHost, parseJumpHosts } from "../config/jump_hosts.ts";
+import { unknownProxyTokens } from "../ssh/proxy_command.ts";
 
 export interface SshOptions {
   port?: number;
@@ -39,6 +40,8 @@ export interface SshOptions {
   authMethods?: AuthMethodName[];
   /** ProxyJump: jump hosts, outermost first; [] = none. */
   jumps?: JumpHost[];
+  /** ProxyCommand, tokens not yet expanded; "" = none. */
+  proxyCommand?: string;
 }
 
 type Setter = (o: SshOptions, value: string, what: string) => void;
@@ -113,7 +116,20 @@ const SETTERS: Record<string, [string, Setter]> = {
     (o, v, w) => o.authMethods ??= authMethodList(v, w),
   ],
   proxyjump: ["ProxyJump", (o, v, w) => o.jumps ??= parseJumpHosts(v, w)],
+  proxycommand: ["ProxyCommand", (o, v, w) => o.proxyCommand ??= proxyCommand(v, w)],
 };
+
+/** A ProxyCommand template: its tokens checked; "none" = "". */
+function proxyCommand(value: string, what: string): string {
+  if (value.toLowerCase() === "none") return "";
+  const unknown = unknownProxyTokens(value);
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `${what}: unknown token ${unknown[0]} (known: %h host, %p port, %r user, %% a %)`,
+    );
+  }
+  return value;
+}
 
 /** OpenSSH's method names that warren does not implement: accepted and passed over. */
 const UNIMPLEMENTED_METHODS = ["gssapi-with-mic", "hostbased"];

@@ -11,6 +11,7 @@ import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type ConnectOptions, connectSsh, SshConnection } from "../ssh/connection.ts";
 import { connectThrough } from "../ssh/jump.ts";
+import { expandProxyCommand } from "../ssh/proxy_command.ts";
 import { terminalPrompter } from "../ssh/prompt.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
@@ -154,9 +155,15 @@ export async function runClient(config: ClientConfig): Promise<number> {
     prompter,
     protocolDebug: config.verbosity >= 3,
   };
+
   const gateways: ConnectOptions[] = config.jumps !== undefined
     ? config.jumps.map((j) => ({ ...target, host: j.host, port: j.port, user: j.user }))
     : config.gateways?.map((g) => ({ ...g, prompter })) ?? [];
+  // The transport options carry the first connection: the outermost hop's.
+  const first = gateways[0] ?? target;
+  if (config.proxyCommand !== undefined) {
+    first.proxyCommand = expandProxyCommand(config.proxyCommand, first);
+  }
   const connecting = gateways.length > 0
     ? connectThrough([...gateways, target])
     : connectSsh(target);

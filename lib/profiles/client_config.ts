@@ -57,6 +57,8 @@ export interface ClientConfig {
    * replaces a profile's gateway chain.
    */
   jumps?: { host: string; port: number; user: string }[];
+  /** -o ProxyCommand: the transport is this command (%h %p %r %% not yet expanded). */
+  proxyCommand?: string;
 }
 
 /** A profile target's settings, under the command line's (target.ts). */

@@ -16,6 +16,7 @@ import { Deadline } from "./deadline.ts";
 import { ForwardedOpens } from "./forwarded_opens.ts";
 import { OfferRecorder } from "./negotiation.ts";
 import { DenoSocket } from "./transport.ts";
+import { ProxyCommandExit, ProxyCommandSocket, spawnProxyCommand } from "./proxy_command.ts";
 import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { Prompter } from "./prompt.ts";
@@ -56,6 +57,8 @@ export interface ConnectOptions {
   protocolDebug?: boolean;
   /** An open stream to the server (a jump host's channel) instead of a TCP connection. */
   sock?: Duplex;
+  /** A command (tokens expanded) whose stdin/stdout carry the connection (ProxyCommand). */
+  proxyCommand?: string;
 }
 
 export type IncomingTcpHandler = (
@@ -262,6 +265,23 @@ function openSocket(opts: ConnectOptions, label: string): Promise<DenoSocket> {
   });
 }
 
+function endReasonOf(sock: Duplex): ProxyCommandExit | undefined {
+  return sock instanceof ProxyCommandSocket ? sock.endReason : undefined;
+}
+
+/** Run the ProxyCommand that carries the connection. */
+function startProxyCommand(command: string, label: string): Duplex {
+  log.debug("Connecting to {label} through proxy command '{command}'", { label, command });
+  try {
+    return spawnProxyCommand(command);
+  } catch (err) {
+    throw new WarrenError(
+      "connect",
+      `Cannot connect to ${label}: cannot run proxy command '${command}': ${messageOf(err)}`,
+    );
+  }
+}
+
 function authFailure(
   plan: AuthPlan,
   opts: ConnectOptions,
@@ -295,7 +315,10 @@ function logTransport(client: Client, label: string): void {
 export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   const label = hostPort(opts.host, opts.port);
   log.debug("Connecting to {label} as {user}", { label, user: opts.user });
-  const sock = opts.sock ?? await openSocket(opts, label);
+  const sock = opts.sock ??
+    (opts.proxyCommand !== undefined
+      ? startProxyCommand(opts.proxyCommand, label)
+      : await openSocket(opts, label));
   const client = new Client();
   let failure: WarrenError | undefined;
   let verifiedKey: Buffer | undefined;
@@ -333,6 +356,10 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         fail(authFailure(plan, opts, label));
       } else if (err.level === "agent") {
         log.warn("ssh-agent: {err}", { err: messageOf(err) });
+      } else if (err instanceof ProxyCommandExit || endReasonOf(sock)) {
+        // The command ended: that is the news, not ssh2's "Connection lost".
+        const why = err instanceof ProxyCommandExit ? err : endReasonOf(sock)!;
+        fail(new WarrenError("connect", `Cannot connect to ${label}: ${why.message}`));
       } else {
         const why = offers.explain(messageOf(err)) ?? messageOf(err);
         fail(
