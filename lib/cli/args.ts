@@ -19,6 +19,7 @@ import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
 import { parseProxyAuth } from "../tunnel/proxy/auth.ts";
 import { parseRoute, type Route } from "../config/routes.ts";
 import { type JumpHost, parseJumpHosts } from "../config/jump_hosts.ts";
+import { parseProxyUrl } from "../config/proxy_url.ts";
 
 function parseRouteOption(text: string): Route {
   try {
@@ -44,6 +45,8 @@ const OPTIONS = {
   N: { type: "boolean", short: "N" },
   port: { type: "string", short: "p" },
   jump: { type: "string", short: "J" },
+  proxy: { type: "string" },
+  "proxy-password": { type: "string" },
   user: { type: "string", short: "l" },
   "identity-file": { type: "string", short: "i", multiple: true },
   "batch-mode": { type: "boolean", short: "B" },
@@ -222,6 +225,34 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   if (o.proxyCommand) config.proxyCommand = o.proxyCommand;
   if (config.proxyCommand !== undefined && config.jumps?.length) {
     throw new UsageError("ProxyCommand and -J/ProxyJump cannot be combined: choose one");
+  }
+  const proxy = v.proxy !== undefined
+    ? (v.proxy.toLowerCase() === "none"
+      ? null
+      : parseProxyUrl(v.proxy, `Invalid --proxy '${v.proxy}'`))
+    : o.proxyUrl;
+  if (proxy) config.proxy = proxy;
+  if (v["proxy-password"] !== undefined) {
+    if (!/^(file|env|extprog):\/\/./.test(v["proxy-password"])) {
+      throw new UsageError(
+        "Invalid --proxy-password: use file://PATH, env://VAR or extprog://COMMAND " +
+          "(a password in the arguments is visible to other users)",
+      );
+    }
+    if (!config.proxy?.user) {
+      throw new UsageError(
+        "--proxy-password needs a proxy with a user: --proxy SCHEME://USER@HOST:PORT",
+      );
+    }
+    config.proxyPasswordSource = v["proxy-password"];
+  }
+  if (config.proxy?.user && config.proxy.scheme !== "socks4a" && !config.proxyPasswordSource) {
+    throw new UsageError(
+      `--proxy with a user (${config.proxy.user}) needs --proxy-password file://PATH, env://VAR or extprog://COMMAND`,
+    );
+  }
+  if (config.proxy && config.proxyCommand !== undefined) {
+    throw new UsageError("--proxy (ProxyUrl) and ProxyCommand cannot be combined: choose one");
   }
   if (config.proxyAuth && !config.localForwards.some((f) => f.protocol === "socks")) {
     throw new UsageError("--proxy-auth needs a proxy tunnel: -L socks/[address:]port");

@@ -364,3 +364,32 @@ Deno.test("expandProxyCommand(): %h %p %r %%", () => {
     "x db:2222 ann %h 100%",
   );
 });
+
+Deno.test("--proxy and -o ProxyUrl: http, socks5, socks4a; the password only from a source", () => {
+  assert.deepEqual(run("--proxy", "http://10.0.0.1:3128", "t").proxy, {
+    scheme: "http",
+    host: "10.0.0.1",
+    port: 3128,
+  });
+  const c = run("--proxy", "socks5://al@[::1]", "--proxy-password", "env://PW", "t");
+  assert.deepEqual(c.proxy, { scheme: "socks5", host: "::1", port: 1080, user: "al" });
+  assert.equal(c.proxyPasswordSource, "env://PW");
+  assert.deepEqual(run("-o", "ProxyUrl=socks4a://me@gw:1081", "t").proxy, {
+    scheme: "socks4a",
+    host: "gw",
+    port: 1081,
+    user: "me",
+  });
+  assert.equal(run("--proxy", "none", "-o", "ProxyUrl=http://p:1", "t").proxy, undefined);
+  usage(["--proxy", "ftp://p:21", "t"], /^Invalid --proxy 'ftp:\/\/p:21': unknown scheme 'ftp'/);
+  usage(["--proxy", "http://p", "t"], /^Invalid --proxy 'http:\/\/p': missing port/);
+  usage(["--proxy", "http://a:b@p:1", "t"], /no password in the URL/);
+  usage(["--proxy", "p:3128", "t"], /^Invalid --proxy 'p:3128': expected http:\/\//);
+  usage(["--proxy", "http://al@p:1", "t"], /needs --proxy-password/);
+  usage(
+    ["--proxy", "http://al@p:1", "--proxy-password", "hunter2", "t"],
+    /^Invalid --proxy-password/,
+  );
+  usage(["--proxy-password", "env://X", "t"], /needs a proxy with a user/);
+  usage(["--proxy", "http://p:1", "-o", "ProxyCommand=nc %h %p", "t"], /cannot be combined/);
+});

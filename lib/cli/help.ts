@@ -58,6 +58,11 @@ Connection:
   -J, --jump [user@]host[:port|#port][,...]
                          Through jump hosts, outermost first; each one's host
                          key checked as the target's.     e.g. -J bastion,ops@inner#2222
+  --proxy URL            Through a proxy: http://[user@]host:port (CONNECT),
+                         socks5://[user@]host[:port], socks4a://[user@]host[:port]
+                         (-o ProxyUrl=URL; none: direct).  e.g. --proxy http://10.0.0.1:3128
+  --proxy-password SOURCE
+                         The proxy user's password, as -P. e.g. --proxy-password env://PROXY_PW
   -i, --identity-file FILE
                          Private key (repeatable; default ~/.ssh/id_ed25519,
                          id_ecdsa, id_rsa).               e.g. -i ~/.ssh/ci_key

@@ -16,6 +16,7 @@ import { preferredCiphers } from "../ssh/crypto/hook.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
 import { type JumpHost, parseJumpHosts } from "../config/jump_hosts.ts";
 import { unknownProxyTokens } from "../ssh/proxy_command.ts";
+import { parseProxyUrl, type ProxyUrl } from "../config/proxy_url.ts";
 
 export interface SshOptions {
   port?: number;
@@ -42,6 +43,8 @@ export interface SshOptions {
   jumps?: JumpHost[];
   /** ProxyCommand, tokens not yet expanded; "" = none. */
   proxyCommand?: string;
+  /** ProxyUrl: a built-in proxy (warren's own option); null = none. */
+  proxyUrl?: ProxyUrl | null;
 }
 
 type Setter = (o: SshOptions, value: string, what: string) => void;
@@ -117,6 +120,10 @@ const SETTERS: Record<string, [string, Setter]> = {
   ],
   proxyjump: ["ProxyJump", (o, v, w) => o.jumps ??= parseJumpHosts(v, w)],
   proxycommand: ["ProxyCommand", (o, v, w) => o.proxyCommand ??= proxyCommand(v, w)],
+  proxyurl: [
+    "ProxyUrl",
+    (o, v, w) => o.proxyUrl ??= v.toLowerCase() === "none" ? null : parseProxyUrl(v, w),
+  ],
 };
 
 /** A ProxyCommand template: its tokens checked; "none" = "". */

@@ -12,6 +12,7 @@ import { logger } from "../log.ts";
 import { type ConnectOptions, connectSsh, SshConnection } from "../ssh/connection.ts";
 import { connectThrough } from "../ssh/jump.ts";
 import { expandProxyCommand } from "../ssh/proxy_command.ts";
+import { readPasswordSource } from "../ssh/password_source.ts";
 import { terminalPrompter } from "../ssh/prompt.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
@@ -127,6 +128,9 @@ export async function runClient(config: ClientConfig): Promise<number> {
   const explicit = config.identityFiles.length > 0;
   // A missing --proxy-auth password is the user's mistake: said before connecting.
   const credentials = config.proxyAuth && await ProxyCredentials.load(config.proxyAuth);
+  const proxyPassword = config.proxyPasswordSource === undefined
+    ? undefined
+    : await readPasswordSource(config.proxyPasswordSource);
   // Signals count from the start: a stop while connecting is a stop too.
   const outcome = Promise.withResolvers<Outcome>();
   const unlistenSignals = listenForSignals(
@@ -164,6 +168,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
   if (config.proxyCommand !== undefined) {
     first.proxyCommand = expandProxyCommand(config.proxyCommand, first);
   }
+  if (config.proxy) first.proxy = { proxy: config.proxy, password: proxyPassword };
   const connecting = gateways.length > 0
     ? connectThrough([...gateways, target])
     : connectSsh(target);

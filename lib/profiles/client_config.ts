@@ -8,6 +8,7 @@ import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import type { AuthMethodName } from "../ssh/auth.ts";
 import type { Route } from "../config/routes.ts";
+import type { ProxyUrl } from "../config/proxy_url.ts";
 
 export interface ClientConfig {
   host: string;
@@ -59,6 +60,10 @@ export interface ClientConfig {
   jumps?: { host: string; port: number; user: string }[];
   /** -o ProxyCommand: the transport is this command (%h %p %r %% not yet expanded). */
   proxyCommand?: string;
+  /** --proxy / -o ProxyUrl: reach the first hop through this proxy. */
+  proxy?: ProxyUrl;
+  /** --proxy-password: where the proxy user's password is (as -P). */
+  proxyPasswordSource?: string;
 }
 
 /** A profile target's settings, under the command line's (target.ts). */

@@ -16,6 +16,8 @@ import { Deadline } from "./deadline.ts";
 import { ForwardedOpens } from "./forwarded_opens.ts";
 import { OfferRecorder } from "./negotiation.ts";
 import { DenoSocket } from "./transport.ts";
+import { type ProxyDial, proxyFailure, proxyHandshake } from "./proxy_dial.ts";
+import { closeQuietly } from "../net/io.ts";
 import { ProxyCommandExit, ProxyCommandSocket, spawnProxyCommand } from "./proxy_command.ts";
 import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
@@ -59,6 +61,8 @@ export interface ConnectOptions {
   sock?: Duplex;
   /** A command (tokens expanded) whose stdin/stdout carry the connection (ProxyCommand). */
   proxyCommand?: string;
+  /** A proxy to connect through (--proxy), its password read beforehand. */
+  proxy?: ProxyDial;
 }
 
 export type IncomingTcpHandler = (
@@ -241,26 +245,50 @@ function connectError(
   );
 }
 
-/** Open the TCP connection, bounded by the deadline. */
+/**
+ * Open the TCP connection, bounded by the deadline: to the server, or to the
+ * proxy and through its handshake (--proxy).
+ */
 function openSocket(opts: ConnectOptions, label: string): Promise<DenoSocket> {
+  const dial = opts.proxy;
+  const to = dial
+    ? { hostname: dial.proxy.host, port: dial.proxy.port }
+    : { hostname: opts.host, port: opts.port };
+  const toLabel = dial ? `proxy ${hostPort(to.hostname, to.port)}` : label;
+  if (dial) log.debug("Connecting to {label} through {proxy}", { label, proxy: toLabel });
   return new Promise((resolve, reject) => {
     let timedOut = false;
+    let open: Deno.TcpConn | undefined;
     const deadline = new Deadline(opts.connectTimeout * 1000, () => {
       timedOut = true;
+      if (open) closeQuietly(open);
       reject(
         new WarrenError(
           "timeout",
-          `Cannot connect to ${label}: timed out after ${opts.connectTimeout} s`,
+          `Cannot connect to ${label}${dial ? ` through ${toLabel}` : ""}: ` +
+            `timed out after ${opts.connectTimeout} s`,
         ),
       );
     });
-    Deno.connect({ hostname: opts.host, port: opts.port }).then((conn) => {
-      deadline.clear();
+    Deno.connect(to).then(async (conn) => {
       if (timedOut) return conn.close();
-      resolve(new DenoSocket(conn));
+      if (!dial) {
+        deadline.clear();
+        return resolve(new DenoSocket(conn));
+      }
+      open = conn;
+      try {
+        const leftover = await proxyHandshake(conn, dial, opts.host, opts.port);
+        deadline.clear();
+        resolve(new DenoSocket(conn, leftover));
+      } catch (err) {
+        deadline.clear();
+        closeQuietly(conn);
+        reject(proxyFailure(err, dial, opts.host, opts.port));
+      }
     }, (err) => {
       deadline.clear();
-      reject(connectError(err, label, opts.host));
+      reject(connectError(err, toLabel, to.hostname));
     });
   });
 }
