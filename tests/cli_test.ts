@@ -97,6 +97,21 @@ Deno.test("cli: usage errors exit 2 with one line", async () => {
   }
 });
 
+Deno.test("cli: -F with a file that cannot be read, or a bad value in it, exits 2 with one line", async () => {
+  const missing = await runCli(["-F", "/nonexistent/ssh_config", "h"]);
+  assert.equal(missing.code, 2, missing.stderr);
+  oneErrorLine(missing.stderr, /^warren: Cannot read \/nonexistent\/ssh_config: no such file$/);
+  const file = await Deno.makeTempFile({ prefix: "warren-ssh-config-" });
+  try {
+    await Deno.writeTextFile(file, "Host h\n  ProxyJump a,,b\n");
+    const bad = await runCli(["-F", file, "h"]);
+    assert.equal(bad.code, 2, bad.stderr);
+    oneErrorLine(bad.stderr, new RegExp(`^warren: ${file}:2: ProxyJump='a,,b': empty jump host$`));
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("cli: an unreachable server exits 1 with one line", async () => {
   const port = freePort();
   const r = await runCli(["-B", "-p", `${port}`, "127.0.0.1"]);

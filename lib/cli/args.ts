@@ -9,13 +9,19 @@
  * OpenSSH); defaults fill what is left.
  */
 import { parseCommand } from "./parse_command.ts";
-import { UsageError } from "../errors.ts";
+import { ConfigError, UsageError } from "../errors.ts";
 import { type ClientConfig, DEFAULTS, type ProfileLayer } from "../profiles/client_config.ts";
 import { defaultKnownHostsFiles, type Env, expandHome, homeDir, localUser } from "../config/env.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { type ForwardSpec, parseForward, parsePort } from "../config/forward.ts";
 import { parseTarget, type Target } from "./target.ts";
-import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
+import {
+  applySshOption,
+  emptySshOptions,
+  parseSshOptions,
+  type SshOptions,
+} from "./ssh_options.ts";
+import type { SshConfig } from "../config/openssh/ssh_config.ts";
 import { parseProxyAuth } from "../tunnel/proxy/auth.ts";
 import { parseRoute, type Route } from "../config/routes.ts";
 import { type JumpHost, parseJumpHosts } from "../config/jump_hosts.ts";
@@ -32,7 +38,8 @@ function parseRouteOption(text: string): Route {
 export type CommandLine =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "run"; config: ClientConfig };
+  | { kind: "run"; config: ClientConfig }
+  | { kind: "dump"; config: ClientConfig };
 
 const OPTIONS = {
   localfwd: { type: "string", short: "L", multiple: true },
@@ -54,6 +61,8 @@ const OPTIONS = {
   option: { type: "string", short: "o", multiple: true },
   "hostkey-policy": { type: "string" },
   config: { type: "string" },
+  "ssh-config": { type: "string", short: "F" },
+  "print-config": { type: "boolean", short: "G" },
   "fork-into-background": { type: "boolean", short: "f" },
   "one-shot": { type: "boolean" },
   debug: { type: "string", short: "D" },
@@ -132,16 +141,31 @@ function splitCommand(argv: string[]): [string[], string[] | undefined] {
 }
 
 /** The target and --config, before anything is checked: is it a profile? */
-export function peekTarget(argv: string[]): { target?: string; configFile?: string } {
+export function peekTarget(
+  argv: string[],
+): { target?: string; configFile?: string; sshConfigFile?: string } {
   try {
     const { values, positionals } = parseFlags(splitCommand(argv)[0]);
-    return { target: positionals[0], configFile: values.config };
+    return {
+      target: positionals[0],
+      configFile: values.config,
+      sshConfigFile: values["ssh-config"],
+    };
   } catch {
     return {};
   }
 }
 
-export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLayer): CommandLine {
+/**
+ * `sshConfig`: ~/.ssh/config or -F FILE, for a target that is not a profile;
+ * its values come after the command line's (the first value wins).
+ */
+export function parseCommandLine(
+  argv: string[],
+  env: Env,
+  profile?: ProfileLayer,
+  sshConfig?: SshConfig,
+): CommandLine {
   const [args, command] = splitCommand(argv);
   const { values: v, positionals } = parseFlags(args);
   if (v.help) return { kind: "help" };
@@ -157,6 +181,21 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   }
   const target: Target = profile ? { host: profile.host } : parseTarget(positionals[0]);
   const o: SshOptions = parseSshOptions(v.option ?? []);
+  const warnings: string[] = [];
+  if (sshConfig && !profile) {
+    const found = sshConfig.lookup(target.host);
+    warnings.push(...found.warnings);
+    for (const e of found.entries) {
+      // ProxyJump and ProxyCommand exclude each other: the first one set wins.
+      if (e.keyword === "proxycommand" && (o.jumps !== undefined || v.jump !== undefined)) continue;
+      if (e.keyword === "proxyjump" && o.proxyCommand !== undefined) continue;
+      try {
+        applySshOption(o, e.keyword, e.value, `${e.file}:${e.line}:`);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    }
+  }
   const policy = v["hostkey-policy"];
   if (policy !== undefined && !POLICIES.includes(policy as HostKeyPolicy)) {
     throw new UsageError(
@@ -172,7 +211,9 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   const home = homeDir(env);
   const identities = [...(v["identity-file"] ?? []), ...(o.identityFiles)];
   const config: ClientConfig = {
-    host: target.host,
+    host: o.hostName === undefined || profile
+      ? target.host
+      : o.hostName.replace(/%(.)/g, (_, c) => c === "h" ? target.host : c),
     port: v.port !== undefined
       ? parsePort(v.port, "Invalid -p", 1)
       : target.port ?? o.port ?? profile?.port ?? DEFAULTS.port,
@@ -198,8 +239,16 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     routes: v.route?.map(parseRouteOption),
     abortOnFailingTunnel: v["abort-on-failing-tunnel"] ??
       o.exitOnForwardFailure ?? false,
-    localForwards: [...profile?.localForwards ?? [], ...checkForwards(v.localfwd, "-L")],
-    remoteForwards: [...profile?.remoteForwards ?? [], ...checkForwards(v.remotefwd, "-R")],
+    localForwards: [
+      ...profile?.localForwards ?? [],
+      ...checkForwards(v.localfwd, "-L"),
+      ...o.localForwards,
+    ],
+    remoteForwards: [
+      ...profile?.remoteForwards ?? [],
+      ...checkForwards(v.remotefwd, "-R"),
+      ...o.remoteForwards,
+    ],
     background: v["fork-into-background"] ?? false,
     oneShot: v["one-shot"] ?? false,
     pidFile: o.pidFile === undefined ? undefined : expandHome(o.pidFile, home),
@@ -216,12 +265,28 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     ? parseJumpHosts(v.jump, `Invalid -J '${v.jump}'`)
     : o.jumps;
   if (jumps !== undefined) {
-    config.jumps = jumps.map((j) => ({
-      host: j.host,
-      port: j.port ?? DEFAULTS.port,
-      user: j.user ?? localUser(env),
-    }));
+    // Each jump host is looked up in ssh_config too, as ssh does for its hops.
+    config.jumps = jumps.map((j) => {
+      const h = emptySshOptions();
+      if (sshConfig && !profile) {
+        for (const e of sshConfig.lookup(j.host).entries) {
+          if (!["hostname", "user", "port"].includes(e.keyword)) continue;
+          try {
+            applySshOption(h, e.keyword, e.value, `${e.file}:${e.line}:`);
+          } catch (err) {
+            throw new ConfigError((err as Error).message);
+          }
+        }
+      }
+      return {
+        host: h.hostName?.replace(/%(.)/g, (_, c) => c === "h" ? j.host : c) ?? j.host,
+        port: j.port ?? h.port ?? DEFAULTS.port,
+        user: j.user ?? h.user ?? localUser(env),
+      };
+    });
   }
+  if (o.identitiesOnly) config.identitiesOnly = true;
+  if (warnings.length > 0) config.warnings = warnings;
   if (o.proxyCommand) config.proxyCommand = o.proxyCommand;
   if (config.proxyCommand !== undefined && config.jumps?.length) {
     throw new UsageError("ProxyCommand and -J/ProxyJump cannot be combined: choose one");
@@ -263,5 +328,5 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   if (config.background && command !== undefined) {
     throw new UsageError("-f and '-- command' cannot be combined");
   }
-  return { kind: "run", config };
+  return { kind: v["print-config"] ? "dump" : "run", config };
 }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { parseCommandLine } from "./args.ts";
 import { parseTarget } from "./target.ts";
-import { UsageError } from "../errors.ts";
+import { ConfigError, UsageError } from "../errors.ts";
+import { hostMatches, type SshConfig } from "../config/openssh/ssh_config.ts";
 import { expandProxyCommand } from "../ssh/proxy_command.ts";
 import type { ClientConfig, ProfileLayer } from "../profiles/client_config.ts";
 
@@ -392,4 +393,95 @@ Deno.test("--proxy and -o ProxyUrl: http, socks5, socks4a; the password only fro
   );
   usage(["--proxy-password", "env://X", "t"], /needs a proxy with a user/);
   usage(["--proxy", "http://p:1", "-o", "ProxyCommand=nc %h %p", "t"], /cannot be combined/);
+});
+
+/** An ssh_config whose lookup returns `lines` ("keyword value") for every host matching `pattern`. */
+function sshConfig(blocks: Record<string, string[]>): SshConfig {
+  return {
+    path: "/home/ann/.ssh/config",
+    lookup(host: string) {
+      const entries = Object.entries(blocks).flatMap(([pattern, lines]) =>
+        hostMatches(pattern.split(" "), host)
+          ? lines.map((l, i) => {
+            const [keyword, ...rest] = l.split(" ");
+            return { keyword, value: rest.join(" "), file: "/home/ann/.ssh/config", line: i + 1 };
+          })
+          : []
+      );
+      return { entries, warnings: [] };
+    },
+  };
+}
+
+function runWith(config: SshConfig, ...argv: string[]): ClientConfig {
+  const r = parseCommandLine(argv, env, undefined, config);
+  assert.notEqual(r.kind, "help");
+  return (r as { config: ClientConfig }).config;
+}
+
+Deno.test("ssh_config: its values fill what the command line leaves; the first value wins", () => {
+  const config = sshConfig({
+    "web* !web-old": [
+      "hostname %h.example.com",
+      "user deploy",
+      "port 2222",
+      "identityfile ~/.ssh/web",
+      "localforward 8080 localhost:80",
+      "localforward [127.0.0.1]:8443 [::1]:443",
+      "remoteforward 9000 localhost:3000",
+      "dynamicforward 1080",
+      "stricthostkeychecking accept-new",
+      "identitiesonly yes",
+      "proxyjump ops@bastion:2200",
+      "proxycommand nc %h %p",
+    ],
+    "bastion": ["hostname 10.0.0.1", "user wrong", "port 22"],
+    "*": ["user fallback", "port 22", "serveraliveinterval 5", "hostname ignored"],
+  });
+  const c = runWith(config, "-p", "22", "-o", "ServerAliveInterval=9", "web1");
+  assert.equal(c.host, "web1.example.com");
+  assert.equal(c.user, "deploy");
+  assert.equal(c.port, 22, "-p wins");
+  assert.equal(c.serverAliveInterval, 9, "-o wins");
+  assert.deepEqual(c.identityFiles, ["/home/ann/.ssh/web"]);
+  assert.equal(c.hostKeyPolicy, "tofu");
+  assert.equal(c.identitiesOnly, true);
+  assert.deepEqual(
+    c.jumps,
+    [{ host: "10.0.0.1", port: 2200, user: "ops" }],
+    "the hop looked up too",
+  );
+  assert.equal(c.proxyCommand, undefined, "ProxyJump came first");
+  assert.deepEqual(c.localForwards, [
+    { protocol: "tcp", listenPort: 8080, dstHost: "localhost", dstPort: 80 },
+    { protocol: "tcp", listenAddress: "127.0.0.1", listenPort: 8443, dstHost: "::1", dstPort: 443 },
+    { protocol: "socks", listenPort: 1080 },
+  ]);
+  assert.deepEqual(c.remoteForwards, [
+    { protocol: "tcp", listenPort: 9000, dstHost: "localhost", dstPort: 3000 },
+  ]);
+  const old = runWith(config, "ann@web-old");
+  assert.equal(old.host, "ignored");
+  assert.equal(old.user, "ann", "user@ on the command line wins");
+  assert.equal(old.serverAliveInterval, 5);
+  assert.equal(runWith(config, "-o", "ProxyCommand=nc x %p", "web1").jumps, undefined);
+});
+
+Deno.test("ssh_config: a bad value is a config error naming the file and line", () => {
+  assert.throws(
+    () => runWith(sshConfig({ "*": ["port 70000"] }), "h"),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(
+        err.message,
+        /^\/home\/ann\/\.ssh\/config:1: Port='70000': port 70000 is out of range/,
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    () => runWith(sshConfig({ "*": ["localforward 8080"] }), "h"),
+    /config:1: LocalForward='8080': expected \[bind-address:\]port host:hostport/,
+  );
+  assert.equal(runWith(sshConfig({ "*": ["frobnicate yes"] }), "h").host, "h", "unknown: ignored");
 });

@@ -53,6 +53,10 @@ Tunnels:
 Connection:
   --config FILE          ssh-broker-config.xml for PROFILE targets (default
                          $WARREN_CONFIG, then ~/.ssh2/ssh-broker-config.xml).
+  -F, --ssh-config FILE  OpenSSH client config for host targets (default
+                         ~/.ssh/config; none: no file).   e.g. -F ~/.ssh/work_config
+  -G, --print-config     Print the effective settings as ssh -G does, and exit.
+                         e.g. -G bastion
   -p, --port PORT        Server port (default 22).        e.g. -p 2222
   -l, --user USER        Login name.                      e.g. -l deploy
   -J, --jump [user@]host[:port|#port][,...]

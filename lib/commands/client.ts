@@ -5,7 +5,7 @@
  * connection closing — and close everything within two seconds.
  */
 import type { ClientConfig } from "../profiles/client_config.ts";
-import { defaultIdentityFiles, homeDir } from "../config/env.ts";
+import { defaultIdentityFiles, type Env, expandHome, homeDir } from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -23,7 +23,7 @@ import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { ActivityTracker } from "../tunnel/activity.ts";
 import { isBackgroundChild, signalReady } from "../cli/background.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
-import type { Env } from "../config/env.ts";
+import { loadSshConfig } from "../config/openssh/ssh_config.ts";
 import { findProfile } from "../config/tectia/model.ts";
 import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
 import { isProfileCandidate, profileLayer } from "../profiles/target.ts";
@@ -124,6 +124,7 @@ async function writePidFile(path: string): Promise<void> {
 /** Connect, tunnel, wait, clean up. Returns the process exit code. */
 export async function runClient(config: ClientConfig): Promise<number> {
   const background = isBackgroundChild();
+  for (const line of config.warnings ?? []) log.warn("{line}", { line });
   const home = homeDir((n) => Deno.env.get(n));
   const explicit = config.identityFiles.length > 0;
   // A missing --proxy-auth password is the user's mistake: said before connecting.
@@ -144,7 +145,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     user: config.user,
     identityFiles: explicit ? config.identityFiles : defaultIdentityFiles(home),
     explicitIdentities: explicit,
-    agentSocket: Deno.env.get("SSH_AUTH_SOCK") || undefined,
+    agentSocket: config.identitiesOnly ? undefined : Deno.env.get("SSH_AUTH_SOCK") || undefined,
     passwordSource: config.passwordSource,
     hostKeyPolicy: config.hostKeyPolicy,
     knownHostsFiles: config.knownHostsFiles,
@@ -258,9 +259,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** parseCommandLine, with profile targets resolved from the config file. */
+/**
+ * parseCommandLine, with profile targets resolved from the config file, and
+ * other host targets looked up in ~/.ssh/config or -F FILE (`-F none`: none).
+ */
 export async function parseClientCommandLine(argv: string[], env: Env): Promise<CommandLine> {
-  const { target, configFile } = peekTarget(argv);
+  const { target, configFile, sshConfigFile } = peekTarget(argv);
   if (target !== undefined && isProfileCandidate(target)) {
     const path = resolveConfigPath(configFile, env);
     const named = configFile !== undefined || !!env("WARREN_CONFIG");
@@ -270,5 +274,12 @@ export async function parseClientCommandLine(argv: string[], env: Env): Promise<
       if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
     }
   }
-  return parseCommandLine(argv, env);
+  if (sshConfigFile === "none") return parseCommandLine(argv, env);
+  const home = homeDir(env);
+  const sshConfig = await loadSshConfig(
+    sshConfigFile !== undefined ? expandHome(sshConfigFile, home) : `${home}/.ssh/config`,
+    home,
+    sshConfigFile !== undefined,
+  );
+  return parseCommandLine(argv, env, undefined, sshConfig);
 }

@@ -64,6 +64,10 @@ export interface ClientConfig {
   proxy?: ProxyUrl;
   /** --proxy-password: where the proxy user's password is (as -P). */
   proxyPasswordSource?: string;
+  /** IdentitiesOnly: offer only the identity files, not the agent's keys. */
+  identitiesOnly?: boolean;
+  /** What reading the settings found worth saying (ssh_config's Match blocks). */
+  warnings?: string[];
 }
 
 /** A profile target's settings, under the command line's (target.ts). */
