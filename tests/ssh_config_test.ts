@@ -30,6 +30,7 @@ const COMPARED = [
   "hostname",
   "port",
   "batchmode",
+  "compression",
   "gatewayports",
   "identitiesonly",
   "ciphers",
@@ -79,6 +80,7 @@ Deno.test({ name: "warren -G prints what ssh -G prints", ignore: ignoreSsh }, as
         "  GatewayPorts yes",
         "  Ciphers aes256-gcm@openssh.com,aes128-ctr",
         "  IdentitiesOnly yes",
+        "  Compression yes",
         "  ProxyJump ops@bastion:2200",
         "Match user nobody",
         "  Port 1",
@@ -110,7 +112,7 @@ Deno.test({ name: "warren -G prints what ssh -G prints", ignore: ignoreSsh }, as
       assert.equal(warren.code, 0, warren.stderr);
       assert.equal(
         warren.stderr,
-        `warren: warning: ${config}:19: Match blocks are not supported: skipped\n`,
+        `warren: warning: ${config}:20: Match blocks are not supported: skipped\n`,
       );
       const expected = settings(ssh.stdout);
       assert.ok(Object.keys(expected).length >= 14, `ssh -G printed too little: ${ssh.stdout}`);

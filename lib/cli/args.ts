@@ -52,6 +52,7 @@ const OPTIONS = {
   N: { type: "boolean", short: "N" },
   port: { type: "string", short: "p" },
   jump: { type: "string", short: "J" },
+  compression: { type: "boolean", short: "C" },
   proxy: { type: "string" },
   "proxy-password": { type: "string" },
   user: { type: "string", short: "l" },
@@ -286,6 +287,7 @@ export function parseCommandLine(
     });
   }
   if (o.identitiesOnly) config.identitiesOnly = true;
+  if (v.compression ?? o.compression ?? profile?.compression) config.compression = true;
   if (warnings.length > 0) config.warnings = warnings;
   if (o.proxyCommand) config.proxyCommand = o.proxyCommand;
   if (config.proxyCommand !== undefined && config.jumps?.length) {

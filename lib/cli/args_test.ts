@@ -212,7 +212,7 @@ Deno.test("parseCommandLine() reports usage errors in one line", () => {
     [["-L", "socks/1080", "--route", "relay:*", "h"], /Invalid --route 'relay:\*': expected/],
     [["-L", "1:h:1", "--route", "direct:*", "h"], /--route needs a proxy tunnel/],
     [["-R", "socks/1080", "h"], /socks\/ tunnels are local only/],
-    [["-o", "Compression=yes", "h"], /Unknown -o option 'Compression'/],
+    [["-o", "ForwardAgent=yes", "h"], /Unknown -o option 'ForwardAgent'/],
     [["-o", "Port", "h"], /Invalid -o 'Port'/],
     [["-o", "Port=x", "h"], /not a port number/],
     [["-o", "StrictHostKeyChecking=maybe", "h"], /expected yes, accept-new, no or ask/],
@@ -484,4 +484,12 @@ Deno.test("ssh_config: a bad value is a config error naming the file and line", 
     /config:1: LocalForward='8080': expected \[bind-address:\]port host:hostport/,
   );
   assert.equal(runWith(sshConfig({ "*": ["frobnicate yes"] }), "h").host, "h", "unknown: ignored");
+});
+
+Deno.test("-C and -o Compression: yes asks for compression; bad values refused", () => {
+  assert.equal(run("-C", "t").compression, true);
+  assert.equal(run("-o", "Compression=yes", "t").compression, true);
+  assert.equal(run("-o", "Compression=no", "t").compression, undefined);
+  assert.equal(run("t").compression, undefined);
+  usage(["-o", "Compression=zlib", "t"], /^Invalid -o Compression='zlib': expected yes or no$/);
 });

@@ -72,6 +72,8 @@ Connection:
                          id_ecdsa, id_rsa).               e.g. -i ~/.ssh/ci_key
   -P, --password SOURCE  Password from file://PATH, env://VAR or
                          extprog://COMMAND.               e.g. -P env://DB_PW
+  -C, --compression      Ask for zlib compression (-o Compression=yes).
+                         e.g. -C
   -B, --batch-mode       Never prompt; fail instead.      e.g. -B
   --hostkey-policy ask|strict|tofu|advisory
                          Unknown/changed host keys (default ask; without a

@@ -38,6 +38,7 @@ export function formatEffectiveConfig(c: ClientConfig, env: Env): string {
     `hostname ${c.host}`,
     `port ${c.port}`,
     `batchmode ${yesNo(c.batchMode)}`,
+    `compression ${yesNo(c.compression)}`,
     `gatewayports ${yesNo(c.gateway)}`,
     `identitiesonly ${yesNo(c.identitiesOnly)}`,
     `ciphers ${(c.ciphers ?? preferredCiphers()).join(",")}`,

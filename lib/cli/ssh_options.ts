@@ -53,6 +53,7 @@ export interface SshOptions {
   remoteForwards: ForwardSpec[];
   /** IdentitiesOnly: offer only the identity files, not the agent's keys. */
   identitiesOnly?: boolean;
+  compression?: boolean;
 }
 
 type Setter = (o: SshOptions, value: string, what: string) => void;
@@ -136,6 +137,7 @@ const SETTERS: Record<string, [string, Setter]> = {
     o.localForwards.push(forward(`socks/${unbracket(v)}`, w));
   }],
   identitiesonly: ["IdentitiesOnly", (o, v, w) => o.identitiesOnly ??= yesNo(v, w)],
+  compression: ["Compression", (o, v, w) => o.compression ??= yesNo(v, w)],
   proxyurl: [
     "ProxyUrl",
     (o, v, w) => o.proxyUrl ??= v.toLowerCase() === "none" ? null : parseProxyUrl(v, w),

@@ -157,6 +157,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     kexs: config.kexs,
     hostKeyAlgorithms: config.hostKeyAlgorithms,
     authMethods: config.authMethods,
+    compression: config.compression,
     prompter,
     protocolDebug: config.verbosity >= 3,
   };

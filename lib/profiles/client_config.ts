@@ -66,6 +66,8 @@ export interface ClientConfig {
   proxyPasswordSource?: string;
   /** IdentitiesOnly: offer only the identity files, not the agent's keys. */
   identitiesOnly?: boolean;
+  /** -C, -o Compression=yes, `<compression name="zlib">`: ask for zlib@openssh.com. */
+  compression?: boolean;
   /** What reading the settings found worth saying (ssh_config's Match blocks). */
   warnings?: string[];
 }

@@ -152,6 +152,9 @@ function writeSettings(w: Writer, s: Settings, base?: Settings): void {
       w.empty("auth-server-publickey", [["policy", s.hostKeyPolicy]]);
     });
   }
+  if (base ? !!s.compression !== !!base.compression : s.compression) {
+    w.empty("compression", [["name", s.compression ? "zlib" : "none"]]);
+  }
 }
 
 function writeProfile(w: Writer, p: ProfileConfig, defaults: Settings): void {

@@ -554,13 +554,6 @@ const WARNINGS: [string, string, string][] = [
     "c.xml:3:3: <rekey> is not supported by warren: warren does not start rekeying by byte count (the server's rekeying works) (ignored)",
   ],
   [
-    "zlib compression",
-    `<default-settings>
-  <compression name="zlib" level="9"/>
-</default-settings>`,
-    'c.xml:3:3: <compression name="zlib"> is not supported by warren: connections are not compressed (ignored)',
-  ],
-  [
     "a direct-only proxy",
     `<default-settings>
   <proxy ruleset="direct://"/>

@@ -39,6 +39,8 @@ export interface Settings {
   macs: string[];
   kexs: string[];
   hostKeyAlgorithms: string[];
+  /** `<compression name="zlib">`: ask for zlib@openssh.com (as ssh -C); absent = no. */
+  compression?: boolean;
 }
 
 /** A `<local-tunnel>`, `<remote-tunnel>` or `<static-tunnels><tunnel>`. */

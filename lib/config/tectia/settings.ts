@@ -91,14 +91,10 @@ export function settingsHandlers(ctx: ReadContext, s: Settings, password: Passwo
       const a = ctx.attrs(el, ["name", "level"]);
       ctx.children(el, {});
       const name = a.oneOf("name", ["none", "zlib"], "none");
+      // The level is accepted and not used: ssh2's stream compresses at zlib's default.
       a.int("level", 0, 9, 6);
-      if (name === "zlib") {
-        ctx.warn(
-          el.source,
-          '<compression name="zlib"> is not supported by warren: ' +
-            "connections are not compressed (ignored)",
-        );
-      }
+      if (name === "zlib") s.compression = true;
+      else if (s.compression) s.compression = false; // a profile turning the default's off
     },
   };
 }
