@@ -34,7 +34,7 @@ function escape(s: string): string {
 }
 
 Deno.test({
-  name: "--proxy: HTTP CONNECT, SOCKS5 and SOCKS4a to an sshd only a proxy reaches",
+  name: "--proxy: HTTP CONNECT, SOCKS5, SOCKS4a and SOCKS4 to an sshd only a proxy reaches",
   ignore,
 }, async (t) => {
   const innerPort = randomPort();
@@ -128,7 +128,7 @@ Deno.test({
   });
 
   await t.step(
-    "SOCKS4a and SOCKS5 without authentication, through warren's -L socks/",
+    "SOCKS4a, SOCKS4 and SOCKS5 without authentication, through warren's -L socks/",
     async () => {
       const socksPort = freePort();
       await using front = new LiveCli([
@@ -137,12 +137,12 @@ Deno.test({
         `${sshd.user}@${sshd.host}#${sshd.port}`,
       ], { env });
       await front.waitFor(/Proxy tunnel -L socks/);
-      for (const scheme of ["socks4a", "socks5"]) {
+      for (const scheme of ["socks4a", "socks4", "socks5"]) {
         const r = await warren(inner, "--proxy", `${scheme}://127.0.0.1:${socksPort}`);
         assert.equal(r.code, 0, `${scheme}: ${r.stderr}`);
         assert.equal(r.stdout, "hello from origin\n");
       }
-      assert.equal(await loginsFrom(sshd, "127.0.0.1"), logins + 2);
+      assert.equal(await loginsFrom(sshd, "127.0.0.1"), logins + 3);
       assert.equal(await front.stop(), 0, front.stderr);
     },
   );
@@ -156,3 +156,75 @@ Deno.test("--proxy: a proxy that is not listening is named", async () => {
   assert.equal(r.code, 1, r.stderr);
   assert.equal(r.stderr, `warren: Cannot connect to proxy 127.0.0.1:${port}: connection refused\n`);
 });
+
+Deno.test(
+  { name: "<proxy ruleset> in a profile: the first matching rule picks the proxy", ignore },
+  async (t) => {
+    const innerPort = randomPort();
+    await using sshd = await startSshd({ extraConfig: [`ListenAddress 127.0.0.1:${innerPort}`] });
+    await using http = await startTinyproxy(sshd.netns, sshd.dir, { connectPorts: [innerPort] });
+    await using socks = await startMicrosocks(sshd.netns);
+    const knownHosts = `${sshd.dir}/known_hosts_inner`;
+    const hostKey = sshd.hostKeyLine.split(" ").slice(1).join(" ");
+    await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${innerPort} ${hostKey}\n`);
+    const profile = (id: string, ruleset?: string) =>
+      `<profile id="${id}" host="127.0.0.1" port="${innerPort}" user="${sshd.user}">
+      ${ruleset === undefined ? "" : `<proxy ruleset="${ruleset}" />`}
+      <user-identities><identity file="${sshd.clientKey}" /></user-identities>
+    </profile>`;
+    const config = `${sshd.dir}/broker.xml`;
+    await Deno.writeTextFile(
+      config,
+      `<?xml version="1.0" encoding="UTF-8"?>
+<secsh-broker version="1.0">
+  <general><known-hosts file="${knownHosts}" /></general>
+  <default-settings><proxy ruleset="socks5://${socks.host}:${socks.port}" /></default-settings>
+  <profiles>
+    ${profile("inherited")}
+    ${
+        profile(
+          "http",
+          `direct://10.0.0.0/8;http-connect://${http.host}:${http.port}/127.0.0.0/8:${innerPort}`,
+        )
+      }
+    ${profile("direct", `direct://127.0.0.1;http-connect://${http.host}:${http.port}`)}
+  </profiles>
+</secsh-broker>
+`,
+    );
+    const env = isolatedEnv(sshd.dir);
+    const warren = (...args: string[]) =>
+      runCli(["--config", config, "-B", "-v", ...args, "--", "true"], { env, timeoutMs: 30_000 });
+    let logins = 0;
+
+    await t.step("the default settings' SOCKS5 rule, inherited", async () => {
+      const r = await warren("inherited");
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`through proxy ${escape(socks.host)}:${socks.port}`));
+      assert.equal(await loginsFrom(sshd, "127.0.0.1"), ++logins);
+    });
+
+    await t.step("an http-connect rule matched by address block and port", async () => {
+      const r = await warren("http");
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`through proxy ${escape(http.host)}:${http.port}`));
+      assert.match(http.output(), new RegExp(`CONNECT.*127\\.0\\.0\\.1:${innerPort}`));
+      assert.equal(await loginsFrom(sshd, "127.0.0.1"), ++logins);
+    });
+
+    await t.step("a direct rule first: connects directly (where nothing listens)", async () => {
+      const r = await warren("direct");
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`Cannot connect to 127\\.0\\.0\\.1:${innerPort}: connection refused\\n$`),
+      );
+    });
+
+    await t.step("--proxy none on the command line wins over the profile's rules", async () => {
+      const r = await warren("--proxy", "none", "inherited");
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /connection refused\n$/);
+    });
+  },
+);

@@ -299,6 +299,8 @@ export function parseCommandLine(
       : parseProxyUrl(v.proxy, `Invalid --proxy '${v.proxy}'`))
     : o.proxyUrl;
   if (proxy) config.proxy = proxy;
+  // A profile's proxy rules, unless the command line chose (--proxy URL or none).
+  if (proxy === undefined && profile?.proxyRules) config.proxyRules = profile.proxyRules;
   if (v["proxy-password"] !== undefined) {
     if (!/^(file|env|extprog):\/\/./.test(v["proxy-password"])) {
       throw new UsageError(

@@ -171,6 +171,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     first.proxyCommand = expandProxyCommand(config.proxyCommand, first);
   }
   if (config.proxy) first.proxy = { proxy: config.proxy, password: proxyPassword };
+  else if (config.proxyRules && !first.proxyRules) first.proxyRules = config.proxyRules;
   const connecting = gateways.length > 0
     ? connectThrough([...gateways, target])
     : connectSsh(target);

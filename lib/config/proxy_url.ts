@@ -7,6 +7,8 @@
  *                                (user/password authentication with a user)
  *   socks4a://[user@]host[:port] SOCKS4a, the name resolved by the proxy (the
  *                                user is SOCKS4's user id)
+ *   socks4://[user@]host[:port]  SOCKS4, for proxies without 4a: the name is
+ *                                resolved here (IPv4 only)
  *
  * SOCKS ports default to 1080; an HTTP proxy's port must be given (no one
  * port is usual). A password in the URL is refused: it would be visible to
@@ -15,7 +17,7 @@
 import { UsageError } from "../errors.ts";
 import { parsePort } from "./forward.ts";
 
-export type ProxyScheme = "http" | "socks5" | "socks4a";
+export type ProxyScheme = "http" | "socks5" | "socks4a" | "socks4";
 
 export interface ProxyUrl {
   scheme: ProxyScheme;
@@ -24,7 +26,7 @@ export interface ProxyUrl {
   user?: string;
 }
 
-const SCHEMES: readonly ProxyScheme[] = ["http", "socks5", "socks4a"];
+const SCHEMES: readonly ProxyScheme[] = ["http", "socks5", "socks4a", "socks4"];
 const NAME_RE = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/;
 const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
 
@@ -34,7 +36,9 @@ export function parseProxyUrl(text: string, what: string): ProxyUrl {
   if (!m) throw new UsageError(`${what}: expected http://, socks5:// or socks4a://HOST:PORT`);
   const scheme = m[1].toLowerCase() as ProxyScheme;
   if (!SCHEMES.includes(scheme)) {
-    throw new UsageError(`${what}: unknown scheme '${m[1]}' (known: http, socks5, socks4a)`);
+    throw new UsageError(
+      `${what}: unknown scheme '${m[1]}' (known: http, socks5, socks4a, socks4)`,
+    );
   }
   let rest = m[2];
   let user: string | undefined;

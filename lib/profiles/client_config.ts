@@ -9,6 +9,7 @@ import type { ConnectOptions } from "../ssh/connection.ts";
 import type { AuthMethodName } from "../ssh/auth.ts";
 import type { Route } from "../config/routes.ts";
 import type { ProxyUrl } from "../config/proxy_url.ts";
+import type { ProxyRule } from "../config/proxy_rules.ts";
 
 export interface ClientConfig {
   host: string;
@@ -68,6 +69,8 @@ export interface ClientConfig {
   identitiesOnly?: boolean;
   /** -C, -o Compression=yes, `<compression name="zlib">`: ask for zlib@openssh.com. */
   compression?: boolean;
+  /** A profile's `<proxy ruleset>`: how to reach its server (unless --proxy says otherwise). */
+  proxyRules?: readonly ProxyRule[];
   /** What reading the settings found worth saying (ssh_config's Match blocks). */
   warnings?: string[];
 }

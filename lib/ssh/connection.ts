@@ -18,6 +18,7 @@ import { OfferRecorder } from "./negotiation.ts";
 import { DenoSocket } from "./transport.ts";
 import { type ProxyDial, proxyFailure, proxyHandshake } from "./proxy_dial.ts";
 import { closeQuietly } from "../net/io.ts";
+import { type ProxyRule, selectProxyRule } from "../config/proxy_rules.ts";
 import { ProxyCommandExit, ProxyCommandSocket, spawnProxyCommand } from "./proxy_command.ts";
 import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
@@ -63,6 +64,8 @@ export interface ConnectOptions {
   proxyCommand?: string;
   /** A proxy to connect through (--proxy), its password read beforehand. */
   proxy?: ProxyDial;
+  /** A profile's proxy rules: the first matching the server decides (unless `proxy`). */
+  proxyRules?: readonly ProxyRule[];
 }
 
 export type IncomingTcpHandler = (
@@ -245,12 +248,23 @@ function connectError(
   );
 }
 
+/** The proxy a profile's rule set picks for this server, or undefined (direct). */
+function ruleDial(opts: ConnectOptions, label: string): ProxyDial | undefined {
+  if (!opts.proxyRules?.length) return undefined;
+  const rule = selectProxyRule(opts.proxyRules, opts.host, opts.port);
+  log.debug("Proxy rule for {label}: {rule}", {
+    label,
+    rule: rule ? rule.text : "none matches (direct)",
+  });
+  return rule?.proxy && { proxy: rule.proxy };
+}
+
 /**
  * Open the TCP connection, bounded by the deadline: to the server, or to the
  * proxy and through its handshake (--proxy).
  */
 function openSocket(opts: ConnectOptions, label: string): Promise<DenoSocket> {
-  const dial = opts.proxy;
+  const dial = opts.proxy ?? ruleDial(opts, label);
   const to = dial
     ? { hostname: dial.proxy.host, port: dial.proxy.port }
     : { hostname: opts.host, port: opts.port };

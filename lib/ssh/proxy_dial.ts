@@ -8,7 +8,8 @@
  * - SOCKS5 (RFC 1928): no authentication, or user/password (RFC 1929) when a
  *   user is given; the host name goes to the proxy unresolved (ATYP 3).
  * - SOCKS4a: the host name goes to the proxy (0.0.0.1 plus the name); the
- *   user is SOCKS4's user id.
+ *   user is SOCKS4's user id. SOCKS4 (for proxies without 4a, and Tectia's
+ *   `socks4://` rules): the name is resolved here to an IPv4 address.
  *
  * A refusal is one line naming the proxy, what was asked and the proxy's
  * answer: "Proxy 10.0.0.1:3128 refused CONNECT bastion:22: 407 Proxy
@@ -172,12 +173,18 @@ export async function proxyHandshake(
       await reader.exact(addrLen + 2);
       return reader.leftover;
     }
+    case "socks4":
     case "socks4a": {
       const userId = new TextEncoder().encode(proxy.user ?? "");
       const name = new TextEncoder().encode(host);
+      const address = proxy.scheme === "socks4" ? await ipv4Of(host, refused) : undefined;
       await writeAll(
         conn,
-        new Uint8Array([4, 1, port >> 8, port & 0xff, 0, 0, 0, 1, ...userId, 0, ...name, 0]),
+        new Uint8Array(
+          address
+            ? [4, 1, port >> 8, port & 0xff, ...address, ...userId, 0]
+            : [4, 1, port >> 8, port & 0xff, 0, 0, 0, 1, ...userId, 0, ...name, 0],
+        ),
       );
       const [vn, cd] = await reader.exact(8);
       if (vn !== 0) throw refused("not a SOCKS4 answer");
@@ -189,6 +196,22 @@ export async function proxyHandshake(
     default:
       return proxy.scheme satisfies never;
   }
+}
+
+/** SOCKS4 carries an IPv4 address only: the name is resolved here. */
+async function ipv4Of(host: string, refused: (why: string) => WarrenError): Promise<number[]> {
+  let address = /^\d+\.\d+\.\d+\.\d+$/.test(host) ? host : undefined;
+  if (address === undefined) {
+    try {
+      address = (await Deno.resolveDns(host, "A"))[0];
+    } catch (err) {
+      throw refused(
+        `SOCKS4 needs an IPv4 address and '${host}' did not resolve: ${messageOf(err)}`,
+      );
+    }
+    if (address === undefined) throw refused(`SOCKS4 needs an IPv4 address; '${host}' has none`);
+  }
+  return address.split(".").map(Number);
 }
 
 /** Whether an error came from the proxy's handshake (a refusal) rather than the network. */

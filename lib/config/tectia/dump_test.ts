@@ -297,3 +297,25 @@ Deno.test('<compression name="zlib">: read into the settings and dumped back, de
   const again = parseBrokerConfig(dump, "/etc/w/c.xml", env);
   assert.deepEqual(again.profiles.map((p) => p.settings.compression), [true, false]);
 });
+
+Deno.test("<proxy ruleset>: read into rules, dumped back as written, a profile's own kept", () => {
+  const ruleset = "direct://10.0.0.0/8;socks5://fw.example:1080";
+  const config = parseBrokerConfig(
+    `<secsh-broker>
+  <default-settings><proxy ruleset="${ruleset}"/></default-settings>
+  <profiles>
+    <profile id="a" host="a.example"/>
+    <profile id="b" host="b.example"><proxy ruleset="http-connect://p:3128"/></profile>
+  </profiles>
+</secsh-broker>`,
+    "/etc/w/c.xml",
+    env,
+  );
+  assert.equal(config.profiles[0].settings.proxy?.rules.length, 2);
+  assert.equal(config.profiles[1].settings.proxy?.rules[0].proxy?.scheme, "http");
+  const again = parseBrokerConfig(dumpBrokerConfig(config), "/etc/w/c.xml", env);
+  assert.deepEqual(
+    again.profiles.map((p) => p.settings.proxy?.ruleset),
+    [ruleset, "http-connect://p:3128"],
+  );
+});
