@@ -299,6 +299,7 @@ export function parseCommandLine(
       : parseProxyUrl(v.proxy, `Invalid --proxy '${v.proxy}'`))
     : o.proxyUrl;
   if (proxy) config.proxy = proxy;
+  if (proxy === null) config.noProxy = true;
   // A profile's proxy rules, unless the command line chose (--proxy URL or none).
   if (proxy === undefined && profile?.proxyRules) config.proxyRules = profile.proxyRules;
   if (v["proxy-password"] !== undefined) {

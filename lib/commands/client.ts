@@ -171,7 +171,9 @@ export async function runClient(config: ClientConfig): Promise<number> {
     first.proxyCommand = expandProxyCommand(config.proxyCommand, first);
   }
   if (config.proxy) first.proxy = { proxy: config.proxy, password: proxyPassword };
-  else if (config.proxyRules && !first.proxyRules) first.proxyRules = config.proxyRules;
+  if (config.proxy || config.noProxy) delete first.proxyRules;
+  // A profile's own rules reach its server; through gateways, the outermost one's rules apply.
+  else if (first === target && config.proxyRules) target.proxyRules = config.proxyRules;
   const connecting = gateways.length > 0
     ? connectThrough([...gateways, target])
     : connectSsh(target);

@@ -71,6 +71,8 @@ export interface ClientConfig {
   compression?: boolean;
   /** A profile's `<proxy ruleset>`: how to reach its server (unless --proxy says otherwise). */
   proxyRules?: readonly ProxyRule[];
+  /** --proxy none / -o ProxyUrl=none: connect directly whatever a profile's rules say. */
+  noProxy?: boolean;
   /** What reading the settings found worth saying (ssh_config's Match blocks). */
   warnings?: string[];
 }
