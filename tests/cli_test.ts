@@ -88,6 +88,23 @@ Deno.test("cli: usage errors exit 2 with one line", async () => {
       ["-o", "ProxyCommand=nc %z", "h"],
       /^warren: Invalid -o ProxyCommand='nc %z': unknown token %z/,
     ],
+    [["--proxy", "http://p", "h"], /^warren: Invalid --proxy 'http:\/\/p': missing port/],
+    [
+      ["-o", "ProxyUrl=gopher://p:70", "h"],
+      /^warren: Invalid -o ProxyUrl='gopher:\/\/p:70': unknown scheme 'gopher'/,
+    ],
+    [
+      ["--proxy", "http://al@p:1", "--proxy-password", "hunter2", "h"],
+      /^warren: Invalid --proxy-password: use file:\/\/PATH, env:\/\/VAR or extprog:\/\/COMMAND/,
+    ],
+    [
+      ["--proxy", "http://al@p:1", "h"],
+      /^warren: --proxy with a user \(al\) needs --proxy-password/,
+    ],
+    [
+      ["-o", "Compression=maybe", "h"],
+      /^warren: Invalid -o Compression='maybe': expected yes or no$/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const r = await runCli(args);
