@@ -3,6 +3,7 @@
  * codes (0 ok, 1 runtime failure, 2 usage). Nothing else lives here.
  */
 import { HELP } from "./lib/cli/help.ts";
+import { formatEffectiveConfig } from "./lib/cli/print_config.ts";
 import { activeCrypto, configureCrypto } from "./lib/ssh/crypto/hook.ts";
 import { windowError } from "./lib/ssh/window.ts";
 import { SUBCOMMANDS } from "./lib/commands/registry.ts";
@@ -59,6 +60,11 @@ async function main(args: string[]): Promise<number> {
   }
   if (parsed.kind === "version") {
     console.log(versionLine());
+    return 0;
+  }
+  if (parsed.kind === "dump") {
+    for (const line of parsed.config.warnings ?? []) console.error(`warren: warning: ${line}`);
+    console.log(formatEffectiveConfig(parsed.config, env));
     return 0;
   }
   const config = parsed.config;

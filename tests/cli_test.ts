@@ -82,12 +82,50 @@ Deno.test("cli: usage errors exit 2 with one line", async () => {
     ],
     [["-D", "1080", "h"], /use -L socks\/1080/],
     [[], /^warren: Missing destination/],
+    [["-J", "a,,b", "h"], /^warren: Invalid -J 'a,,b': empty jump host$/],
+    [["-o", "ProxyJump=j:0", "h"], /^warren: Invalid -o ProxyJump='j:0': port 0 is out of range/],
+    [
+      ["-o", "ProxyCommand=nc %z", "h"],
+      /^warren: Invalid -o ProxyCommand='nc %z': unknown token %z/,
+    ],
+    [["--proxy", "http://p", "h"], /^warren: Invalid --proxy 'http:\/\/p': missing port/],
+    [
+      ["-o", "ProxyUrl=gopher://p:70", "h"],
+      /^warren: Invalid -o ProxyUrl='gopher:\/\/p:70': unknown scheme 'gopher'/,
+    ],
+    [
+      ["--proxy", "http://al@p:1", "--proxy-password", "hunter2", "h"],
+      /^warren: Invalid --proxy-password: use file:\/\/PATH, env:\/\/VAR or extprog:\/\/COMMAND/,
+    ],
+    [
+      ["--proxy", "http://al@p:1", "h"],
+      /^warren: --proxy with a user \(al\) needs --proxy-password/,
+    ],
+    [
+      ["-o", "Compression=maybe", "h"],
+      /^warren: Invalid -o Compression='maybe': expected yes or no$/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     oneErrorLine(r.stderr, pattern);
     assert.match(r.stderr, /Try 'warren --help'/);
+  }
+});
+
+Deno.test("cli: -F with a file that cannot be read, or a bad value in it, exits 2 with one line", async () => {
+  const missing = await runCli(["-F", "/nonexistent/ssh_config", "h"]);
+  assert.equal(missing.code, 2, missing.stderr);
+  oneErrorLine(missing.stderr, /^warren: Cannot read \/nonexistent\/ssh_config: no such file$/);
+  const file = await Deno.makeTempFile({ prefix: "warren-ssh-config-" });
+  try {
+    await Deno.writeTextFile(file, "Host h\n  ProxyJump a,,b\n");
+    const bad = await runCli(["-F", file, "h"]);
+    assert.equal(bad.code, 2, bad.stderr);
+    oneErrorLine(bad.stderr, new RegExp(`^warren: ${file}:2: ProxyJump='a,,b': empty jump host$`));
+  } finally {
+    await Deno.remove(file);
   }
 });
 

@@ -9,15 +9,23 @@
  * OpenSSH); defaults fill what is left.
  */
 import { parseCommand } from "./parse_command.ts";
-import { UsageError } from "../errors.ts";
+import { ConfigError, UsageError } from "../errors.ts";
 import { type ClientConfig, DEFAULTS, type ProfileLayer } from "../profiles/client_config.ts";
 import { defaultKnownHostsFiles, type Env, expandHome, homeDir, localUser } from "../config/env.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { type ForwardSpec, parseForward, parsePort } from "../config/forward.ts";
 import { parseTarget, type Target } from "./target.ts";
-import { parseSshOptions, type SshOptions } from "./ssh_options.ts";
+import {
+  applySshOption,
+  emptySshOptions,
+  parseSshOptions,
+  type SshOptions,
+} from "./ssh_options.ts";
+import type { SshConfig } from "../config/openssh/ssh_config.ts";
 import { parseProxyAuth } from "../tunnel/proxy/auth.ts";
 import { parseRoute, type Route } from "../config/routes.ts";
+import { type JumpHost, parseJumpHosts } from "../config/jump_hosts.ts";
+import { parseProxyUrl } from "../config/proxy_url.ts";
 
 function parseRouteOption(text: string): Route {
   try {
@@ -30,7 +38,8 @@ function parseRouteOption(text: string): Route {
 export type CommandLine =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "run"; config: ClientConfig };
+  | { kind: "run"; config: ClientConfig }
+  | { kind: "dump"; config: ClientConfig };
 
 const OPTIONS = {
   localfwd: { type: "string", short: "L", multiple: true },
@@ -42,6 +51,10 @@ const OPTIONS = {
   "no-session-channel": { type: "boolean", short: "S" },
   N: { type: "boolean", short: "N" },
   port: { type: "string", short: "p" },
+  jump: { type: "string", short: "J" },
+  compression: { type: "boolean", short: "C" },
+  proxy: { type: "string" },
+  "proxy-password": { type: "string" },
   user: { type: "string", short: "l" },
   "identity-file": { type: "string", short: "i", multiple: true },
   "batch-mode": { type: "boolean", short: "B" },
@@ -49,6 +62,8 @@ const OPTIONS = {
   option: { type: "string", short: "o", multiple: true },
   "hostkey-policy": { type: "string" },
   config: { type: "string" },
+  "ssh-config": { type: "string", short: "F" },
+  "print-config": { type: "boolean", short: "G" },
   "fork-into-background": { type: "boolean", short: "f" },
   "one-shot": { type: "boolean" },
   debug: { type: "string", short: "D" },
@@ -127,16 +142,31 @@ function splitCommand(argv: string[]): [string[], string[] | undefined] {
 }
 
 /** The target and --config, before anything is checked: is it a profile? */
-export function peekTarget(argv: string[]): { target?: string; configFile?: string } {
+export function peekTarget(
+  argv: string[],
+): { target?: string; configFile?: string; sshConfigFile?: string } {
   try {
     const { values, positionals } = parseFlags(splitCommand(argv)[0]);
-    return { target: positionals[0], configFile: values.config };
+    return {
+      target: positionals[0],
+      configFile: values.config,
+      sshConfigFile: values["ssh-config"],
+    };
   } catch {
     return {};
   }
 }
 
-export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLayer): CommandLine {
+/**
+ * `sshConfig`: ~/.ssh/config or -F FILE, for a target that is not a profile;
+ * its values come after the command line's (the first value wins).
+ */
+export function parseCommandLine(
+  argv: string[],
+  env: Env,
+  profile?: ProfileLayer,
+  sshConfig?: SshConfig,
+): CommandLine {
   const [args, command] = splitCommand(argv);
   const { values: v, positionals } = parseFlags(args);
   if (v.help) return { kind: "help" };
@@ -152,6 +182,21 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   }
   const target: Target = profile ? { host: profile.host } : parseTarget(positionals[0]);
   const o: SshOptions = parseSshOptions(v.option ?? []);
+  const warnings: string[] = [];
+  if (sshConfig && !profile) {
+    const found = sshConfig.lookup(target.host);
+    warnings.push(...found.warnings);
+    for (const e of found.entries) {
+      // ProxyJump and ProxyCommand exclude each other: the first one set wins.
+      if (e.keyword === "proxycommand" && (o.jumps !== undefined || v.jump !== undefined)) continue;
+      if (e.keyword === "proxyjump" && o.proxyCommand !== undefined) continue;
+      try {
+        applySshOption(o, e.keyword, e.value, `${e.file}:${e.line}:`);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    }
+  }
   const policy = v["hostkey-policy"];
   if (policy !== undefined && !POLICIES.includes(policy as HostKeyPolicy)) {
     throw new UsageError(
@@ -167,7 +212,9 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   const home = homeDir(env);
   const identities = [...(v["identity-file"] ?? []), ...(o.identityFiles)];
   const config: ClientConfig = {
-    host: target.host,
+    host: o.hostName === undefined || profile
+      ? target.host
+      : o.hostName.replace(/%(.)/g, (_, c) => c === "h" ? target.host : c),
     port: v.port !== undefined
       ? parsePort(v.port, "Invalid -p", 1)
       : target.port ?? o.port ?? profile?.port ?? DEFAULTS.port,
@@ -193,8 +240,16 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     routes: v.route?.map(parseRouteOption),
     abortOnFailingTunnel: v["abort-on-failing-tunnel"] ??
       o.exitOnForwardFailure ?? false,
-    localForwards: [...profile?.localForwards ?? [], ...checkForwards(v.localfwd, "-L")],
-    remoteForwards: [...profile?.remoteForwards ?? [], ...checkForwards(v.remotefwd, "-R")],
+    localForwards: [
+      ...profile?.localForwards ?? [],
+      ...checkForwards(v.localfwd, "-L"),
+      ...o.localForwards,
+    ],
+    remoteForwards: [
+      ...profile?.remoteForwards ?? [],
+      ...checkForwards(v.remotefwd, "-R"),
+      ...o.remoteForwards,
+    ],
     background: v["fork-into-background"] ?? false,
     oneShot: v["one-shot"] ?? false,
     pidFile: o.pidFile === undefined ? undefined : expandHome(o.pidFile, home),
@@ -207,6 +262,68 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
     verbosity,
   };
   if (profile?.gateways) config.gateways = profile.gateways;
+  const jumps: JumpHost[] | undefined = v.jump !== undefined
+    ? parseJumpHosts(v.jump, `Invalid -J '${v.jump}'`)
+    : o.jumps;
+  if (jumps !== undefined) {
+    // Each jump host is looked up in ssh_config too, as ssh does for its hops.
+    config.jumps = jumps.map((j) => {
+      const h = emptySshOptions();
+      if (sshConfig && !profile) {
+        for (const e of sshConfig.lookup(j.host).entries) {
+          if (!["hostname", "user", "port"].includes(e.keyword)) continue;
+          try {
+            applySshOption(h, e.keyword, e.value, `${e.file}:${e.line}:`);
+          } catch (err) {
+            throw new ConfigError((err as Error).message);
+          }
+        }
+      }
+      return {
+        host: h.hostName?.replace(/%(.)/g, (_, c) => c === "h" ? j.host : c) ?? j.host,
+        port: j.port ?? h.port ?? DEFAULTS.port,
+        user: j.user ?? h.user ?? localUser(env),
+      };
+    });
+  }
+  if (o.identitiesOnly) config.identitiesOnly = true;
+  if (v.compression ?? o.compression ?? profile?.compression) config.compression = true;
+  if (warnings.length > 0) config.warnings = warnings;
+  if (o.proxyCommand) config.proxyCommand = o.proxyCommand;
+  if (config.proxyCommand !== undefined && config.jumps?.length) {
+    throw new UsageError("ProxyCommand and -J/ProxyJump cannot be combined: choose one");
+  }
+  const proxy = v.proxy !== undefined
+    ? (v.proxy.toLowerCase() === "none"
+      ? null
+      : parseProxyUrl(v.proxy, `Invalid --proxy '${v.proxy}'`))
+    : o.proxyUrl;
+  if (proxy) config.proxy = proxy;
+  if (proxy === null) config.noProxy = true;
+  // A profile's proxy rules, unless the command line chose (--proxy URL or none).
+  if (proxy === undefined && profile?.proxyRules) config.proxyRules = profile.proxyRules;
+  if (v["proxy-password"] !== undefined) {
+    if (!/^(file|env|extprog):\/\/./.test(v["proxy-password"])) {
+      throw new UsageError(
+        "Invalid --proxy-password: use file://PATH, env://VAR or extprog://COMMAND " +
+          "(a password in the arguments is visible to other users)",
+      );
+    }
+    if (!config.proxy?.user) {
+      throw new UsageError(
+        "--proxy-password needs a proxy with a user: --proxy SCHEME://USER@HOST:PORT",
+      );
+    }
+    config.proxyPasswordSource = v["proxy-password"];
+  }
+  if (config.proxy?.user && config.proxy.scheme !== "socks4a" && !config.proxyPasswordSource) {
+    throw new UsageError(
+      `--proxy with a user (${config.proxy.user}) needs --proxy-password file://PATH, env://VAR or extprog://COMMAND`,
+    );
+  }
+  if (config.proxy && config.proxyCommand !== undefined) {
+    throw new UsageError("--proxy (ProxyUrl) and ProxyCommand cannot be combined: choose one");
+  }
   if (config.proxyAuth && !config.localForwards.some((f) => f.protocol === "socks")) {
     throw new UsageError("--proxy-auth needs a proxy tunnel: -L socks/[address:]port");
   }
@@ -216,5 +333,5 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
   if (config.background && command !== undefined) {
     throw new UsageError("-f and '-- command' cannot be combined");
   }
-  return { kind: "run", config };
+  return { kind: v["print-config"] ? "dump" : "run", config };
 }

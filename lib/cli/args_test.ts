@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { parseCommandLine } from "./args.ts";
 import { parseTarget } from "./target.ts";
-import { UsageError } from "../errors.ts";
+import { ConfigError, UsageError } from "../errors.ts";
+import { hostMatches, type SshConfig } from "../config/openssh/ssh_config.ts";
+import { expandProxyCommand } from "../ssh/proxy_command.ts";
 import type { ClientConfig, ProfileLayer } from "../profiles/client_config.ts";
 
 const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann" };
@@ -210,7 +212,7 @@ Deno.test("parseCommandLine() reports usage errors in one line", () => {
     [["-L", "socks/1080", "--route", "relay:*", "h"], /Invalid --route 'relay:\*': expected/],
     [["-L", "1:h:1", "--route", "direct:*", "h"], /--route needs a proxy tunnel/],
     [["-R", "socks/1080", "h"], /socks\/ tunnels are local only/],
-    [["-o", "Compression=yes", "h"], /Unknown -o option 'Compression'/],
+    [["-o", "ForwardAgent=yes", "h"], /Unknown -o option 'ForwardAgent'/],
     [["-o", "Port", "h"], /Invalid -o 'Port'/],
     [["-o", "Port=x", "h"], /not a port number/],
     [["-o", "StrictHostKeyChecking=maybe", "h"], /expected yes, accept-new, no or ask/],
@@ -308,4 +310,186 @@ Deno.test("-o MACs, KexAlgorithms, HostKeyAlgorithms: lists, +, - and ^ forms; u
     () => run("-o", "KexAlgorithms=-*", "h"),
     /Invalid -o KexAlgorithms='-\*': leaves no key exchange to offer/,
   );
+});
+
+Deno.test("-J and -o ProxyJump: jump hosts in OpenSSH's and sshg3's forms; -J wins", () => {
+  const c = run("-J", "bastion,ops@inner:2222,[::1]:2200,deploy@10.0.0.9#22", "target");
+  assert.deepEqual(c.jumps, [
+    { host: "bastion", port: 22, user: "ann" },
+    { host: "inner", port: 2222, user: "ops" },
+    { host: "::1", port: 2200, user: "ann" },
+    { host: "10.0.0.9", port: 22, user: "deploy" },
+  ]);
+  assert.deepEqual(run("-o", "ProxyJump=ssh://j@hop:2", "t").jumps, [
+    { host: "hop", port: 2, user: "j" },
+  ]);
+  assert.deepEqual(run("-J", "a", "-o", "ProxyJump=b", "t").jumps, [
+    { host: "a", port: 22, user: "ann" },
+  ]);
+  assert.deepEqual(run("-J", "none", "t").jumps, []);
+  assert.equal(run("t").jumps, undefined);
+});
+
+Deno.test("-J: bad values are one usage line each", () => {
+  usage(["-J", "a,,b", "t"], /^Invalid -J 'a,,b': empty jump host$/);
+  usage(["-J", "@a", "t"], /^Invalid -J '@a': empty user in '@a'$/);
+  usage(["-J", "a:0", "t"], /^Invalid -J 'a:0': port 0 is out of range/);
+  usage(["-J", "a:x", "t"], /^Invalid -J 'a:x': 'x' is not a port number$/);
+  usage(["-J", "bad host", "t"], /^Invalid -J 'bad host': bad host name 'bad host'$/);
+  usage(["-o", "ProxyJump=:22", "t"], /^Invalid -o ProxyJump=':22': missing host in ':22'$/);
+});
+
+Deno.test("-o ProxyCommand: kept with its tokens; none disables; -J with it is refused", () => {
+  assert.equal(
+    run("-o", "ProxyCommand=nc -x p:3128 %h %p", "t").proxyCommand,
+    "nc -x p:3128 %h %p",
+  );
+  assert.equal(
+    run("-o", "ProxyCommand=none", "-o", "ProxyCommand=nc %h %p", "t").proxyCommand,
+    undefined,
+  );
+  assert.equal(run("-o", "ProxyCommand=none", "-J", "j", "t").proxyCommand, undefined);
+  usage(
+    ["-o", "ProxyCommand=nc %h %q", "t"],
+    /^Invalid -o ProxyCommand='nc %h %q': unknown token %q/,
+  );
+  usage(
+    ["-o", "ProxyCommand=nc %h %p", "-J", "j", "t"],
+    /^ProxyCommand and -J\/ProxyJump cannot be combined/,
+  );
+});
+
+Deno.test("expandProxyCommand(): %h %p %r %%", () => {
+  assert.equal(
+    expandProxyCommand("x %h:%p %r %%h 100%%", { host: "db", port: 2222, user: "ann" }),
+    "x db:2222 ann %h 100%",
+  );
+});
+
+Deno.test("--proxy and -o ProxyUrl: http, socks5, socks4a; the password only from a source", () => {
+  assert.deepEqual(run("--proxy", "http://10.0.0.1:3128", "t").proxy, {
+    scheme: "http",
+    host: "10.0.0.1",
+    port: 3128,
+  });
+  const c = run("--proxy", "socks5://al@[::1]", "--proxy-password", "env://PW", "t");
+  assert.deepEqual(c.proxy, { scheme: "socks5", host: "::1", port: 1080, user: "al" });
+  assert.equal(c.proxyPasswordSource, "env://PW");
+  assert.deepEqual(run("-o", "ProxyUrl=socks4a://me@gw:1081", "t").proxy, {
+    scheme: "socks4a",
+    host: "gw",
+    port: 1081,
+    user: "me",
+  });
+  assert.equal(run("--proxy", "none", "-o", "ProxyUrl=http://p:1", "t").proxy, undefined);
+  usage(["--proxy", "ftp://p:21", "t"], /^Invalid --proxy 'ftp:\/\/p:21': unknown scheme 'ftp'/);
+  usage(["--proxy", "http://p", "t"], /^Invalid --proxy 'http:\/\/p': missing port/);
+  usage(["--proxy", "http://a:b@p:1", "t"], /no password in the URL/);
+  usage(["--proxy", "p:3128", "t"], /^Invalid --proxy 'p:3128': expected http:\/\//);
+  usage(["--proxy", "http://al@p:1", "t"], /needs --proxy-password/);
+  usage(
+    ["--proxy", "http://al@p:1", "--proxy-password", "hunter2", "t"],
+    /^Invalid --proxy-password/,
+  );
+  usage(["--proxy-password", "env://X", "t"], /needs a proxy with a user/);
+  usage(["--proxy", "http://p:1", "-o", "ProxyCommand=nc %h %p", "t"], /cannot be combined/);
+});
+
+/** An ssh_config whose lookup returns `lines` ("keyword value") for every host matching `pattern`. */
+function sshConfig(blocks: Record<string, string[]>): SshConfig {
+  return {
+    path: "/home/ann/.ssh/config",
+    lookup(host: string) {
+      const entries = Object.entries(blocks).flatMap(([pattern, lines]) =>
+        hostMatches(pattern.split(" "), host)
+          ? lines.map((l, i) => {
+            const [keyword, ...rest] = l.split(" ");
+            return { keyword, value: rest.join(" "), file: "/home/ann/.ssh/config", line: i + 1 };
+          })
+          : []
+      );
+      return { entries, warnings: [] };
+    },
+  };
+}
+
+function runWith(config: SshConfig, ...argv: string[]): ClientConfig {
+  const r = parseCommandLine(argv, env, undefined, config);
+  assert.notEqual(r.kind, "help");
+  return (r as { config: ClientConfig }).config;
+}
+
+Deno.test("ssh_config: its values fill what the command line leaves; the first value wins", () => {
+  const config = sshConfig({
+    "web* !web-old": [
+      "hostname %h.example.com",
+      "user deploy",
+      "port 2222",
+      "identityfile ~/.ssh/web",
+      "localforward 8080 localhost:80",
+      "localforward [127.0.0.1]:8443 [::1]:443",
+      "remoteforward 9000 localhost:3000",
+      "dynamicforward 1080",
+      "stricthostkeychecking accept-new",
+      "identitiesonly yes",
+      "proxyjump ops@bastion:2200",
+      "proxycommand nc %h %p",
+    ],
+    "bastion": ["hostname 10.0.0.1", "user wrong", "port 22"],
+    "*": ["user fallback", "port 22", "serveraliveinterval 5", "hostname ignored"],
+  });
+  const c = runWith(config, "-p", "22", "-o", "ServerAliveInterval=9", "web1");
+  assert.equal(c.host, "web1.example.com");
+  assert.equal(c.user, "deploy");
+  assert.equal(c.port, 22, "-p wins");
+  assert.equal(c.serverAliveInterval, 9, "-o wins");
+  assert.deepEqual(c.identityFiles, ["/home/ann/.ssh/web"]);
+  assert.equal(c.hostKeyPolicy, "tofu");
+  assert.equal(c.identitiesOnly, true);
+  assert.deepEqual(
+    c.jumps,
+    [{ host: "10.0.0.1", port: 2200, user: "ops" }],
+    "the hop looked up too",
+  );
+  assert.equal(c.proxyCommand, undefined, "ProxyJump came first");
+  assert.deepEqual(c.localForwards, [
+    { protocol: "tcp", listenPort: 8080, dstHost: "localhost", dstPort: 80 },
+    { protocol: "tcp", listenAddress: "127.0.0.1", listenPort: 8443, dstHost: "::1", dstPort: 443 },
+    { protocol: "socks", listenPort: 1080 },
+  ]);
+  assert.deepEqual(c.remoteForwards, [
+    { protocol: "tcp", listenPort: 9000, dstHost: "localhost", dstPort: 3000 },
+  ]);
+  const old = runWith(config, "ann@web-old");
+  assert.equal(old.host, "ignored");
+  assert.equal(old.user, "ann", "user@ on the command line wins");
+  assert.equal(old.serverAliveInterval, 5);
+  assert.equal(runWith(config, "-o", "ProxyCommand=nc x %p", "web1").jumps, undefined);
+});
+
+Deno.test("ssh_config: a bad value is a config error naming the file and line", () => {
+  assert.throws(
+    () => runWith(sshConfig({ "*": ["port 70000"] }), "h"),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(
+        err.message,
+        /^\/home\/ann\/\.ssh\/config:1: Port='70000': port 70000 is out of range/,
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    () => runWith(sshConfig({ "*": ["localforward 8080"] }), "h"),
+    /config:1: LocalForward='8080': expected \[bind-address:\]port host:hostport/,
+  );
+  assert.equal(runWith(sshConfig({ "*": ["frobnicate yes"] }), "h").host, "h", "unknown: ignored");
+});
+
+Deno.test("-C and -o Compression: yes asks for compression; bad values refused", () => {
+  assert.equal(run("-C", "t").compression, true);
+  assert.equal(run("-o", "Compression=yes", "t").compression, true);
+  assert.equal(run("-o", "Compression=no", "t").compression, undefined);
+  assert.equal(run("t").compression, undefined);
+  usage(["-o", "Compression=zlib", "t"], /^Invalid -o Compression='zlib': expected yes or no$/);
 });

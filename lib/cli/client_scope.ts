@@ -1,8 +1,8 @@
 /**
  * Which permissions a client run keeps (lib/cli/scope.ts drops the rest).
  *
- * Before connecting: `run` for the command after `--` and for `-P
- * extprog://`; `write` for the PidFile, for host keys the policy may add to
+ * Before connecting: `run` for the command after `--`, for `-P
+ * extprog://` and for a ProxyCommand (`--proxy-password` is read before); `write` for the PidFile, for host keys the policy may add to
  * known_hosts (tofu, advisory, or ask at a terminal), and for the agent's
  * socket (connecting to a Unix socket needs write access); `env` for
  * `-P env://`. Once connected, every tunnel listening and the command
@@ -37,6 +37,9 @@ export function clientNeedsToStart(config: ClientConfig, ctx: ClientContext): Re
   const reasons: Reasons = {};
   if (config.command !== undefined) {
     add(reasons, "run", `the command after --: ${config.command[0]}`);
+  }
+  if (config.proxyCommand !== undefined) {
+    add(reasons, "run", `ProxyCommand ${config.proxyCommand}`);
   }
   if (config.pidFile !== undefined) add(reasons, "write", `PidFile ${config.pidFile}`);
   if (ctx.agentSocket) {

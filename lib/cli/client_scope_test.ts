@@ -74,3 +74,11 @@ Deno.test("client scope: a gateway's own policy and password source count too", 
 Deno.test("client scope: the -f foreground keeps run only", () => {
   assert.deepEqual(Object.keys(foregroundNeeds()), ["run"]);
 });
+
+Deno.test("clientNeedsToStart(): a ProxyCommand keeps run, to start it when connecting", () => {
+  const needs = clientNeedsToStart(
+    config("-o", "ProxyCommand=nc -X connect -x proxy:3128 %h %p", "h"),
+    { interactive: false },
+  );
+  assert.deepEqual(needs.run, ["ProxyCommand nc -X connect -x proxy:3128 %h %p"]);
+});

@@ -53,13 +53,27 @@ Tunnels:
 Connection:
   --config FILE          ssh-broker-config.xml for PROFILE targets (default
                          $WARREN_CONFIG, then ~/.ssh2/ssh-broker-config.xml).
+  -F, --ssh-config FILE  OpenSSH client config for host targets (default
+                         ~/.ssh/config; none: no file).   e.g. -F ~/.ssh/work_config
+  -G, --print-config     Print the effective settings as ssh -G does, and exit.
+                         e.g. -G bastion
   -p, --port PORT        Server port (default 22).        e.g. -p 2222
   -l, --user USER        Login name.                      e.g. -l deploy
+  -J, --jump [user@]host[:port|#port][,...]
+                         Through jump hosts, outermost first; each one's host
+                         key checked as the target's.     e.g. -J bastion,ops@inner#2222
+  --proxy URL            Through a proxy: http://[user@]host:port (CONNECT),
+                         socks5://[user@]host[:port], socks4a://[user@]host[:port]
+                         (-o ProxyUrl=URL; none: direct).  e.g. --proxy http://10.0.0.1:3128
+  --proxy-password SOURCE
+                         The proxy user's password, as -P. e.g. --proxy-password env://PROXY_PW
   -i, --identity-file FILE
                          Private key (repeatable; default ~/.ssh/id_ed25519,
                          id_ecdsa, id_rsa).               e.g. -i ~/.ssh/ci_key
   -P, --password SOURCE  Password from file://PATH, env://VAR or
                          extprog://COMMAND.               e.g. -P env://DB_PW
+  -C, --compression      Ask for zlib compression (-o Compression=yes).
+                         e.g. -C
   -B, --batch-mode       Never prompt; fail instead.      e.g. -B
   --hostkey-policy ask|strict|tofu|advisory
                          Unknown/changed host keys (default ask; without a

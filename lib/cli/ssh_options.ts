@@ -14,8 +14,14 @@ import {
 } from "../config/ssh_algorithms.ts";
 import { preferredCiphers } from "../ssh/crypto/hook.ts";
 import { type AuthMethodName, DEFAULT_AUTH_METHODS } from "../ssh/auth.ts";
+import { type JumpHost, parseJumpHosts } from "../config/jump_hosts.ts";
+import { unknownProxyTokens } from "../ssh/proxy_command.ts";
+import { parseProxyUrl, type ProxyUrl } from "../config/proxy_url.ts";
+import { type ForwardSpec, parseForward } from "../config/forward.ts";
 
 export interface SshOptions {
+  /** HostName: the real host name (%h = the name as typed, %% = %). */
+  hostName?: string;
   port?: number;
   user?: string;
   identityFiles: string[];
@@ -36,6 +42,18 @@ export interface SshOptions {
   hostKeyAlgorithms?: string[];
   /** PreferredAuthentications: the methods warren implements, in order. */
   authMethods?: AuthMethodName[];
+  /** ProxyJump: jump hosts, outermost first; [] = none. */
+  jumps?: JumpHost[];
+  /** ProxyCommand, tokens not yet expanded; "" = none. */
+  proxyCommand?: string;
+  /** ProxyUrl: a built-in proxy (warren's own option); null = none. */
+  proxyUrl?: ProxyUrl | null;
+  /** LocalForward and DynamicForward (socks/), RemoteForward: these add up. */
+  localForwards: ForwardSpec[];
+  remoteForwards: ForwardSpec[];
+  /** IdentitiesOnly: offer only the identity files, not the agent's keys. */
+  identitiesOnly?: boolean;
+  compression?: boolean;
 }
 
 type Setter = (o: SshOptions, value: string, what: string) => void;
@@ -64,6 +82,7 @@ const STRICT: Record<string, HostKeyPolicy> = {
 
 /** Canonical names (for messages) and how each sets its field. */
 const SETTERS: Record<string, [string, Setter]> = {
+  hostname: ["HostName", (o, v, w) => o.hostName ??= hostName(v, w)],
   port: ["Port", (o, v, w) => o.port ??= parsePort(v, w, 1)],
   user: ["User", (o, v) => o.user ??= v],
   identityfile: ["IdentityFile", (o, v) => o.identityFiles.push(v)],
@@ -109,7 +128,75 @@ const SETTERS: Record<string, [string, Setter]> = {
     "PreferredAuthentications",
     (o, v, w) => o.authMethods ??= authMethodList(v, w),
   ],
+  proxyjump: ["ProxyJump", (o, v, w) => o.jumps ??= parseJumpHosts(v, w)],
+  proxycommand: ["ProxyCommand", (o, v, w) => o.proxyCommand ??= proxyCommand(v, w)],
+  localforward: ["LocalForward", (o, v, w) => o.localForwards.push(sshForward(v, w, false))],
+  remoteforward: ["RemoteForward", (o, v, w) => o.remoteForwards.push(sshForward(v, w, true))],
+  dynamicforward: ["DynamicForward", (o, v, w) => {
+    if (/\s/.test(v)) throw new UsageError(`${w}: expected [bind-address:]port`);
+    o.localForwards.push(forward(`socks/${unbracket(v)}`, w));
+  }],
+  identitiesonly: ["IdentitiesOnly", (o, v, w) => o.identitiesOnly ??= yesNo(v, w)],
+  compression: ["Compression", (o, v, w) => o.compression ??= yesNo(v, w)],
+  proxyurl: [
+    "ProxyUrl",
+    (o, v, w) => o.proxyUrl ??= v.toLowerCase() === "none" ? null : parseProxyUrl(v, w),
+  ],
 };
+
+const HOSTNAME_RE = /^[A-Za-z0-9_%]([A-Za-z0-9_.%-]*[A-Za-z0-9_.%])?$|^[0-9A-Fa-f:.]+$/;
+
+/** HostName: a name or address, where %h and %% are expanded later. */
+function hostName(value: string, what: string): string {
+  if (!HOSTNAME_RE.test(value) || /%[^h%]/.test(value.replace(/%%/g, ""))) {
+    throw new UsageError(`${what}: not a host name (tokens: %h, %%)`);
+  }
+  return value;
+}
+
+/** `[127.0.0.1]` as OpenSSH allows it: brackets are for IPv6 in warren's grammar. */
+function unbracket(address: string): string {
+  return address.replace(/\[([^\]:]*)\]/g, "$1");
+}
+
+/**
+ * LocalForward / RemoteForward as OpenSSH writes them, `[bind:]port
+ * host:hostport` (a space between the two), as a warren -L/-R spec.
+ */
+function sshForward(value: string, what: string, remote: boolean): ForwardSpec {
+  const words = value.split(/\s+/);
+  if (words.length !== 2) {
+    throw new UsageError(`${what}: expected [bind-address:]port host:hostport`);
+  }
+  const spec = forward(`${unbracket(words[0])}:${unbracket(words[1])}`, what);
+  if (remote && spec.protocol !== "tcp") throw new UsageError(`${what}: tcp forwards only`);
+  return spec;
+}
+
+/** parseForward with `what` as the start of its messages. */
+function forward(text: string, what: string): ForwardSpec {
+  try {
+    return parseForward(text, "F");
+  } catch (err) {
+    const prefix = `Invalid F '${text}'`;
+    const message = (err as Error).message;
+    throw new UsageError(
+      message.startsWith(prefix) ? what + message.slice(prefix.length) : message,
+    );
+  }
+}
+
+/** A ProxyCommand template: its tokens checked; "none" = "". */
+function proxyCommand(value: string, what: string): string {
+  if (value.toLowerCase() === "none") return "";
+  const unknown = unknownProxyTokens(value);
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `${what}: unknown token ${unknown[0]} (known: %h host, %p port, %r user, %% a %)`,
+    );
+  }
+  return value;
+}
 
 /** OpenSSH's method names that warren does not implement: accepted and passed over. */
 const UNIMPLEMENTED_METHODS = ["gssapi-with-mic", "hostbased"];
@@ -161,8 +248,29 @@ export const SSH_OPTION_NAMES: readonly string[] = Object.values(SETTERS).map((
   [name],
 ) => name);
 
+/**
+ * Apply one option (a lowercase keyword) as -o would, first value winning;
+ * false when warren does not know the keyword (ssh_config ignores those).
+ */
+export function applySshOption(
+  o: SshOptions,
+  keyword: string,
+  value: string,
+  what: string,
+): boolean {
+  const entry = SETTERS[keyword];
+  if (entry === undefined) return false;
+  entry[1](o, value, `${what} ${entry[0]}='${value}'`);
+  return true;
+}
+
+/** An empty option set. */
+export function emptySshOptions(): SshOptions {
+  return { identityFiles: [], localForwards: [], remoteForwards: [] };
+}
+
 export function parseSshOptions(values: string[]): SshOptions {
-  const out: SshOptions = { identityFiles: [] };
+  const out: SshOptions = emptySshOptions();
   for (const text of values) {
     const m = /^\s*([A-Za-z0-9]+)\s*(?:=\s*|\s+)(.*?)\s*$/.exec(text);
     if (!m) {

@@ -5,12 +5,14 @@
  * connection closing — and close everything within two seconds.
  */
 import type { ClientConfig } from "../profiles/client_config.ts";
-import { defaultIdentityFiles, homeDir } from "../config/env.ts";
+import { defaultIdentityFiles, type Env, expandHome, homeDir } from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type ConnectOptions, connectSsh, SshConnection } from "../ssh/connection.ts";
 import { connectThrough } from "../ssh/jump.ts";
+import { expandProxyCommand } from "../ssh/proxy_command.ts";
+import { readPasswordSource } from "../ssh/password_source.ts";
 import { terminalPrompter } from "../ssh/prompt.ts";
 import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
@@ -21,7 +23,7 @@ import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { ActivityTracker } from "../tunnel/activity.ts";
 import { isBackgroundChild, signalReady } from "../cli/background.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
-import type { Env } from "../config/env.ts";
+import { loadSshConfig } from "../config/openssh/ssh_config.ts";
 import { isProfileCandidate } from "../profiles/target.ts";
 import { scopePermissions } from "../cli/scope.ts";
 import { clientNeedsOnceUp, clientNeedsToStart } from "../cli/client_scope.ts";
@@ -122,10 +124,14 @@ async function writePidFile(path: string): Promise<void> {
 /** Connect, tunnel, wait, clean up. Returns the process exit code. */
 export async function runClient(config: ClientConfig): Promise<number> {
   const background = isBackgroundChild();
+  for (const line of config.warnings ?? []) log.warn("{line}", { line });
   const home = homeDir((n) => Deno.env.get(n));
   const explicit = config.identityFiles.length > 0;
   // A missing --proxy-auth password is the user's mistake: said before connecting.
   const credentials = config.proxyAuth && await ProxyCredentials.load(config.proxyAuth);
+  const proxyPassword = config.proxyPasswordSource === undefined
+    ? undefined
+    : await readPasswordSource(config.proxyPasswordSource);
   // Signals count from the start: a stop while connecting is a stop too.
   const outcome = Promise.withResolvers<Outcome>();
   const unlistenSignals = listenForSignals(
@@ -139,7 +145,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     user: config.user,
     identityFiles: explicit ? config.identityFiles : defaultIdentityFiles(home),
     explicitIdentities: explicit,
-    agentSocket: Deno.env.get("SSH_AUTH_SOCK") || undefined,
+    agentSocket: config.identitiesOnly ? undefined : Deno.env.get("SSH_AUTH_SOCK") || undefined,
     passwordSource: config.passwordSource,
     hostKeyPolicy: config.hostKeyPolicy,
     knownHostsFiles: config.knownHostsFiles,
@@ -151,6 +157,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     kexs: config.kexs,
     hostKeyAlgorithms: config.hostKeyAlgorithms,
     authMethods: config.authMethods,
+    compression: config.compression,
     prompter,
     protocolDebug: config.verbosity >= 3,
   };
@@ -161,8 +168,21 @@ export async function runClient(config: ClientConfig): Promise<number> {
       agentSocket: target.agentSocket,
     }),
   );
-  const connecting = config.gateways?.length
-    ? connectThrough([...config.gateways.map((g) => ({ ...g, prompter })), target])
+
+  const gateways: ConnectOptions[] = config.jumps !== undefined
+    ? config.jumps.map((j) => ({ ...target, host: j.host, port: j.port, user: j.user }))
+    : config.gateways?.map((g) => ({ ...g, prompter })) ?? [];
+  // The transport options carry the first connection: the outermost hop's.
+  const first = gateways[0] ?? target;
+  if (config.proxyCommand !== undefined) {
+    first.proxyCommand = expandProxyCommand(config.proxyCommand, first);
+  }
+  if (config.proxy) first.proxy = { proxy: config.proxy, password: proxyPassword };
+  if (config.proxy || config.noProxy) delete first.proxyRules;
+  // A profile's own rules reach its server; through gateways, the outermost one's rules apply.
+  else if (first === target && config.proxyRules) target.proxyRules = config.proxyRules;
+  const connecting = gateways.length > 0
+    ? connectThrough([...gateways, target])
     : connectSsh(target);
   let ssh: SshConnection;
   try {
@@ -251,9 +271,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** parseCommandLine, with profile targets resolved from the config file. */
+/**
+ * parseCommandLine, with profile targets resolved from the config file, and
+ * other host targets looked up in ~/.ssh/config or -F FILE (`-F none`: none).
+ */
 export async function parseClientCommandLine(argv: string[], env: Env): Promise<CommandLine> {
-  const { target, configFile } = peekTarget(argv);
+  const { target, configFile, sshConfigFile } = peekTarget(argv);
   if (target !== undefined && isProfileCandidate(target)) {
     // The XML reader is loaded only for a target that may be a profile.
     const { loadBrokerConfig, resolveConfigPath } = await import("../config/tectia/load.ts");
@@ -267,5 +290,12 @@ export async function parseClientCommandLine(argv: string[], env: Env): Promise<
       if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
     }
   }
-  return parseCommandLine(argv, env);
+  if (sshConfigFile === "none") return parseCommandLine(argv, env);
+  const home = homeDir(env);
+  const sshConfig = await loadSshConfig(
+    sshConfigFile !== undefined ? expandHome(sshConfigFile, home) : `${home}/.ssh/config`,
+    home,
+    sshConfigFile !== undefined,
+  );
+  return parseCommandLine(argv, env, undefined, sshConfig);
 }

@@ -8,6 +8,8 @@ import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { ConnectOptions } from "../ssh/connection.ts";
 import type { AuthMethodName } from "../ssh/auth.ts";
 import type { Route } from "../config/routes.ts";
+import type { ProxyUrl } from "../config/proxy_url.ts";
+import type { ProxyRule } from "../config/proxy_rules.ts";
 
 export interface ClientConfig {
   host: string;
@@ -51,6 +53,28 @@ export interface ClientConfig {
   verbosity: number;
   /** A profile target's gateway-profile chain, outermost first: connect through these. */
   gateways?: ConnectOptions[];
+  /**
+   * -J / ProxyJump: jump hosts, outermost first, reached with the target's
+   * keys, known hosts and policies. When set (even empty, `-J none`) it
+   * replaces a profile's gateway chain.
+   */
+  jumps?: { host: string; port: number; user: string }[];
+  /** -o ProxyCommand: the transport is this command (%h %p %r %% not yet expanded). */
+  proxyCommand?: string;
+  /** --proxy / -o ProxyUrl: reach the first hop through this proxy. */
+  proxy?: ProxyUrl;
+  /** --proxy-password: where the proxy user's password is (as -P). */
+  proxyPasswordSource?: string;
+  /** IdentitiesOnly: offer only the identity files, not the agent's keys. */
+  identitiesOnly?: boolean;
+  /** -C, -o Compression=yes, `<compression name="zlib">`: ask for zlib@openssh.com. */
+  compression?: boolean;
+  /** A profile's `<proxy ruleset>`: how to reach its server (unless --proxy says otherwise). */
+  proxyRules?: readonly ProxyRule[];
+  /** --proxy none / -o ProxyUrl=none: connect directly whatever a profile's rules say. */
+  noProxy?: boolean;
+  /** What reading the settings found worth saying (ssh_config's Match blocks). */
+  warnings?: string[];
 }
 
 /** A profile target's settings, under the command line's (target.ts). */

@@ -65,6 +65,8 @@ export async function connectOptionsFor(
   if (s.macs.length > 0) opts.macs = s.macs;
   if (s.kexs.length > 0) opts.kexs = s.kexs;
   if (s.hostKeyAlgorithms.length > 0) opts.hostKeyAlgorithms = s.hostKeyAlgorithms;
+  if (s.compression) opts.compression = true;
+  if (s.proxy) opts.proxyRules = s.proxy.rules;
   opts.authMethods = s.authMethods.filter((m): m is AuthMethodName =>
     (DEFAULT_AUTH_METHODS as readonly string[]).includes(m)
   );

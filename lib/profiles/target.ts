@@ -44,6 +44,8 @@ export async function profileLayer(
   if (opts.kexs !== undefined) layer.kexs = opts.kexs;
   if (opts.hostKeyAlgorithms !== undefined) layer.hostKeyAlgorithms = opts.hostKeyAlgorithms;
   if (opts.authMethods !== undefined) layer.authMethods = [...opts.authMethods];
+  if (opts.compression) layer.compression = true;
+  if (opts.proxyRules) layer.proxyRules = opts.proxyRules;
   if (hops.length > 0) {
     layer.gateways = await Promise.all(hops.map((p) => connectOptionsFor(p, config, env)));
   }

@@ -16,6 +16,10 @@ import { Deadline } from "./deadline.ts";
 import { ForwardedOpens } from "./forwarded_opens.ts";
 import { OfferRecorder } from "./negotiation.ts";
 import { DenoSocket } from "./transport.ts";
+import { type ProxyDial, proxyFailure, proxyHandshake } from "./proxy_dial.ts";
+import { closeQuietly } from "../net/io.ts";
+import { type ProxyRule, selectProxyRule } from "../config/proxy_rules.ts";
+import { ProxyCommandExit, ProxyCommandSocket, spawnProxyCommand } from "./proxy_command.ts";
 import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { Prompter } from "./prompt.ts";
@@ -56,6 +60,12 @@ export interface ConnectOptions {
   protocolDebug?: boolean;
   /** An open stream to the server (a jump host's channel) instead of a TCP connection. */
   sock?: Duplex;
+  /** A command (tokens expanded) whose stdin/stdout carry the connection (ProxyCommand). */
+  proxyCommand?: string;
+  /** A proxy to connect through (--proxy), its password read beforehand. */
+  proxy?: ProxyDial;
+  /** A profile's proxy rules: the first matching the server decides (unless `proxy`). */
+  proxyRules?: readonly ProxyRule[];
 }
 
 export type IncomingTcpHandler = (
@@ -238,28 +248,80 @@ function connectError(
   );
 }
 
-/** Open the TCP connection, bounded by the deadline. */
+/** The proxy a profile's rule set picks for this server, or undefined (direct). */
+function ruleDial(opts: ConnectOptions, label: string): ProxyDial | undefined {
+  if (!opts.proxyRules?.length) return undefined;
+  const rule = selectProxyRule(opts.proxyRules, opts.host, opts.port);
+  log.debug("Proxy rule for {label}: {rule}", {
+    label,
+    rule: rule ? rule.text : "none matches (direct)",
+  });
+  return rule?.proxy && { proxy: rule.proxy };
+}
+
+/**
+ * Open the TCP connection, bounded by the deadline: to the server, or to the
+ * proxy and through its handshake (--proxy).
+ */
 function openSocket(opts: ConnectOptions, label: string): Promise<DenoSocket> {
+  const dial = opts.proxy ?? ruleDial(opts, label);
+  const to = dial
+    ? { hostname: dial.proxy.host, port: dial.proxy.port }
+    : { hostname: opts.host, port: opts.port };
+  const toLabel = dial ? `proxy ${hostPort(to.hostname, to.port)}` : label;
+  if (dial) log.debug("Connecting to {label} through {proxy}", { label, proxy: toLabel });
   return new Promise((resolve, reject) => {
     let timedOut = false;
+    let open: Deno.TcpConn | undefined;
     const deadline = new Deadline(opts.connectTimeout * 1000, () => {
       timedOut = true;
+      if (open) closeQuietly(open);
       reject(
         new WarrenError(
           "timeout",
-          `Cannot connect to ${label}: timed out after ${opts.connectTimeout} s`,
+          `Cannot connect to ${label}${dial ? ` through ${toLabel}` : ""}: ` +
+            `timed out after ${opts.connectTimeout} s`,
         ),
       );
     });
-    Deno.connect({ hostname: opts.host, port: opts.port }).then((conn) => {
-      deadline.clear();
+    Deno.connect(to).then(async (conn) => {
       if (timedOut) return conn.close();
-      resolve(new DenoSocket(conn));
+      if (!dial) {
+        deadline.clear();
+        return resolve(new DenoSocket(conn));
+      }
+      open = conn;
+      try {
+        const leftover = await proxyHandshake(conn, dial, opts.host, opts.port);
+        deadline.clear();
+        resolve(new DenoSocket(conn, leftover));
+      } catch (err) {
+        deadline.clear();
+        closeQuietly(conn);
+        reject(proxyFailure(err, dial, opts.host, opts.port));
+      }
     }, (err) => {
       deadline.clear();
-      reject(connectError(err, label, opts.host));
+      reject(connectError(err, toLabel, to.hostname));
     });
   });
+}
+
+function endReasonOf(sock: Duplex): ProxyCommandExit | undefined {
+  return sock instanceof ProxyCommandSocket ? sock.endReason : undefined;
+}
+
+/** Run the ProxyCommand that carries the connection. */
+function startProxyCommand(command: string, label: string): Duplex {
+  log.debug("Connecting to {label} through proxy command '{command}'", { label, command });
+  try {
+    return spawnProxyCommand(command);
+  } catch (err) {
+    throw new WarrenError(
+      "connect",
+      `Cannot connect to ${label}: cannot run proxy command '${command}': ${messageOf(err)}`,
+    );
+  }
 }
 
 function authFailure(
@@ -295,7 +357,10 @@ function logTransport(client: Client, label: string): void {
 export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   const label = hostPort(opts.host, opts.port);
   log.debug("Connecting to {label} as {user}", { label, user: opts.user });
-  const sock = opts.sock ?? await openSocket(opts, label);
+  const sock = opts.sock ??
+    (opts.proxyCommand !== undefined
+      ? startProxyCommand(opts.proxyCommand, label)
+      : await openSocket(opts, label));
   const client = new Client();
   let failure: WarrenError | undefined;
   let verifiedKey: Buffer | undefined;
@@ -333,6 +398,10 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         fail(authFailure(plan, opts, label));
       } else if (err.level === "agent") {
         log.warn("ssh-agent: {err}", { err: messageOf(err) });
+      } else if (err instanceof ProxyCommandExit || endReasonOf(sock)) {
+        // The command ended: that is the news, not ssh2's "Connection lost".
+        const why = err instanceof ProxyCommandExit ? err : endReasonOf(sock)!;
+        fail(new WarrenError("connect", `Cannot connect to ${label}: ${why.message}`));
       } else {
         const why = offers.explain(messageOf(err)) ?? messageOf(err);
         fail(

@@ -1,9 +1,11 @@
 /**
- * Reaching a host through jump hosts (a profile's gateway-profile chain) for
- * a one-off client run: connect to the first hop, open a direct-tcpip
+ * Reaching a host through jump hosts (-J / ProxyJump, or a profile's
+ * gateway-profile chain) for a one-off client run: connect to the first hop, open a direct-tcpip
  * channel from it to the next hop's host and port, and run the next SSH
  * connection over that channel (ssh2's `sock`), and so on. Each hop's host
- * key is checked against its own host name and port, as typed.
+ * key is checked against its own host name and port, as typed, before any
+ * authentication to it. A jump host's failure says which hop it was
+ * ("... (jump host 2 of 3)").
  *
  * The returned connection is the last hop's; closing it (or losing it)
  * closes the hops before it, innermost first. A lost hop takes the ones
@@ -30,14 +32,31 @@ export async function connectVia(via: SshConnection, hop: ConnectOptions): Promi
   return await connectSsh({ ...hop, sock });
 }
 
+/**
+ * A jump host's failure, saying which hop it was at the end of its first
+ * line: "Cannot connect to bastion:22: connection refused (jump host 1 of 2)".
+ */
+function namingHop(err: unknown, index: number, count: number): WarrenError {
+  const where = ` (jump host ${index + 1} of ${count})`;
+  const [first, ...rest] = messageOf(err).split("\n");
+  const message = [first + where, ...rest].join("\n");
+  return err instanceof WarrenError
+    ? new WarrenError(err.kind, message, { cause: err.cause })
+    : new WarrenError("connect", message, { cause: err });
+}
+
 /** Connect through `hops` (outermost first, the target last). */
 export async function connectThrough(hops: ConnectOptions[]): Promise<SshConnection> {
   if (hops.length === 0) throw new TypeError("Cannot connect: no hops");
   const opened: SshConnection[] = [];
   try {
-    for (const hop of hops) {
+    for (const [i, hop] of hops.entries()) {
       const prev = opened.at(-1);
-      opened.push(prev ? await connectVia(prev, hop) : await connectSsh(hop));
+      try {
+        opened.push(prev ? await connectVia(prev, hop) : await connectSsh(hop));
+      } catch (err) {
+        throw i < hops.length - 1 ? namingHop(err, i, hops.length - 1) : err;
+      }
     }
   } catch (err) {
     for (const c of opened.reverse()) await c.close();

@@ -57,9 +57,11 @@ export class DenoSocket extends Duplex {
   #reading = false;
   #buf = new Uint8Array(READ_SIZE);
 
-  constructor(conn: Deno.TcpConn) {
+  /** `initial`: bytes already read from `conn` (behind a proxy's answer). */
+  constructor(conn: Deno.TcpConn, initial?: Uint8Array) {
     super({ allowHalfOpen: false });
     this.conn = conn;
+    if (initial && initial.length > 0) this.push(Buffer.from(initial));
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteAddress = addr.hostname;
     this.remotePort = addr.port;

@@ -7,6 +7,11 @@
  * bound to the namespace's loopback are unreachable from the host: only traffic
  * that really crosses SSH (sshd runs inside too) reaches them.
  *
+ * `createNetnsHost({ isolated: true })` makes one without the host link (its
+ * `hostAddr` and `nsAddr` are ""), and `linkNetns(a, b)` joins two namespaces
+ * by a veth pair of their own: a chain host - A - B - C in which each
+ * namespace reaches only its neighbours (no routing, no forwarding).
+ *
  * `close()` kills whatever still runs inside, deletes the veth and the
  * namespace; it is idempotent. Namespaces left by dead test processes (same
  * name prefix, pid gone) are removed the first time a host is created.
@@ -113,8 +118,8 @@ async function ip(args: string[], allowFail = false): Promise<string> {
   }
 }
 
-/** Create a namespace joined to the host by a veth pair on a random /30. */
-export async function createNetnsHost(): Promise<NetnsHost> {
+/** Create a namespace joined to the host by a veth pair on a random /30 (unless isolated). */
+export async function createNetnsHost(options: { isolated?: boolean } = {}): Promise<NetnsHost> {
   const s = netnsSupport();
   if (!s.ok) throw new Error(`Network namespaces unavailable: ${s.reason}`);
   if (!staleCleaned) {
@@ -124,6 +129,17 @@ export async function createNetnsHost(): Promise<NetnsHost> {
   const n = counter++;
   const tag = `${Deno.pid.toString(36)}x${n.toString(36)}`;
   const host = new Host(`wrn-${Deno.pid}-${n}`, `wrn${tag}h`, `wrn${tag}n`);
+  if (options.isolated) {
+    try {
+      await ip(["netns", "add", host.name]);
+      host.created = true;
+      await ip(["-n", host.name, "link", "set", "lo", "up"]);
+    } catch (err) {
+      await host.close();
+      throw err;
+    }
+    return host;
+  }
   const [hostAddr, nsAddr] = await pickSubnet();
   host.hostAddr = hostAddr;
   host.nsAddr = nsAddr;
@@ -160,6 +176,51 @@ export async function createNetnsHost(): Promise<NetnsHost> {
     throw err;
   }
   return host;
+}
+
+/** Addresses of a link between two namespaces: `a`'s end and `b`'s end. */
+export interface NetnsLink {
+  aAddr: string;
+  bAddr: string;
+}
+
+/**
+ * Join namespaces `a` and `b` by a veth pair on a random /30 (a's end .1,
+ * b's end .2); deleting either namespace removes the pair.
+ */
+export async function linkNetns(a: NetnsHost, b: NetnsHost): Promise<NetnsLink> {
+  const n = counter++;
+  const tag = `${Deno.pid.toString(36)}x${n.toString(36)}`;
+  const [aIf, bIf] = [`wrn${tag}a`, `wrn${tag}b`];
+  const taken = [a.nsAddr, b.nsAddr].filter((x) => x !== "").map(subnetOf);
+  let pair = await pickSubnet();
+  while (taken.includes(subnetOf(pair[0]))) pair = await pickSubnet();
+  const [aAddr, bAddr] = pair;
+  await ip([
+    "link",
+    "add",
+    aIf,
+    "netns",
+    a.name,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    bIf,
+    "netns",
+    b.name,
+  ]);
+  await ip(["-n", a.name, "addr", "add", `${aAddr}/30`, "dev", aIf]);
+  await ip(["-n", b.name, "addr", "add", `${bAddr}/30`, "dev", bIf]);
+  await ip(["-n", a.name, "link", "set", aIf, "up"]);
+  await ip(["-n", b.name, "link", "set", bIf, "up"]);
+  return { aAddr, bAddr };
+}
+
+function subnetOf(addr: string): string {
+  const parts = addr.split(".").map(Number);
+  parts[3] &= ~3;
+  return parts.join(".");
 }
 
 /** A random 169.254.a.b/30 not overlapping any address or route we can see. */

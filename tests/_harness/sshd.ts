@@ -68,15 +68,20 @@ function exists(path: string): boolean {
   }
 }
 
-/** Start sshd in `options.netns`, or in a namespace of its own. */
+/**
+ * Start sshd in `options.netns`, or in a namespace of its own. It listens on
+ * the namespace's veth address, or on `listenAddress` (an address of a link
+ * to another namespace, see linkNetns): then readiness is read from its log,
+ * since the host cannot reach it.
+ */
 export async function startSshd(
-  options: { netns?: NetnsHost; extraConfig?: string[] } = {},
+  options: { netns?: NetnsHost; extraConfig?: string[]; listenAddress?: string } = {},
 ): Promise<Sshd> {
   const s = sshdSupport();
   if (!s.ok) throw new Error(`Cannot start sshd: ${s.reason}`);
   const netns = options.netns ?? await createNetnsHost();
   const dir = await Deno.makeTempDir({ prefix: "warren-sshd-" });
-  const sshd = new SshdImpl(netns, !options.netns, dir);
+  const sshd = new SshdImpl(netns, !options.netns, dir, options.listenAddress);
   try {
     await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
     await sshd.setup(options.extraConfig ?? []);
@@ -104,13 +109,17 @@ class SshdImpl implements Sshd {
   #child?: Deno.ChildProcess;
   #exited?: Promise<Deno.CommandStatus>;
   #closing?: Promise<void>;
+  /** Readiness from the log ("Server listening on"): the host cannot connect. */
+  #viaLog: boolean;
 
   constructor(
     readonly netns: NetnsHost,
     readonly ownsNetns: boolean,
     readonly dir: string,
+    listenAddress?: string,
   ) {
-    this.host = netns.nsAddr;
+    this.host = listenAddress ?? netns.nsAddr;
+    this.#viaLog = listenAddress !== undefined;
     this.clientKey = `${dir}/client_ed25519`;
     this.clientKeyEncrypted = `${dir}/client_ed25519_encrypted`;
     this.knownHosts = `${dir}/known_hosts`;
@@ -201,6 +210,8 @@ class SshdImpl implements Sshd {
   }
 
   async #start(): Promise<void> {
+    const ready = `Server listening on ${this.host} port ${this.port}`;
+    const before = this.#viaLog ? (await this.log()).split(ready).length : 0;
     const child = this.netns.command(
       SSHD,
       ["-D", "-E", this.#logPath, "-f", this.#config],
@@ -211,10 +222,14 @@ class SshdImpl implements Sshd {
     this.#exited = child.status.finally(() => exited = true);
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!exited && Date.now() < deadline) {
-      try {
-        (await Deno.connect({ hostname: this.host, port: this.port })).close();
-        return;
-      } catch { /* not yet */ }
+      if (this.#viaLog) {
+        if ((await this.log()).split(ready).length > before) return;
+      } else {
+        try {
+          (await Deno.connect({ hostname: this.host, port: this.port })).close();
+          return;
+        } catch { /* not yet */ }
+      }
       await sleep(30);
     }
     const why = exited ? "exited early" : `did not accept in ${START_TIMEOUT_MS} ms`;

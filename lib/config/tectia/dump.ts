@@ -152,6 +152,12 @@ function writeSettings(w: Writer, s: Settings, base?: Settings): void {
       w.empty("auth-server-publickey", [["policy", s.hostKeyPolicy]]);
     });
   }
+  if (base ? !!s.compression !== !!base.compression : s.compression) {
+    w.empty("compression", [["name", s.compression ? "zlib" : "none"]]);
+  }
+  if (base ? s.proxy?.ruleset !== base.proxy?.ruleset : s.proxy) {
+    w.empty("proxy", [["ruleset", s.proxy?.ruleset ?? "direct://"]]);
+  }
 }
 
 function writeProfile(w: Writer, p: ProfileConfig, defaults: Settings): void {

@@ -275,3 +275,47 @@ Deno.test("parse → dump → parse gives the same config, on 500 generated conf
   }
   assert.ok(withRules > 20, `only ${withRules} configs had <filter-engine> rules`);
 });
+
+Deno.test('<compression name="zlib">: read into the settings and dumped back, defaults inherited', () => {
+  const config = parseBrokerConfig(
+    `<secsh-broker>
+  <default-settings><compression name="zlib" level="9"/></default-settings>
+  <profiles>
+    <profile id="a" host="a.example"/>
+    <profile id="b" host="b.example"><compression name="none"/></profile>
+  </profiles>
+</secsh-broker>`,
+    "/etc/w/c.xml",
+    env,
+  );
+  assert.equal(config.defaults.compression, true);
+  assert.equal(config.profiles[0].settings.compression, true);
+  assert.equal(config.profiles[1].settings.compression, false);
+  const dump = dumpBrokerConfig(config);
+  assert.match(dump, /<default-settings[^]*<compression name="zlib"\/>[^]*<\/default-settings>/);
+  assert.match(dump, /<profile id="b"[^]*<compression name="none"\/>/);
+  const again = parseBrokerConfig(dump, "/etc/w/c.xml", env);
+  assert.deepEqual(again.profiles.map((p) => p.settings.compression), [true, false]);
+});
+
+Deno.test("<proxy ruleset>: read into rules, dumped back as written, a profile's own kept", () => {
+  const ruleset = "direct://10.0.0.0/8;socks5://fw.example:1080";
+  const config = parseBrokerConfig(
+    `<secsh-broker>
+  <default-settings><proxy ruleset="${ruleset}"/></default-settings>
+  <profiles>
+    <profile id="a" host="a.example"/>
+    <profile id="b" host="b.example"><proxy ruleset="http-connect://p:3128"/></profile>
+  </profiles>
+</secsh-broker>`,
+    "/etc/w/c.xml",
+    env,
+  );
+  assert.equal(config.profiles[0].settings.proxy?.rules.length, 2);
+  assert.equal(config.profiles[1].settings.proxy?.rules[0].proxy?.scheme, "http");
+  const again = parseBrokerConfig(dumpBrokerConfig(config), "/etc/w/c.xml", env);
+  assert.deepEqual(
+    again.profiles.map((p) => p.settings.proxy?.ruleset),
+    [ruleset, "http-connect://p:3128"],
+  );
+});

@@ -49,7 +49,7 @@ const ERRORS: [string, string, string][] = [
     <tunnel/>
   </profile>
 </profiles>`,
-    "c.xml:4:5: unknown element <tunnel> in <profile> (known: <ciphers>, <macs>, <kexs>, <hostkey-algorithms>, <authentication-methods>, <idle-timeout>, <tcp-connect-timeout>, <keepalive-interval>, <server-authentication-methods>, <compression>, <hostkey>, <user-identities>, <password>, <tunnels>)",
+    "c.xml:4:5: unknown element <tunnel> in <profile> (known: <ciphers>, <macs>, <kexs>, <hostkey-algorithms>, <authentication-methods>, <idle-timeout>, <tcp-connect-timeout>, <keepalive-interval>, <server-authentication-methods>, <compression>, <proxy>, <hostkey>, <user-identities>, <password>, <tunnels>)",
   ],
   [
     "unknown attribute on a profile",
@@ -347,11 +347,25 @@ const ERRORS: [string, string, string][] = [
     "c.xml:3:3: <network> is not supported by warren: use <rule> elements",
   ],
   [
-    "proxy through a SOCKS server",
+    "a proxy rule of an unknown type",
     `<default-settings>
-  <proxy ruleset="socks5://proxy:1080/"/>
+  <proxy ruleset="direct://10.0.0.0/8;gopher://proxy:70/"/>
 </default-settings>`,
-    "c.xml:3:3: <proxy> is not supported by warren: warren would connect directly instead of through the proxy; use a gateway-profile for a jump host",
+    "c.xml:3:10: bad ruleset: unknown rule type 'gopher' in 'gopher://proxy:70/' (known: direct, socks4, socks5, http-connect)",
+  ],
+  [
+    "a proxy rule with a bad address block",
+    `<default-settings>
+  <proxy ruleset="socks5://proxy/10.1.2.3/8"/>
+</default-settings>`,
+    "c.xml:3:10: bad ruleset: bad address block '10.1.2.3/8': host bits are set after /8",
+  ],
+  [
+    "an http-connect rule without a port",
+    `<profiles><profile id="a" host="h">
+  <proxy ruleset="http-connect://proxy"/>
+</profile></profiles>`,
+    "c.xml:3:10: bad ruleset: http-connect needs the proxy's port: 'http-connect://proxy'",
   ],
   [
     "deprecated host key switch",
@@ -552,20 +566,6 @@ const WARNINGS: [string, string, string][] = [
   <rekey bytes="0"/>
 </default-settings>`,
     "c.xml:3:3: <rekey> is not supported by warren: warren does not start rekeying by byte count (the server's rekeying works) (ignored)",
-  ],
-  [
-    "zlib compression",
-    `<default-settings>
-  <compression name="zlib" level="9"/>
-</default-settings>`,
-    'c.xml:3:3: <compression name="zlib"> is not supported by warren: connections are not compressed (ignored)',
-  ],
-  [
-    "a direct-only proxy",
-    `<default-settings>
-  <proxy ruleset="direct://"/>
-</default-settings>`,
-    "c.xml:3:3: <proxy> is not supported by warren: warren always connects directly (as these rules ask) (ignored)",
   ],
   [
     "forwards",

@@ -8,6 +8,7 @@
  * expanded. `Source` keeps the FILE:LINE:COL an element came from, so errors
  * found later (a bind failure, a missing key file) can point at the config.
  */
+import type { ProxyRule } from "../proxy_rules.ts";
 import type { ForwardProtocol } from "../forward.ts";
 import type { HostKeyPolicy } from "../host_key_policy.ts";
 import type { RouteAction } from "../routes.ts";
@@ -39,6 +40,10 @@ export interface Settings {
   macs: string[];
   kexs: string[];
   hostKeyAlgorithms: string[];
+  /** `<compression name="zlib">`: ask for zlib@openssh.com (as ssh -C); absent = no. */
+  compression?: boolean;
+  /** `<proxy ruleset>`: how to reach the server (lib/config/proxy_rules.ts); absent = direct. */
+  proxy?: { ruleset: string; rules: ProxyRule[] };
 }
 
 /** A `<local-tunnel>`, `<remote-tunnel>` or `<static-tunnels><tunnel>`. */

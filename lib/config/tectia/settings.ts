@@ -3,6 +3,7 @@
  * override the defaults for that profile: algorithm lists, authentication
  * methods, timers, host key policy, compression.
  */
+import { parseProxyRules, type ProxyRule } from "../proxy_rules.ts";
 import type { AuthMethod, Settings, Source } from "./model.ts";
 import type { Attrs, ReadContext } from "./read_context.ts";
 import type { XmlElement } from "./xml_tree.ts";
@@ -57,6 +58,7 @@ export const SETTINGS_ONCE = [
   "hostkey-algorithms",
   "authentication-methods",
   "compression",
+  "proxy",
   "idle-timeout",
   "tcp-connect-timeout",
   "keepalive-interval",
@@ -91,14 +93,23 @@ export function settingsHandlers(ctx: ReadContext, s: Settings, password: Passwo
       const a = ctx.attrs(el, ["name", "level"]);
       ctx.children(el, {});
       const name = a.oneOf("name", ["none", "zlib"], "none");
+      // The level is accepted and not used: ssh2's stream compresses at zlib's default.
       a.int("level", 0, 9, 6);
-      if (name === "zlib") {
-        ctx.warn(
-          el.source,
-          '<compression name="zlib"> is not supported by warren: ' +
-            "connections are not compressed (ignored)",
-        );
+      if (name === "zlib") s.compression = true;
+      else if (s.compression) s.compression = false; // a profile turning the default's off
+    },
+    proxy: (el) => {
+      const a = ctx.attrs(el, ["ruleset"]);
+      ctx.children(el, {});
+      const ruleset = a.str("ruleset") ?? "";
+      let rules: ProxyRule[];
+      try {
+        rules = parseProxyRules(ruleset);
+      } catch (err) {
+        ctx.fail(a.source("ruleset"), `bad ruleset: ${(err as Error).message}`);
       }
+      if (rules.length === 0) delete s.proxy;
+      else s.proxy = { ruleset, rules };
     },
   };
 }

@@ -4,7 +4,7 @@
  *
  * - error: ignoring it could send traffic somewhere the user did not mean it
  *   to go, or weaken host key checking or crypto the user asked for
- *   (filter-engine rules, proxy, FIPS mode, the deprecated host key switches);
+ *   (filter-engine rules, FIPS mode, the deprecated host key switches);
  *   the file must be changed before warren runs it;
  * - warning: it only concerns things warren does not have (GUI, sessions,
  *   SFTP, X11/agent forwarding, certificates, key stores) or tuning; warren
@@ -26,7 +26,6 @@ type Rule = (el: XmlElement) => Verdict;
 
 const error = (why: string): Rule => () => ({ severity: "error", why });
 const warning = (why: string): Rule => () => ({ severity: "warning", why });
-const attr = (el: XmlElement, name: string) => el.attrs.find((a) => a.name === name)?.value;
 
 const HOSTKEY_SWITCH = error(
   "deprecated since Tectia 6.1.4; use " +
@@ -55,16 +54,6 @@ export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
   settings: {
     rekey: warning("warren does not start rekeying by byte count (the server's rekeying works)"),
     "hostbased-default-domain": warning("warren does not do hostbased authentication"),
-    proxy: (el) => {
-      const rules = (attr(el, "ruleset") ?? "").split(";").map((r) => r.trim()).filter((r) => r);
-      return rules.every((r) => r.toLowerCase().startsWith("direct://"))
-        ? { severity: "warning", why: "warren always connects directly (as these rules ask)" }
-        : {
-          severity: "error",
-          why: "warren would connect directly instead of through the proxy; " +
-            "use a gateway-profile for a jump host",
-        };
-    },
     "exclusive-connection": warning("the broker shares one connection per profile"),
     "server-banners": warning("warren does not show server banners"),
     forwards: warning("warren opens no session, so there is no X11 or agent to forward"),
