@@ -1,0 +1,23 @@
+/**
+ * The messages of a first hour with warren, run as a user runs them: one line
+ * in warren's voice, the exit code that says whose mistake it was, and no
+ * Node or Deno text (`EINVAL`, `(os error N)`, parseArgs's advice).
+ */
+import assert from "node:assert/strict";
+import { runCli } from "./_harness/cli.ts";
+
+/** The lines of stderr less the usage hint, which must come with exit 2. */
+function lines(r: { code: number; stderr: string }): string[] {
+  const all = r.stderr.trim().split("\n");
+  if (r.code === 2) assert.equal(all.at(-1), "Try 'warren --help' for more information.");
+  return all.filter((l) => !l.startsWith("Try 'warren --help'"));
+}
+
+Deno.test("cli: user@host:port is a usage error naming #port and -p", async () => {
+  const r = await runCli(["-B", "root@127.0.0.1:2222"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.deepEqual(lines(r), [
+    "warren: Invalid target 'root@127.0.0.1:2222': a port goes after '#' (root@127.0.0.1#2222) " +
+    "or in -p 2222",
+  ]);
+});
