@@ -21,3 +21,12 @@ Deno.test("cli: user@host:port is a usage error naming #port and -p", async () =
     "or in -p 2222",
   ]);
 });
+
+Deno.test("cli: -L -1:... is one line about the port, as getopt would read it", async () => {
+  const r = await runCli(["-B", "-L", "-1:localhost:80", "h"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.deepEqual(lines(r), ["warren: Invalid -L '-1:localhost:80': '-1' is not a port number"]);
+  const option = await runCli(["-B", "-L", "-v", "h"]);
+  assert.equal(option.code, 2, option.stderr);
+  assert.deepEqual(lines(option), ["warren: Option '-L' needs a value; '-v' is an option"]);
+});
