@@ -62,21 +62,25 @@ async function startTunnels(
     ),
   ];
   const started: Tunnel[] = [];
+  const failures: Error[] = [];
   const results = await Promise.allSettled(tunnels.map((t) => t.start()));
   for (const [i, r] of results.entries()) {
-    if (r.status === "fulfilled") {
-      started.push(tunnels[i]);
-      continue;
-    }
-    if (config.abortOnFailingTunnel) {
-      await Promise.allSettled(tunnels.map((t) => t.close()));
-      throw r.reason instanceof WarrenError
-        ? r.reason
-        : new WarrenError("bind", messageOf(r.reason));
-    }
-    log.error("{err}", { err: messageOf(r.reason) });
+    if (r.status === "fulfilled") started.push(tunnels[i]);
+    else failures.push(asTunnelError(r.reason));
   }
+  if (failures.length === 0) return started;
+  // A local command must not run without its tunnels: `--` aborts as
+  // --abort-on-failing-tunnel does.
+  if (config.abortOnFailingTunnel || config.command !== undefined) {
+    await Promise.allSettled(tunnels.map((t) => t.close()));
+    throw failures[0];
+  }
+  for (const f of failures) log.error("{err}", { err: f.message });
   return started;
+}
+
+function asTunnelError(reason: unknown): Error {
+  return reason instanceof WarrenError ? reason : new WarrenError("bind", messageOf(reason));
 }
 
 /** Run the local command with inherited stdio; resolves its exit status. */
