@@ -59,3 +59,40 @@ Deno.test("cli: in -- mode a remote tunnel the server refuses stops the command 
   assert.match(oneLine(r.stderr), /^warren: Server refused to listen on localhost:8080: /);
   assert.equal(await exists(marker), false, "the command ran without its tunnel");
 });
+
+Deno.test("cli: with every tunnel failed and no command, warren exits 1 with one line", async () => {
+  await using server = await startTestServer();
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = taken.addr.port;
+  // A hang is the failure here: the run is killed after 20 s and the code checked.
+  const one = await runCli(base(server, "-L", `127.0.0.1:${port}:127.0.0.1:9`, "127.0.0.1"), {
+    timeoutMs: 20_000,
+  });
+  assert.equal(one.code, 1, one.stderr);
+  assert.equal(
+    oneLine(one.stderr),
+    `warren: Cannot listen on 127.0.0.1:${port}: address already in use`,
+  );
+
+  const two = await runCli(
+    base(
+      server,
+      ...["-L", `127.0.0.1:${port}:127.0.0.1:9`, "-L", `socks/127.0.0.1:${port}`, "127.0.0.1"],
+    ),
+    { timeoutMs: 20_000 },
+  );
+  assert.equal(two.code, 1, two.stderr);
+  assert.equal(
+    oneLine(two.stderr),
+    `warren: No tunnel could be opened: Cannot listen on 127.0.0.1:${port}: address already in ` +
+      `use; Cannot listen on 127.0.0.1:${port}: address already in use`,
+  );
+
+  const background = await runCli(
+    base(server, "-f", "-L", `127.0.0.1:${port}:127.0.0.1:9`, "127.0.0.1"),
+    { timeoutMs: 20_000 },
+  );
+  assert.equal(background.code, 1, background.stderr);
+  assert.equal(background.stdout, "", "a PID was printed for a process with nothing to do");
+  assert.match(background.stderr, /Cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+});

@@ -70,10 +70,16 @@ async function startTunnels(
   }
   if (failures.length === 0) return started;
   // A local command must not run without its tunnels: `--` aborts as
-  // --abort-on-failing-tunnel does.
-  if (config.abortOnFailingTunnel || config.command !== undefined) {
+  // --abort-on-failing-tunnel does. With no tunnel left and nothing else to
+  // do, waiting would only hide the failure.
+  const fatal = config.abortOnFailingTunnel || config.command !== undefined;
+  if (fatal || started.length === 0) {
     await Promise.allSettled(tunnels.map((t) => t.close()));
-    throw failures[0];
+    if (fatal || failures.length === 1) throw failures[0];
+    throw new WarrenError(
+      "bind",
+      `No tunnel could be opened: ${failures.map((f) => f.message).join("; ")}`,
+    );
   }
   for (const f of failures) log.error("{err}", { err: f.message });
   return started;
