@@ -207,6 +207,16 @@ async function loadKey(
     return null;
   }
   const parsed = utils.parseKey(data);
+  if (!(parsed instanceof Error)) {
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key.isPrivateKey()) {
+      log.warn("Identity file {file} is a public key: {fix}", {
+        file,
+        fix: await privateFor(file),
+      });
+      return null;
+    }
+  }
   if (!(parsed instanceof Error)) return { data };
   if (!/passphrase|encrypted/i.test(parsed.message)) {
     log.warn("Identity file {file} skipped: {reason}", {
@@ -234,4 +244,13 @@ async function loadKey(
     log.warn("Bad passphrase for {file}", { file });
   }
   return null;
+}
+
+/** How to name the private key of the public key file `file`. */
+async function privateFor(file: string): Promise<string> {
+  const beside = file.replace(/\.pub$/, "");
+  if (beside !== file && await Deno.stat(beside).then((i) => i.isFile, () => false)) {
+    return `give its private key, ${beside}`;
+  }
+  return "give the private key file (the one without .pub)";
 }
