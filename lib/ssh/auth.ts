@@ -217,6 +217,15 @@ async function loadKey(
       return null;
     }
   }
+  // As OpenSSH: a private key other users can read is not used (it may be theirs too by now).
+  const open = await openMode(file);
+  if (open !== undefined) {
+    log.warn(
+      "Identity file {file} not used: mode {mode} lets other users read it (chmod 600 {file})",
+      { file, mode: open },
+    );
+    return null;
+  }
   if (!(parsed instanceof Error)) return { data };
   if (!/passphrase|encrypted/i.test(parsed.message)) {
     log.warn("Identity file {file} skipped: {reason}", {
@@ -253,4 +262,11 @@ async function privateFor(file: string): Promise<string> {
     return `give its private key, ${beside}`;
   }
   return "give the private key file (the one without .pub)";
+}
+
+/** The file's mode as "0644" when group or others may read or write it (Unix only). */
+async function openMode(file: string): Promise<string | undefined> {
+  if (Deno.build.os === "windows") return undefined;
+  const mode = ((await Deno.stat(file).catch(() => undefined))?.mode ?? 0) & 0o777;
+  return (mode & 0o077) !== 0 ? mode.toString(8).padStart(4, "0") : undefined;
 }
