@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { runCli } from "./_harness/cli.ts";
+import { startTestServer } from "./_harness/ssh_server.ts";
 
 /** The lines of stderr less the usage hint, which must come with exit 2. */
 function lines(r: { code: number; stderr: string }): string[] {
@@ -29,4 +30,17 @@ Deno.test("cli: -L -1:... is one line about the port, as getopt would read it", 
   const option = await runCli(["-B", "-L", "-v", "h"]);
   assert.equal(option.code, 2, option.stderr);
   assert.deepEqual(lines(option), ["warren: Option '-L' needs a value; '-v' is an option"]);
+});
+
+Deno.test("cli: a system error is said in words, without '(os error N)' and call details", async () => {
+  await using server = await startTestServer();
+  const pidFile = `/nonexistent-warren-${crypto.randomUUID()}/warren.pid`;
+  const r = await runCli([
+    ...["-B", "-i", server.clientKey, "-o", `UserKnownHostsFile=${server.knownHosts}`],
+    ...["-p", `${server.port}`, "-o", `PidFile=${pidFile}`, "127.0.0.1", "--", "true"],
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.deepEqual(lines(r), [
+    `warren: Cannot write PidFile ${pidFile}: no such file or directory`,
+  ]);
 });
