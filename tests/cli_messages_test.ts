@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { runCli } from "./_harness/cli.ts";
 import { startTestServer } from "./_harness/ssh_server.ts";
+import { generateEd25519 } from "../lib/server/keygen.ts";
 
 /** The lines of stderr less the usage hint, which must come with exit 2. */
 function lines(r: { code: number; stderr: string }): string[] {
@@ -43,4 +44,28 @@ Deno.test("cli: a system error is said in words, without '(os error N)' and call
   assert.deepEqual(lines(r), [
     `warren: Cannot write PidFile ${pidFile}: no such file or directory`,
   ]);
+});
+
+Deno.test("warren serve: an address not on this host and a port in use are one line each, exit 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "warren-messages-" });
+  try {
+    await Deno.writeTextFile(`${dir}/ak`, `${generateEd25519("ok").public}\n`);
+    await Deno.writeTextFile(`${dir}/host_key`, generateEd25519("host").private, { mode: 0o600 });
+    const serve = ["serve", "--authorized-keys", `${dir}/ak`, "--host-key", `${dir}/host_key`];
+    // 192.0.2.1 (TEST-NET-1) is no address of this host: nothing is sent, the bind fails.
+    const elsewhere = await runCli([...serve, "--listen", "192.0.2.1:2222"], { timeoutMs: 20_000 });
+    assert.equal(elsewhere.code, 1, elsewhere.stderr);
+    assert.deepEqual(lines(elsewhere), [
+      "warren: Cannot listen on 192.0.2.1:2222: address not available on this host",
+    ]);
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = taken.addr.port;
+    const inUse = await runCli([...serve, "--listen", `${port}`], { timeoutMs: 20_000 });
+    assert.equal(inUse.code, 1, inUse.stderr);
+    assert.deepEqual(lines(inUse), [
+      `warren: Cannot listen on 127.0.0.1:${port}: address already in use`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
