@@ -7,6 +7,7 @@ import { configureCrypto } from "./lib/ssh/crypto/hook.ts";
 import { windowError } from "./lib/ssh/window.ts";
 import { SUBCOMMANDS } from "./lib/commands/registry.ts";
 import { isBackgroundChild, runInBackground } from "./lib/cli/background.ts";
+import { enterTaskCwd } from "./lib/cli/task_cwd.ts";
 import { parseClientCommandLine, runClient } from "./lib/commands/client.ts";
 import { causeChain, ConfigError, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
 import { levelFor, setupLogging } from "./lib/log.ts";
@@ -24,6 +25,7 @@ function fail(err: unknown, verbosity: number): number {
 async function main(args: string[]): Promise<number> {
   const env = (name: string) => Deno.env.get(name);
   try {
+    enterTaskCwd();
     configureCrypto(env("WARREN_CRYPTO"));
     if (windowError) throw new UsageError(windowError);
   } catch (err) {
