@@ -10,7 +10,12 @@
  */
 import { parseCommand } from "./parse_command.ts";
 import { UsageError } from "../errors.ts";
-import { type ClientConfig, DEFAULTS, type ProfileLayer } from "../profiles/client_config.ts";
+import {
+  type ClientConfig,
+  DEFAULTS,
+  type ProfileLayer,
+  type SettingsLayer,
+} from "../profiles/client_config.ts";
 import { defaultKnownHostsFiles, type Env, expandHome, homeDir, localUser } from "../config/env.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { type ForwardSpec, parseForward, parsePort } from "../config/forward.ts";
@@ -136,7 +141,15 @@ export function peekTarget(argv: string[]): { target?: string; configFile?: stri
   }
 }
 
-export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLayer): CommandLine {
+/**
+ * `profile`: a profile target's settings (its host is the target), or a
+ * config file's defaults for the host target on the command line.
+ */
+export function parseCommandLine(
+  argv: string[],
+  env: Env,
+  profile?: ProfileLayer | SettingsLayer,
+): CommandLine {
   const [args, command] = splitCommand(argv);
   const { values: v, positionals } = parseFlags(args);
   if (v.help) return { kind: "help" };
@@ -150,7 +163,9 @@ export function parseCommandLine(argv: string[], env: Env, profile?: ProfileLaye
         "a local command goes after '--' (warren ... host -- command)",
     );
   }
-  const target: Target = profile ? { host: profile.host } : parseTarget(positionals[0]);
+  const target: Target = profile?.host !== undefined
+    ? { host: profile.host }
+    : parseTarget(positionals[0]);
   const o: SshOptions = parseSshOptions(v.option ?? []);
   const policy = v["hostkey-policy"];
   if (policy !== undefined && !POLICIES.includes(policy as HostKeyPolicy)) {

@@ -24,7 +24,7 @@ import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import type { Env } from "../config/env.ts";
 import { findProfile } from "../config/tectia/model.ts";
 import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
-import { isProfileCandidate, profileLayer } from "../profiles/target.ts";
+import { defaultsLayer, isProfileCandidate, profileLayer } from "../profiles/target.ts";
 
 const log = logger("client");
 
@@ -253,17 +253,20 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** parseCommandLine, with profile targets resolved from the config file. */
+/**
+ * parseCommandLine, with the config file applied: a profile target takes its
+ * profile; a host target the file's defaults and known hosts. A file named by
+ * --config or $WARREN_CONFIG must be readable and correct; the default
+ * ~/.ssh2/ssh-broker-config.xml is read when it exists.
+ */
 export async function parseClientCommandLine(argv: string[], env: Env): Promise<CommandLine> {
   const { target, configFile } = peekTarget(argv);
-  if (target !== undefined && isProfileCandidate(target)) {
-    const path = resolveConfigPath(configFile, env);
-    const named = configFile !== undefined || !!env("WARREN_CONFIG");
-    if (named || await exists(path)) {
-      const config = await loadBrokerConfig(path, env);
-      const profile = findProfile(config, target);
-      if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
-    }
-  }
-  return parseCommandLine(argv, env);
+  if (target === undefined) return parseCommandLine(argv, env);
+  const path = resolveConfigPath(configFile, env);
+  const named = configFile !== undefined || !!env("WARREN_CONFIG");
+  if (!named && !(await exists(path))) return parseCommandLine(argv, env);
+  const config = await loadBrokerConfig(path, env);
+  const profile = isProfileCandidate(target) ? findProfile(config, target) : undefined;
+  if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
+  return parseCommandLine(argv, env, await defaultsLayer(config, env));
 }
