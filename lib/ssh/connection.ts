@@ -71,8 +71,11 @@ export class SshConnection implements AsyncDisposable {
   #closing = false;
   #handlers = new Map<string, IncomingTcpHandler>();
 
-  constructor(client: Client, label: string, opts: ConnectOptions) {
+  #sock: Duplex;
+
+  constructor(client: Client, label: string, opts: ConnectOptions, sock: Duplex) {
     this.client = client;
+    this.#sock = sock;
     this.label = label;
     let lastError: Error | undefined;
     client.on("error", (err: Error) => lastError = err);
@@ -190,7 +193,13 @@ export class SshConnection implements AsyncDisposable {
   async close(): Promise<void> {
     this.#closing = true;
     this.client.end();
-    const timer = setTimeout(() => this.client.destroy(), 1000);
+    // ssh2's destroy() does nothing once end() has made the socket unwritable,
+    // so a server that does not answer the close would hold it for ever:
+    // the socket itself is destroyed.
+    const timer = setTimeout(() => {
+      this.client.destroy();
+      this.#sock.destroy();
+    }, 1000);
     await this.closed;
     clearTimeout(timer);
   }
@@ -353,7 +362,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         user: opts.user,
       });
       logTransport(client, label);
-      resolve(new SshConnection(client, label, opts));
+      resolve(new SshConnection(client, label, opts, sock));
     });
     client.on(
       "banner",
