@@ -1,7 +1,7 @@
 /**
  * Stopping warren with a signal once its tunnels are up, as a user does with
  * Ctrl-C: it closes everything and exits 0, also when the server no longer
- * answers.
+ * answers, and a second Ctrl-C while it closes changes nothing.
  */
 import assert from "node:assert/strict";
 import { LiveCli } from "./_harness/cli.ts";
@@ -24,4 +24,17 @@ Deno.test("cli: SIGINT with a server that stopped answering still exits 0", asyn
   server.freeze();
   cli.child.kill("SIGINT");
   assert.equal(await cli.exit(10_000), 0, cli.stderr);
+});
+
+Deno.test("cli: a second SIGINT during the cleanup after the first does not change exit 0", async () => {
+  await using server = await startTestServer();
+  await using cli = new LiveCli(tunnelArgs(server));
+  await cli.waitFor(/Local tunnel -L 127\.0\.0\.1:\d+/);
+  // A server that stops answering makes the cleanup wait (1 s) for its reply:
+  // the second signal arrives while warren closes.
+  server.freeze();
+  cli.child.kill("SIGINT");
+  await cli.waitFor(/Received SIGINT: closing tunnels/);
+  cli.child.kill("SIGINT");
+  assert.equal(await cli.exit(), 0, cli.stderr);
 });

@@ -212,9 +212,11 @@ export async function runClient(config: ClientConfig): Promise<number> {
         return result satisfies never;
     }
   } finally {
-    unlistenSignals();
+    // Signals stay handled until the end: a second Ctrl-C during cleanup
+    // must not end the process with another exit code.
     await closeAll(tunnels, ssh);
     if (config.pidFile !== undefined) await Deno.remove(config.pidFile).catch(() => {});
+    unlistenSignals();
   }
 }
 
