@@ -29,6 +29,8 @@ export const DEFAULT_AUTH_METHODS: readonly AuthMethodName[] = [
 
 export interface AuthOptions {
   user: string;
+  /** The server's host, for the password prompt ("user@host's password: "). */
+  host?: string;
   /** The methods to try, in order (default DEFAULT_AUTH_METHODS). */
   methods?: readonly AuthMethodName[];
   /** Key files to try, in order. */
@@ -131,7 +133,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
     for (let i = 0; i < tries; i++) {
       passwords.push(async (left) => {
         if (left && !left.includes("password")) return null;
-        const pw = await secret(`${user}'s password: `);
+        const pw = await secret(`${opts.host ? `${user}@${opts.host}` : user}'s password: `);
         if (pw === undefined) return null;
         if (i === 0) tried.push("password");
         return { type: "password", username: user, password: pw };

@@ -320,6 +320,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     });
     const plan = planAuth({
       user: opts.user,
+      host: opts.host,
       identityFiles: opts.identityFiles,
       explicitIdentities: opts.explicitIdentities,
       agentSocket: opts.agentSocket,
