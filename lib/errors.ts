@@ -52,8 +52,28 @@ export class ConfigError extends UsageError {
   }
 }
 
+/**
+ * Stopped by the user before warren was up (Ctrl-C at a question or while
+ * connecting, SIGTERM): exit 128 + the signal's number, as a shell reports a
+ * program the signal ended (130 for Ctrl-C, as OpenSSH's ssh).
+ */
+export class InterruptedError extends Error {
+  readonly signal: Deno.Signal;
+  constructor(message: string, signal: Deno.Signal = "SIGINT") {
+    super(message);
+    this.name = "InterruptedError";
+    this.signal = signal;
+  }
+
+  get exitCode(): number {
+    const numbers: Partial<Record<Deno.Signal, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+    return 128 + (numbers[this.signal] ?? 2);
+  }
+}
+
 /** The exit code for an error that reached the top level. */
 export function exitCodeFor(err: unknown): number {
+  if (err instanceof InterruptedError) return err.exitCode;
   return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
 }
 

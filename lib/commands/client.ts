@@ -7,7 +7,8 @@
 import type { ClientConfig } from "../profiles/client_config.ts";
 import { defaultIdentityFiles, homeDir } from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
-import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
+import { EXIT_FAILURE, EXIT_OK, InterruptedError, messageOf, WarrenError } from "../errors.ts";
+import { hostPort } from "../config/forward.ts";
 import { logger } from "../log.ts";
 import { type ConnectOptions, connectSsh, SshConnection } from "../ssh/connection.ts";
 import { connectThrough } from "../ssh/jump.ts";
@@ -171,10 +172,15 @@ export async function runClient(config: ClientConfig): Promise<number> {
   try {
     const first = await Promise.race([connecting, outcome.promise]);
     if (!(first instanceof SshConnection)) {
-      log.info("Interrupted while connecting");
+      // A stop before the tunnels are up is an abort (as Ctrl-C at a question is), not success.
       unlistenSignals();
       connecting.then((c) => c.close(), () => {});
-      return EXIT_OK;
+      const signal = first.why === "signal" ? first.signal : "SIGINT";
+      const how = signal === "SIGINT" ? "Interrupted" : `Stopped by ${signal}`;
+      throw new InterruptedError(
+        `${how} while connecting to ${hostPort(target.host, target.port)}`,
+        signal,
+      );
     }
     ssh = first;
   } catch (err) {

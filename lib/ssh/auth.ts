@@ -12,7 +12,7 @@ import { Buffer } from "node:buffer";
 import { utils } from "./ssh2.ts";
 import type { Prompter } from "./prompt.ts";
 import { readPasswordSource } from "./password_source.ts";
-import { fileProblem } from "../errors.ts";
+import { fileProblem, InterruptedError } from "../errors.ts";
 import { logger } from "../log.ts";
 
 const log = logger("ssh", "auth");
@@ -42,6 +42,8 @@ export interface AuthOptions {
   prompter?: Prompter;
   /** Wraps every terminal question (to pause the handshake deadline). */
   whilePrompting<T>(question: () => Promise<T>): Promise<T>;
+  /** Ctrl-C at a question: the connection is to be abandoned, not authentication go on. */
+  onInterrupt?(err: InterruptedError): void;
 }
 
 // ssh2's authHandler result: a method object, or false to give up.
@@ -123,6 +125,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
           finish: (answers: string[]) => void,
         ) => {
           answerAll(prompts, secret, opts).then(finish, (err) => {
+            if (err instanceof InterruptedError && opts.onInterrupt) return opts.onInterrupt(err);
             log.error("{error}", { error: String(err?.message ?? err) });
             finish([]);
           });
@@ -162,6 +165,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
         }
         return false as const;
       })().then(callback, (err) => {
+        if (err instanceof InterruptedError && opts.onInterrupt) return opts.onInterrupt(err);
         log.error("{error}", { error: String(err?.message ?? err) });
         callback(false);
       });

@@ -17,7 +17,7 @@ import { DenoSocket } from "./transport.ts";
 import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { Prompter } from "./prompt.ts";
-import { messageOf, WarrenError } from "../errors.ts";
+import { InterruptedError, messageOf, WarrenError } from "../errors.ts";
 import { hostPort } from "../config/forward.ts";
 import { logger } from "../log.ts";
 
@@ -300,10 +300,13 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   log.debug("Connecting to {label} as {user}", { label, user: opts.user });
   const sock = opts.sock ?? await openSocket(opts, label);
   const client = new Client();
-  let failure: WarrenError | undefined;
+  let failure: WarrenError | InterruptedError | undefined;
   let verifiedKey: Buffer | undefined;
+  // Ctrl-C at any question while connecting: one message, whichever question it was.
+  const interrupted = (err: InterruptedError) =>
+    new InterruptedError(`Interrupted while connecting to ${label}`, err.signal);
   return await new Promise<SshConnection>((resolve, reject) => {
-    const fail = (err: WarrenError) => {
+    const fail = (err: WarrenError | InterruptedError) => {
       failure ??= err;
       deadline.clear();
       client.destroy();
@@ -328,6 +331,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       methods: opts.authMethods,
       prompter: opts.prompter,
       whilePrompting: (q) => deadline.paused(q),
+      onInterrupt: (err) => fail(interrupted(err)),
     });
     const onError = (err: Error & { level?: string }) => {
       if (failure) return;
@@ -407,6 +411,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
           verifiedKey = Buffer.from(key);
           verify(true);
         }, (err) => {
+          if (err instanceof InterruptedError) return fail(interrupted(err));
           failure ??= err instanceof WarrenError ? err : new WarrenError("hostkey", messageOf(err));
           verify(false);
         });

@@ -24,7 +24,7 @@ import {
   loadKnownHosts,
   lookupHostKey,
 } from "../config/known_hosts.ts";
-import { messageOf, WarrenError } from "../errors.ts";
+import { InterruptedError, messageOf, WarrenError } from "../errors.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 
 export interface HostKeyCheck {
@@ -108,6 +108,7 @@ async function onUnknown(
         `The authenticity of host ${name} cannot be established (${offered}). Trust it and add it to ${file}?`,
       );
     } catch (err) {
+      if (err instanceof InterruptedError) throw err;
       throw new WarrenError(
         "hostkey",
         `Cannot confirm the host key for ${name}: ${messageOf(err)}`,
