@@ -11,6 +11,7 @@ import { enterTaskCwd } from "./lib/cli/task_cwd.ts";
 import { parseClientCommandLine, runClient } from "./lib/commands/client.ts";
 import { causeChain, ConfigError, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
 import { levelFor, setupLogging } from "./lib/log.ts";
+import { terminalPrompter } from "./lib/ssh/prompt.ts";
 import { VERSION } from "./lib/version.ts";
 
 function fail(err: unknown, verbosity: number): number {
@@ -57,7 +58,11 @@ async function main(args: string[]): Promise<number> {
   setupLogging(levelFor(config.verbosity));
   try {
     if (config.background && !isBackgroundChild()) {
-      return await runInBackground(args, (pid) => console.log(pid));
+      return await runInBackground(
+        args,
+        (pid) => console.log(pid),
+        terminalPrompter(config.batchMode),
+      );
     }
     return await runClient(config);
   } catch (err) {

@@ -131,3 +131,96 @@ Deno.test(
     }
   },
 );
+
+/** A tiny HTTP origin in this process. */
+function origin(): Deno.HttpServer<Deno.NetAddr> & { port: number } {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => new Response(`hello ${new URL(req.url).pathname}\n`),
+  );
+  return Object.assign(server, { port: server.addr.port });
+}
+
+/** Wait for `pid` to be gone after SIGTERM (it removes nothing of the test's). */
+async function stopBackground(pid: number): Promise<void> {
+  try {
+    Deno.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 200; i++) {
+    try {
+      Deno.kill(pid, "SIGCONT"); // throws once the process is gone
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+Deno.test({
+  name: "terminal: -f asks the host key question first, then goes to the background",
+  ignore,
+}, async () => {
+  await using server = await startTestServer();
+  await using web = origin();
+  await Deno.writeTextFile(server.knownHosts, "");
+  using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  await using cli = new PtyCli([
+    ...["-f", "-i", server.clientKey, ...knownHostsArgs(server)],
+    ...["-L", `${port}:127.0.0.1:${web.port}`, "127.0.0.1"],
+  ]);
+  await cli.waitFor(/\(yes\/no\) $/);
+  await cli.type("yes\r");
+  assert.equal(await cli.exit(), 0, cli.screen);
+  const pid = Number(/^(\d+)$/m.exec(cli.screen)?.[1]);
+  assert.ok(pid > 0, `no PID in:\n${cli.screen}`);
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/bg`, { headers: { connection: "close" } });
+    assert.equal(await res.text(), "hello /bg\n");
+    assert.match(await Deno.readTextFile(server.knownHosts), /^\[127\.0\.0\.1\]:\d+ ssh-ed25519 /);
+  } finally {
+    await stopBackground(pid);
+  }
+});
+
+Deno.test({
+  name: "terminal: -f asks for a key's passphrase first; Ctrl-C there is exit 130",
+  ignore,
+}, async () => {
+  await using server = await startTestServer();
+  // The accepted key, encrypted as ssh-keygen -p would leave it.
+  const key = `${server.dir}/id_with_passphrase`;
+  await Deno.copyFile(server.clientKey, key);
+  await Deno.chmod(key, 0o600);
+  const keygen = await new Deno.Command("ssh-keygen", {
+    args: ["-q", "-p", "-P", "", "-N", "sesame", "-f", key],
+    stdout: "null",
+    stderr: "piped",
+  }).output().catch(() => undefined);
+  if (keygen === undefined || !keygen.success) {
+    console.error(
+      "skipping the -f passphrase test: ssh-keygen (openssh-client) cannot encrypt a key",
+    );
+    return;
+  }
+  const args = ["-f", "-i", key, ...knownHostsArgs(server), "-L", "127.0.0.1:0:127.0.0.1:9"];
+  {
+    await using cli = new PtyCli([...args, "127.0.0.1"]);
+    await cli.waitFor(/Enter passphrase for key '\S+id_with_passphrase': $/);
+    await cli.type("sesame\r");
+    assert.equal(await cli.exit(), 0, cli.screen);
+    const pid = Number(/^(\d+)$/m.exec(cli.screen)?.[1]);
+    assert.ok(pid > 0, `no PID in:\n${cli.screen}`);
+    assert.doesNotMatch(cli.screen, /sesame/, "the passphrase was echoed");
+    await stopBackground(pid);
+  }
+  await using cli = new PtyCli([...args, "127.0.0.1"]);
+  await cli.waitFor(/Enter passphrase for key '\S+id_with_passphrase': $/);
+  await cli.type("\x03");
+  assert.equal(await cli.exit(), 130, cli.screen);
+  assert.match(onlyWarrenLine(cli.screen), INTERRUPTED);
+  assert.doesNotMatch(cli.screen, /^\d+$/m, "a PID was printed");
+});

@@ -20,7 +20,7 @@ import { ProxyCredentials } from "../tunnel/proxy/auth.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { ActivityTracker } from "../tunnel/activity.ts";
-import { isBackgroundChild, signalReady } from "../cli/background.ts";
+import { isBackgroundChild, relayPrompter, signalReady } from "../cli/background.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import type { Env } from "../config/env.ts";
 import { findProfile } from "../config/tectia/model.ts";
@@ -143,7 +143,8 @@ export async function runClient(config: ClientConfig): Promise<number> {
     stopSignals(),
     (signal) => outcome.resolve({ why: "signal", signal }),
   );
-  const prompter = background ? undefined : terminalPrompter(config.batchMode);
+  // -f: the foreground process asks the questions, if it has a terminal.
+  const prompter = background ? relayPrompter() : terminalPrompter(config.batchMode);
   const target: ConnectOptions = {
     host: config.host,
     port: config.port,
