@@ -16,7 +16,9 @@ import { VERSION } from "./lib/version.ts";
 
 function fail(err: unknown, verbosity: number): number {
   const line = verbosity > 0 ? causeChain(err) : (err instanceof Error ? err.message : String(err));
-  console.error(`warren: ${line}`);
+  // A config file's mistakes are one line each, all in one run, each its own warren: line.
+  const lines = err instanceof ConfigError ? line.split("\n") : [line];
+  for (const l of lines) console.error(`warren: ${l}`);
   if (err instanceof UsageError && !(err instanceof ConfigError)) {
     console.error("Try 'warren --help' for more information.");
   }

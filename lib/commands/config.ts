@@ -7,7 +7,8 @@
  * Tectia elements warren ignores, and for key, host key and password files
  * that are not there, go to stderr. dump: the effective config
  * (defaults filled in, variables expanded) as XML on stdout. A mistake in
- * the file: one line `warren: FILE:LINE:COL: message`, exit 2.
+ * the file: one line `warren: FILE:LINE:COL: message` for each, all in one
+ * run, exit 2.
  */
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";

@@ -302,7 +302,10 @@ const ERRORS: [string, string, string][] = [
     `<filter-engine>
   <rule action="TUNNEL" profile-id="nope"/>
 </filter-engine>`,
-    "c.xml:3:3: profile-id: no profile has the id 'nope'",
+    "c.xml:3:3: profile-id: no profile has the id 'nope'\n" +
+    "c.xml:3:3: warren does not tunnel applications transparently: <filter-engine> rules " +
+    'route the requests of a <static-tunnels><tunnel type="socks-proxy"> only, and there is ' +
+    "none (without one this traffic would go direct)",
   ],
   [
     "a rule for one application",

@@ -62,9 +62,31 @@ export function readBrokerConfig(
     "filter-engine": (el) => filterRules = readFilterEngine(ctx, el),
     logging: (el) => logging = readLogging(ctx, el),
   }, ["general", "default-settings", "profiles", "static-tunnels", "filter-engine", "logging"]);
-  // Profiles after the defaults, wherever <default-settings> stands.
-  const profiles = profileEls.map((el) => readProfile(ctx, el, defaults, defaultPassword));
-  const staticTunnels = staticEls.map((el) => readStaticTunnel(ctx, el));
+  // Profiles after the defaults, wherever <default-settings> stands. A profile
+  // that cannot be read is left out; its id still counts as defined, so that
+  // references to it add no second error.
+  const profiles: ProfileConfig[] = [];
+  const profileOrigins: XmlElement[] = [];
+  const unreadable: { id: string; el: XmlElement }[] = [];
+  for (const el of profileEls) {
+    const profile = ctx.guard(() => readProfile(ctx, el, defaults, defaultPassword));
+    if (profile) {
+      profiles.push(profile);
+      profileOrigins.push(el);
+    } else {
+      const id = el.attrs.find((a) => a.name === "id")?.value;
+      if (id !== undefined) unreadable.push({ id, el });
+    }
+  }
+  const staticTunnels: StaticTunnelConfig[] = [];
+  const staticOrigins: XmlElement[] = [];
+  for (const el of staticEls) {
+    const tunnel = ctx.guard(() => readStaticTunnel(ctx, el));
+    if (tunnel) {
+      staticTunnels.push(tunnel);
+      staticOrigins.push(el);
+    }
+  }
   const config: BrokerConfig = {
     file: ctx.file,
     knownHostsFiles: knownHostsFiles ?? defaultKnownHostsFiles(ctx.expansion.home),
@@ -75,7 +97,10 @@ export function readBrokerConfig(
     logging,
     warnings: ctx.warnings,
   };
-  return { config, origins: { profiles: profileEls, staticTunnels: staticEls } };
+  return {
+    config,
+    origins: { profiles: profileOrigins, staticTunnels: staticOrigins, unreadable },
+  };
 }
 
 /** The children of `<default-settings>` or a `<profile>`, over `base`. */

@@ -1,0 +1,69 @@
+/**
+ * Configuration files in the shapes Tectia's own manuals and man pages give
+ * (ssh-broker-config(5), the z/OS examples), read as a migrating user reads
+ * them: `warren config check FILE` and `warren config dump FILE`, run as a
+ * user runs warren. Each file here is written for its case.
+ */
+import assert from "node:assert/strict";
+import { runCli } from "./_harness/cli.ts";
+
+// A run gets its own HOME; Deno's cache must stay where it is (it follows HOME).
+const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
+const DENO_DIR: string = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir;
+
+interface Home extends AsyncDisposable {
+  path: string;
+  /** Write `text` to `name` under the home; returns its path. */
+  write(name: string, text: string): Promise<string>;
+  env: Record<string, string>;
+}
+
+async function home(): Promise<Home> {
+  const path = await Deno.makeTempDir({ prefix: "warren-tectia-" });
+  return {
+    path,
+    env: { DENO_DIR, HOME: path, USER: "ann", WARREN_CONFIG: "" },
+    async write(name, text) {
+      const file = `${path}/${name}`;
+      await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+      await Deno.writeTextFile(file, text);
+      return file;
+    },
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+function check(h: Home, file: string) {
+  return runCli(["config", "check", file], { env: h.env });
+}
+
+Deno.test("config check reports every mistake of a file in one run, each with its position", async () => {
+  await using h = await home();
+  const file = await h.write(
+    "broker.xml",
+    `<secsh-broker version="1.0">
+  <default-settings>
+    <keepalive-intervall time="30"/>
+  </default-settings>
+  <profiles>
+    <profile id="db" host="db.example.com" port="70000"/>
+    <profile id="web" host="web.example.com" hostname="x" gateway-profile="nowhere"/>
+    <profile id="db" host="other.example.com"/>
+  </profiles>
+</secsh-broker>
+`,
+  );
+  const r = await check(h, file);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.deepEqual(r.stderr.trim().split("\n"), [
+    `warren: ${file}:3:5: unknown element <keepalive-intervall> in <default-settings> (known: ` +
+    "<ciphers>, <macs>, <kexs>, <hostkey-algorithms>, <authentication-methods>, <idle-timeout>, " +
+    "<tcp-connect-timeout>, <keepalive-interval>, <server-authentication-methods>, <compression>)",
+    `warren: ${file}:6:44: bad port '70000': expected a whole number from 1 to 65535`,
+    `warren: ${file}:7:46: unknown attribute 'hostname' on <profile> (known: id, name, host, port, ` +
+    "protocol, host-type, connect-on-startup, user, gateway-profile)",
+    `warren: ${file}:7:59: gateway-profile: no profile has the id 'nowhere'`,
+    `warren: ${file}:8:14: duplicate profile id 'db' (first at 6:5)`,
+  ]);
+});
