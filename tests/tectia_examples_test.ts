@@ -67,3 +67,26 @@ Deno.test("config check reports every mistake of a file in one run, each with it
     `warren: ${file}:8:14: duplicate profile id 'db' (first at 6:5)`,
   ]);
 });
+
+Deno.test("config check reads files of Tectia 6.x: version 6.4 and 6.1 on <secsh-broker>", async () => {
+  await using h = await home();
+  for (const version of ["6.4", "6.1", "1.0"]) {
+    const file = await h.write(
+      `v${version}.xml`,
+      `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE secsh-broker SYSTEM "ssh-broker-ng-config-1.dtd">
+<secsh-broker version="${version}">
+  <profiles>
+    <profile id="zos" name="mainframe" host="zos.example.com" port="22" protocol="secsh2"/>
+  </profiles>
+</secsh-broker>
+`,
+    );
+    const r = await check(h, file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${file}: OK: 1 profile, 0 profile tunnels, 0 static tunnels\n`);
+  }
+  const bad = await check(h, await h.write("bad.xml", '<secsh-broker version="six"/>\n'));
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /bad\.xml:1:15: bad version 'six': expected a version number/);
+});

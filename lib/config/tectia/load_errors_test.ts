@@ -500,7 +500,10 @@ Deno.test("malformed documents: one line with the position", () => {
     ],
     ["<secsh-broker/>\n<secsh-broker/>", "c.xml:2:1: malformed XML: a second root element"],
     ["<config/>", "c.xml:1:1: the root element is <config>; expected <secsh-broker>"],
-    ['<secsh-broker version="2.0"/>', "c.xml:1:15: bad version '2.0': expected 1.0"],
+    [
+      '<secsh-broker version="two"/>',
+      "c.xml:1:15: bad version 'two': expected a version number such as 1.0 or 6.4",
+    ],
     [
       "\r\n\r\n  <secsh-broker>\r\n <x></y>",
       "c.xml:4:5: malformed XML: Expected closing tag 'x' (opened in line 4, col 2) instead of closing tag 'y'",

@@ -36,7 +36,12 @@ export function readBrokerConfig(
     ctx.fail(root.source, `the root element is <${root.name}>; expected <secsh-broker>`);
   }
   const a = ctx.attrs(root, ["version"]);
-  a.oneOf("version", ["1.0"], "1.0");
+  // The DTD's 1.0, or the Tectia release a file was written for (6.1, 6.4 in
+  // Tectia's z/OS examples): the format is the same, so any version number is read.
+  const version = a.str("version");
+  if (version !== undefined && !/^\d+(\.\d+)+$/.test(version.trim())) {
+    a.bad("version", version, "a version number such as 1.0 or 6.4");
+  }
   let knownHostsFiles: string[] | undefined;
   let defaults = copySettings(SETTINGS_DEFAULTS);
   let defaultPassword: string | undefined;
