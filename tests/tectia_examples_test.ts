@@ -90,3 +90,56 @@ Deno.test("config check reads files of Tectia 6.x: version 6.4 and 6.1 on <secsh
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /bad\.xml:1:15: bad version 'six': expected a version number/);
 });
+
+Deno.test("config check and dump read the man page's <logging> examples", async () => {
+  await using h = await home();
+  // ssh-broker-config(5): "logs all events ... both to /tmp/foo and to syslog", and a
+  // file target with events discarded by name.
+  const log = `${h.path}/broker.log`;
+  const both = await h.write(
+    "both.xml",
+    `<secsh-broker>
+  <logging>
+    <log-target file="${log}" />
+    <log-target type="syslog" />
+  </logging>
+</secsh-broker>
+`,
+  );
+  const r = await check(h, both);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stderr.trim().split("\n"), [
+    `warren: warning: ${both}:4:5: log target syslog beside ${log} is not supported by warren: ` +
+    `the broker logs to ${log} only (ignored)`,
+  ]);
+  const dump = await runCli(["config", "dump", both], { env: h.env });
+  assert.equal(dump.code, 0, dump.stderr);
+  assert.match(dump.stdout, new RegExp(`<log-target type="file" file="${log}"/>`));
+
+  const fileOnly = await h.write(
+    "file.xml",
+    `<secsh-broker>
+  <logging>
+    <log-target file="${log}" />
+    <log-events facility="discard">
+      Key_store_*
+    </log-events>
+  </logging>
+</secsh-broker>
+`,
+  );
+  const f = await check(h, fileOnly);
+  assert.equal(f.code, 0, f.stderr);
+  assert.match(f.stderr, /4:5: choosing events by name is not supported by warren/);
+  assert.match(f.stderr, /4:17: facility is not supported by warren/);
+  assert.doesNotMatch(f.stderr, /expected no file|duplicate/);
+
+  // file= with type="syslog" is the one combination the man page forbids.
+  const wrong = await h.write(
+    "wrong.xml",
+    `<secsh-broker>\n  <logging>\n    <log-target type="syslog" file="${log}"/>\n  </logging>\n</secsh-broker>\n`,
+  );
+  const w = await check(h, wrong);
+  assert.equal(w.code, 2, w.stderr);
+  assert.equal(w.stderr.trim(), `warren: ${wrong}:3:31: file= is not allowed with type="syslog"`);
+});

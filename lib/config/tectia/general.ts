@@ -90,19 +90,29 @@ export function readLogging(ctx: ReadContext, el: XmlElement): LoggingConfig {
   const logging: LoggingConfig = { target: "stderr", severity: "info" };
   let severity: LoggingConfig["severity"] | undefined;
   const order = ["debug", "info", "warning", "error"];
+  const targets: { type: LoggingConfig["target"]; file?: string; source: XmlElement }[] = [];
   ctx.children(el, {
     "log-target": (t) => {
       const a = ctx.attrs(t, ["type", "file"]);
       ctx.children(t, {});
-      logging.target = a.oneOf("type", ["file", "syslog", "discard", "stderr"], "stderr");
-      if (logging.target === "file") logging.file = ctx.path(a.required("file"));
-      else if (a.has("file")) {
-        a.bad("file", a.str("file") ?? "", `no file with type="${logging.target}"`);
+      // The man page's own example names only a file: file= alone is a file target.
+      const type = a.oneOf(
+        "type",
+        ["file", "syslog", "discard", "stderr"],
+        a.has("file") ? "file" : "stderr",
+      );
+      if (type === "file") targets.push({ type, file: ctx.path(a.required("file")), source: t });
+      else {
+        if (a.has("file")) {
+          ctx.fail(a.source("file"), `file= is not allowed with type="${type}"`);
+        }
+        targets.push({ type, source: t });
       }
     },
     "log-events": (e) => {
       const a = ctx.attrs(e, ["severity", "facility"]);
-      if (e.children.length) ctx.children(e, {});
+      // Its text is event names (below); a <log-target> inside is Tectia's per-event target.
+      ctx.children({ ...e, text: "" }, {}, [], "log-events");
       const s = SEVERITIES[a.oneOf("severity", Object.keys(SEVERITIES), "info")];
       if (e.text !== "" && e.text !== "*") {
         ctx.warn(
@@ -116,7 +126,24 @@ export function readLogging(ctx: ReadContext, el: XmlElement): LoggingConfig {
       }
       if (severity === undefined || order.indexOf(s) < order.indexOf(severity)) severity = s;
     },
-  }, ["log-target"]);
+  });
+  // Several targets (a file and syslog, as in the man page): warren writes one.
+  const chosen = targets.find((t) => t.type === "file") ??
+    targets.find((t) => t.type !== "discard") ??
+    targets[0];
+  if (chosen) {
+    logging.target = chosen.type;
+    if (chosen.file !== undefined) logging.file = chosen.file;
+  }
+  for (const t of targets) {
+    if (t === chosen) continue;
+    const where = chosen!.file ?? chosen!.type;
+    const what = t.file ? `a second log file (${t.file})` : `log target ${t.type}`;
+    ctx.warn(
+      t.source.source,
+      `${what} beside ${where} is not supported by warren: the broker logs to ${where} only (ignored)`,
+    );
+  }
   if (severity) logging.severity = severity;
   return logging;
 }

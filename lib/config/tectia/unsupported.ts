@@ -82,6 +82,9 @@ export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
   "auth-publickey": {
     "key-selection": warning("warren tries keys in order: agent, identity files, ~/.ssh"),
   },
+  "log-events": {
+    "log-target": warning("every event goes to the <logging> target"),
+  },
   "server-authentication-methods": {
     "auth-server-certificate": warning(
       "warren accepts no host certificates; host keys are checked instead",
