@@ -143,3 +143,34 @@ Deno.test("config check and dump read the man page's <logging> examples", async 
   assert.equal(w.code, 2, w.stderr);
   assert.equal(w.stderr.trim(), `warren: ${wrong}:3:31: file= is not allowed with type="syslog"`);
 });
+
+Deno.test("config check reads the legacy <authentication-method> in both places Tectia keeps it", async () => {
+  await using h = await home();
+  const file = await h.write(
+    "legacy.xml",
+    `<secsh-broker>
+  <default-settings>
+    <authentication-methods>
+      <authentication-method name="publickey" />
+      <authentication-method name="password" />
+    </authentication-methods>
+    <server-authentication-methods>
+      <authentication-method name="publickey" />
+      <authentication-method name="certificate" />
+    </server-authentication-methods>
+  </default-settings>
+</secsh-broker>
+`,
+  );
+  const r = await check(h, file);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stderr.trim().split("\n"), [
+    `warren: warning: ${file}:9:7: <authentication-method name="certificate"> is not supported ` +
+    "by warren: it accepts no host certificates; host keys are checked instead (ignored)",
+  ]);
+  // publickey there is <auth-server-publickey/>: Tectia's default policy, ask.
+  const dump = await runCli(["config", "dump", file], { env: h.env });
+  assert.equal(dump.code, 0, dump.stderr);
+  assert.match(dump.stdout, /<auth-server-publickey policy="ask"\/>/);
+  assert.match(dump.stdout, /<auth-publickey\/>\s*<auth-password\/>/);
+});

@@ -234,16 +234,45 @@ function hostKeyPolicy(ctx: ReadContext, el: XmlElement): HostKeyPolicy {
   // With no <auth-server-publickey> the file allows no plain host keys: only
   // keys already known are accepted (fails closed).
   let policy: HostKeyPolicy = "strict";
+  let publickey: Source | undefined;
+  const once = (child: XmlElement) => {
+    if (publickey) {
+      ctx.fail(
+        child.source,
+        `host keys (publickey) named twice in <server-authentication-methods> ` +
+          `(first at ${publickey.line}:${publickey.col})`,
+      );
+    }
+    publickey = child.source;
+  };
   ctx.children(
     el,
     {
       "auth-server-publickey": (child) => {
         const a = ctx.attrs(child, ["policy"]);
         ctx.children(child, {});
+        once(child);
         policy = a.oneOf("policy", HOST_KEY_POLICIES, "ask");
       },
+      // The form before Tectia 6.1.4, kept by Tectia for old files: publickey
+      // is <auth-server-publickey/> (policy ask), certificate is
+      // <auth-server-certificate/>.
+      "authentication-method": (child) => {
+        const a = ctx.attrs(child, ["name"]);
+        ctx.children(child, {});
+        if (a.oneOf("name", ["publickey", "certificate"], "publickey") === "certificate") {
+          ctx.warn(
+            child.source,
+            '<authentication-method name="certificate"> is not supported by warren: ' +
+              "it accepts no host certificates; host keys are checked instead (ignored)",
+          );
+          return;
+        }
+        once(child);
+        policy = "ask";
+      },
     },
-    ["auth-server-publickey"],
+    [],
     "server-authentication-methods",
   );
   return policy;
