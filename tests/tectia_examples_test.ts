@@ -131,7 +131,7 @@ Deno.test("config check and dump read the man page's <logging> examples", async 
   const f = await check(h, fileOnly);
   assert.equal(f.code, 0, f.stderr);
   assert.match(f.stderr, /4:5: choosing events by name is not supported by warren/);
-  assert.match(f.stderr, /4:17: facility is not supported by warren/);
+  assert.match(f.stderr, /4:17: facility="discard" on <log-events> is not supported by warren/);
   assert.doesNotMatch(f.stderr, /expected no file|duplicate/);
 
   // file= with type="syslog" is the one combination the man page forbids.
@@ -165,12 +165,58 @@ Deno.test("config check reads the legacy <authentication-method> in both places 
   const r = await check(h, file);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stderr.trim().split("\n"), [
-    `warren: warning: ${file}:9:7: <authentication-method name="certificate"> is not supported ` +
-    "by warren: it accepts no host certificates; host keys are checked instead (ignored)",
+    `warren: warning: ${file}:9:30: name="certificate" on <authentication-method> is not ` +
+    "supported by warren: it accepts no host certificates; host keys are checked instead (ignored)",
   ]);
   // publickey there is <auth-server-publickey/>: Tectia's default policy, ask.
   const dump = await runCli(["config", "dump", file], { env: h.env });
   assert.equal(dump.code, 0, dump.stderr);
   assert.match(dump.stdout, /<auth-server-publickey policy="ask"\/>/);
   assert.match(dump.stdout, /<auth-publickey\/>\s*<auth-password\/>/);
+});
+
+Deno.test("config check names a Tectia setting warren lacks as that, and a typo as unknown", async () => {
+  await using h = await home();
+  // The man page's own examples: signature-algorithms on <auth-publickey>, Tectia's
+  // terminal settings; then a typo of each kind.
+  const file = await h.write(
+    "features.xml",
+    `<secsh-broker>
+  <default-settings>
+    <authentication-methods>
+      <auth-publickey signature-algorithms="ssh-rsa-sha224@ssh.com"/>
+      <auth-pasword/>
+    </authentication-methods>
+    <terminal-bell bell-style="none"/>
+  </default-settings>
+  <profiles>
+    <profile id="p" host="h">
+      <user-identities>
+        <identity file="~/.ssh/id_ed25519" data="x"/>
+        <identity file="~/.ssh/id_rsa" dat="x"/>
+      </user-identities>
+    </profile>
+  </profiles>
+</secsh-broker>
+`,
+  );
+  const r = await check(h, file);
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assert.deepEqual(lines.filter((l) => !l.includes("warning:")), [
+    `warren: ${file}:4:23: signature-algorithms="ssh-rsa-sha224@ssh.com" on <auth-publickey> is ` +
+    "not supported by warren: warren signs with the algorithm ssh2 picks for the key (for RSA " +
+    "rsa-sha2-512 or -256 when the server offers them, else ssh-rsa), so it cannot keep to this list",
+    `warren: ${file}:5:7: unknown element <auth-pasword> in <authentication-methods> (known: ` +
+    "<auth-publickey>, <auth-keyboard-interactive>, <auth-password>, <authentication-method>)",
+    `warren: ${file}:13:40: unknown attribute 'dat' on <identity> (known: file, identity-file, hash)`,
+  ]);
+  // Warnings are printed before the errors; here: what warren ignores of the file.
+  const warnings = lines.filter((l) => l.includes("warning:"));
+  assert.deepEqual(warnings, [
+    `warren: warning: ${file}:7:5: <terminal-bell> is not supported by warren: warren has no ` +
+    "terminal window (ignored)",
+    `warren: warning: ${file}:12:44: data="x" on <identity> is not supported by warren: reserved ` +
+    "by Tectia for future use (ignored)",
+  ]);
 });

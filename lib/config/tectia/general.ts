@@ -47,10 +47,9 @@ export function readGeneral(ctx: ReadContext, el: XmlElement): string[] | undefi
       const a = ctx.attrs(c, ["mode"]);
       ctx.children(c, {});
       if (a.oneOf("mode", ["standard", "fips"], "standard") === "fips") {
-        ctx.fail(
-          a.source("mode"),
-          'crypto-lib mode="fips" is not supported by warren: ' +
-            "its crypto (node:crypto via ssh2) is not a FIPS 140-2 certified module",
+        a.unsupported(
+          "mode",
+          "its crypto (node:crypto via ssh2) is not a FIPS 140-2 certified module",
         );
       }
     },
@@ -121,9 +120,7 @@ export function readLogging(ctx: ReadContext, el: XmlElement): LoggingConfig {
             `every event at ${s} or above is logged (event names ignored)`,
         );
       }
-      if (a.has("facility")) {
-        ctx.warn(a.source("facility"), "facility is not supported by warren (ignored)");
-      }
+      if (a.has("facility")) a.unsupported("facility", "events have no facility", "warning");
       if (severity === undefined || order.indexOf(s) < order.indexOf(severity)) severity = s;
     },
   });

@@ -126,7 +126,8 @@ function readSettingsElement(
 function readUser(a: Attrs): string | undefined {
   const user = a.str("user");
   if (user === "*") {
-    a.ctx.fail(a.source("user"), 'user="*" (ask at connect time) is not supported by warren');
+    a.unsupported("user", "it does not ask for a user at connect time; name the user");
+    return undefined;
   }
   if (user !== undefined && /\s/.test(user)) a.bad("user", user, "a login name");
   return user || undefined;
@@ -154,15 +155,12 @@ function readProfile(
   const id = a.required("id");
   const host = a.required("host");
   if (host === "*") {
-    ctx.fail(a.source("host"), 'host="*" (ask at connect time) is not supported by warren');
+    a.unsupported("host", "it does not ask for a host at connect time; name the host");
   }
   if (/\s/.test(host)) a.bad("host", host, "a host name or address");
   a.oneOf("protocol", ["secsh2"], "secsh2");
   if (a.oneOf("host-type", ["default", "windows", "unix"], "default") !== "default") {
-    ctx.warn(
-      a.source("host-type"),
-      "host-type is not used by warren: it opens no session (ignored)",
-    );
+    a.unsupported("host-type", "it opens no session, so there is no ASCII transfer", "warning");
   }
   const profile: ProfileConfig = {
     id,
@@ -184,6 +182,14 @@ function readProfile(
   const [settings, ownPassword] = readSettingsElement(ctx, el, defaults, {
     hostkey: (h) => {
       const ha = ctx.attrs(h, ["file"]);
+      if (h.text !== "") {
+        // Tectia's other form: the key itself as a base64 block inside the element.
+        ctx.fail(
+          h.source,
+          "a key written inside <hostkey> is not supported by warren: " +
+            'put it in a file and give file="PATH"',
+        );
+      }
       ctx.children(h, {});
       profile.hostKeyFile = ctx.path(ha.required("file"));
     },
@@ -206,11 +212,11 @@ function readIdentities(ctx: ReadContext, el: XmlElement): string[] {
       const a = ctx.attrs(i, ["file", "identity-file", "hash"]);
       ctx.children(i, {});
       if (a.has("hash")) {
-        ctx.fail(
-          a.source("hash"),
-          "identities by hash (keys in a key store) are not supported " +
-            'by warren: name the private key file with file="PATH"',
+        a.unsupported(
+          "hash",
+          'it reads no key stores; name the private key file with file="PATH"',
         );
+        return;
       }
       const given = ["file", "identity-file"].filter((n) => a.has(n));
       if (given.length !== 1) ctx.fail(i.source, '<identity> needs file="PATH" (the private key)');

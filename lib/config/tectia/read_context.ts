@@ -15,7 +15,7 @@ import type { Source } from "./model.ts";
 import { expand, type ExpandContext, ExpandError } from "./expand.ts";
 import { where, type XmlAttr, type XmlElement } from "./xml_tree.ts";
 import { ConfigError } from "../../errors.ts";
-import { UNSUPPORTED } from "./unsupported.ts";
+import { UNSUPPORTED, UNSUPPORTED_ATTRS } from "./unsupported.ts";
 
 /** A mistake already reported: unwinds the reading of the element it was found in. */
 export class ElementUnreadable extends Error {
@@ -56,7 +56,11 @@ export class ReadContext {
     }
   }
 
-  /** Throw every mistake reported, in file order, as one ConfigError (one line each). */
+  /**
+   * Throw every mistake reported, in file order, as one ConfigError (one line
+   * each), after the warnings found on the way ("warning: FILE:LINE:COL: ..."),
+   * as a compiler shows both.
+   */
   throwErrors(): void {
     if (this.errors.length === 0) return;
     const sorted = [...this.errors].sort((a, b) =>
@@ -66,7 +70,7 @@ export class ReadContext {
     if (sorted.length > MAX_ERRORS) {
       lines.push(`${this.file}: ${sorted.length - MAX_ERRORS} more mistakes not shown`);
     }
-    throw new ConfigError(lines.join("\n"));
+    throw new ConfigError([...this.warnings.map((w) => `warning: ${w}`), ...lines].join("\n"));
   }
 
   warn(source: Source, message: string): void {
@@ -75,13 +79,19 @@ export class ReadContext {
 
   /** The attributes of `el`, refusing any not in `allowed`. */
   attrs(el: XmlElement, allowed: readonly string[]): Attrs {
+    const attrs = new Attrs(this, el);
     for (const a of el.attrs) {
-      if (!allowed.includes(a.name)) {
-        const known = allowed.length ? ` (known: ${allowed.join(", ")})` : "";
-        this.report(a.source, `unknown attribute '${a.name}' on <${el.name}>${known}`);
+      if (allowed.includes(a.name)) continue;
+      // A Tectia attribute warren does not implement is named as that, not as a typo.
+      const entry = UNSUPPORTED_ATTRS[el.name]?.[a.name];
+      if (entry) {
+        attrs.unsupported(a.name, entry.why, entry.severity);
+        continue;
       }
+      const known = allowed.length ? ` (known: ${allowed.join(", ")})` : "";
+      this.report(a.source, `unknown attribute '${a.name}' on <${el.name}>${known}`);
     }
-    return new Attrs(this, el);
+    return attrs;
   }
 
   /** Refuse text inside an element that takes none. */
@@ -180,6 +190,23 @@ export class Attrs {
       this.ctx.fail(this.source(name), `${name} is empty${raw ? ` (from '${raw}')` : ""}`);
     }
     return v;
+  }
+
+  /**
+   * A Tectia attribute (or one of its values) that warren does not implement,
+   * in the words used for every such attribute: an error (reported; reading
+   * goes on) or a warning "(ignored)".
+   */
+  unsupported(
+    name: string,
+    why: string,
+    severity: "error" | "warning" = "error",
+    options: { secret?: boolean } = {},
+  ): void {
+    const raw = options.secret ? "..." : this.#attr(name)?.value ?? "";
+    const message = `${name}="${raw}" on <${this.el.name}> is not supported by warren: ${why}`;
+    if (severity === "error") this.ctx.report(this.source(name), message);
+    else this.ctx.warn(this.source(name), `${message} (ignored)`);
   }
 
   /** A bad value: names the attribute, the value (and what it came from). */

@@ -92,13 +92,7 @@ export function settingsHandlers(ctx: ReadContext, s: Settings, password: Passwo
       ctx.children(el, {});
       const name = a.oneOf("name", ["none", "zlib"], "none");
       a.int("level", 0, 9, 6);
-      if (name === "zlib") {
-        ctx.warn(
-          el.source,
-          '<compression name="zlib"> is not supported by warren: ' +
-            "connections are not compressed (ignored)",
-        );
-      }
+      if (name === "zlib") a.unsupported("name", "connections are not compressed", "warning");
     },
   };
 }
@@ -123,9 +117,7 @@ function algorithms(ctx: ReadContext, el: XmlElement, kind: AlgorithmKind): stri
       seen.set(name, a.source("name"));
       listed++;
       if (supportedAlgorithms(kind).includes(name)) names.push(name);
-      else {
-        ctx.warn(a.source("name"), `${kind} '${name}' is not implemented by warren (skipped)`);
-      }
+      else a.unsupported("name", `it does not implement this ${kind}`, "warning");
     },
   });
   if (listed > 0 && names.length === 0) {
@@ -186,10 +178,7 @@ function authMethods(ctx: ReadContext, el: XmlElement, password: PasswordSlot): 
         const name = a.oneOf("name", Object.keys(LEGACY_METHODS), "publickey");
         const m = LEGACY_METHODS[name];
         if (m === "unsupported") {
-          ctx.warn(
-            child.source,
-            `authentication method ${name} is not supported by warren (skipped)`,
-          );
+          a.unsupported("name", `it does not do ${name} authentication`, "warning");
         } else add(child, m);
       },
     },
@@ -214,11 +203,14 @@ export function readPassword(ctx: ReadContext, el: XmlElement, slot: PasswordSlo
   const a = ctx.attrs(el, ["file", "command", "string"]);
   ctx.children(el, {});
   if (a.has("string")) {
-    ctx.fail(
-      a.source("string"),
-      "a password written in the config is not supported: " +
+    a.unsupported(
+      "string",
+      "a password written in the config can be read by whoever reads the config; " +
         'keep it in a file (file="PATH", mode 0600) or a program (command="...")',
+      "error",
+      { secret: true },
     );
+    return;
   }
   if (a.has("file") === a.has("command")) {
     ctx.fail(el.source, '<password> needs exactly one of file="PATH" or command="COMMAND"');
@@ -261,10 +253,10 @@ function hostKeyPolicy(ctx: ReadContext, el: XmlElement): HostKeyPolicy {
         const a = ctx.attrs(child, ["name"]);
         ctx.children(child, {});
         if (a.oneOf("name", ["publickey", "certificate"], "publickey") === "certificate") {
-          ctx.warn(
-            child.source,
-            '<authentication-method name="certificate"> is not supported by warren: ' +
-              "it accepts no host certificates; host keys are checked instead (ignored)",
+          a.unsupported(
+            "name",
+            "it accepts no host certificates; host keys are checked instead",
+            "warning",
           );
           return;
         }
