@@ -220,3 +220,29 @@ Deno.test("config check names a Tectia setting warren lacks as that, and a typo 
     "by Tectia for future use (ignored)",
   ]);
 });
+
+Deno.test("config dump: an attribute value written across lines is read with spaces, as XML reads it", async () => {
+  await using h = await home();
+  // As ssh-broker-config(5) writes a long ruleset; and a profile name broken in two.
+  const file = await h.write(
+    "lines.xml",
+    `<secsh-broker>
+  <default-settings>
+    <proxy ruleset="direct:///127.0.0.0/8,*.ssh.com;
+                    direct:///10.0.0.0/8" />
+  </default-settings>
+  <profiles>
+    <profile id="b" name="Build\r
+server" host="build.example.com"/>
+    <profile id="k" name="kept&#10;break" host="k.example.com"/>
+  </profiles>
+</secsh-broker>
+`,
+  );
+  const r = await runCli(["config", "dump", file], { env: h.env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /<profile id="b" name="Build server" host="build\.example\.com"/);
+  // A line break written as a character reference is part of the value.
+  assert.match(r.stdout, /<profile id="k" name="kept&#10;break"/);
+  assert.match(r.stderr, /<proxy> is not supported by warren: warren always connects directly/);
+});
