@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { runCli } from "./_harness/cli.ts";
+import { startTestServer } from "./_harness/ssh_server.ts";
 
 // A run gets its own HOME; Deno's cache must stay where it is (it follows HOME).
 const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
@@ -245,4 +246,68 @@ server" host="build.example.com"/>
   // A line break written as a character reference is part of the value.
   assert.match(r.stdout, /<profile id="k" name="kept&#10;break"/);
   assert.match(r.stderr, /<proxy> is not supported by warren: warren always connects directly/);
+});
+
+/** The host key in RFC 4716 form, as Tectia keeps it in key_<port>_<host>.pub. */
+function secshKey(blob: Uint8Array): string {
+  const b64 = btoa(String.fromCharCode(...blob)).match(/.{1,70}/g)!.join("\n");
+  return `---- BEGIN SSH2 PUBLIC KEY ----\nComment: "saved by Tectia"\n${b64}\n` +
+    "---- END SSH2 PUBLIC KEY ----\n";
+}
+
+Deno.test("a migrating user's ~/.ssh2/hostkeys is read for host keys, never written, and named in config dump", async () => {
+  await using server = await startTestServer();
+  await using h = await home();
+  const hostkeys = `${h.path}/.ssh2/hostkeys`;
+  await h.write(`.ssh2/hostkeys/key_${server.port}_127.0.0.1.pub`, secshKey(server.hostKeyBlob));
+  await h.write(".ssh2/hostkeys/keys_182166d2efe5a134d3fb948646e0b48f780bff6c", "hashed");
+  const file = await h.write(
+    "broker.xml",
+    `<secsh-broker version="6.4">
+  <general>
+    <known-hosts path="~/.ssh2/hostkeys" filename-format="plain"/>
+  </general>
+  <default-settings>
+    <server-authentication-methods>
+      <auth-server-publickey policy="strict"/>
+    </server-authentication-methods>
+  </default-settings>
+</secsh-broker>
+`,
+  );
+  const ssh = ["-B", "-i", server.clientKey, "--config", file];
+  // Strict, and the key only in Tectia's directory: it is trusted.
+  const r = await runCli([...ssh, "-p", `${server.port}`, "127.0.0.1", "--", "true"], {
+    env: h.env,
+  });
+  assert.equal(r.code, 0, r.stderr);
+
+  // Another server, unknown: tofu accepts it but writes nothing into the directory.
+  await using other = await startTestServer();
+  const before = [...Deno.readDirSync(hostkeys)].map((e) => e.name).sort();
+  const tofu = await runCli(
+    [...ssh, "--hostkey-policy=tofu", "-i", other.clientKey, "-p", `${other.port}`, "127.0.0.1"]
+      .concat(["--", "true"]),
+    { env: h.env },
+  );
+  assert.equal(tofu.code, 0, tofu.stderr);
+  assert.match(tofu.stderr, /not saved: the only known hosts are Tectia host key directories/);
+  assert.deepEqual([...Deno.readDirSync(hostkeys)].map((e) => e.name).sort(), before);
+
+  const dump = await runCli(["config", "dump", file], { env: h.env });
+  assert.equal(dump.code, 0, dump.stderr);
+  assert.match(
+    dump.stdout,
+    new RegExp(
+      "<!-- Tectia host key directory: read by warren, never written; 1 key under " +
+        "key_<port>_<host>\\.pub, 1 key under hashed names \\(keys_\\*\\), which warren cannot " +
+        `read -->\\s*<known-hosts directory="${hostkeys}"/>`,
+    ),
+  );
+  const checked = await check(h, file);
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.match(
+    checked.stderr,
+    new RegExp(`${hostkeys}/ holds 1 host key\\(s\\) under Tectia's hashed names \\(keys_\\*\\)`),
+  );
 });

@@ -19,6 +19,7 @@ import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { Prompter } from "./prompt.ts";
 import { InterruptedError, messageOf, WarrenError } from "../errors.ts";
 import { hostPort } from "../config/forward.ts";
+import { knownHostsWriteTarget } from "../config/known_hosts.ts";
 import { logger } from "../log.ts";
 
 const log = logger("ssh");
@@ -403,7 +404,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
           port: opts.port,
           policy: opts.hostKeyPolicy,
           knownHostsFiles: opts.knownHostsFiles,
-          userKnownHostsFile: opts.knownHostsFiles[0],
+          userKnownHostsFile: knownHostsWriteTarget(opts.knownHostsFiles),
           confirm: confirm && ((q) => deadline.paused(() => confirm(q))),
           warn: (line) => log.warn("{line}", { line }),
           info: (line) => log.info("{line}", { line }),

@@ -5,43 +5,54 @@
 import type { LoggingConfig } from "./model.ts";
 import type { ReadContext } from "./read_context.ts";
 import type { XmlElement } from "./xml_tree.ts";
+import { defaultKnownHostsFiles } from "../env.ts";
 
-/** The known_hosts files `<general>` names; undefined if it names none (the defaults apply). */
+/**
+ * Where host keys are looked up, as `<general><known-hosts>` names them:
+ * OpenSSH known_hosts files (`file=`, or `path=` naming a file) and Tectia
+ * host key directories (`directory=`, or `path=` naming a directory), in
+ * order; a directory is written with a trailing "/" (known_hosts.ts reads it
+ * as one, and never writes there). Undefined if it names none: the defaults
+ * apply (tectiaDefaultKnownHosts).
+ */
 export function readGeneral(ctx: ReadContext, el: XmlElement): string[] | undefined {
   ctx.attrs(el, []);
   let files: string[] | undefined;
-  let skipped = false;
   ctx.children(el, {
     "known-hosts": (kh) => {
-      files ??= [];
       const a = ctx.attrs(kh, ["file", "path", "directory", "filename-format"]);
-      ctx.children(kh, {});
-      a.oneOf("filename-format", ["hash", "plain"], "hash");
-      const given = ["file", "path", "directory"].filter((n) => a.has(n));
-      if (given.length !== 1) {
-        ctx.fail(kh.source, '<known-hosts> needs exactly one of file="PATH" or path="PATH"');
-      }
-      const name = given[0];
-      const value = a.str(name) ?? "";
-      if (value === "") return; // file="" / path="": no OpenSSH files (the defaults are off)
-      const path = ctx.path(value);
-      if (name === "directory" || isDirectory(path)) {
-        ctx.warn(
-          a.source(name),
-          `Tectia host key directories (${path}) are not supported by ` +
-            "warren: it reads OpenSSH known_hosts files (ignored)",
-        );
-        skipped = true;
-        return;
-      }
+      ctx.children(kh, {}, [], "known-hosts");
       if (a.has("filename-format")) {
-        ctx.warn(
-          a.source("filename-format"),
-          "filename-format applies to Tectia host key " +
-            "directories, which warren does not read (ignored)",
+        a.oneOf("filename-format", ["hash", "plain", "default"], "hash");
+        a.unsupported(
+          "filename-format",
+          "it never writes host key directories (new keys go to a known_hosts file)",
+          "warning",
         );
       }
-      if (!files!.includes(path)) files!.push(path);
+      const given = ["file", "path", "directory"].filter((n) => a.has(n));
+      if (given.length === 0) {
+        if (!a.has("filename-format")) {
+          ctx.fail(kh.source, '<known-hosts> needs file="PATH", path="PATH" or directory="PATH"');
+        }
+        return; // only a storage format: the defaults stay
+      }
+      files ??= [];
+      for (const name of given) {
+        const value = a.str(name) ?? "";
+        if (value === "") continue; // file="" / path="": no default files
+        const path = ctx.path(value).replace(/(.)\/+$/, "$1");
+        const directory = name === "directory" || (name === "path" && isDirectory(path));
+        if (name === "file" && isDirectory(path)) {
+          ctx.report(
+            a.source(name),
+            `file="${value}" names a directory: a Tectia host key directory is path= or directory=`,
+          );
+          continue;
+        }
+        const entry = directory ? `${path}/` : path;
+        if (!files.includes(entry)) files.push(entry);
+      }
     },
     "crypto-lib": (c) => {
       const a = ctx.attrs(c, ["mode"]);
@@ -54,14 +65,22 @@ export function readGeneral(ctx: ReadContext, el: XmlElement): string[] | undefi
       }
     },
   }, ["crypto-lib"]);
-  if (skipped && files?.length === 0) {
+  if (files && files.length > 0 && files.every((f) => f.endsWith("/"))) {
     ctx.warn(
       el.source,
-      "no known_hosts file is left, so every host key is unknown: " +
-        'add <known-hosts file="~/.ssh/known_hosts"/>',
+      "only Tectia host key directories are named: warren reads them but never writes there, " +
+        'so no new host key is saved (add <known-hosts file="~/.ssh/known_hosts"/> for that)',
     );
   }
   return files;
+}
+
+/**
+ * Where host keys are looked up when `<general>` names nowhere: OpenSSH's
+ * files (new keys go to the first), then Tectia's own directories, read only.
+ */
+export function tectiaDefaultKnownHosts(home: string): string[] {
+  return [...defaultKnownHostsFiles(home), `${home}/.ssh2/hostkeys/`, "/etc/ssh2/hostkeys/"];
 }
 
 function isDirectory(path: string): boolean {

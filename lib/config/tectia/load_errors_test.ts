@@ -179,11 +179,11 @@ const ERRORS: [string, string, string][] = [
     'c.xml:3:3: <tunnel> needs profile="..."',
   ],
   [
-    "known-hosts with two names",
+    "known-hosts with no place",
     `<general>
-  <known-hosts file="a" path="b"/>
+  <known-hosts/>
 </general>`,
-    'c.xml:3:3: <known-hosts> needs exactly one of file="PATH" or path="PATH"',
+    'c.xml:3:3: <known-hosts> needs file="PATH", path="PATH" or directory="PATH"',
   ],
   [
     "duplicate profile id",
@@ -654,7 +654,7 @@ const WARNINGS: [string, string, string][] = [
     `<general>
   <known-hosts file="/kh" filename-format="plain"/>
 </general>`,
-    "c.xml:3:27: filename-format applies to Tectia host key directories, which warren does not read (ignored)",
+    'c.xml:3:27: filename-format="plain" on <known-hosts> is not supported by warren: it never writes host key directories (new keys go to a known_hosts file) (ignored)',
   ],
 ];
 
@@ -664,22 +664,24 @@ for (const [what, body, warning] of WARNINGS) {
   });
 }
 
-Deno.test("a Tectia host key directory is ignored with a warning; with nothing left, another", () => {
+Deno.test("Tectia host key directories are read (a trailing /); with only them, a warning", () => {
   const dir = Deno.makeTempDirSync();
   try {
     const config = parse(`<general>
   <known-hosts path="${dir}"/>
   <known-hosts directory="/nonexistent/hostkeys"/>
 </general>`);
-    assert.deepEqual(config.knownHostsFiles, []);
+    assert.deepEqual(config.knownHostsFiles, [`${dir}/`, "/nonexistent/hostkeys/"]);
     assert.deepEqual(config.warnings, [
-      `c.xml:3:16: Tectia host key directories (${dir}) are not supported by warren: ` +
-      "it reads OpenSSH known_hosts files (ignored)",
-      "c.xml:4:16: Tectia host key directories (/nonexistent/hostkeys) are not supported by " +
-      "warren: it reads OpenSSH known_hosts files (ignored)",
-      "c.xml:2:1: no known_hosts file is left, so every host key is unknown: " +
-      'add <known-hosts file="~/.ssh/known_hosts"/>',
+      "c.xml:2:1: only Tectia host key directories are named: warren reads them but never " +
+      'writes there, so no new host key is saved (add <known-hosts file="~/.ssh/known_hosts"/> ' +
+      "for that)",
     ]);
+    // file= naming a directory is Tectia's error too.
+    assert.throws(
+      () => parse(`<general><known-hosts file="${dir}"/></general>`),
+      /names a directory: a Tectia host key directory is path= or directory=/,
+    );
   } finally {
     Deno.removeSync(dir);
   }

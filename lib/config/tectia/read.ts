@@ -25,8 +25,7 @@ import {
 import { readTunnel, readTunnels } from "./tunnels.ts";
 import { readFilterEngine } from "./filter.ts";
 import type { XmlElement } from "./xml_tree.ts";
-import { readGeneral, readLogging } from "./general.ts";
-import { defaultKnownHostsFiles } from "../env.ts";
+import { readGeneral, readLogging, tectiaDefaultKnownHosts } from "./general.ts";
 
 export function readBrokerConfig(
   root: XmlElement,
@@ -94,7 +93,7 @@ export function readBrokerConfig(
   }
   const config: BrokerConfig = {
     file: ctx.file,
-    knownHostsFiles: knownHostsFiles ?? defaultKnownHostsFiles(ctx.expansion.home),
+    knownHostsFiles: knownHostsFiles ?? tectiaDefaultKnownHosts(ctx.expansion.home),
     defaults,
     profiles,
     staticTunnels,

@@ -105,6 +105,9 @@ export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
   "auth-publickey": {
     "key-selection": warning("warren tries keys in order: agent, identity files, ~/.ssh"),
   },
+  "known-hosts": {
+    "key-store": warning("host certificates in a z/OS key store are not read"),
+  },
   "log-events": {
     "log-target": warning("every event goes to the <logging> target"),
   },
