@@ -13,13 +13,17 @@ import { levelFor, setupLogging } from "./lib/log.ts";
 import { dropPermission, scopePermissions } from "./lib/cli/scope.ts";
 import { foregroundNeeds } from "./lib/cli/client_scope.ts";
 import { versionLine } from "./lib/version.ts";
+import { enterTaskCwd } from "./lib/cli/task_cwd.ts";
+import { terminalPrompter } from "./lib/ssh/prompt.ts";
 
 /** The client command, loaded only when no subcommand runs. */
 const client = () => import("./lib/commands/client.ts");
 
 function fail(err: unknown, verbosity: number): number {
   const line = verbosity > 0 ? causeChain(err) : (err instanceof Error ? err.message : String(err));
-  console.error(`warren: ${line}`);
+  // A config file's mistakes are one line each, all in one run, each its own warren: line.
+  const lines = err instanceof ConfigError ? line.split("\n") : [line];
+  for (const l of lines) console.error(`warren: ${l}`);
   if (err instanceof UsageError && !(err instanceof ConfigError)) {
     console.error("Try 'warren --help' for more information.");
   }
@@ -29,6 +33,7 @@ function fail(err: unknown, verbosity: number): number {
 async function main(args: string[]): Promise<number> {
   const env = (name: string) => Deno.env.get(name);
   try {
+    enterTaskCwd();
     const crypto = configureCrypto(env("WARREN_CRYPTO"));
     if (windowError) throw new UsageError(windowError);
     // libcrypto was loaded (or passed over) when the crypto module loaded.
@@ -72,7 +77,11 @@ async function main(args: string[]): Promise<number> {
   try {
     if (config.background && !isBackgroundChild()) {
       scopePermissions("in the -f foreground", foregroundNeeds());
-      return await runInBackground(args, (pid) => console.log(pid));
+      return await runInBackground(
+        args,
+        (pid) => console.log(pid),
+        terminalPrompter(config.batchMode),
+      );
     }
     return await (await client()).runClient(config);
   } catch (err) {

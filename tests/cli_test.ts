@@ -239,18 +239,16 @@ Deno.test("cli: a port in use is one error line; the other tunnels keep running"
   await using web = origin();
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = freePort();
-  const r = await runCli([
+  await using cli = new LiveCli([
     ...base(server, "-L", `127.0.0.1:${taken.addr.port}:127.0.0.1:${web.port}`),
     ...["-L", `127.0.0.1:${port}:127.0.0.1:${web.port}`, "127.0.0.1"],
-    "--",
-    "curl",
-    "-sS",
-    `http://127.0.0.1:${port}/second`,
   ]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, "hello /second\n");
-  const errors = r.stderr.split("\n").filter((l) => l.includes("error:"));
-  assert.equal(errors.length, 1, r.stderr);
+  await cli.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${port}`));
+  const res = await fetch(`http://127.0.0.1:${port}/second`, { headers: { connection: "close" } });
+  assert.equal(await res.text(), "hello /second\n");
+  assert.equal(await cli.stop(), 0, cli.stderr);
+  const errors = cli.stderr.split("\n").filter((l) => l.includes("error:"));
+  assert.equal(errors.length, 1, cli.stderr);
   assert.match(
     errors[0],
     new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${taken.addr.port}: address already in use`),

@@ -12,7 +12,10 @@ import build from "../lib/build/build.json" with { type: "json" };
 const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
 
 Deno.test("deno task start uses exactly the permission list of lib/permissions.ts", () => {
-  assert.equal(config.tasks.start, `deno run --no-prompt ${PERMISSION_FLAGS.join(" ")} main.ts`);
+  assert.equal(
+    config.tasks.start,
+    `WARREN_TASK_CWD="$INIT_CWD" deno run --no-prompt ${PERMISSION_FLAGS.join(" ")} main.ts`,
+  );
 });
 
 Deno.test("deno task install installs warren with exactly the permission list", () => {

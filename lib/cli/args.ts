@@ -10,7 +10,12 @@
  */
 import { parseCommand } from "./parse_command.ts";
 import { ConfigError, UsageError } from "../errors.ts";
-import { type ClientConfig, DEFAULTS, type ProfileLayer } from "../profiles/client_config.ts";
+import {
+  type ClientConfig,
+  DEFAULTS,
+  type ProfileLayer,
+  type SettingsLayer,
+} from "../profiles/client_config.ts";
 import { defaultKnownHostsFiles, type Env, expandHome, homeDir, localUser } from "../config/env.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import { type ForwardSpec, parseForward, parsePort } from "../config/forward.ts";
@@ -158,13 +163,15 @@ export function peekTarget(
 }
 
 /**
+ * `profile`: a profile target's settings (its host is the target), or a
+ * config file's defaults for the host target on the command line.
  * `sshConfig`: ~/.ssh/config or -F FILE, for a target that is not a profile;
  * its values come after the command line's (the first value wins).
  */
 export function parseCommandLine(
   argv: string[],
   env: Env,
-  profile?: ProfileLayer,
+  profile?: ProfileLayer | SettingsLayer,
   sshConfig?: SshConfig,
 ): CommandLine {
   const [args, command] = splitCommand(argv);
@@ -180,10 +187,15 @@ export function parseCommandLine(
         "a local command goes after '--' (warren ... host -- command)",
     );
   }
-  const target: Target = profile ? { host: profile.host } : parseTarget(positionals[0]);
+  const target: Target = profile?.host !== undefined
+    ? { host: profile.host }
+    : parseTarget(positionals[0]);
   const o: SshOptions = parseSshOptions(v.option ?? []);
   const warnings: string[] = [];
-  if (sshConfig && !profile) {
+  // ~/.ssh/config applies to a host target, not to a profile target (a
+  // layer with a host); it comes after the command line and before the XML
+  // file's <default-settings>.
+  if (sshConfig && profile?.host === undefined) {
     const found = sshConfig.lookup(target.host);
     warnings.push(...found.warnings);
     for (const e of found.entries) {
@@ -212,7 +224,7 @@ export function parseCommandLine(
   const home = homeDir(env);
   const identities = [...(v["identity-file"] ?? []), ...(o.identityFiles)];
   const config: ClientConfig = {
-    host: o.hostName === undefined || profile
+    host: o.hostName === undefined || profile?.host !== undefined
       ? target.host
       : o.hostName.replace(/%(.)/g, (_, c) => c === "h" ? target.host : c),
     port: v.port !== undefined
@@ -269,7 +281,10 @@ export function parseCommandLine(
     // Each jump host is looked up in ssh_config too, as ssh does for its hops.
     config.jumps = jumps.map((j) => {
       const h = emptySshOptions();
-      if (sshConfig && !profile) {
+      // ~/.ssh/config applies to a host target, not to a profile target (a
+      // layer with a host); it comes after the command line and before the XML
+      // file's <default-settings>.
+      if (sshConfig && profile?.host === undefined) {
         for (const e of sshConfig.lookup(j.host).entries) {
           if (!["hostname", "user", "port"].includes(e.keyword)) continue;
           try {

@@ -250,6 +250,21 @@ Deno.test("parseTarget() accepts the target forms", () => {
   assert.deepEqual(parseTarget("ssh://u%40x@h:2/"), { user: "u@x", host: "h", port: 2 });
 });
 
+Deno.test("parseTarget() refuses host:port with the way to write the port", () => {
+  assert.throws(
+    () => parseTarget("root@127.0.0.1:2222"),
+    (err: Error) =>
+      err instanceof UsageError &&
+      err.message ===
+        "Invalid target 'root@127.0.0.1:2222': a port goes after '#' (root@127.0.0.1#2222) " +
+          "or in -p 2222",
+  );
+  assert.throws(() => parseTarget("h:"), /a port goes after '#' \(h#PORT\) or in -p PORT/);
+  assert.throws(() => parseTarget("h:ssh"), /bad host name .h:ssh./);
+  assert.throws(() => parseTarget("ab:cd"), /bad host name .ab:cd./);
+  assert.deepEqual(parseTarget("fe80::1#22"), { user: undefined, host: "fe80::1", port: 22 });
+});
+
 Deno.test("parseCommandLine() with a profile layer: the command line wins, -L/-R add", () => {
   const layer: ProfileLayer = {
     host: "db.internal",

@@ -17,7 +17,19 @@ const IPV6_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
 
 function checkHost(host: string, text: string): string {
   const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-  if (bare.includes(":") ? IPV6_RE.test(bare) : HOST_RE.test(bare)) {
+  // An IPv6 address has at least two colons: one colon is OpenSSH's or scp's
+  // "host:port", which sshg3's grammar writes "host#port".
+  const hostColonPort = /^([^:]*):(\d*)$/.exec(host);
+  if (hostColonPort) {
+    const [, name, port] = hostColonPort;
+    const user = text.includes("@") ? text.slice(0, text.lastIndexOf("@") + 1) : "";
+    throw new UsageError(
+      `Invalid target '${text}': a port goes after '#' (${user}${name}#${port || "PORT"}) ` +
+        `or in -p ${port || "PORT"}`,
+    );
+  }
+  const ipv6 = bare.split(":").length > 2 && IPV6_RE.test(bare);
+  if (bare.includes(":") ? ipv6 : HOST_RE.test(bare)) {
     return bare;
   }
   throw new UsageError(`Invalid target '${text}': bad host name '${host}'`);

@@ -7,7 +7,8 @@
 import type { ClientConfig } from "../profiles/client_config.ts";
 import { defaultIdentityFiles, type Env, expandHome, homeDir } from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
-import { EXIT_FAILURE, EXIT_OK, messageOf, WarrenError } from "../errors.ts";
+import { EXIT_FAILURE, EXIT_OK, InterruptedError, messageOf, WarrenError } from "../errors.ts";
+import { hostPort } from "../config/forward.ts";
 import { logger } from "../log.ts";
 import { type ConnectOptions, connectSsh, SshConnection } from "../ssh/connection.ts";
 import { connectThrough } from "../ssh/jump.ts";
@@ -21,10 +22,13 @@ import { ProxyCredentials } from "../tunnel/proxy/auth.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { ActivityTracker } from "../tunnel/activity.ts";
-import { isBackgroundChild, signalReady } from "../cli/background.ts";
+import { isBackgroundChild, relayPrompter, signalReady } from "../cli/background.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import { loadSshConfig } from "../config/openssh/ssh_config.ts";
-import { isProfileCandidate } from "../profiles/target.ts";
+import { findProfile } from "../config/tectia/model.ts";
+import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
+import { defaultsLayer, isProfileCandidate, profileLayer } from "../profiles/target.ts";
+import type { SettingsLayer } from "../profiles/client_config.ts";
 import { scopePermissions } from "../cli/scope.ts";
 import { clientNeedsOnceUp, clientNeedsToStart } from "../cli/client_scope.ts";
 
@@ -64,21 +68,31 @@ async function startTunnels(
     ),
   ];
   const started: Tunnel[] = [];
+  const failures: Error[] = [];
   const results = await Promise.allSettled(tunnels.map((t) => t.start()));
   for (const [i, r] of results.entries()) {
-    if (r.status === "fulfilled") {
-      started.push(tunnels[i]);
-      continue;
-    }
-    if (config.abortOnFailingTunnel) {
-      await Promise.allSettled(tunnels.map((t) => t.close()));
-      throw r.reason instanceof WarrenError
-        ? r.reason
-        : new WarrenError("bind", messageOf(r.reason));
-    }
-    log.error("{err}", { err: messageOf(r.reason) });
+    if (r.status === "fulfilled") started.push(tunnels[i]);
+    else failures.push(asTunnelError(r.reason));
   }
+  if (failures.length === 0) return started;
+  // A local command must not run without its tunnels: `--` aborts as
+  // --abort-on-failing-tunnel does. With no tunnel left and nothing else to
+  // do, waiting would only hide the failure.
+  const fatal = config.abortOnFailingTunnel || config.command !== undefined;
+  if (fatal || started.length === 0) {
+    await Promise.allSettled(tunnels.map((t) => t.close()));
+    if (fatal || failures.length === 1) throw failures[0];
+    throw new WarrenError(
+      "bind",
+      `No tunnel could be opened: ${failures.map((f) => f.message).join("; ")}`,
+    );
+  }
+  for (const f of failures) log.error("{err}", { err: f.message });
   return started;
+}
+
+function asTunnelError(reason: unknown): Error {
+  return reason instanceof WarrenError ? reason : new WarrenError("bind", messageOf(reason));
 }
 
 /** Run the local command with inherited stdio; resolves its exit status. */
@@ -138,7 +152,8 @@ export async function runClient(config: ClientConfig): Promise<number> {
     stopSignals(),
     (signal) => outcome.resolve({ why: "signal", signal }),
   );
-  const prompter = background ? undefined : terminalPrompter(config.batchMode);
+  // -f: the foreground process asks the questions, if it has a terminal.
+  const prompter = background ? relayPrompter() : terminalPrompter(config.batchMode);
   const target: ConnectOptions = {
     host: config.host,
     port: config.port,
@@ -188,10 +203,15 @@ export async function runClient(config: ClientConfig): Promise<number> {
   try {
     const first = await Promise.race([connecting, outcome.promise]);
     if (!(first instanceof SshConnection)) {
-      log.info("Interrupted while connecting");
+      // A stop before the tunnels are up is an abort (as Ctrl-C at a question is), not success.
       unlistenSignals();
       connecting.then((c) => c.close(), () => {});
-      return EXIT_OK;
+      const signal = first.why === "signal" ? first.signal : "SIGINT";
+      const how = signal === "SIGINT" ? "Interrupted" : `Stopped by ${signal}`;
+      throw new InterruptedError(
+        `${how} while connecting to ${hostPort(target.host, target.port)}`,
+        signal,
+      );
     }
     ssh = first;
   } catch (err) {
@@ -230,9 +250,11 @@ export async function runClient(config: ClientConfig): Promise<number> {
         return result satisfies never;
     }
   } finally {
-    unlistenSignals();
+    // Signals stay handled until the end: a second Ctrl-C during cleanup
+    // must not end the process with another exit code.
     await closeAll(tunnels, ssh);
     if (config.pidFile !== undefined) await Deno.remove(config.pidFile).catch(() => {});
+    unlistenSignals();
   }
 }
 
@@ -272,30 +294,31 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * parseCommandLine, with profile targets resolved from the config file, and
- * other host targets looked up in ~/.ssh/config or -F FILE (`-F none`: none).
+ * parseCommandLine, with the config files applied. The XML file: a profile
+ * target takes its profile; a host target the file's defaults and known
+ * hosts (a file named by --config or $WARREN_CONFIG must be readable and
+ * correct; the default ~/.ssh2/ssh-broker-config.xml is read when it
+ * exists). A host target is also looked up in ~/.ssh/config or -F FILE
+ * (`-F none`: none).
  */
 export async function parseClientCommandLine(argv: string[], env: Env): Promise<CommandLine> {
   const { target, configFile, sshConfigFile } = peekTarget(argv);
-  if (target !== undefined && isProfileCandidate(target)) {
-    // The XML reader is loaded only for a target that may be a profile.
-    const { loadBrokerConfig, resolveConfigPath } = await import("../config/tectia/load.ts");
-    const { findProfile } = await import("../config/tectia/model.ts");
-    const { profileLayer } = await import("../profiles/target.ts");
-    const path = resolveConfigPath(configFile, env);
-    const named = configFile !== undefined || !!env("WARREN_CONFIG");
-    if (named || await exists(path)) {
-      const config = await loadBrokerConfig(path, env);
-      const profile = findProfile(config, target);
-      if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
-    }
+  if (target === undefined) return parseCommandLine(argv, env);
+  const path = resolveConfigPath(configFile, env);
+  const named = configFile !== undefined || !!env("WARREN_CONFIG");
+  let defaults: SettingsLayer | undefined;
+  if (named || await exists(path)) {
+    const config = await loadBrokerConfig(path, env);
+    const profile = isProfileCandidate(target) ? findProfile(config, target) : undefined;
+    if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
+    defaults = await defaultsLayer(config, env);
   }
-  if (sshConfigFile === "none") return parseCommandLine(argv, env);
+  if (sshConfigFile === "none") return parseCommandLine(argv, env, defaults);
   const home = homeDir(env);
   const sshConfig = await loadSshConfig(
     sshConfigFile !== undefined ? expandHome(sshConfigFile, home) : `${home}/.ssh/config`,
     home,
     sshConfigFile !== undefined,
   );
-  return parseCommandLine(argv, env, undefined, sshConfig);
+  return parseCommandLine(argv, env, defaults, sshConfig);
 }

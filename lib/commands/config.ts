@@ -7,14 +7,20 @@
  * Tectia elements warren ignores, and for key, host key and password files
  * that are not there, go to stderr. dump: the effective config
  * (defaults filled in, variables expanded) as XML on stdout. A mistake in
- * the file: one line `warren: FILE:LINE:COL: message`, exit 2.
+ * the file: one line `warren: FILE:LINE:COL: message` for each, all in one
+ * run, exit 2.
  */
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { EXIT_OK, UsageError } from "../errors.ts";
 import { dumpBrokerConfig, loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
-import { missingFiles } from "../config/tectia/files.ts";
+import {
+  describeHostKeyDirectory,
+  hostKeyDirectories,
+  hostKeyDirectoryWarnings,
+  missingFiles,
+} from "../config/tectia/files.ts";
 
 export const CONFIG_HELP = `Usage:
   warren config check [FILE]   Check an ssh-broker-config.xml; errors read FILE:LINE:COL
@@ -51,11 +57,19 @@ async function run(args: string[], env: Env): Promise<number> {
   const path = resolveConfigPath(file ?? values.config, env);
   const config = await loadBrokerConfig(path, env);
   for (const w of config.warnings ?? []) console.error(`warren: warning: ${w}`);
+  const dirs = await hostKeyDirectories(config);
   if (action === "dump") {
-    await Deno.stdout.write(new TextEncoder().encode(dumpBrokerConfig(config)));
+    const notes = {
+      hostKeyDirectory: (p: string) => {
+        const dir = dirs.get(p);
+        return dir && describeHostKeyDirectory(dir);
+      },
+    };
+    await Deno.stdout.write(new TextEncoder().encode(dumpBrokerConfig(config, notes)));
     return EXIT_OK;
   }
   for (const w of await missingFiles(config)) console.error(`warren: warning: ${w}`);
+  for (const w of hostKeyDirectoryWarnings(config, dirs)) console.error(`warren: warning: ${w}`);
   const n = (count: number, what: string) => `${count} ${what}${count === 1 ? "" : "s"}`;
   const tunnels = config.profiles.reduce((sum, p) => sum + p.tunnels.length, 0);
   console.log(

@@ -14,6 +14,7 @@ import { dirname } from "node:path";
 import { fileProblem, messageOf, WarrenError } from "../errors.ts";
 
 import { fingerprintSha256, keyTypeOfBlob } from "./ssh_key_blob.ts";
+import { readHostKeyDirectory } from "./host_key_dir.ts";
 
 export { fingerprintSha256, keyTypeOfBlob };
 
@@ -236,14 +237,40 @@ const SKIPPED_READ_ERRORS = [
 ];
 
 /**
- * Read and parse the files in order. Missing or unreadable files are skipped
- * silently; any other failure throws a WarrenError of kind "io".
+ * A path that ends in "/" is a Tectia host key directory (host_key_dir.ts):
+ * read, never written. Every other path is an OpenSSH known_hosts file.
+ */
+export function isHostKeyDirectory(path: string): boolean {
+  return path.endsWith("/");
+}
+
+/** Where new keys go: the first known_hosts file (not a Tectia directory), if any. */
+export function knownHostsWriteTarget(paths: readonly string[]): string | undefined {
+  return paths.find((p) => !isHostKeyDirectory(p));
+}
+
+/**
+ * Read and parse the files (and Tectia host key directories) in order.
+ * Missing or unreadable files are skipped silently; any other failure throws
+ * a WarrenError of kind "io".
  */
 export async function loadKnownHosts(
   paths: string[],
 ): Promise<KnownHostEntry[]> {
   const entries: KnownHostEntry[] = [];
   for (const path of paths) {
+    if (isHostKeyDirectory(path)) {
+      for (const k of (await readHostKeyDirectory(path)).keys) {
+        entries.push({
+          hosts: hostToken(k.host, k.port),
+          keyType: k.keyType,
+          keyBase64: k.keyBase64,
+          file: k.file,
+          line: 1,
+        });
+      }
+      continue;
+    }
     let text: string;
     try {
       text = await Deno.readTextFile(path);

@@ -80,6 +80,9 @@ export interface ClientConfig {
 /** A profile target's settings, under the command line's (target.ts). */
 export type ProfileLayer = Partial<ClientConfig> & { host: string };
 
+/** A config file's defaults for a host target: the host comes from the command line. */
+export type SettingsLayer = Partial<ClientConfig> & { host?: undefined };
+
 export const DEFAULTS = {
   port: 22,
   serverAliveInterval: 30,

@@ -16,7 +16,7 @@
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { hostPort } from "../config/forward.ts";
-import { WarrenError } from "../errors.ts";
+import { messageOf, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type Connection, Server } from "../ssh/ssh2.ts";
 import { offeredCompression } from "../ssh/compression.ts";
@@ -87,7 +87,6 @@ export class WarrenServer implements AsyncDisposable {
         this.#onClient(conn, info, policy),
     );
     this.#net = createServer({ noDelay: true }, (sock) => this.#onSocket(sock, graceMs));
-    this.#net.on("error", (err) => log.error("{err}", { err: err.message }));
   }
 
   /** Listen; throws WarrenError("bind") if the address cannot be bound. */
@@ -95,13 +94,10 @@ export class WarrenServer implements AsyncDisposable {
     const server = new WarrenServer(opts);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error & { code?: string }) => {
-        const why = err.code === "EADDRINUSE"
-          ? "address already in use"
-          : err.code === "EACCES"
-          ? "permission denied"
-          : err.code === "EADDRNOTAVAIL"
+        // Under Deno, node:net reports an address of no interface here as EINVAL.
+        const why = err.code === "EINVAL" || err.code === "EADDRNOTAVAIL"
           ? "address not available on this host"
-          : err.message;
+          : messageOf(err);
         reject(
           new WarrenError("bind", `Cannot listen on ${hostPort(opts.hostname, opts.port)}: ${why}`),
         );
@@ -109,6 +105,8 @@ export class WarrenServer implements AsyncDisposable {
       server.#net.once("error", onError);
       server.#net.listen(opts.port, opts.hostname, () => {
         server.#net.off("error", onError);
+        // Later errors (accept failing) are logged; the listen error was the caller's to say.
+        server.#net.on("error", (err) => log.error("{err}", { err: messageOf(err) }));
         resolve();
       });
     });

@@ -17,7 +17,7 @@ import { Buffer } from "node:buffer";
 import { utils } from "./ssh2.ts";
 import type { Prompter } from "./prompt.ts";
 import { readPasswordSource } from "./password_source.ts";
-import { fileProblem } from "../errors.ts";
+import { fileProblem, InterruptedError } from "../errors.ts";
 import { logger } from "../log.ts";
 
 const log = logger("ssh", "auth");
@@ -34,6 +34,8 @@ export const DEFAULT_AUTH_METHODS: readonly AuthMethodName[] = [
 
 export interface AuthOptions {
   user: string;
+  /** The server's host, for the password prompt ("user@host's password: "). */
+  host?: string;
   /** The methods to try, in order (default DEFAULT_AUTH_METHODS). */
   methods?: readonly AuthMethodName[];
   /** Key files to try, in order. */
@@ -45,6 +47,8 @@ export interface AuthOptions {
   prompter?: Prompter;
   /** Wraps every terminal question (to pause the handshake deadline). */
   whilePrompting<T>(question: () => Promise<T>): Promise<T>;
+  /** Ctrl-C at a question: the connection is to be abandoned, not authentication go on. */
+  onInterrupt?(err: InterruptedError): void;
 }
 
 // ssh2's authHandler result: a method object, or false to give up.
@@ -139,6 +143,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
           finish: (answers: string[]) => void,
         ) => {
           answerAll(prompts, secret, opts).then(finish, (err) => {
+            if (err instanceof InterruptedError && opts.onInterrupt) return opts.onInterrupt(err);
             log.error("{error}", { error: String(err?.message ?? err) });
             finish([]);
           });
@@ -149,7 +154,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
     for (let i = 0; i < tries; i++) {
       passwords.push(async (left) => {
         if (left && !left.includes("password")) return null;
-        const pw = await secret(`${user}'s password: `);
+        const pw = await secret(`${opts.host ? `${user}@${opts.host}` : user}'s password: `);
         if (pw === undefined) return null;
         if (i === 0) tried.push("password");
         return { type: "password", username: user, password: pw };
@@ -190,6 +195,7 @@ export function planAuth(opts: AuthOptions): AuthPlan {
         }
         return false as const;
       })().then(callback, (err) => {
+        if (err instanceof InterruptedError && opts.onInterrupt) return opts.onInterrupt(err);
         log.error("{error}", { error: String(err?.message ?? err) });
         callback(false);
       });
@@ -237,6 +243,25 @@ async function loadKey(
     return null;
   }
   const parsed = utils.parseKey(data);
+  if (!(parsed instanceof Error)) {
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key.isPrivateKey()) {
+      log.warn("Identity file {file} is a public key: {fix}", {
+        file,
+        fix: await privateFor(file),
+      });
+      return null;
+    }
+  }
+  // As OpenSSH: a private key other users can read is not used (it may be theirs too by now).
+  const open = await openMode(file);
+  if (open !== undefined) {
+    log.warn(
+      "Identity file {file} not used: mode {mode} lets other users read it (chmod 600 {file})",
+      { file, mode: open },
+    );
+    return null;
+  }
   if (!(parsed instanceof Error)) return { data };
   if (!/passphrase|encrypted/i.test(parsed.message)) {
     log.warn("Identity file {file} skipped: {reason}", {
@@ -264,4 +289,20 @@ async function loadKey(
     log.warn("Bad passphrase for {file}", { file });
   }
   return null;
+}
+
+/** How to name the private key of the public key file `file`. */
+async function privateFor(file: string): Promise<string> {
+  const beside = file.replace(/\.pub$/, "");
+  if (beside !== file && await Deno.stat(beside).then((i) => i.isFile, () => false)) {
+    return `give its private key, ${beside}`;
+  }
+  return "give the private key file (the one without .pub)";
+}
+
+/** The file's mode as "0644" when group or others may read or write it (Unix only). */
+async function openMode(file: string): Promise<string | undefined> {
+  if (Deno.build.os === "windows") return undefined;
+  const mode = ((await Deno.stat(file).catch(() => undefined))?.mode ?? 0) & 0o777;
+  return (mode & 0o077) !== 0 ? mode.toString(8).padStart(4, "0") : undefined;
 }

@@ -23,8 +23,9 @@ import { ProxyCommandExit, ProxyCommandSocket, spawnProxyCommand } from "./proxy
 import { verifyHostKey } from "./host_key.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 import type { Prompter } from "./prompt.ts";
-import { messageOf, WarrenError } from "../errors.ts";
+import { InterruptedError, messageOf, WarrenError } from "../errors.ts";
 import { hostPort } from "../config/forward.ts";
+import { knownHostsWriteTarget } from "../config/known_hosts.ts";
 import { logger } from "../log.ts";
 
 const log = logger("ssh");
@@ -84,8 +85,11 @@ export class SshConnection implements AsyncDisposable {
   #handlers = new Map<string, IncomingTcpHandler>();
   #forwarded: ForwardedOpens;
 
-  constructor(client: Client, label: string, opts: ConnectOptions) {
+  #sock: Duplex;
+
+  constructor(client: Client, label: string, opts: ConnectOptions, sock: Duplex) {
     this.client = client;
+    this.#sock = sock;
     this.label = label;
     let lastError: Error | undefined;
     client.on("error", (err: Error) => lastError = err);
@@ -206,7 +210,13 @@ export class SshConnection implements AsyncDisposable {
   async close(): Promise<void> {
     this.#closing = true;
     this.client.end();
-    const timer = setTimeout(() => this.client.destroy(), 1000);
+    // ssh2's destroy() does nothing once end() has made the socket unwritable,
+    // so a server that does not answer the close would hold it for ever:
+    // the socket itself is destroyed.
+    const timer = setTimeout(() => {
+      this.client.destroy();
+      this.#sock.destroy();
+    }, 1000);
     await this.closed;
     clearTimeout(timer);
   }
@@ -362,11 +372,14 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       ? startProxyCommand(opts.proxyCommand, label)
       : await openSocket(opts, label));
   const client = new Client();
-  let failure: WarrenError | undefined;
+  let failure: WarrenError | InterruptedError | undefined;
   let verifiedKey: Buffer | undefined;
   const offers = new OfferRecorder();
+  // Ctrl-C at any question while connecting: one message, whichever question it was.
+  const interrupted = (err: InterruptedError) =>
+    new InterruptedError(`Interrupted while connecting to ${label}`, err.signal);
   return await new Promise<SshConnection>((resolve, reject) => {
-    const fail = (err: WarrenError) => {
+    const fail = (err: WarrenError | InterruptedError) => {
       failure ??= err;
       deadline.clear();
       client.destroy();
@@ -383,6 +396,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     });
     const plan = planAuth({
       user: opts.user,
+      host: opts.host,
       identityFiles: opts.identityFiles,
       explicitIdentities: opts.explicitIdentities,
       agentSocket: opts.agentSocket,
@@ -390,6 +404,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       methods: opts.authMethods,
       prompter: opts.prompter,
       whilePrompting: (q) => deadline.paused(q),
+      onInterrupt: (err) => fail(interrupted(err)),
     });
     const onError = (err: Error & { level?: string }) => {
       if (failure) return;
@@ -431,7 +446,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         user: opts.user,
       });
       logTransport(client, label);
-      resolve(new SshConnection(client, label, opts));
+      resolve(new SshConnection(client, label, opts, sock));
     });
     client.on(
       "banner",
@@ -467,7 +482,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
           port: opts.port,
           policy: opts.hostKeyPolicy,
           knownHostsFiles: opts.knownHostsFiles,
-          userKnownHostsFile: opts.knownHostsFiles[0],
+          userKnownHostsFile: knownHostsWriteTarget(opts.knownHostsFiles),
           confirm: confirm && ((q) => deadline.paused(() => confirm(q))),
           warn: (line) => log.warn("{line}", { line }),
           info: (line) => log.info("{line}", { line }),
@@ -475,6 +490,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
           verifiedKey = Buffer.from(key);
           verify(true);
         }, (err) => {
+          if (err instanceof InterruptedError) return fail(interrupted(err));
           failure ??= err instanceof WarrenError ? err : new WarrenError("hostkey", messageOf(err));
           verify(false);
         });

@@ -24,7 +24,7 @@ import {
   loadKnownHosts,
   lookupHostKey,
 } from "../config/known_hosts.ts";
-import { messageOf, WarrenError } from "../errors.ts";
+import { InterruptedError, messageOf, WarrenError } from "../errors.ts";
 import type { HostKeyPolicy } from "../config/host_key_policy.ts";
 
 export interface HostKeyCheck {
@@ -34,8 +34,12 @@ export interface HostKeyCheck {
   policy: HostKeyPolicy;
   /** Read in order (user file(s) first, then /etc/ssh/ssh_known_hosts). */
   knownHostsFiles: string[];
-  /** Where new keys are written (tofu, advisory, ask-accepted). */
-  userKnownHostsFile: string;
+  /**
+   * Where new keys are written (tofu, advisory, ask-accepted); undefined when
+   * only Tectia host key directories are read, which warren never writes: a
+   * key accepted then holds for this connection only.
+   */
+  userKnownHostsFile: string | undefined;
   /** Write new entries hashed, as with OpenSSH's HashKnownHosts (default no). */
   hashKnownHosts?: boolean;
   /** Ask a yes/no question on the terminal; undefined when there is no terminal or batch mode is on. */
@@ -88,7 +92,7 @@ async function onUnknown(
   offered: string,
   keyBlob: Uint8Array,
 ): Promise<void> {
-  const file = check.userKnownHostsFile;
+  const file = check.userKnownHostsFile ?? "a known_hosts file";
   if (check.policy === "strict") {
     throw new WarrenError(
       "hostkey",
@@ -102,12 +106,16 @@ async function onUnknown(
         `Host key for ${name} is not known (${offered}) and there is no terminal to confirm it: add it to ${file} or use --hostkey-policy=tofu`,
       );
     }
+    const what = check.userKnownHostsFile === undefined
+      ? "Trust it for this connection (only Tectia host key directories are configured, which warren does not write)?"
+      : `Trust it and add it to ${file}?`;
     let yes: boolean;
     try {
       yes = await check.confirm(
-        `The authenticity of host ${name} cannot be established (${offered}). Trust it and add it to ${file}?`,
+        `The authenticity of host ${name} cannot be established (${offered}). ${what}`,
       );
     } catch (err) {
+      if (err instanceof InterruptedError) throw err;
       throw new WarrenError(
         "hostkey",
         `Cannot confirm the host key for ${name}: ${messageOf(err)}`,
@@ -131,18 +139,24 @@ async function store(
   offered: string,
   keyBlob: Uint8Array,
 ): Promise<void> {
+  const file = check.userKnownHostsFile;
+  if (file === undefined) {
+    check.warn(
+      `Host key for ${name} (${offered}) not saved: the only known hosts are Tectia host key ` +
+        "directories, which warren reads but never writes (add a known_hosts file to save it)",
+    );
+    return;
+  }
   const line = formatKnownHostsLine(check.host, check.port, keyBlob, {
     hash: check.hashKnownHosts,
   });
   try {
-    await appendKnownHost(check.userKnownHostsFile, line);
+    await appendKnownHost(file, line);
   } catch (err) {
     check.warn(`${messageOf(err)} (connecting anyway)`);
     return;
   }
-  check.info(
-    `Added host key for ${name} (${offered}) to ${check.userKnownHostsFile}`,
-  );
+  check.info(`Added host key for ${name} (${offered}) to ${file}`);
 }
 
 function onMismatch(

@@ -1,8 +1,11 @@
 /**
  * Questions on the controlling terminal: a yes/no confirmation and a secret
  * read without echo. Both exist only when stdin is a terminal and batch mode is
- * off; callers get `undefined` otherwise and must not ask.
+ * off; callers get `undefined` otherwise and must not ask. Ctrl-C at a
+ * question (a character in raw mode, not a signal) throws InterruptedError.
  */
+
+import { InterruptedError } from "../errors.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -32,10 +35,14 @@ function readSecret(prompt: string): Promise<string> {
   return readLine(prompt, false);
 }
 
-/** Read one line; without echo, the terminal is in raw mode meanwhile. */
+/**
+ * Read one line; the terminal is in raw mode meanwhile (warren echoes what it
+ * should), from before the question shows, so that nothing typed in answer
+ * is echoed by the terminal and Ctrl-C is always a character here.
+ */
 async function readLine(prompt: string, echo: boolean): Promise<string> {
-  Deno.stderr.writeSync(encoder.encode(prompt));
   Deno.stdin.setRaw(true);
+  Deno.stderr.writeSync(encoder.encode(prompt));
   const chars: string[] = [];
   const buf = new Uint8Array(64);
   try {
@@ -44,7 +51,7 @@ async function readLine(prompt: string, echo: boolean): Promise<string> {
       if (n === null) throw new Error("end of input at the prompt");
       for (const ch of decoder.decode(buf.subarray(0, n))) {
         if (ch === "\r" || ch === "\n") return chars.join("");
-        if (ch === "\x03") throw new Error("interrupted at the prompt");
+        if (ch === "\x03") throw new InterruptedError("interrupted at the prompt");
         if (ch === "\x04" && chars.length === 0) {
           throw new Error("end of input at the prompt");
         }

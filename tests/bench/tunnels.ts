@@ -138,7 +138,11 @@ export async function startServers(): Promise<Proc & { ports: Ports }> {
 /** The `deno run ...flags` of the start task, so warren runs as users run it. */
 async function startTaskFlags(): Promise<string[]> {
   const json = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const words = String(json.tasks?.start ?? "").trim().split(/\s+/);
+  // Leading VAR=value words (the task's own environment) are not flags.
+  const words = String(json.tasks?.start ?? "").trim().split(/\s+/)
+    .filter((w, i, all) =>
+      !(/^[A-Z_]+=/.test(w) && all.slice(0, i).every((x) => /^[A-Z_]+=/.test(x)))
+    );
   if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts") {
     throw new Error(`unexpected start task: ${json.tasks?.start}`);
   }

@@ -12,6 +12,8 @@ import type { XmlElement } from "./xml_tree.ts";
 export interface Origins {
   profiles: XmlElement[];
   staticTunnels: XmlElement[];
+  /** Profiles that could not be read (their mistakes are reported already), with their ids. */
+  unreadable: { id: string; el: XmlElement }[];
 }
 
 const at = (s: Source) => `${s.line}:${s.col}`;
@@ -21,29 +23,35 @@ const attrSource = (el: XmlElement, name: string): Source =>
 export function checkBrokerConfig(ctx: ReadContext, config: BrokerConfig, origins: Origins): void {
   const { profiles } = config;
   const byId = new Map<string, ProfileConfig>();
-  profiles.forEach((p, i) => {
-    const first = byId.get(p.id);
+  profiles.forEach((p) => byId.has(p.id) || byId.set(p.id, p));
+  // Duplicate ids among every profile element, read or not, in file order.
+  const ids = [
+    ...profiles.map((p, i) => ({ id: p.id, el: origins.profiles[i] })),
+    ...origins.unreadable,
+  ].sort((a, b) => a.el.source.line - b.el.source.line || a.el.source.col - b.el.source.col);
+  const firstById = new Map<string, XmlElement>();
+  for (const { id, el } of ids) {
+    const first = firstById.get(id);
     if (first) {
-      ctx.fail(
-        attrSource(origins.profiles[i], "id"),
-        `duplicate profile id '${p.id}' (first at ${at(first.source)})`,
+      ctx.report(
+        attrSource(el, "id"),
+        `duplicate profile id '${id}' (first at ${at(first.source)})`,
       );
-    }
-    byId.set(p.id, p);
-  });
+    } else firstById.set(id, el);
+  }
   const byName = new Map<string, ProfileConfig>();
   profiles.forEach((p, i) => {
     if (p.name === undefined) return;
     const first = byName.get(p.name);
     if (first) {
-      ctx.fail(
+      ctx.report(
         attrSource(origins.profiles[i], "name"),
         `duplicate profile name '${p.name}' (first at ${at(first.source)})`,
       );
     }
     const other = byId.get(p.name);
     if (other && other !== p) {
-      ctx.fail(
+      ctx.report(
         attrSource(origins.profiles[i], "name"),
         `profile name '${p.name}' is the id of the profile at ${at(other.source)}: ` +
           "as a target it would be ambiguous",
@@ -51,14 +59,15 @@ export function checkBrokerConfig(ctx: ReadContext, config: BrokerConfig, origin
     }
     byName.set(p.name, p);
   });
+  const exists = (id: string) => byId.has(id) || origins.unreadable.some((u) => u.id === id);
   const missing = (id: string) => {
     const named = byName.get(id);
     return `no profile has the id '${id}'` +
       (named ? ` (the profile named '${id}' has id '${named.id}')` : "");
   };
   profiles.forEach((p, i) => {
-    if (p.gatewayProfile !== undefined && !byId.has(p.gatewayProfile)) {
-      ctx.fail(
+    if (p.gatewayProfile !== undefined && !exists(p.gatewayProfile)) {
+      ctx.report(
         attrSource(origins.profiles[i], "gateway-profile"),
         `gateway-profile: ${missing(p.gatewayProfile)}`,
       );
@@ -66,11 +75,11 @@ export function checkBrokerConfig(ctx: ReadContext, config: BrokerConfig, origin
   });
   checkCycles(ctx, profiles, byId, origins);
   config.staticTunnels.forEach((t, i) => {
-    if (!t.filtered && !byId.has(t.profile)) {
-      ctx.fail(attrSource(origins.staticTunnels[i], "profile"), `profile: ${missing(t.profile)}`);
+    if (!t.filtered && !exists(t.profile)) {
+      ctx.report(attrSource(origins.staticTunnels[i], "profile"), `profile: ${missing(t.profile)}`);
     }
   });
-  checkFilter(ctx, config, (id) => byId.has(id) ? undefined : missing(id));
+  checkFilter(ctx, config, (id) => exists(id) ? undefined : missing(id));
   // Listeners open together: static tunnels and the local tunnels of profiles
   // that connect at start; and within each profile, its own tunnels.
   checkListeners(ctx, [
@@ -93,11 +102,11 @@ function checkFilter(
 ): void {
   for (const r of config.filterRules) {
     const why = r.profileId === undefined ? undefined : missing(r.profileId);
-    if (why) ctx.fail(r.source, `profile-id: ${why}`);
+    if (why) ctx.report(r.source, `profile-id: ${why}`);
   }
   const proxy = config.staticTunnels.find((t) => t.filtered);
   if (config.filterRules.length > 0 && !proxy) {
-    ctx.fail(
+    ctx.report(
       config.filterRules[0].source,
       "warren does not tunnel applications transparently: <filter-engine> rules route the " +
         'requests of a <static-tunnels><tunnel type="socks-proxy"> only, and there is none ' +
@@ -105,7 +114,7 @@ function checkFilter(
     );
   }
   if (proxy && config.filterRules.length === 0) {
-    ctx.fail(
+    ctx.report(
       proxy.source,
       'a type="socks-proxy" tunnel refuses every request no <filter-engine> rule matches, ' +
         "and there are no rules",
@@ -129,10 +138,11 @@ function checkCycles(
         const first = profiles.find((q) => cycle.includes(q))!;
         const from = cycle.indexOf(first);
         const names = [...cycle.slice(from), ...cycle.slice(0, from), first].map((q) => q.id);
-        ctx.fail(
+        ctx.report(
           attrSource(origins.profiles[profiles.indexOf(first)], "gateway-profile"),
           `gateway-profile cycle: ${names.join(" -> ")}`,
         );
+        break;
       }
       path.push(p);
       if (p.gatewayProfile === undefined) break;
@@ -150,7 +160,7 @@ function checkListeners(ctx: ReadContext, tunnels: TunnelConfig[]): void {
     const key = `${t.direction} ${address.toLowerCase()} ${t.listenPort}`;
     const first = seen.get(key);
     if (first) {
-      ctx.fail(
+      ctx.report(
         t.source,
         `listen port ${t.listenPort} (${address}) is already used by the tunnel at ${
           at(first.source)

@@ -57,7 +57,15 @@ function escapeValue(value: string): string {
     .replaceAll("\t", "&#9;");
 }
 
-export function dumpBrokerConfig(config: BrokerConfig): string {
+/** What a dump can say beside the config that the model does not hold. */
+export interface DumpNotes {
+  /** About a Tectia host key directory (what it holds), for the comment above it. */
+  hostKeyDirectory?: (path: string) => string | undefined;
+}
+
+const comment = (text: string) => `<!-- ${text.replaceAll("--", "- -")} -->`;
+
+export function dumpBrokerConfig(config: BrokerConfig, notes: DumpNotes = {}): string {
   const w = new Writer();
   w.line('<?xml version="1.0" encoding="UTF-8"?>');
   w.line('<!DOCTYPE secsh-broker SYSTEM "ssh-broker-ng-config-1.dtd">');
@@ -68,7 +76,17 @@ export function dumpBrokerConfig(config: BrokerConfig): string {
   w.block("secsh-broker", [["version", "1.0"]], () => {
     w.block("general", [], () => {
       if (config.knownHostsFiles.length === 0) w.empty("known-hosts", [["file", ""]]);
-      for (const f of config.knownHostsFiles) w.empty("known-hosts", [["file", f]]);
+      for (const f of config.knownHostsFiles) {
+        if (!f.endsWith("/")) {
+          w.empty("known-hosts", [["file", f]]);
+          continue;
+        }
+        const about = notes.hostKeyDirectory?.(f);
+        w.line(comment(
+          `Tectia host key directory: read by warren, never written${about ? `; ${about}` : ""}`,
+        ));
+        w.empty("known-hosts", [["directory", f.replace(/(.)\/$/, "$1")]]);
+      }
     });
     w.block("default-settings", [["user", config.defaults.user]], () => {
       writeSettings(w, config.defaults);

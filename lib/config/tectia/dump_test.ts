@@ -42,6 +42,10 @@ Deno.test("dumpBrokerConfig() writes the defaults in full and only what a profil
   <general>
     <known-hosts file="/home/ann/.ssh/known_hosts"/>
     <known-hosts file="/etc/ssh/ssh_known_hosts"/>
+    <!-- Tectia host key directory: read by warren, never written -->
+    <known-hosts directory="/home/ann/.ssh2/hostkeys"/>
+    <!-- Tectia host key directory: read by warren, never written -->
+    <known-hosts directory="/etc/ssh2/hostkeys"/>
   </general>
   <default-settings user="ann">
     <authentication-methods>

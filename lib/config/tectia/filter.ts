@@ -22,7 +22,7 @@
  *   and `<filter>` elements.
  */
 import type { FilterRuleConfig } from "./model.ts";
-import type { ReadContext } from "./read_context.ts";
+import { ElementUnreadable, type ReadContext } from "./read_context.ts";
 import type { XmlElement } from "./xml_tree.ts";
 import { portRange, type Route, type RouteAction } from "../routes.ts";
 
@@ -56,13 +56,11 @@ const LEGACY = (why: string) => (child: XmlElement, ctx: ReadContext) =>
 
 export function readFilterEngine(ctx: ReadContext, el: XmlElement): FilterRuleConfig[] {
   const a = ctx.attrs(el, ["ip-generate-start", "ip6-generate-start", "ftp-filter-at-signs"]);
-  for (const name of ["ip-generate-start", "ip6-generate-start", "ftp-filter-at-signs"]) {
-    if (a.has(name)) {
-      ctx.warn(
-        a.source(name),
-        `${name} has no use in warren, which hands out no pseudo IPs (ignored)`,
-      );
-    }
+  for (const name of ["ip-generate-start", "ip6-generate-start"]) {
+    if (a.has(name)) a.unsupported(name, "it hands out no pseudo IPs", "warning");
+  }
+  if (a.has("ftp-filter-at-signs")) {
+    a.unsupported("ftp-filter-at-signs", "it does no FTP-SFTP conversion", "warning");
   }
   const rules: FilterRuleConfig[] = [];
   const legacy = LEGACY("use <rule> elements");
@@ -78,7 +76,11 @@ export function readFilterEngine(ctx: ReadContext, el: XmlElement): FilterRuleCo
 function readRule(ctx: ReadContext, el: XmlElement): FilterRuleConfig {
   const a = ctx.attrs(el, RULE_ATTRS);
   ctx.children(el, {});
-  const refuse = (name: string, why: string): never => ctx.fail(a.source(name), `${name}: ${why}`);
+  // A Tectia rule attribute warren cannot honour: the rule would apply to other traffic.
+  const refuse = (name: string, why: string): never => {
+    a.unsupported(name, why);
+    throw new ElementUnreadable();
+  };
   const app = a.str("application");
   if (app !== undefined && app !== "" && app !== ".*") {
     refuse(
@@ -94,7 +96,9 @@ function readRule(ctx: ReadContext, el: XmlElement): FilterRuleConfig {
     );
   }
   for (const name of ["hostname-from-app", "username-from-app"]) {
-    if (a.bool(name, false)) refuse(name, "not supported by warren");
+    if (a.bool(name, false)) {
+      refuse(name, "its rules reach the SSH server of profile-id, with that profile's user");
+    }
   }
   for (const name of ["destination", "destination-port", "username"]) {
     const v = a.str(name);
@@ -113,10 +117,7 @@ function readRule(ctx: ReadContext, el: XmlElement): FilterRuleConfig {
   if (key === undefined) return a.bad("action", actionText, Object.keys(ACTIONS).join(", "));
   const action = ACTIONS[key];
   if (action === undefined) {
-    return refuse(
-      "action",
-      `${key} is not supported by warren (its proxy carries TCP; use an ftp/ tunnel)`,
-    );
+    return refuse("action", "its proxy carries TCP; use an ftp/ tunnel for FTP");
   }
   const rule: FilterRuleConfig = { action, source: el.source };
   for (const [name, field] of [["host", "host"], ["ip-address", "ipAddress"]] as const) {
@@ -125,7 +126,7 @@ function readRule(ctx: ReadContext, el: XmlElement): FilterRuleConfig {
     try {
       wholeText(v);
     } catch (err) {
-      refuse(name, `not a regular expression: ${(err as Error).message}`);
+      ctx.fail(a.source(name), `${name}: not a regular expression: ${(err as Error).message}`);
     }
     rule[field] = v;
   }

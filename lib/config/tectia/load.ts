@@ -51,7 +51,8 @@ export async function loadBrokerConfig(path: string, env: Env): Promise<BrokerCo
 export function parseBrokerConfig(text: string, file: string, env: Env): BrokerConfig {
   const ctx = new ReadContext(file, { env, user: localUser(env), home: homeDir(env) });
   const root = parseXmlTree(text, file);
-  const { config, origins } = readBrokerConfig(root, ctx);
-  checkBrokerConfig(ctx, config, origins);
-  return config;
+  const read = ctx.guard(() => readBrokerConfig(root, ctx));
+  if (read) checkBrokerConfig(ctx, read.config, read.origins);
+  ctx.throwErrors(); // every mistake found, in file order
+  return read!.config;
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { parseBrokerConfig } from "./load.ts";
 import { UsageError } from "../../errors.ts";
-import { UNSUPPORTED } from "./unsupported.ts";
+import { UNSUPPORTED, UNSUPPORTED_ATTRS } from "./unsupported.ts";
 
 const ENV: Record<string, string> = { HOME: "/home/ann", USER: "ann" };
 const env = (name: string) => ENV[name];
@@ -179,11 +179,11 @@ const ERRORS: [string, string, string][] = [
     'c.xml:3:3: <tunnel> needs profile="..."',
   ],
   [
-    "known-hosts with two names",
+    "known-hosts with no place",
     `<general>
-  <known-hosts file="a" path="b"/>
+  <known-hosts/>
 </general>`,
-    'c.xml:3:3: <known-hosts> needs exactly one of file="PATH" or path="PATH"',
+    'c.xml:3:3: <known-hosts> needs file="PATH", path="PATH" or directory="PATH"',
   ],
   [
     "duplicate profile id",
@@ -302,28 +302,31 @@ const ERRORS: [string, string, string][] = [
     `<filter-engine>
   <rule action="TUNNEL" profile-id="nope"/>
 </filter-engine>`,
-    "c.xml:3:3: profile-id: no profile has the id 'nope'",
+    "c.xml:3:3: profile-id: no profile has the id 'nope'\n" +
+    "c.xml:3:3: warren does not tunnel applications transparently: <filter-engine> rules " +
+    'route the requests of a <static-tunnels><tunnel type="socks-proxy"> only, and there is ' +
+    "none (without one this traffic would go direct)",
   ],
   [
     "a rule for one application",
     `<filter-engine>
   <rule application="firefox" action="DIRECT"/>
 </filter-engine>`,
-    "c.xml:3:9: application: warren's proxy cannot see which program connects, so this rule would apply to all",
+    'c.xml:3:9: application="firefox" on <rule> is not supported by warren: warren\'s proxy cannot see which program connects, so this rule would apply to all',
   ],
   [
     "an FTP-PROXY rule",
     `<filter-engine>
   <rule action="FTP-PROXY" profile-id="p"/>
 </filter-engine>`,
-    "c.xml:3:9: action: FTP-PROXY is not supported by warren (its proxy carries TCP; use an ftp/ tunnel)",
+    'c.xml:3:9: action="FTP-PROXY" on <rule> is not supported by warren: its proxy carries TCP; use an ftp/ tunnel for FTP',
   ],
   [
     "fallback-to-plain",
     `<filter-engine>
   <rule action="TUNNEL" profile-id="p" fallback-to-plain="yes"/>
 </filter-engine>`,
-    "c.xml:3:40: fallback-to-plain: warren never sends a tunneled connection in clear when the tunnel fails (write a DIRECT rule if that destination may go without SSH)",
+    'c.xml:3:40: fallback-to-plain="yes" on <rule> is not supported by warren: warren never sends a tunneled connection in clear when the tunnel fails (write a DIRECT rule if that destination may go without SSH)',
   ],
   [
     "a bad regular expression",
@@ -379,14 +382,14 @@ const ERRORS: [string, string, string][] = [
     `<general>
   <crypto-lib mode="fips"/>
 </general>`,
-    'c.xml:3:15: crypto-lib mode="fips" is not supported by warren: its crypto (node:crypto via ssh2) is not a FIPS 140-2 certified module',
+    'c.xml:3:15: mode="fips" on <crypto-lib> is not supported by warren: its crypto (node:crypto via ssh2) is not a FIPS 140-2 certified module',
   ],
   [
     "a password in the file",
     `<profiles><profile id="a" host="h">
   <password string="hunter2"/>
 </profile></profiles>`,
-    'c.xml:3:13: a password written in the config is not supported: keep it in a file (file="PATH", mode 0600) or a program (command="...")',
+    'c.xml:3:13: string="..." on <password> is not supported by warren: a password written in the config can be read by whoever reads the config; keep it in a file (file="PATH", mode 0600) or a program (command="...")',
   ],
   [
     "two passwords",
@@ -401,20 +404,20 @@ const ERRORS: [string, string, string][] = [
     `<profiles><profile id="a" host="h"><user-identities>
   <identity hash="#abc"/>
 </user-identities></profile></profiles>`,
-    'c.xml:3:13: identities by hash (keys in a key store) are not supported by warren: name the private key file with file="PATH"',
+    'c.xml:3:13: hash="#abc" on <identity> is not supported by warren: it reads no key stores; name the private key file with file="PATH"',
   ],
   [
     "host * (prompt)",
     `<profiles>
   <profile id="a" host="*"/>
 </profiles>`,
-    'c.xml:3:19: host="*" (ask at connect time) is not supported by warren',
+    'c.xml:3:19: host="*" on <profile> is not supported by warren: it does not ask for a host at connect time; name the host',
   ],
   [
     "user * (prompt)",
     `<default-settings
  user="*"/>`,
-    'c.xml:3:2: user="*" (ask at connect time) is not supported by warren',
+    'c.xml:3:2: user="*" on <default-settings> is not supported by warren: it does not ask for a user at connect time; name the user',
   ],
   [
     "%IU in a value",
@@ -451,6 +454,7 @@ const ERRORS: [string, string, string][] = [
     `<default-settings>
   <ciphers><cipher name="crypticore128@ssh.com"/></ciphers>
 </default-settings>`,
+    'warning: c.xml:3:20: name="crypticore128@ssh.com" on <cipher> is not supported by warren: it does not implement this cipher (ignored)\n' +
     "c.xml:3:3: <ciphers> names no cipher warren implements (it has: aes128-gcm@openssh.com, aes256-gcm@openssh.com, aes128-ctr, aes192-ctr, aes256-ctr, chacha20-poly1305@openssh.com, aes256-cbc, aes128-cbc, 3des-cbc, aes128-gcm, aes256-gcm)",
   ],
   [
@@ -466,6 +470,7 @@ const ERRORS: [string, string, string][] = [
     `<default-settings>
   <authentication-methods><auth-gssapi/></authentication-methods>
 </default-settings>`,
+    "warning: c.xml:3:27: <auth-gssapi> is not supported by warren: warren does not do GSSAPI (Kerberos) authentication (ignored)\n" +
     "c.xml:3:3: <authentication-methods> lists no method warren supports (auth-publickey, auth-keyboard-interactive, auth-password)",
   ],
   [
@@ -511,7 +516,10 @@ Deno.test("malformed documents: one line with the position", () => {
     ],
     ["<secsh-broker/>\n<secsh-broker/>", "c.xml:2:1: malformed XML: a second root element"],
     ["<config/>", "c.xml:1:1: the root element is <config>; expected <secsh-broker>"],
-    ['<secsh-broker version="2.0"/>', "c.xml:1:15: bad version '2.0': expected 1.0"],
+    [
+      '<secsh-broker version="two"/>',
+      "c.xml:1:15: bad version 'two': expected a version number such as 1.0 or 6.4",
+    ],
     [
       "\r\n\r\n  <secsh-broker>\r\n <x></y>",
       "c.xml:4:5: malformed XML: Expected closing tag 'x' (opened in line 4, col 2) instead of closing tag 'y'",
@@ -537,7 +545,7 @@ const WARNINGS: [string, string, string][] = [
   [
     "pseudo-IP pools",
     `<filter-engine ip-generate-start="127.1.0.1"/>`,
-    "c.xml:2:16: ip-generate-start has no use in warren, which hands out no pseudo IPs (ignored)",
+    'c.xml:2:16: ip-generate-start="127.1.0.1" on <filter-engine> is not supported by warren: it hands out no pseudo IPs (ignored)',
   ],
   [
     "cert-validation",
@@ -595,7 +603,7 @@ const WARNINGS: [string, string, string][] = [
   <authentication-method name="hostbased"/>
   <auth-password/>
 </authentication-methods></default-settings>`,
-    "c.xml:3:3: authentication method hostbased is not supported by warren (skipped)",
+    'c.xml:3:26: name="hostbased" on <authentication-method> is not supported by warren: it does not do hostbased authentication (ignored)',
   ],
   [
     "key-selection",
@@ -618,14 +626,14 @@ const WARNINGS: [string, string, string][] = [
   <cipher name="crypticore128@ssh.com"/>
   <cipher name="aes128-ctr"/>
 </ciphers></default-settings>`,
-    "c.xml:3:11: cipher 'crypticore128@ssh.com' is not implemented by warren (skipped)",
+    'c.xml:3:11: name="crypticore128@ssh.com" on <cipher> is not supported by warren: it does not implement this cipher (ignored)',
   ],
   [
     "host-type",
     `<profiles>
   <profile id="a" host="h" host-type="windows"/>
 </profiles>`,
-    "c.xml:3:28: host-type is not used by warren: it opens no session (ignored)",
+    'c.xml:3:28: host-type="windows" on <profile> is not supported by warren: it opens no session, so there is no ASCII transfer (ignored)',
   ],
   [
     "event names",
@@ -639,14 +647,14 @@ const WARNINGS: [string, string, string][] = [
     `<logging>
   <log-events facility="daemon" severity="info"/>
 </logging>`,
-    "c.xml:3:15: facility is not supported by warren (ignored)",
+    'c.xml:3:15: facility="daemon" on <log-events> is not supported by warren: events have no facility (ignored)',
   ],
   [
     "filename-format on a file",
     `<general>
   <known-hosts file="/kh" filename-format="plain"/>
 </general>`,
-    "c.xml:3:27: filename-format applies to Tectia host key directories, which warren does not read (ignored)",
+    'c.xml:3:27: filename-format="plain" on <known-hosts> is not supported by warren: it never writes host key directories (new keys go to a known_hosts file) (ignored)',
   ],
 ];
 
@@ -656,22 +664,24 @@ for (const [what, body, warning] of WARNINGS) {
   });
 }
 
-Deno.test("a Tectia host key directory is ignored with a warning; with nothing left, another", () => {
+Deno.test("Tectia host key directories are read (a trailing /); with only them, a warning", () => {
   const dir = Deno.makeTempDirSync();
   try {
     const config = parse(`<general>
   <known-hosts path="${dir}"/>
   <known-hosts directory="/nonexistent/hostkeys"/>
 </general>`);
-    assert.deepEqual(config.knownHostsFiles, []);
+    assert.deepEqual(config.knownHostsFiles, [`${dir}/`, "/nonexistent/hostkeys/"]);
     assert.deepEqual(config.warnings, [
-      `c.xml:3:16: Tectia host key directories (${dir}) are not supported by warren: ` +
-      "it reads OpenSSH known_hosts files (ignored)",
-      "c.xml:4:16: Tectia host key directories (/nonexistent/hostkeys) are not supported by " +
-      "warren: it reads OpenSSH known_hosts files (ignored)",
-      "c.xml:2:1: no known_hosts file is left, so every host key is unknown: " +
-      'add <known-hosts file="~/.ssh/known_hosts"/>',
+      "c.xml:2:1: only Tectia host key directories are named: warren reads them but never " +
+      'writes there, so no new host key is saved (add <known-hosts file="~/.ssh/known_hosts"/> ' +
+      "for that)",
     ]);
+    // file= naming a directory is Tectia's error too.
+    assert.throws(
+      () => parse(`<general><known-hosts file="${dir}"/></general>`),
+      /names a directory: a Tectia host key directory is path= or directory=/,
+    );
   } finally {
     Deno.removeSync(dir);
   }
@@ -681,7 +691,7 @@ Deno.test("config/REFERENCE.md names every unsupported Tectia element and every 
   const reference = await Deno.readTextFile(
     new URL("../../../config/REFERENCE.md", import.meta.url),
   );
-  for (const scope of Object.values(UNSUPPORTED)) {
+  for (const scope of [...Object.values(UNSUPPORTED), ...Object.values(UNSUPPORTED_ATTRS)]) {
     for (const name of Object.keys(scope)) assert.ok(reference.includes(name), name);
   }
   const example = await Deno.readTextFile(

@@ -49,7 +49,12 @@ Deno.test("an empty <secsh-broker/> gives warren's defaults", () => {
   );
   assert.deepEqual(config, {
     file: "c.xml",
-    knownHostsFiles: ["/home/ann/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts"],
+    knownHostsFiles: [
+      "/home/ann/.ssh/known_hosts",
+      "/etc/ssh/ssh_known_hosts",
+      "/home/ann/.ssh2/hostkeys/",
+      "/etc/ssh2/hostkeys/",
+    ],
     defaults: { ...DEFAULTS, user: undefined },
     profiles: [],
     staticTunnels: [],
@@ -267,7 +272,12 @@ Deno.test('<general><known-hosts>: the files listed replace the defaults; file="
   assert.deepEqual(files('<crypto-lib mode="standard"/>'), [
     "/home/ann/.ssh/known_hosts",
     "/etc/ssh/ssh_known_hosts",
+    "/home/ann/.ssh2/hostkeys/",
+    "/etc/ssh2/hostkeys/",
   ]);
+  // Tectia's own form: a storage format alone leaves the defaults; file and directory together.
+  assert.equal(files('<known-hosts filename-format="plain"/>').length, 4);
+  assert.deepEqual(files('<known-hosts file="/kh" directory="/d/"/>'), ["/kh", "/d/"]);
 });
 
 Deno.test("<logging>: the target and the lowest severity of any <log-events>", () => {

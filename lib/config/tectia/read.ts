@@ -25,8 +25,7 @@ import {
 import { readTunnel, readTunnels } from "./tunnels.ts";
 import { readFilterEngine } from "./filter.ts";
 import type { XmlElement } from "./xml_tree.ts";
-import { readGeneral, readLogging } from "./general.ts";
-import { defaultKnownHostsFiles } from "../env.ts";
+import { readGeneral, readLogging, tectiaDefaultKnownHosts } from "./general.ts";
 
 export function readBrokerConfig(
   root: XmlElement,
@@ -36,7 +35,12 @@ export function readBrokerConfig(
     ctx.fail(root.source, `the root element is <${root.name}>; expected <secsh-broker>`);
   }
   const a = ctx.attrs(root, ["version"]);
-  a.oneOf("version", ["1.0"], "1.0");
+  // The DTD's 1.0, or the Tectia release a file was written for (6.1, 6.4 in
+  // Tectia's z/OS examples): the format is the same, so any version number is read.
+  const version = a.str("version");
+  if (version !== undefined && !/^\d+(\.\d+)+$/.test(version.trim())) {
+    a.bad("version", version, "a version number such as 1.0 or 6.4");
+  }
   let knownHostsFiles: string[] | undefined;
   let defaults = copySettings(SETTINGS_DEFAULTS);
   let defaultPassword: string | undefined;
@@ -62,12 +66,34 @@ export function readBrokerConfig(
     "filter-engine": (el) => filterRules = readFilterEngine(ctx, el),
     logging: (el) => logging = readLogging(ctx, el),
   }, ["general", "default-settings", "profiles", "static-tunnels", "filter-engine", "logging"]);
-  // Profiles after the defaults, wherever <default-settings> stands.
-  const profiles = profileEls.map((el) => readProfile(ctx, el, defaults, defaultPassword));
-  const staticTunnels = staticEls.map((el) => readStaticTunnel(ctx, el));
+  // Profiles after the defaults, wherever <default-settings> stands. A profile
+  // that cannot be read is left out; its id still counts as defined, so that
+  // references to it add no second error.
+  const profiles: ProfileConfig[] = [];
+  const profileOrigins: XmlElement[] = [];
+  const unreadable: { id: string; el: XmlElement }[] = [];
+  for (const el of profileEls) {
+    const profile = ctx.guard(() => readProfile(ctx, el, defaults, defaultPassword));
+    if (profile) {
+      profiles.push(profile);
+      profileOrigins.push(el);
+    } else {
+      const id = el.attrs.find((a) => a.name === "id")?.value;
+      if (id !== undefined) unreadable.push({ id, el });
+    }
+  }
+  const staticTunnels: StaticTunnelConfig[] = [];
+  const staticOrigins: XmlElement[] = [];
+  for (const el of staticEls) {
+    const tunnel = ctx.guard(() => readStaticTunnel(ctx, el));
+    if (tunnel) {
+      staticTunnels.push(tunnel);
+      staticOrigins.push(el);
+    }
+  }
   const config: BrokerConfig = {
     file: ctx.file,
-    knownHostsFiles: knownHostsFiles ?? defaultKnownHostsFiles(ctx.expansion.home),
+    knownHostsFiles: knownHostsFiles ?? tectiaDefaultKnownHosts(ctx.expansion.home),
     defaults,
     profiles,
     staticTunnels,
@@ -75,7 +101,10 @@ export function readBrokerConfig(
     logging,
     warnings: ctx.warnings,
   };
-  return { config, origins: { profiles: profileEls, staticTunnels: staticEls } };
+  return {
+    config,
+    origins: { profiles: profileOrigins, staticTunnels: staticOrigins, unreadable },
+  };
 }
 
 /** The children of `<default-settings>` or a `<profile>`, over `base`. */
@@ -96,7 +125,8 @@ function readSettingsElement(
 function readUser(a: Attrs): string | undefined {
   const user = a.str("user");
   if (user === "*") {
-    a.ctx.fail(a.source("user"), 'user="*" (ask at connect time) is not supported by warren');
+    a.unsupported("user", "it does not ask for a user at connect time; name the user");
+    return undefined;
   }
   if (user !== undefined && /\s/.test(user)) a.bad("user", user, "a login name");
   return user || undefined;
@@ -124,15 +154,12 @@ function readProfile(
   const id = a.required("id");
   const host = a.required("host");
   if (host === "*") {
-    ctx.fail(a.source("host"), 'host="*" (ask at connect time) is not supported by warren');
+    a.unsupported("host", "it does not ask for a host at connect time; name the host");
   }
   if (/\s/.test(host)) a.bad("host", host, "a host name or address");
   a.oneOf("protocol", ["secsh2"], "secsh2");
   if (a.oneOf("host-type", ["default", "windows", "unix"], "default") !== "default") {
-    ctx.warn(
-      a.source("host-type"),
-      "host-type is not used by warren: it opens no session (ignored)",
-    );
+    a.unsupported("host-type", "it opens no session, so there is no ASCII transfer", "warning");
   }
   const profile: ProfileConfig = {
     id,
@@ -154,6 +181,14 @@ function readProfile(
   const [settings, ownPassword] = readSettingsElement(ctx, el, defaults, {
     hostkey: (h) => {
       const ha = ctx.attrs(h, ["file"]);
+      if (h.text !== "") {
+        // Tectia's other form: the key itself as a base64 block inside the element.
+        ctx.fail(
+          h.source,
+          "a key written inside <hostkey> is not supported by warren: " +
+            'put it in a file and give file="PATH"',
+        );
+      }
       ctx.children(h, {});
       profile.hostKeyFile = ctx.path(ha.required("file"));
     },
@@ -176,11 +211,11 @@ function readIdentities(ctx: ReadContext, el: XmlElement): string[] {
       const a = ctx.attrs(i, ["file", "identity-file", "hash"]);
       ctx.children(i, {});
       if (a.has("hash")) {
-        ctx.fail(
-          a.source("hash"),
-          "identities by hash (keys in a key store) are not supported " +
-            'by warren: name the private key file with file="PATH"',
+        a.unsupported(
+          "hash",
+          'it reads no key stores; name the private key file with file="PATH"',
         );
+        return;
       }
       const given = ["file", "identity-file"].filter((n) => a.has(n));
       if (given.length !== 1) ctx.fail(i.source, '<identity> needs file="PATH" (the private key)');

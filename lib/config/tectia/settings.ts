@@ -134,9 +134,7 @@ function algorithms(ctx: ReadContext, el: XmlElement, kind: AlgorithmKind): stri
       seen.set(name, a.source("name"));
       listed++;
       if (supportedAlgorithms(kind).includes(name)) names.push(name);
-      else {
-        ctx.warn(a.source("name"), `${kind} '${name}' is not implemented by warren (skipped)`);
-      }
+      else a.unsupported("name", `it does not implement this ${kind}`, "warning");
     },
   });
   if (listed > 0 && names.length === 0) {
@@ -197,10 +195,7 @@ function authMethods(ctx: ReadContext, el: XmlElement, password: PasswordSlot): 
         const name = a.oneOf("name", Object.keys(LEGACY_METHODS), "publickey");
         const m = LEGACY_METHODS[name];
         if (m === "unsupported") {
-          ctx.warn(
-            child.source,
-            `authentication method ${name} is not supported by warren (skipped)`,
-          );
+          a.unsupported("name", `it does not do ${name} authentication`, "warning");
         } else add(child, m);
       },
     },
@@ -225,11 +220,14 @@ export function readPassword(ctx: ReadContext, el: XmlElement, slot: PasswordSlo
   const a = ctx.attrs(el, ["file", "command", "string"]);
   ctx.children(el, {});
   if (a.has("string")) {
-    ctx.fail(
-      a.source("string"),
-      "a password written in the config is not supported: " +
+    a.unsupported(
+      "string",
+      "a password written in the config can be read by whoever reads the config; " +
         'keep it in a file (file="PATH", mode 0600) or a program (command="...")',
+      "error",
+      { secret: true },
     );
+    return;
   }
   if (a.has("file") === a.has("command")) {
     ctx.fail(el.source, '<password> needs exactly one of file="PATH" or command="COMMAND"');
@@ -245,16 +243,45 @@ function hostKeyPolicy(ctx: ReadContext, el: XmlElement): HostKeyPolicy {
   // With no <auth-server-publickey> the file allows no plain host keys: only
   // keys already known are accepted (fails closed).
   let policy: HostKeyPolicy = "strict";
+  let publickey: Source | undefined;
+  const once = (child: XmlElement) => {
+    if (publickey) {
+      ctx.fail(
+        child.source,
+        `host keys (publickey) named twice in <server-authentication-methods> ` +
+          `(first at ${publickey.line}:${publickey.col})`,
+      );
+    }
+    publickey = child.source;
+  };
   ctx.children(
     el,
     {
       "auth-server-publickey": (child) => {
         const a = ctx.attrs(child, ["policy"]);
         ctx.children(child, {});
+        once(child);
         policy = a.oneOf("policy", HOST_KEY_POLICIES, "ask");
       },
+      // The form before Tectia 6.1.4, kept by Tectia for old files: publickey
+      // is <auth-server-publickey/> (policy ask), certificate is
+      // <auth-server-certificate/>.
+      "authentication-method": (child) => {
+        const a = ctx.attrs(child, ["name"]);
+        ctx.children(child, {});
+        if (a.oneOf("name", ["publickey", "certificate"], "publickey") === "certificate") {
+          a.unsupported(
+            "name",
+            "it accepts no host certificates; host keys are checked instead",
+            "warning",
+          );
+          return;
+        }
+        once(child);
+        policy = "ask";
+      },
     },
-    ["auth-server-publickey"],
+    [],
     "server-authentication-methods",
   );
   return policy;

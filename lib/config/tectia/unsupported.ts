@@ -32,6 +32,24 @@ const HOSTKEY_SWITCH = error(
     '<server-authentication-methods><auth-server-publickey policy="strict|ask|tofu|advisory"/>',
 );
 
+/**
+ * Tectia attributes warren does not implement, by element: element name →
+ * attribute name → verdict (the same rule as for elements above).
+ */
+export const UNSUPPORTED_ATTRS: Record<string, Record<string, Verdict>> = {
+  "auth-publickey": {
+    "signature-algorithms": {
+      severity: "error",
+      why: "warren signs with the algorithm ssh2 picks for the key (for RSA rsa-sha2-512 or " +
+        "-256 when the server offers them, else ssh-rsa), so it cannot keep to this list",
+    },
+  },
+  identity: {
+    id: { severity: "warning", why: "reserved by Tectia for future use" },
+    data: { severity: "warning", why: "reserved by Tectia for future use" },
+  },
+};
+
 /** scope → element name → verdict. Scope "settings" is <default-settings> and <profile>. */
 export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
   "secsh-broker": {
@@ -47,6 +65,7 @@ export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
     "user-config-directory": warning("warren reads only the files this config names"),
     "file-access-control": warning("warren offers no file transfer"),
     "protocol-parameters": warning("warren has no tuning knobs for threads"),
+    extended: warning("reserved by Tectia for future use"),
     "strict-host-key-checking": HOSTKEY_SWITCH,
     "host-key-always-ask": HOSTKEY_SWITCH,
     "accept-unknown-host-keys": HOSTKEY_SWITCH,
@@ -62,6 +81,10 @@ export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
     "authentication-success-message": warning("warren prints no login message"),
     "quiet-mode": warning("use -q on the command line"),
     checksum: warning("warren offers no file transfer"),
+    "sftpg3-mode": warning("warren offers no file transfer"),
+    "terminal-selection": warning("warren has no terminal window"),
+    "terminal-bell": warning("warren has no terminal window"),
+    "close-window-on-disconnect": warning("warren has no terminal window"),
     "address-family": warning("warren connects over whichever of IPv4 and IPv6 answers"),
   },
   "authentication-methods": {
@@ -70,6 +93,12 @@ export const UNSUPPORTED: Record<string, Record<string, Rule>> = {
   },
   "auth-publickey": {
     "key-selection": warning("warren tries keys in order: agent, identity files, ~/.ssh"),
+  },
+  "known-hosts": {
+    "key-store": warning("host certificates in a z/OS key store are not read"),
+  },
+  "log-events": {
+    "log-target": warning("every event goes to the <logging> target"),
   },
   "server-authentication-methods": {
     "auth-server-certificate": warning(

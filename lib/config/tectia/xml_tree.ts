@@ -4,10 +4,13 @@
  * npm:fast-xml-parser does the parsing: its validator rejects malformed text
  * with a line and column, and the parser (`captureMetaData`) gives each
  * element's start offset. It does not give attribute positions, so the start
- * tag at that offset is scanned here for each attribute's name; values come
- * from the parser (entities decoded). Comments, the declaration, processing
- * instructions and the DOCTYPE are dropped; text is kept per element so that
- * stray text can be reported.
+ * tag at that offset is scanned here for each attribute's name and value.
+ * Values are read as XML 1.0 says (3.3.3, attribute-value normalization): a
+ * line break, tab or CR LF written in a value becomes one space, while one
+ * written as a character reference (`&#10;`) stays what it is; then the five
+ * entities and the character references are decoded. Comments, the
+ * declaration, processing instructions and the DOCTYPE are dropped; text is
+ * kept per element so that stray text can be reported.
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { ConfigError } from "../../errors.ts";
@@ -118,10 +121,9 @@ function toElement(node: RawNode, text: string, pos: Positions): XmlElement | un
   if (name === undefined) return undefined;
   const meta = node[META] as { startIndex?: number } | undefined;
   const start = meta?.startIndex ?? 0;
-  const values = (node[":@"] ?? {}) as Record<string, string>;
-  const attrs = scanAttributes(text, start, name).map(({ name: a, offset }) => ({
+  const attrs = scanAttributes(text, start, name).map(({ name: a, offset, raw }) => ({
     name: a,
-    value: String(values[a] ?? ""),
+    value: attributeValue(raw),
     source: pos.at(offset),
   }));
   const children: XmlElement[] = [];
@@ -145,8 +147,8 @@ function scanAttributes(
   text: string,
   start: number,
   name: string,
-): { name: string; offset: number }[] {
-  const out: { name: string; offset: number }[] = [];
+): { name: string; offset: number; raw: string }[] {
+  const out: { name: string; offset: number; raw: string }[] = [];
   let i = start + 1 + name.length;
   const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r";
   while (i < text.length) {
@@ -155,14 +157,34 @@ function scanAttributes(
     if (c === undefined || c === ">" || c === "/") break;
     const nameStart = i;
     while (i < text.length && !isSpace(text[i]) && text[i] !== "=") i++;
-    out.push({ name: text.slice(nameStart, i), offset: nameStart });
+    const attr = { name: text.slice(nameStart, i), offset: nameStart, raw: "" };
+    out.push(attr);
     while (i < text.length && isSpace(text[i])) i++;
     if (text[i] !== "=") continue;
     i++;
     while (i < text.length && isSpace(text[i])) i++;
     const quote = text[i];
     const end = text.indexOf(quote, i + 1);
+    attr.raw = text.slice(i + 1, end === -1 ? text.length : end);
     i = end === -1 ? text.length : end + 1;
   }
   return out;
+}
+
+const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+
+/** An attribute's value as written between its quotes → its value (XML 1.0, 3.3.3). */
+export function attributeValue(raw: string): string {
+  return raw
+    .replace(/\r\n?/g, "\n") // end-of-line handling (2.11) first: CR LF is one break
+    .replace(/[\t\n]/g, " ")
+    .replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (whole, ref: string) => {
+      if (ref.startsWith("#x")) return codePoint(parseInt(ref.slice(2), 16)) ?? whole;
+      if (ref.startsWith("#")) return codePoint(parseInt(ref.slice(1), 10)) ?? whole;
+      return ENTITIES[ref] ?? whole;
+    });
+}
+
+function codePoint(n: number): string | undefined {
+  return n >= 0 && n <= 0x10ffff ? String.fromCodePoint(n) : undefined;
 }
