@@ -76,10 +76,7 @@ Deno.test("cli: usage errors exit 2 with one line", async () => {
     [["-L", "8080:host", "h"], /^warren: Invalid -L '8080:host': expected/],
     [["--frobnicate", "h"], /^warren: Unknown option '--frobnicate'/],
     [["-o", "NoSuchOption=1", "h"], /^warren: Unknown -o option 'NoSuchOption'/],
-    [
-      ["-R", "socks/1080", "h"],
-      /^warren: Invalid -R 'socks\/1080': socks\/ tunnels are local only/,
-    ],
+    [["-R", "socks/1080:h:80", "h"], /^warren: Invalid -R 'socks\/1080:h:80': socks\/ takes only/],
     [["-D", "1080", "h"], /use -L socks\/1080/],
     [[], /^warren: Missing destination/],
     [["-J", "a,,b", "h"], /^warren: Invalid -J 'a,,b': empty jump host$/],

@@ -241,6 +241,30 @@ Deno.test({ name: "ctl: every listing matches what is really open", ignore }, as
     assert.equal(list.length, 5);
     assert.deepEqual(await listenersOf(pid), localAddresses(list));
 
+    // -R socks/: sshd listens; curl there is served from the broker's side, where `here` is.
+    const socksPort = randomPort();
+    const socks = await ctlJson<ListenerInfo>(
+      rig,
+      "open-tunnel-listener",
+      "-R",
+      `socks/${socksPort}`,
+      "lab",
+    );
+    await eventually(
+      async () => (await serverListening(rig)).has(`127.0.0.1:${socksPort}`),
+      "the remote proxy listener on the server",
+    );
+    const viaSocks = await curl(
+      ["-x", `socks5h://127.0.0.1:${socksPort}`, `http://localhost:${here.httpPort}/hello`],
+      rig.sshd.netns,
+    );
+    assert.equal(viaSocks.stdout, "hello from origin\n", viaSocks.stderr);
+    await ctlJson<ListenerInfo>(rig, "close-tunnel-listener", String(socks.id));
+    await eventually(
+      async () => !(await serverListening(rig)).has(`127.0.0.1:${socksPort}`),
+      "the server to stop listening on the proxy port",
+    );
+
     const bad = await ctl(rig, "open-tunnel-listener", `${port}:127.0.0.1:80`, "lab");
     assert.equal(bad.code, 1);
     assert.match(

@@ -224,9 +224,6 @@ export class Broker {
   ): Promise<ListenerInfo> {
     const option = direction === "local" ? "-L" : "-R";
     const spec = parseForward(text, option);
-    if (spec.protocol === "socks" && direction === "remote") {
-      throw new UsageError(`Invalid -R '${text}': socks/ tunnels are local only (-L socks/PORT)`);
-    }
     const profile = findProfile(this.#config, profileRef);
     if (!profile) {
       throw new UsageError(`No profile '${profileRef}' in ${this.#config.file} (by id or name)`);

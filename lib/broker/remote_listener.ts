@@ -11,6 +11,7 @@ import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import { FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";
 import { remoteBindAddress, RemoteTunnel } from "../tunnel/remote.ts";
+import { RemoteProxyTunnel } from "../tunnel/proxy/remote_tunnel.ts";
 import type { Tunnel } from "../tunnel/types.ts";
 import { Backoff } from "../profiles/backoff.ts";
 import { Listener } from "./listeners.ts";
@@ -86,6 +87,8 @@ export class RemoteListener extends Listener {
         openDirect: (srcHost, srcPort, dstHost, dstPort) =>
           link.openDirect(srcHost, srcPort, dstHost, dstPort, [this.traffic]),
       }, this.activity)
+      : this.spec.protocol === "socks"
+      ? new RemoteProxyTunnel(this.spec, forwarder, this.activity)
       : new RemoteTunnel(this.spec, forwarder, this.activity);
     this.#state = "requesting";
     try {

@@ -122,11 +122,6 @@ function checkForwards(
 ): ForwardSpec[] {
   return (values ?? []).map((text) => {
     const spec = parseForward(text, option);
-    if (spec.protocol === "socks" && option === "-R") {
-      throw new UsageError(
-        `Invalid -R '${text}': socks/ tunnels are local only (-L socks/PORT)`,
-      );
-    }
     if (spec.protocol !== "tcp" && spec.protocol !== "socks" && spec.protocol !== "ftp") {
       throw new UsageError(
         `Invalid ${option} '${text}': ${spec.protocol}/ tunnels are not supported yet`,
@@ -339,11 +334,14 @@ export function parseCommandLine(
   if (config.proxy && config.proxyCommand !== undefined) {
     throw new UsageError("--proxy (ProxyUrl) and ProxyCommand cannot be combined: choose one");
   }
-  if (config.proxyAuth && !config.localForwards.some((f) => f.protocol === "socks")) {
-    throw new UsageError("--proxy-auth needs a proxy tunnel: -L socks/[address:]port");
+  const proxies = [...config.localForwards, ...config.remoteForwards].some((f) =>
+    f.protocol === "socks"
+  );
+  if (config.proxyAuth && !proxies) {
+    throw new UsageError("--proxy-auth needs a proxy tunnel: -L or -R socks/[address:]port");
   }
-  if (config.routes && !config.localForwards.some((f) => f.protocol === "socks")) {
-    throw new UsageError("--route needs a proxy tunnel: -L socks/[address:]port");
+  if (config.routes && !proxies) {
+    throw new UsageError("--route needs a proxy tunnel: -L or -R socks/[address:]port");
   }
   if (config.background && command !== undefined) {
     throw new UsageError("-f and '-- command' cannot be combined");

@@ -194,6 +194,11 @@ Deno.test("--route: rules for socks/ tunnels, kept in order", () => {
     ["direct", "direct:*.lan"],
     ["block", "block:*:25"],
   ]);
+  // A reverse proxy tunnel (-R socks/) takes routes and --proxy-auth too.
+  const r = run("-R", "socks/0", "--route", "block:*:25", "--proxy-auth=bob:env://PW", "h");
+  assert.deepEqual(r.remoteForwards, [{ protocol: "socks", listenPort: 0 }]);
+  assert.equal(r.routes?.length, 1);
+  assert.equal(r.proxyAuth?.user, "bob");
 });
 
 Deno.test("parseCommandLine() accepts password sources only", () => {
@@ -211,7 +216,7 @@ Deno.test("parseCommandLine() reports usage errors in one line", () => {
     [["-L", "socks/1080", "--proxy-auth=bob:hunter2", "h"], /Invalid --proxy-auth/],
     [["-L", "socks/1080", "--route", "relay:*", "h"], /Invalid --route 'relay:\*': expected/],
     [["-L", "1:h:1", "--route", "direct:*", "h"], /--route needs a proxy tunnel/],
-    [["-R", "socks/1080", "h"], /socks\/ tunnels are local only/],
+    [["-R", "1:h:1", "--proxy-auth=bob:env://PW", "h"], /--proxy-auth needs a proxy tunnel/],
     [["-o", "ForwardAgent=yes", "h"], /Unknown -o option 'ForwardAgent'/],
     [["-o", "Port", "h"], /Invalid -o 'Port'/],
     [["-o", "Port=x", "h"], /not a port number/],

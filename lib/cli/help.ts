@@ -44,6 +44,11 @@ Tunnels:
         The server listens, warren connects dst from here (port 0: the
         server picks and warren prints it).   e.g. -R 8080:localhost:3000
         e.g. -R ftp/2121:localhost:21 (FTP client on the server's side)
+  -R, --remotefwd socks/[listen-address:]listen-port
+        The server listens; each connection there is a SOCKS4/4a/5 or HTTP
+        proxy client that warren connects from here (--route, --proxy-auth
+        apply).   e.g. -R socks/1080   then, on the server,
+        curl -x socks5h://localhost:1080 http://only-reachable-from-here/
   -g, --gateway          Let other hosts use local tunnels (default: loopback
                          only).   e.g. -g -L 8080:intranet:80
   --abort-on-failing-tunnel

@@ -20,6 +20,7 @@ import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import { ProxyCredentials } from "../tunnel/proxy/auth.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
+import { RemoteProxyTunnel } from "../tunnel/proxy/remote_tunnel.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { ActivityTracker } from "../tunnel/activity.ts";
 import { isBackgroundChild, relayPrompter, signalReady } from "../cli/background.ts";
@@ -64,6 +65,8 @@ async function startTunnels(
     ...config.remoteForwards.map((spec) =>
       spec.protocol === "ftp"
         ? new FtpRemoteTunnel(spec, ssh, activity)
+        : spec.protocol === "socks"
+        ? new RemoteProxyTunnel(spec, ssh, activity, { credentials, routes: config.routes })
         : new RemoteTunnel(spec, ssh, activity)
     ),
   ];

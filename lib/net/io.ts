@@ -2,7 +2,7 @@
 
 /** Write every byte of `data`. */
 export async function writeAll(
-  conn: Deno.Conn,
+  conn: Pick<Deno.Conn, "write">,
   data: Uint8Array,
 ): Promise<void> {
   let off = 0;

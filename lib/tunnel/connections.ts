@@ -13,7 +13,7 @@ import type { Activity } from "./types.ts";
 const log = logger("tunnel");
 
 export class ConnectionSet {
-  #conns = new Set<Deno.Conn>();
+  #conns = new Set<{ close(): void }>();
   #tasks = new Set<Promise<void>>();
   #closed = false;
   #activity: Activity;
@@ -35,7 +35,7 @@ export class ConnectionSet {
   }
 
   /** Serve one connection: counted as activity, closed by close(). */
-  serve(conn: Deno.Conn, handler: () => Promise<void>): void {
+  serve(conn: { close(): void }, handler: () => Promise<void>): void {
     this.#conns.add(conn);
     this.#activity.opened();
     this.track(

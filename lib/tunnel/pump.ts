@@ -106,6 +106,12 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     if (writing === 0) closeWrite();
   });
   channel.once("error", (err: Error) => finish(err));
+  // A channel whose EOF was read before the pump started (a -R socks/ client
+  // that half-closed during its handshake): 'end' has fired already.
+  if (channel.readableEnded) {
+    remoteEof = true;
+    closeWrite();
+  }
   channel.once("close", () => {
     // Closed (by the peer, or by us in finish()): nothing more can move. What
     // the channel delivered is still written out first; local bytes that

@@ -143,7 +143,7 @@ function settingsXml(r: Random): string {
 }
 
 function tunnelXml(r: Random, name: string, remote: boolean, port: number, extra = ""): string {
-  const type = remote ? r.pick(["tcp", "ftp", "TCP"]) : r.pick(["tcp", "ftp", "socks", "Ftp"]);
+  const type = r.pick(["tcp", "ftp", "socks", remote ? "TCP" : "Ftp"]);
   const relay = r.chance(0.3);
   const address = relay ? r.pick(["", "0.0.0.0", "::", "[::1]"]) : r.pick(["", "127.0.0.1", "::1"]);
   let out = `<${name} type="${type}" listen-port="${remote && r.chance(0.2) ? 0 : port}"`;

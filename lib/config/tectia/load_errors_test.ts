@@ -129,13 +129,6 @@ const ERRORS: [string, string, string][] = [
     'c.xml:3:17: listen-address 0.0.0.0 is not a loopback address, but allow-relay is "no" (local clients only): set allow-relay="yes" to accept other hosts, or leave listen-address out',
   ],
   [
-    "remote socks",
-    `<profiles><profile id="a" host="h"><tunnels>
-  <remote-tunnel type="socks" listen-port="1080"/>
-</tunnels></profile></profiles>`,
-    "c.xml:3:18: bad type 'socks': expected tcp or ftp (a remote tunnel cannot be a SOCKS proxy)",
-  ],
-  [
     "socks with a destination",
     `<profiles><profile id="a" host="h"/></profiles>
 <static-tunnels>

@@ -245,6 +245,24 @@ Deno.test("<static-tunnels><tunnel>: tcp, ftp and socks, TCP/tcp in any case, ye
   ]);
 });
 
+Deno.test('<remote-tunnel type="socks">: a reverse proxy tunnel, port 0 allowed, no destination', () => {
+  const tunnels = parse(`<profiles><profile id="p" host="h"><tunnels>
+  <remote-tunnel type="SOCKS" listen-port="0"/>
+  <remote-tunnel type="socks" listen-address="localhost" listen-port="1080"/>
+</tunnels></profile></profiles>`).profiles[0].tunnels;
+  assert.deepEqual(tunnels.map((t) => [t.direction, t.type, t.listenPort, t.dstHost]), [
+    ["remote", "socks", 0, undefined],
+    ["remote", "socks", 1080, undefined],
+  ]);
+  assert.throws(
+    () =>
+      parse(`<profiles><profile id="p" host="h"><tunnels>
+  <remote-tunnel type="socks" listen-port="1" dst-host="d"/>
+</tunnels></profile></profiles>`),
+    /a socks tunnel's clients name their own destinations/,
+  );
+});
+
 Deno.test("allow-relay: no keeps a listener local (no address, or a loopback one); yes opens it", () => {
   const tunnel = (attrs: string) =>
     parse(`<profiles><profile id="p" host="h"><tunnels>

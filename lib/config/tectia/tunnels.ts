@@ -52,9 +52,6 @@ export function readTunnel(
     );
   }
   const type = filtered ? "socks" : a.oneOf("type", ["tcp", "ftp", "socks"], "tcp");
-  if (type === "socks" && direction === "remote") {
-    a.bad("type", a.str("type")!, "tcp or ftp (a remote tunnel cannot be a SOCKS proxy)");
-  }
   const allowRelay = a.bool("allow-relay", false);
   const listenAddress = address(a, "listen-address");
   if (listenAddress !== undefined && !allowRelay && !isLoopback(listenAddress)) {

@@ -75,12 +75,15 @@ const READ_SIZE = 16 * 1024;
 const MAX_BUFFERED = 64 * 1024;
 
 /** Accumulates what the client sends until a decoder is satisfied. */
+/** What the handshake needs of a connection: a TCP one, or an SSH channel (channel_conn.ts). */
+export type ProxyClientConn = Pick<Deno.Conn, "read" | "write">;
+
 class ByteQueue {
-  #conn: Deno.Conn;
+  #conn: ProxyClientConn;
   #buf = new Uint8Array(0);
   /** Bytes read from the client so far. */
   received = 0;
-  constructor(conn: Deno.Conn) {
+  constructor(conn: ProxyClientConn) {
     this.#conn = conn;
   }
 
@@ -120,7 +123,7 @@ class ByteQueue {
  * reset) is a failed handshake too: nothing is thrown.
  */
 export async function handshake(
-  conn: Deno.Conn,
+  conn: ProxyClientConn,
   options: HandshakeOptions,
 ): Promise<HandshakeResult> {
   const queue = new ByteQueue(conn);
@@ -141,13 +144,13 @@ export async function handshake(
 }
 
 /** Send a decoder's failure reply (if any) and report the failure. */
-async function fail(conn: Deno.Conn, r: { message: string; reply?: Uint8Array }) {
+async function fail(conn: ProxyClientConn, r: { message: string; reply?: Uint8Array }) {
   if (r.reply) await writeAll(conn, r.reply);
   return { ok: false as const, message: r.message };
 }
 
 async function socks4(
-  conn: Deno.Conn,
+  conn: ProxyClientConn,
   queue: ByteQueue,
   options: HandshakeOptions,
 ): Promise<HandshakeResult> {
@@ -172,7 +175,7 @@ async function socks4(
 }
 
 async function socks5(
-  conn: Deno.Conn,
+  conn: ProxyClientConn,
   queue: ByteQueue,
   options: HandshakeOptions,
 ): Promise<HandshakeResult> {
@@ -209,7 +212,7 @@ async function socks5(
 }
 
 async function http(
-  conn: Deno.Conn,
+  conn: ProxyClientConn,
   queue: ByteQueue,
   options: HandshakeOptions,
 ): Promise<HandshakeResult> {

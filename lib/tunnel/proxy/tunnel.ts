@@ -199,7 +199,7 @@ export class ProxyTunnel implements Tunnel {
 }
 
 /** The server's numeric reason for a refused channel, from the cause chain. */
-function reasonOf(err: unknown): number | undefined {
+export function reasonOf(err: unknown): number | undefined {
   for (let cur = err, depth = 0; cur instanceof Error && depth < 8; depth++) {
     const reason = (cur as { reason?: unknown }).reason;
     if (typeof reason === "number") return reason;
@@ -213,7 +213,9 @@ function reasonOf(err: unknown): number | undefined {
  * discard until the client closes or LINGER_MS passes. Closing with unread
  * input would reset the connection and could drop the reply on the way.
  */
-async function linger(conn: Deno.Conn): Promise<void> {
+export async function linger(
+  conn: Pick<Deno.Conn, "read" | "closeWrite" | "close">,
+): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
   try {
     await conn.closeWrite();

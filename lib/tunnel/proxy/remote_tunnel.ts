@@ -1,0 +1,176 @@
+/**
+ * A reverse proxy tunnel (-R socks/[listen-address:]listen-port): the SSH
+ * server listens (tcpip-forward, as for -R), and each connection it accepts
+ * arrives here as a forwarded-tcpip channel that speaks SOCKS4, SOCKS4a,
+ * SOCKS5 or HTTP proxy to warren (the same handshake as -L socks/). warren
+ * connects the requested destination from this machine, names resolved
+ * here. This is OpenSSH's `ssh -R PORT` without a destination, and chisel's
+ * `R:socks`.
+ *
+ * - --proxy-auth applies as for -L socks/.
+ * - --route applies: `block` refuses with the protocol's "not allowed"
+ *   reply; `direct` and `tunnel` both connect from here (this end is the
+ *   tunnel's far end). No matching rule: from here.
+ * - The handshake has HANDSHAKE_TIMEOUT_MS, as for -L socks/.
+ * - Port 0 lets the server choose; the chosen port is logged.
+ */
+import type { ForwardSpec } from "../../config/forward.ts";
+import { hostPort } from "../../config/forward.ts";
+import { messageOf } from "../../errors.ts";
+import { logger } from "../../log.ts";
+import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../../protocols/open_failure.ts";
+import type { TcpConnectionDetails } from "../../ssh/ssh2.ts";
+import { matchRoute } from "../../config/routes.ts";
+import { closeQuietly, writeAll } from "../../net/io.ts";
+import { ChannelConn } from "../channel_conn.ts";
+import { ConnectionSet, logClosed } from "../connections.ts";
+import { pump } from "../pump.ts";
+import { dial, remoteBindAddress, type RemoteForwarder } from "../remote.ts";
+import type { Activity, Tunnel } from "../types.ts";
+import { handshake } from "./handshake.ts";
+import { HANDSHAKE_TIMEOUT_MS, linger, type ProxyOptions } from "./tunnel.ts";
+
+const log = logger("tunnel");
+
+export type RemoteProxyOptions = Pick<
+  ProxyOptions,
+  "credentials" | "handshakeTimeoutMs" | "routes"
+>;
+
+export class RemoteProxyTunnel implements Tunnel {
+  readonly spec: ForwardSpec;
+  #ssh: RemoteForwarder;
+  #options: RemoteProxyOptions;
+  #bindAddress: string;
+  #boundPort: number | undefined;
+  #conns: ConnectionSet;
+
+  constructor(
+    spec: ForwardSpec,
+    ssh: RemoteForwarder,
+    activity: Activity,
+    options: RemoteProxyOptions = {},
+  ) {
+    this.spec = spec;
+    this.#ssh = ssh;
+    this.#options = options;
+    this.#conns = new ConnectionSet(activity);
+    this.#bindAddress = remoteBindAddress(spec);
+  }
+
+  get description(): string {
+    const port = this.#boundPort ?? this.spec.listenPort;
+    return `-R socks/${
+      hostPort(this.#bindAddress || "*", port)
+    } (on the server; SOCKS4/4a/5, HTTP proxy, connected from here)`;
+  }
+
+  /** The port the server bound (after start). */
+  get boundPort(): number | undefined {
+    return this.#boundPort;
+  }
+
+  async start(): Promise<void> {
+    this.#boundPort = await this.#ssh.forwardIn(
+      this.#bindAddress,
+      this.spec.listenPort,
+      (details, accept, reject) => {
+        if (this.#conns.closed) return reject();
+        const channel = accept();
+        const conn = new ChannelConn(channel);
+        this.#conns.serve(conn, () => this.#serve(conn, details));
+      },
+    );
+    const auth = this.#options.credentials ? ` for user ${this.#options.credentials.user}` : "";
+    if (this.spec.listenPort === 0) {
+      log.info("Remote proxy tunnel {desc}{auth}: the server assigned port {port}", {
+        desc: this.description,
+        auth,
+        port: this.#boundPort,
+      });
+    } else log.info("Remote proxy tunnel {desc}{auth}", { desc: this.description, auth });
+    for (const r of this.#options.routes ?? []) {
+      log.debug("Proxy route: {rule}", { rule: r.text });
+    }
+  }
+
+  async #serve(conn: ChannelConn, details: TcpConnectionDetails): Promise<void> {
+    const started = performance.now();
+    const from = `${hostPort(details.srcIP, details.srcPort)} (on the server)`;
+    const timeoutMs = this.#options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn.close();
+    }, timeoutMs);
+    const result = await handshake(conn, {
+      credentials: this.#options.credentials,
+      bound: { host: details.destIP, port: details.destPort },
+    }).finally(() => clearTimeout(timer));
+    if (!result.ok) {
+      if (timedOut) result.message = `no complete request within ${timeoutMs / 1000} s`;
+      log[result.quiet ? "debug" : "warn"]("{from}: proxy request failed: {why}", {
+        from,
+        why: result.message,
+      });
+      return await linger(conn);
+    }
+    const req = result.request;
+    const route = matchRoute(this.#options.routes ?? [], req.host, req.port);
+    const rule = route && (route.label ?? `--route ${route.text}`);
+    const dst = `${hostPort(req.host, req.port)} (${req.protocol}${rule ? `, ${rule}` : ""})`;
+    if (route?.action === "block") {
+      log.warn("{from} -> {dst}: refused", { from, dst });
+      await writeAll(conn, req.failure("prohibited", `refused by ${rule}`)).catch(() => {});
+      return await linger(conn);
+    }
+    let local: Deno.TcpConn;
+    try {
+      local = await dial(req.host, req.port);
+    } catch (err) {
+      const message = messageOf(err);
+      log.warn("{from} -> {dst}: {err}", { from, dst, err: message });
+      await writeAll(conn, req.failure(classifyOpenFailure(OPEN_CONNECT_FAILED, message), message))
+        .catch(() => {});
+      return await linger(conn);
+    }
+    if (this.#conns.closed) {
+      closeQuietly(local);
+      return conn.close();
+    }
+    try {
+      if (req.success) await writeAll(conn, req.success);
+    } catch (err) {
+      log.debug("{from} -> {dst}: client went away: {err}", { from, dst, err: messageOf(err) });
+      closeQuietly(local);
+      return conn.close();
+    }
+    const { pending, ended } = conn.detach();
+    const channel = conn.channel;
+    try {
+      // In order: what the handshake read past the request, then what the channel holds.
+      await writeAll(local, req.initial);
+      for (const chunk of pending) await writeAll(local, chunk);
+    } catch (err) {
+      log.warn("{from} -> {dst}: {err}", { from, dst, err: messageOf(err) });
+      channel.destroy();
+      return closeQuietly(local);
+    }
+    if (channel.destroyed) return closeQuietly(local);
+    const early = req.initial.length + pending.reduce((n, c) => n + c.length, 0);
+    const pumping = pump(local, channel);
+    if (!ended) channel.resume();
+    const r = await pumping;
+    // pump() counts from the local side; the client is on the channel side.
+    logClosed(from, dst, { sent: r.received + early, received: r.sent, error: r.error }, started);
+  }
+
+  async close(): Promise<void> {
+    if (this.#conns.closed) return;
+    const closing = this.#conns.close();
+    if (this.#boundPort !== undefined) {
+      await this.#ssh.unforwardIn(this.#bindAddress, this.#boundPort);
+    }
+    await closing;
+  }
+}
