@@ -122,6 +122,13 @@ function checkForwards(
 ): ForwardSpec[] {
   return (values ?? []).map((text) => {
     const spec = parseForward(text, option);
+    // A socket here: -L listening on a path, -R connecting one (the server's end is its own).
+    const here = option === "-L" ? spec.listenPath : spec.dstPath;
+    if (here !== undefined && Deno.build.os === "windows") {
+      throw new UsageError(
+        `Invalid ${option} '${text}': Unix domain sockets are not available on this platform`,
+      );
+    }
     if (spec.protocol !== "tcp" && spec.protocol !== "socks" && spec.protocol !== "ftp") {
       throw new UsageError(
         `Invalid ${option} '${text}': ${spec.protocol}/ tunnels are not supported yet`,

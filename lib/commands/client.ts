@@ -21,6 +21,7 @@ import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import { ProxyCredentials } from "../tunnel/proxy/auth.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import { RemoteProxyTunnel } from "../tunnel/proxy/remote_tunnel.ts";
+import { isStreamLocal, LocalStreamTunnel, RemoteStreamTunnel } from "../tunnel/streamlocal.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { ActivityTracker } from "../tunnel/activity.ts";
 import { isBackgroundChild, relayPrompter, signalReady } from "../cli/background.ts";
@@ -52,7 +53,9 @@ async function startTunnels(
     ssh.openDirect(srcHost, srcPort, dstHost, dstPort);
   const tunnels: Tunnel[] = [
     ...config.localForwards.map((spec) =>
-      spec.protocol === "socks"
+      isStreamLocal(spec)
+        ? new LocalStreamTunnel(spec, config.gateway, ssh, activity)
+        : spec.protocol === "socks"
         ? new ProxyTunnel(spec, open, activity, {
           gateway: config.gateway,
           credentials,
@@ -63,7 +66,9 @@ async function startTunnels(
         : new LocalTunnel(spec, config.gateway, open, activity)
     ),
     ...config.remoteForwards.map((spec) =>
-      spec.protocol === "ftp"
+      isStreamLocal(spec)
+        ? new RemoteStreamTunnel(spec, ssh, activity)
+        : spec.protocol === "ftp"
         ? new FtpRemoteTunnel(spec, ssh, activity)
         : spec.protocol === "socks"
         ? new RemoteProxyTunnel(spec, ssh, activity, { credentials, routes: config.routes })

@@ -11,6 +11,15 @@
  * - listen-port 0 asks for any free port (the OS's locally, the server's for
  *   `-R`); dst-port is 1–65535.
  *
+ * OpenSSH's Unix domain socket forms (tcp only): a path in place of the
+ * listen side, the destination, or both; a path starts with `/`, `./` or
+ * `../` and cannot contain ':'.
+ *
+ *   /path/local.sock:dst-host:dst-port      -L: listen on a socket here
+ *   [listen-address:]listen-port:/path.sock -L: the server connects the path
+ *   /path/remote.sock:dst-host:dst-port     -R: the server listens on a path
+ *   [listen-address:]listen-port:/path.sock -R: connect a socket here
+ *
  * `parseForward` and `formatForward` are pure and round-trip:
  * parseForward(formatForward(spec)) deep-equals spec.
  */
@@ -22,10 +31,64 @@ export interface ForwardSpec {
   protocol: ForwardProtocol;
   /** The address to listen on, without brackets; undefined = the default. */
   listenAddress?: string;
+  /** 0 when listenPath is set. */
   listenPort: number;
-  /** Absent for socks. Without brackets. */
+  /** A Unix domain socket to listen on instead of an address and port. */
+  listenPath?: string;
+  /** Absent for socks and with dstPath. Without brackets. */
   dstHost?: string;
   dstPort?: number;
+  /** A Unix domain socket to connect instead of dst-host:dst-port. */
+  dstPath?: string;
+}
+
+/** Whether a part of a forward is a Unix socket path (OpenSSH: it contains '/'). */
+export function isSocketPath(part: string): boolean {
+  return part.startsWith("/") || part.startsWith("./") || part.startsWith("../");
+}
+
+/** The longest path a sockaddr_un holds (108 bytes with the NUL on Linux; 104 on macOS). */
+export const MAX_SOCKET_PATH = 103;
+
+function parsePath(part: string, what: string): string {
+  if (new TextEncoder().encode(part).length > MAX_SOCKET_PATH) {
+    throw new UsageError(
+      `${what}: socket path '${part}' is too long (at most ${MAX_SOCKET_PATH} bytes)`,
+    );
+  }
+  if (part.includes("\0") || part.endsWith("/")) {
+    throw new UsageError(`${what}: '${part}' is not a socket path`);
+  }
+  return part;
+}
+
+/** The forms with a Unix socket path on either side (tcp only). */
+function parseStreamLocal(parts: string[], what: string): ForwardSpec {
+  const dstIsPath = isSocketPath(parts[parts.length - 1]);
+  const listen = parts.slice(0, parts.length - (dstIsPath ? 1 : 2));
+  const spec: ForwardSpec = { protocol: "tcp", listenPort: 0 };
+  if (listen.length === 1 && isSocketPath(listen[0])) {
+    spec.listenPath = parsePath(listen[0], what);
+  } else if (listen.length === 1 || listen.length === 2) {
+    if (listen.some(isSocketPath)) {
+      throw new UsageError(`${what}: a socket path cannot follow a listen address`);
+    }
+    spec.listenPort = parsePort(listen[listen.length - 1], what);
+    if (listen.length === 2) spec.listenAddress = parseAddress(listen[0], what);
+  } else {
+    throw new UsageError(
+      `${what}: expected /path.sock:dst-host:dst-port or [listen-address:]listen-port:/path.sock`,
+    );
+  }
+  if (dstIsPath) spec.dstPath = parsePath(parts[parts.length - 1], what);
+  else {
+    const [host, port] = parts.slice(-2);
+    if (isSocketPath(host)) throw new UsageError(`${what}: a socket path is not a host`);
+    spec.dstHost = parseAddress(host, what);
+    spec.dstPort = parsePort(port, what, 1);
+    if (spec.dstHost === "*") throw new UsageError(`${what}: '*' is not a destination host`);
+  }
+  return spec;
 }
 
 const PROTOCOLS: readonly ForwardProtocol[] = ["tcp", "ftp", "socks"];
@@ -100,7 +163,8 @@ export function parseForward(text: string, option = "-L"): ForwardSpec {
   let rest = text;
   let protocol: ForwardProtocol = "tcp";
   const slash = rest.indexOf("/");
-  if (slash >= 0) {
+  // A prefix before any ':' is a protocol (a path there starts with '/' or '.').
+  if (slash >= 0 && !isSocketPath(rest) && !/[:\[]/.test(rest.slice(0, slash))) {
     const name = rest.slice(0, slash).toLowerCase();
     if (!PROTOCOLS.includes(name as ForwardProtocol)) {
       throw new UsageError(
@@ -111,6 +175,12 @@ export function parseForward(text: string, option = "-L"): ForwardSpec {
     rest = rest.slice(slash + 1);
   }
   const parts = splitColons(rest, what);
+  if (parts.some(isSocketPath)) {
+    if (protocol !== "tcp") {
+      throw new UsageError(`${what}: Unix socket paths are for tcp tunnels only`);
+    }
+    return parseStreamLocal(parts, what);
+  }
   if (protocol === "socks") {
     if (parts.length > 2) {
       throw new UsageError(
@@ -151,10 +221,13 @@ export function formatAddress(address: string): string {
 /** The canonical text of a spec (protocol prefix only when not tcp). */
 export function formatForward(spec: ForwardSpec): string {
   const prefix = spec.protocol === "tcp" ? "" : `${spec.protocol}/`;
-  const listen = spec.listenAddress === undefined
+  const listen = spec.listenPath !== undefined
+    ? spec.listenPath
+    : spec.listenAddress === undefined
     ? `${spec.listenPort}`
     : `${formatAddress(spec.listenAddress)}:${spec.listenPort}`;
   if (spec.protocol === "socks") return `${prefix}${listen}`;
+  if (spec.dstPath !== undefined) return `${listen}:${spec.dstPath}`;
   return `${prefix}${listen}:${formatAddress(spec.dstHost ?? "")}:${spec.dstPort ?? 0}`;
 }
 

@@ -62,6 +62,45 @@ const VALID: [string, ForwardSpec][] = [
   ["socks/1080", { protocol: "socks", listenPort: 1080 }],
   ["socks/0.0.0.0:1080", { protocol: "socks", listenAddress: "0.0.0.0", listenPort: 1080 }],
   ["socks/[::]:1080", { protocol: "socks", listenAddress: "::", listenPort: 1080 }],
+  // OpenSSH's Unix domain socket forms.
+  ["/run/l.sock:db:5432", {
+    protocol: "tcp",
+    listenPort: 0,
+    listenPath: "/run/l.sock",
+    dstHost: "db",
+    dstPort: 5432,
+  }],
+  ["2375:/var/run/docker.sock", {
+    protocol: "tcp",
+    listenPort: 2375,
+    dstPath: "/var/run/docker.sock",
+  }],
+  ["[::1]:0:/run/postgresql/.s.PGSQL.5432", {
+    protocol: "tcp",
+    listenAddress: "::1",
+    listenPort: 0,
+    dstPath: "/run/postgresql/.s.PGSQL.5432",
+  }],
+  ["./here.sock:[2001:db8::5]:80", {
+    protocol: "tcp",
+    listenPort: 0,
+    listenPath: "./here.sock",
+    dstHost: "2001:db8::5",
+    dstPort: 80,
+  }],
+  ["../a.sock:/b.sock", {
+    protocol: "tcp",
+    listenPort: 0,
+    listenPath: "../a.sock",
+    dstPath: "/b.sock",
+  }],
+  ["tcp//x.sock:h:1", {
+    protocol: "tcp",
+    listenPort: 0,
+    listenPath: "/x.sock",
+    dstHost: "h",
+    dstPort: 1,
+  }],
 ];
 
 for (const [text, spec] of VALID) {
@@ -82,6 +121,7 @@ Deno.test("formatForward() writes the canonical form", () => {
   assert.equal(formatForward(parseForward("TCP/8080:h:80")), "8080:h:80");
   assert.equal(formatForward(parseForward("[::1]:1:[::2]:2")), "[::1]:1:[::2]:2");
   assert.equal(formatForward(parseForward("SOCKS/1080")), "socks/1080");
+  assert.equal(formatForward(parseForward("TCP//l.sock:[::1]:80")), "/l.sock:[::1]:80");
 });
 
 const INVALID: [string, RegExp][] = [
@@ -106,6 +146,15 @@ const INVALID: [string, RegExp][] = [
   ["socks/1:h:2", /socks\/ takes only/],
   ["socks/", /not a port number/],
   ["socks/70000", /out of range/],
+  ["/a.sock", /expected \/path\.sock:dst-host:dst-port/],
+  ["/a.sock:h", /expected \/path\.sock:dst-host:dst-port/],
+  ["h:/a.sock", /not a port number/],
+  ["127.0.0.1:/a.sock:h:80", /a socket path cannot follow a listen address/],
+  ["1:/a.sock:80", /a socket path is not a host/],
+  ["ftp//a.sock:h:21", /for tcp tunnels only/],
+  ["socks//a.sock", /for tcp tunnels only/],
+  ["/dir/:h:1", /is not a socket path/],
+  [`/${"x".repeat(120)}.sock:h:1`, /too long/],
 ];
 
 for (const [text, pattern] of INVALID) {

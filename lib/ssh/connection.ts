@@ -75,6 +75,8 @@ export type IncomingTcpHandler = (
   reject: () => void,
 ) => void;
 
+export type IncomingUnixHandler = (accept: () => ClientChannel, reject: () => void) => void;
+
 /** An authenticated connection. */
 export class SshConnection implements AsyncDisposable {
   readonly client: Client;
@@ -83,6 +85,7 @@ export class SshConnection implements AsyncDisposable {
   readonly closed: Promise<WarrenError | null>;
   #closing = false;
   #handlers = new Map<string, IncomingTcpHandler>();
+  #unixHandlers = new Map<string, IncomingUnixHandler>();
   #forwarded: ForwardedOpens;
 
   #sock: Duplex;
@@ -114,6 +117,65 @@ export class SshConnection implements AsyncDisposable {
       );
       if (handler) handler(details, accept, reject);
       else reject();
+    });
+    client.on("unix connection", (info, accept, reject) => {
+      const handler = this.#unixHandlers.get(info.socketPath);
+      // ssh2 accepts both kinds of open with the same Channel class.
+      if (handler) handler(accept as () => ClientChannel, reject);
+      else reject();
+    });
+  }
+
+  /** Open a direct-streamlocal@openssh.com channel: the server connects a Unix socket. */
+  openStreamLocal(socketPath: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.client.openssh_forwardOutStreamLocal(socketPath, (err, ch) => {
+          if (err) {
+            const why = messageOf(err).replace(/^\(SSH\) Channel open failure: /, "");
+            reject(
+              new WarrenError("tunnel", `Server refused ${socketPath}: ${why}`, { cause: err }),
+            );
+          } else resolve(ch);
+        });
+      } catch (err) {
+        reject(new WarrenError("tunnel", `Cannot open a channel: ${messageOf(err)}`));
+      }
+    });
+  }
+
+  /** Ask the server to listen on a Unix socket (streamlocal-forward@openssh.com). */
+  forwardInStreamLocal(socketPath: string, handler: IncomingUnixHandler): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.openssh_forwardInStreamLocal(socketPath, (err) => {
+        if (err) {
+          const why = messageOf(err).replace(/^Unable to bind to \S+$/, "request denied");
+          reject(new WarrenError("bind", `Server refused to listen on ${socketPath}: ${why}`));
+          return;
+        }
+        this.#unixHandlers.set(socketPath, handler);
+        resolve();
+      });
+    });
+  }
+
+  /** Cancel a streamlocal-forward; errors are logged, not thrown. */
+  unforwardInStreamLocal(socketPath: string): Promise<void> {
+    this.#unixHandlers.delete(socketPath);
+    return new Promise((resolve) => {
+      try {
+        this.client.openssh_unforwardInStreamLocal(socketPath, (err) => {
+          if (err) {
+            log.debug("cancel-streamlocal-forward {path}: {err}", {
+              path: socketPath,
+              err: messageOf(err),
+            });
+          }
+          resolve();
+        });
+      } catch {
+        resolve();
+      }
     });
   }
 
