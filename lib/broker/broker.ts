@@ -224,6 +224,11 @@ export class Broker {
   ): Promise<ListenerInfo> {
     const option = direction === "local" ? "-L" : "-R";
     const spec = parseForward(text, option);
+    if (spec.protocol === "dns") {
+      throw new UsageError(
+        `Invalid ${option} '${text}': dns/ tunnels are not supported by the broker yet`,
+      );
+    }
     if (spec.listenPath !== undefined || spec.dstPath !== undefined) {
       throw new UsageError(
         `Invalid ${option} '${text}': Unix socket tunnels are not supported by the broker yet`,

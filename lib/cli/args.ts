@@ -129,7 +129,15 @@ function checkForwards(
         `Invalid ${option} '${text}': Unix domain sockets are not available on this platform`,
       );
     }
-    if (spec.protocol !== "tcp" && spec.protocol !== "socks" && spec.protocol !== "ftp") {
+    if (spec.protocol === "dns" && option === "-R") {
+      throw new UsageError(
+        `Invalid -R '${text}': dns/ tunnels are local only (-L dns/PORT:RESOLVER)`,
+      );
+    }
+    if (
+      spec.protocol !== "tcp" && spec.protocol !== "socks" && spec.protocol !== "ftp" &&
+      spec.protocol !== "dns"
+    ) {
       throw new UsageError(
         `Invalid ${option} '${text}': ${spec.protocol}/ tunnels are not supported yet`,
       );

@@ -27,6 +27,14 @@ Tunnels:
         A SOCKS4/4a/5 and HTTP proxy (CONNECT and http:// URLs) on one port;
         the server connects each request (and resolves its host names).
         e.g. -L socks/1080   then curl -x socks5h://localhost:1080 http://intranet/
+  -L, --localfwd dns/[listen-address:]listen-port:resolver-host[:port]
+        A DNS server here (UDP and TCP); each query goes as DNS-over-TCP
+        through SSH to the resolver, which the server connects.
+        e.g. -L dns/5353:10.0.0.53   then dig @127.0.0.1 -p 5353 db.corp
+  -L, --localfwd /path/local.sock:dst-host:dst-port, [addr:]port:/remote.sock
+  -R, --remotefwd /path/remote.sock:dst-host:dst-port, [addr:]port:/local.sock
+        Unix domain sockets at either end, as OpenSSH: a path starts with
+        / or ./   e.g. -L 2375:/var/run/docker.sock
   --proxy-auth USER:SOURCE
         Require a user on socks/ tunnels (SOCKS5 username/password, HTTP
         Proxy-Authorization: Basic; SOCKS4 is refused); the password comes

@@ -21,6 +21,7 @@ import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import { ProxyCredentials } from "../tunnel/proxy/auth.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import { RemoteProxyTunnel } from "../tunnel/proxy/remote_tunnel.ts";
+import { DnsTunnel } from "../tunnel/dns/tunnel.ts";
 import { isStreamLocal, LocalStreamTunnel, RemoteStreamTunnel } from "../tunnel/streamlocal.ts";
 import type { Activity, Tunnel } from "../tunnel/types.ts";
 import { ActivityTracker } from "../tunnel/activity.ts";
@@ -55,6 +56,8 @@ async function startTunnels(
     ...config.localForwards.map((spec) =>
       isStreamLocal(spec)
         ? new LocalStreamTunnel(spec, config.gateway, ssh, activity)
+        : spec.protocol === "dns"
+        ? new DnsTunnel(spec, config.gateway, open, activity)
         : spec.protocol === "socks"
         ? new ProxyTunnel(spec, open, activity, {
           gateway: config.gateway,

@@ -3,6 +3,7 @@
  *
  *   [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port
  *   socks/[listen-address:]listen-port
+ *   dns/[listen-address:]listen-port:resolver-host[:resolver-port]  (53)
  *
  * - An address is a host name, an IPv4 address, `*` (every interface) or an
  *   IPv6 address in square brackets: `[::1]:8080:[2001:db8::5]:80`.
@@ -25,7 +26,7 @@
  */
 import { UsageError } from "../errors.ts";
 
-export type ForwardProtocol = "tcp" | "ftp" | "socks";
+export type ForwardProtocol = "tcp" | "ftp" | "socks" | "dns";
 
 export interface ForwardSpec {
   protocol: ForwardProtocol;
@@ -91,7 +92,10 @@ function parseStreamLocal(parts: string[], what: string): ForwardSpec {
   return spec;
 }
 
-const PROTOCOLS: readonly ForwardProtocol[] = ["tcp", "ftp", "socks"];
+const PROTOCOLS: readonly ForwardProtocol[] = ["tcp", "ftp", "socks", "dns"];
+
+/** The resolver port of a dns/ tunnel when none is given. */
+export const DNS_PORT = 53;
 
 /** Split on ':' outside square brackets; brackets stay in the parts. */
 function splitColons(text: string, what: string): string[] {
@@ -168,7 +172,7 @@ export function parseForward(text: string, option = "-L"): ForwardSpec {
     const name = rest.slice(0, slash).toLowerCase();
     if (!PROTOCOLS.includes(name as ForwardProtocol)) {
       throw new UsageError(
-        `${what}: unknown protocol '${rest.slice(0, slash)}' (use tcp/, ftp/ or socks/)`,
+        `${what}: unknown protocol '${rest.slice(0, slash)}' (use tcp/, ftp/, socks/ or dns/)`,
       );
     }
     protocol = name as ForwardProtocol;
@@ -181,6 +185,7 @@ export function parseForward(text: string, option = "-L"): ForwardSpec {
     }
     return parseStreamLocal(parts, what);
   }
+  if (protocol === "dns") return parseDns(parts, what);
   if (protocol === "socks") {
     if (parts.length > 2) {
       throw new UsageError(
@@ -210,6 +215,34 @@ export function parseForward(text: string, option = "-L"): ForwardSpec {
     throw new UsageError(`${what}: '*' is not a destination host`);
   }
   if (off === 1) spec.listenAddress = parseAddress(parts[0], what);
+  return spec;
+}
+
+/**
+ * dns/[listen-address:]listen-port:resolver-host[:resolver-port]. Three parts
+ * are port:host:port when the last is a number, else address:port:host.
+ */
+function parseDns(parts: string[], what: string): ForwardSpec {
+  let listen: string[];
+  let resolver: string[];
+  if (parts.length === 2) [listen, resolver] = [parts.slice(0, 1), parts.slice(1)];
+  else if (parts.length === 4) [listen, resolver] = [parts.slice(0, 2), parts.slice(2)];
+  else if (parts.length === 3 && /^\d+$/.test(parts[2])) {
+    [listen, resolver] = [parts.slice(0, 1), parts.slice(1)];
+  } else if (parts.length === 3) [listen, resolver] = [parts.slice(0, 2), parts.slice(2)];
+  else {
+    throw new UsageError(
+      `${what}: expected dns/[listen-address:]listen-port:resolver-host[:resolver-port]`,
+    );
+  }
+  const spec: ForwardSpec = {
+    protocol: "dns",
+    listenPort: parsePort(listen[listen.length - 1], what),
+    dstHost: parseAddress(resolver[0], what),
+    dstPort: resolver.length === 2 ? parsePort(resolver[1], what, 1) : DNS_PORT,
+  };
+  if (spec.dstHost === "*") throw new UsageError(`${what}: '*' is not a resolver host`);
+  if (listen.length === 2) spec.listenAddress = parseAddress(listen[0], what);
   return spec;
 }
 

@@ -62,6 +62,27 @@ const VALID: [string, ForwardSpec][] = [
   ["socks/1080", { protocol: "socks", listenPort: 1080 }],
   ["socks/0.0.0.0:1080", { protocol: "socks", listenAddress: "0.0.0.0", listenPort: 1080 }],
   ["socks/[::]:1080", { protocol: "socks", listenAddress: "::", listenPort: 1080 }],
+  ["dns/5353:10.0.0.53", { protocol: "dns", listenPort: 5353, dstHost: "10.0.0.53", dstPort: 53 }],
+  ["DNS/5353:ns.corp:5300", {
+    protocol: "dns",
+    listenPort: 5353,
+    dstHost: "ns.corp",
+    dstPort: 5300,
+  }],
+  ["dns/127.0.0.2:53:ns.corp", {
+    protocol: "dns",
+    listenAddress: "127.0.0.2",
+    listenPort: 53,
+    dstHost: "ns.corp",
+    dstPort: 53,
+  }],
+  ["dns/[::1]:0:[fd00::53]:53", {
+    protocol: "dns",
+    listenAddress: "::1",
+    listenPort: 0,
+    dstHost: "fd00::53",
+    dstPort: 53,
+  }],
   // OpenSSH's Unix domain socket forms.
   ["/run/l.sock:db:5432", {
     protocol: "tcp",
@@ -122,6 +143,7 @@ Deno.test("formatForward() writes the canonical form", () => {
   assert.equal(formatForward(parseForward("[::1]:1:[::2]:2")), "[::1]:1:[::2]:2");
   assert.equal(formatForward(parseForward("SOCKS/1080")), "socks/1080");
   assert.equal(formatForward(parseForward("TCP//l.sock:[::1]:80")), "/l.sock:[::1]:80");
+  assert.equal(formatForward(parseForward("DNS/5353:ns")), "dns/5353:ns:53");
 });
 
 const INVALID: [string, RegExp][] = [
@@ -142,10 +164,14 @@ const INVALID: [string, RegExp][] = [
   ["[[::1]]:1:h:2", /nested/],
   ["[10.0.0.1]:1:h:2", /not a valid IPv6 address/],
   ["[]:1:h:2", /not a valid IPv6 address/],
-  ["udp/53:dns:53", /unknown protocol 'udp'/],
+  ["udp/53:dns:53", /unknown protocol 'udp' \(use tcp\/, ftp\/, socks\/ or dns\/\)/],
   ["socks/1:h:2", /socks\/ takes only/],
   ["socks/", /not a port number/],
   ["socks/70000", /out of range/],
+  ["dns/5353", /expected dns\/\[listen-address:\]listen-port:resolver-host/],
+  ["dns/1:2:3:4:5", /expected dns\//],
+  ["dns/5353:*", /'\*' is not a resolver host/],
+  ["dns/5353:h:0", /out of range/],
   ["/a.sock", /expected \/path\.sock:dst-host:dst-port/],
   ["/a.sock:h", /expected \/path\.sock:dst-host:dst-port/],
   ["h:/a.sock", /not a port number/],
