@@ -38,7 +38,7 @@ export interface Route {
   label?: string;
   host:
     | { any: true }
-    | { block: BlockList }
+    | { block: BlockList; cidr?: string }
     | { wildcard: string }
     /** Whole-text regular expressions: `name` for any destination, `address` for addresses. */
     | { name?: RegExp; address?: RegExp };
@@ -80,7 +80,7 @@ function hostPattern(pattern: string): Route["host"] {
   if (pattern === "*") return { any: true };
   if (pattern.includes("/")) {
     try {
-      return { block: parseCidr(pattern) };
+      return { block: parseCidr(pattern), cidr: pattern };
     } catch (err) {
       throw new Error(`'${pattern}': ${(err as Error).message}`);
     }

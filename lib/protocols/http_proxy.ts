@@ -92,7 +92,7 @@ function couldStartRequestLine(text: string): boolean {
  * the length of the lines before it, `used` includes the empty line.
  * Undefined when there is none within `max` bytes.
  */
-function headEnd(buf: Uint8Array, max: number): { head: number; used: number } | undefined {
+export function headEnd(buf: Uint8Array, max: number): { head: number; used: number } | undefined {
   const limit = Math.min(buf.length, max);
   for (let i = buf.indexOf(0x0a); i >= 0 && i + 1 < limit; i = buf.indexOf(0x0a, i + 1)) {
     const head = i > 0 && buf[i - 1] === 0x0d ? i - 1 : i;

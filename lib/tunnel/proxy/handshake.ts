@@ -14,10 +14,17 @@
  */
 import { type Decoded } from "../../protocols/decoded.ts";
 import {
+  decodePacRequest,
+  PAC_PATH,
+  type PacRequest,
+  pacResponse,
+} from "../../protocols/pac_request.ts";
+import {
   basicCredentials,
   connectEstablished,
   decodeHttpRequest,
   headerValue,
+  type HttpProxyRequest,
   httpResponse,
   originRequest,
 } from "../../protocols/http_proxy.ts";
@@ -62,13 +69,15 @@ export interface ProxyRequest {
  */
 export type HandshakeResult =
   | { ok: true; request: ProxyRequest }
-  | { ok: false; message: string; auth?: boolean; quiet?: boolean };
+  | { ok: false; message: string; auth?: boolean; quiet?: boolean; served?: boolean };
 
 export interface HandshakeOptions {
   /** When set, every client must authenticate. */
   credentials?: ProxyCredentials;
   /** The address the client connected to, for success replies. */
   bound: { host: string; port: number };
+  /** When set, `GET /proxy.pac` gets this PAC text (given the request's Host). */
+  pac?: (host: string | undefined) => string;
 }
 
 const READ_SIZE = 16 * 1024;
@@ -216,8 +225,15 @@ async function http(
   queue: ByteQueue,
   options: HandshakeOptions,
 ): Promise<HandshakeResult> {
-  const r = await queue.next((b) => decodeHttpRequest(b));
+  const pac = options.pac;
+  const r = await queue.next((b): Decoded<HttpProxyRequest | PacRequest> =>
+    (pac ? decodePacRequest(b) : undefined) ?? decodeHttpRequest(b)
+  );
   if (r.kind !== "done") return fail(conn, r);
+  if (!("method" in r.value)) {
+    await writeAll(conn, pacResponse(pac!(r.value.host), r.value.head));
+    return { ok: false, served: true, message: `sent ${PAC_PATH}` };
+  }
   const req = r.value;
   if (options.credentials) {
     const creds = basicCredentials(headerValue(req, "Proxy-Authorization"));

@@ -29,6 +29,8 @@ import { closeQuietly, writeAll } from "../../net/io.ts";
 import { acceptLoop, ConnectionSet, logClosed } from "../connections.ts";
 import { dial } from "../remote.ts";
 import { matchRoute, type Route } from "../../config/routes.ts";
+import { proxyPac } from "../../config/pac.ts";
+import { pacProxyAddress } from "../../protocols/pac_request.ts";
 import type { Activity, ChannelOpener, Tunnel } from "../types.ts";
 
 const log = logger("tunnel");
@@ -180,8 +182,11 @@ export class ProxyTunnel implements Tunnel {
     const result = await handshake(conn, {
       credentials: this.#options.credentials,
       bound: { host: local.hostname, port: local.port },
+      pac: (host) => this.pac(pacProxyAddress(host, hostPort(local.hostname, local.port))),
     }).finally(() => clearTimeout(timer));
-    if (!result.ok) {
+    if (!result.ok && result.served) {
+      log.debug("{from}: {what}", { from, what: result.message });
+    } else if (!result.ok) {
       if (timedOut) result.message = `no complete request within ${timeoutMs / 1000} s`;
       log[result.quiet ? "debug" : "warn"]("{from}: proxy request failed: {why}", {
         from,
@@ -189,6 +194,11 @@ export class ProxyTunnel implements Tunnel {
       });
     }
     return result;
+  }
+
+  /** The PAC file for this proxy's routes, naming `proxy` (host:port) as the proxy. */
+  pac(proxy: string): string {
+    return proxyPac(this.#options.routes ?? [], this.#options.unmatched ?? "tunnel", proxy);
   }
 
   async close(): Promise<void> {
