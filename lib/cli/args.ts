@@ -52,6 +52,7 @@ const OPTIONS = {
   gateway: { type: "boolean", short: "g" },
   "proxy-auth": { type: "string" },
   route: { type: "string", multiple: true },
+  "no-proxy-env": { type: "boolean" },
   "abort-on-failing-tunnel": { type: "boolean" },
   "no-session-channel": { type: "boolean", short: "S" },
   N: { type: "boolean", short: "N" },
@@ -260,6 +261,7 @@ export function parseCommandLine(
     gateway: v.gateway ?? o.gatewayPorts ?? false,
     proxyAuth: v["proxy-auth"] === undefined ? undefined : parseProxyAuth(v["proxy-auth"]),
     routes: v.route?.map(parseRouteOption),
+    noProxyEnv: v["no-proxy-env"] ?? false,
     abortOnFailingTunnel: v["abort-on-failing-tunnel"] ??
       o.exitOnForwardFailure ?? false,
     localForwards: [

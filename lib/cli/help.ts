@@ -48,6 +48,10 @@ Tunnels:
         address wildcard (*.corp.example.com, 192.168.*) or a block
         (10.0.0.0/8, [fd00::]/8); PORTS is N or LOW-HIGH.
         e.g. --route direct:*.lan --route block:*:25 -L socks/1080
+  --no-proxy-env
+        In '--' mode the command gets ALL_PROXY, HTTP_PROXY, HTTPS_PROXY
+        (and lower case) for the first socks/ tunnel, and NO_PROXY from
+        --route direct rules; this turns that off.
   -R, --remotefwd [tcp/|ftp/][listen-address:]listen-port:dst-host:dst-port
         The server listens, warren connects dst from here (port 0: the
         server picks and warren prints it).   e.g. -R 8080:localhost:3000

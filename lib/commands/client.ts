@@ -19,6 +19,7 @@ import { FtpLocalTunnel, FtpRemoteTunnel } from "../tunnel/ftp/tunnel.ts";
 import { LocalTunnel } from "../tunnel/local.ts";
 import { ProxyTunnel } from "../tunnel/proxy/tunnel.ts";
 import { ProxyCredentials } from "../tunnel/proxy/auth.ts";
+import { clientAddress, proxyEnvironment } from "../tunnel/proxy/env.ts";
 import { RemoteTunnel } from "../tunnel/remote.ts";
 import { RemoteProxyTunnel } from "../tunnel/proxy/remote_tunnel.ts";
 import { DnsTunnel } from "../tunnel/dns/tunnel.ts";
@@ -106,12 +107,40 @@ function asTunnelError(reason: unknown): Error {
   return reason instanceof WarrenError ? reason : new WarrenError("bind", messageOf(reason));
 }
 
+/**
+ * The proxy variables for the command: the first socks/ tunnel, unless
+ * --no-proxy-env, or --proxy-auth (warren keeps only a digest of the
+ * password, so it cannot put it in a URL).
+ */
+function commandEnvironment(
+  config: ClientConfig,
+  tunnels: Tunnel[],
+): Record<string, string> | undefined {
+  const proxy = tunnels.find((t) => t instanceof ProxyTunnel);
+  if (!proxy || config.noProxyEnv) return undefined;
+  if (config.proxyAuth) {
+    log.info("The command gets no proxy variables: the proxy requires --proxy-auth");
+    return undefined;
+  }
+  const address = clientAddress(proxy.addresses);
+  log.debug("The command gets ALL_PROXY, HTTP_PROXY and HTTPS_PROXY for {address}", { address });
+  return proxyEnvironment(
+    address,
+    config.routes,
+    Deno.env.get("NO_PROXY") ?? Deno.env.get("no_proxy"),
+  );
+}
+
 /** Run the local command with inherited stdio; resolves its exit status. */
-function runCommand(command: string[]): { status: Promise<number>; child?: Deno.ChildProcess } {
+function runCommand(
+  command: string[],
+  env?: Record<string, string>,
+): { status: Promise<number>; child?: Deno.ChildProcess } {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(command[0], {
       args: command.slice(1),
+      env,
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
@@ -239,7 +268,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     if (config.pidFile !== undefined) await writePidFile(config.pidFile);
     if (background) await signalReady();
     if (config.command !== undefined) {
-      command = runCommand(config.command);
+      command = runCommand(config.command, commandEnvironment(config, tunnels));
       command.status.then((code) => outcome.resolve({ why: "command", code }));
     }
     scopePermissions("once up", clientNeedsOnceUp(config));

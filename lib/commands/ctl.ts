@@ -6,7 +6,8 @@
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { EXIT_OK, UsageError } from "../errors.ts";
+import { EXIT_OK, UsageError, WarrenError } from "../errors.ts";
+import { clientAddress, proxyEnvironment, shellExports } from "../tunnel/proxy/env.ts";
 import { resolveControlAddress } from "../broker/address.ts";
 import type { BrokerStatus, ReloadSummary } from "../broker/broker.ts";
 import { controlRequest } from "../broker/control_client.ts";
@@ -28,6 +29,10 @@ Commands:
                                   id or name.  e.g. -L 8080:intranet:80 bastion
   close-tunnel-listener ID|[ADDRESS]:PORT
                                   e.g. 3, :8080, [::1]:8080, 127.0.0.1:8080
+  env [LISTENER]                  proxy variables (ALL_PROXY, HTTP_PROXY,
+                                  HTTPS_PROXY) for a socks listener (the first
+                                  one, or LISTENER's id) as shell exports:
+                                  eval "$(warren ctl env)"
   close-connection ID             close a connection; its listeners stay
   reload                          re-read the config: add and remove what
                                   changed, keep the rest and its connections
@@ -197,10 +202,40 @@ export function resultText(command: string, result: unknown): string {
   }
 }
 
+/** `ctl env [LISTENER]`: the proxy variables of a local socks listener, as shell exports. */
+export function envText(list: ListenerInfo[], ref?: string): string {
+  if (ref !== undefined && !/^\d+$/.test(ref)) {
+    throw new UsageError(`ctl env: '${ref}' is not a listener id`);
+  }
+  const socks = list.filter((l) =>
+    l.direction === "local" && l.type === "socks" && (ref === undefined || l.id === Number(ref))
+  );
+  if (socks.length === 0) {
+    throw new WarrenError(
+      "tunnel",
+      ref === undefined ? "The broker has no socks listener" : `No socks listener ${ref}`,
+    );
+  }
+  const addresses = socks[0].listen.map((a) => {
+    const m = /^\[?(.*?)\]?:(\d+)$/.exec(a)!;
+    return { hostname: m[1], port: Number(m[2]) };
+  });
+  return shellExports(proxyEnvironment(clientAddress(addresses)));
+}
+
 async function run(args: string[], env: Env): Promise<number> {
   const { values, positionals } = parse(args);
   if (values.help) {
     console.log(CTL_HELP);
+    return EXIT_OK;
+  }
+  if (positionals[0] === "env") {
+    if (positionals.length > 2) {
+      throw new UsageError("ctl env: expected 'warren ctl env [LISTENER]'");
+    }
+    const address = resolveControlAddress(values["broker-address"], env);
+    const list = await controlRequest(address, "list-tunnel-listeners", {}) as ListenerInfo[];
+    console.log(envText(list, positionals[1]));
     return EXIT_OK;
   }
   const { command, args: reqArgs } = ctlRequest(positionals, {

@@ -33,6 +33,8 @@ export interface ClientConfig {
   proxyAuth?: { user: string; source: string };
   /** --route for socks/ tunnels, in order. */
   routes?: Route[];
+  /** --no-proxy-env: in `--` mode, do not hand the first socks/ tunnel to the command. */
+  noProxyEnv?: boolean;
   abortOnFailingTunnel: boolean;
   localForwards: ForwardSpec[];
   remoteForwards: ForwardSpec[];
