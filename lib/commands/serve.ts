@@ -57,6 +57,10 @@ Options:
                            Only these remote tunnel listeners (port 0: ports
                            the server picks; repeatable; default: any).
                            e.g. --permit-listen 8080 --permit-listen 0
+  --permit-streamlocal PATH
+                           Unix socket tunnels to and on these paths
+                           (absolute; wildcards * and ?; repeatable; default:
+                           none).  e.g. --permit-streamlocal '/run/app/*.sock'
   --gateway-ports          Let remote tunnels listen on other addresses than
                            loopback, as the client asks (sshd's GatewayPorts
                            clientspecified).     e.g. --gateway-ports
@@ -69,7 +73,8 @@ Options:
   -v, --verbose            More detail (repeatable).   -q, --quiet: errors only.
 
 Offered: public-key authentication, direct-tcpip (-L, SOCKS), tcpip-forward
-and its cancel (-R, port 0 too), keepalive replies. Refused: passwords,
+and its cancel (-R, port 0 too), Unix socket tunnels under --permit-streamlocal
+(direct-streamlocal, streamlocal-forward), keepalive replies. Refused: passwords,
 sessions (shell, exec, subsystems), agent and X11 forwarding.
 `;
 
@@ -79,6 +84,7 @@ const OPTIONS = {
   "authorized-keys": { type: "string" },
   "permit-open": { type: "string", multiple: true },
   "permit-listen": { type: "string", multiple: true },
+  "permit-streamlocal": { type: "string", multiple: true },
   "gateway-ports": { type: "boolean" },
   "max-startups": { type: "string" },
   verbose: { type: "boolean", short: "v", multiple: true },
@@ -94,6 +100,8 @@ export interface ServeConfig {
   authorizedKeysFile: string;
   permitOpen?: OpenPermit[];
   permitListen?: ListenPermit[];
+  /** Unix socket path patterns; undefined = none. */
+  permitStreamLocal?: string[];
   gatewayPorts: boolean;
   /** undefined = sshd's default, 10:30:100. */
   maxStartups?: Startups;
@@ -141,6 +149,12 @@ export function parseServeArgs(
       authorizedKeysFile: v["authorized-keys"],
       permitOpen: permits(v["permit-open"], parseOpenPermit),
       permitListen: permits(v["permit-listen"], parseListenPermit),
+      permitStreamLocal: permits(v["permit-streamlocal"], (p) => {
+        if (!p.startsWith("/")) {
+          throw new SyntaxError(`--permit-streamlocal '${p}': not an absolute path`);
+        }
+        return p;
+      }),
       gatewayPorts: v["gateway-ports"] ?? false,
       maxStartups: startups(v["max-startups"]),
       verbosity: (v.verbose?.length ?? 0) - (v.quiet ? 1 : 0),

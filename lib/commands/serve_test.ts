@@ -21,6 +21,7 @@ Deno.test("parseServeArgs(): safe defaults", () => {
     authorizedKeysFile: "ak",
     permitOpen: undefined,
     permitListen: undefined,
+    permitStreamLocal: undefined,
     gatewayPorts: false,
     maxStartups: undefined,
     verbosity: 0,
@@ -42,7 +43,9 @@ Deno.test("parseServeArgs(): every option", () => {
     ],
     ...["--permit-open", "db:5432", "--permit-open", "[::1]:*", "--permit-listen", "0"],
     ...["--permit-listen", "localhost:8080"],
+    ...["--permit-streamlocal", "/run/app/*.sock"],
   ]);
+  assert.deepEqual(c.permitStreamLocal, ["/run/app/*.sock"]);
   assert.equal(c.hostname, "::1");
   assert.equal(c.port, 0);
   assert.equal(c.hostKeyPath, "hk");
@@ -69,6 +72,10 @@ Deno.test("parseServeArgs(): bad values name the option and the value", () => {
     /Invalid permit-open 'db': expected host:port/,
   );
   usage(["--authorized-keys", "ak", "--permit-listen", "x:y"], /Invalid permit-listen 'x:y'/);
+  usage(
+    ["--authorized-keys", "ak", "--permit-streamlocal", "run/x.sock"],
+    /--permit-streamlocal 'run\/x\.sock': not an absolute path/,
+  );
   usage(
     ["--authorized-keys", "ak", "--listen", "1.2.3.4:99999"],
     /invalid --listen '1\.2\.3\.4:99999'/,

@@ -4,13 +4,15 @@
  * - Authentication: public keys only (auth.ts); "none" is answered with the
  *   list ("publickey"), anything else is refused and logged. After
  *   `maxAuthTries` failures the connection is dropped, as sshd does.
- * - Channels: direct-tcpip only, checked against the key's options and the
- *   server's --permit-open before ssh2 sees it; every other type (session,
- *   so shell, exec and subsystems; x11, agent, streamlocal, tun) is refused
+ * - Channels: direct-tcpip, checked against the key's options and the
+ *   server's --permit-open before ssh2 sees it, and direct-streamlocal
+ *   (Unix sockets) for paths --permit-streamlocal allows; every other type
+ *   (session, so shell, exec and subsystems; x11, agent, tun) is refused
  *   with "administratively prohibited" (or "unknown channel type") and a
  *   reason the client can print.
  * - Global requests: tcpip-forward and cancel-tcpip-forward (remote_forwards
- *   .ts); ssh2 itself answers the rest (keepalive@openssh.com gets a
+ *   .ts), streamlocal-forward and its cancel (streamlocal_forwards.ts, under
+ *   --permit-streamlocal); ssh2 itself answers the rest (keepalive@openssh.com gets a
  *   failure reply, which is the answer keepalives wait for).
  * - Every tunneled stream is the byte pump with half-close; a failing stream
  *   or destination ends that stream only, a failing peer that connection only.
@@ -28,6 +30,8 @@ import type { AuthorizedKey } from "./authorized_keys.ts";
 import { checkKey, keyWhere, readAuthorizedKeys } from "./auth.ts";
 import { listenAllowed, type ListenPermit, openAllowed, type OpenPermit } from "./permits.ts";
 import { RemoteForwards } from "./remote_forwards.ts";
+import { StreamLocalForwards } from "./streamlocal_forwards.ts";
+import { wildcardMatch } from "../config/known_hosts.ts";
 import {
   acceptKeyProbe,
   advertiseSignatureAlgorithms,
@@ -52,12 +56,13 @@ export interface ServePolicy {
   permitListen?: ListenPermit[];
   gatewayPorts: boolean;
   maxAuthTries: number;
+  /** Unix socket paths (wildcards) clients may connect or listen on; undefined = none. */
+  permitStreamLocal?: string[];
 }
 
 /** Channel types a client may open that warren serve refuses on purpose. */
 const REFUSED_CHANNELS: Record<string, string> = {
   session: "sessions (shell, exec, subsystems)",
-  "direct-streamlocal@openssh.com": "Unix socket forwarding",
   "tun@openssh.com": "tun/tap forwarding",
   x11: "X11 forwarding",
   "auth-agent@openssh.com": "agent forwarding",
@@ -88,6 +93,7 @@ export class PeerConnection {
   #started = performance.now();
   #conns: ConnectionSet;
   #forwards: RemoteForwards;
+  #streamLocal: StreamLocalForwards;
 
   constructor(
     conn: Connection,
@@ -103,6 +109,7 @@ export class PeerConnection {
     this.#conns = new ConnectionSet({ opened: () => this.#channels++, closed: () => {} });
     const say = { info: (l: string) => this.#info(l), debug: (l: string) => this.#debug(l) };
     this.#forwards = new RemoteForwards(conn, policy.gatewayPorts, this.#conns, say);
+    this.#streamLocal = new StreamLocalForwards(conn, this.#conns, say);
     const ident = printable(client.ident ?? "no version line");
     this.#info(`connection from ${hostPort(client.ip, client.port)} (${ident})`);
 
@@ -136,10 +143,18 @@ export class PeerConnection {
     conn.on("request", (accept, reject, name, info) => {
       this.#request(name, info as { bindAddr: string; bindPort: number }, accept, reject);
     });
+    conn.on("openssh.streamlocal", (accept, reject, info) => {
+      this.#conns.track(
+        this.#directStreamLocal(accept, reject, info.socketPath).catch((err) => {
+          this.#info(`direct-streamlocal failed: ${messageOf(err)}`);
+        }),
+      );
+    });
     this.closed = new Promise((resolve) => {
       conn.once("close", async () => {
         this.#ended = true;
         this.#forwards.closeAll();
+        this.#streamLocal.closeAll();
         await this.#conns.close();
         const secs = ((performance.now() - this.#started) / 1000).toFixed(1);
         const err = this.#lastError ? `: ${messageOf(this.#lastError)}` : "";
@@ -222,6 +237,13 @@ export class PeerConnection {
   }
 
   #filter(info: ChannelOpenInfo): OpenRefusal | undefined {
+    if (info.type === "direct-streamlocal@openssh.com") {
+      const path = String((info.data as { socketPath?: unknown }).socketPath ?? "");
+      const why = this.#streamLocalRefusal(path);
+      if (why === undefined) return undefined;
+      this.#info(`refused direct-streamlocal to ${printable(path)}: ${why}`);
+      return { reason: OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, description: why };
+    }
     if (info.type === "direct-tcpip") {
       const d = info.data as unknown as TcpipInfo;
       const why = this.#openRefusal(d.destIP, d.destPort);
@@ -255,6 +277,22 @@ export class PeerConnection {
     return undefined;
   }
 
+  #streamLocalRefusal(path: string): string | undefined {
+    const key = this.#key!;
+    if (!key.options.portForwarding) {
+      return `port forwarding is disabled for this key (${keyWhere(key)})`;
+    }
+    const permits = this.#policy.permitStreamLocal;
+    if (permits === undefined) return "Unix socket forwarding is off (see --permit-streamlocal)";
+    if (!path.startsWith("/") || path.split("/").includes("..")) {
+      return "only absolute paths without '..' are forwarded";
+    }
+    if (!permits.some((p) => wildcardMatch(path, p))) {
+      return `${printable(path)} is not allowed by --permit-streamlocal`;
+    }
+    return undefined;
+  }
+
   #listenRefusal(address: string, port: number): string | undefined {
     const key = this.#key!;
     if (!key.options.portForwarding) {
@@ -271,10 +309,28 @@ export class PeerConnection {
 
   #request(
     name: string,
-    info: { bindAddr: string; bindPort: number },
+    info: { bindAddr: string; bindPort: number; socketPath?: string },
     accept: ((port?: number) => void) | undefined,
     reject: (() => void) | undefined,
   ): void {
+    if (name === "streamlocal-forward@openssh.com") {
+      const path = String(info.socketPath ?? "");
+      const why = this.#streamLocalRefusal(path);
+      if (why !== undefined) {
+        this.#info(`refused remote forward on ${printable(path)}: ${why}`);
+        return reject?.();
+      }
+      this.#conns.track(
+        this.#streamLocal.add(path).then(() => accept?.(), (err) => {
+          this.#info(`refused remote forward on ${printable(path)}: ${messageOf(err)}`);
+          reject?.();
+        }),
+      );
+      return;
+    }
+    if (name === "cancel-streamlocal-forward@openssh.com") {
+      return this.#streamLocal.cancel(String(info.socketPath ?? "")) ? accept?.() : reject?.();
+    }
     if (name === "cancel-tcpip-forward") {
       return this.#forwards.cancel(info.bindAddr, info.bindPort) ? accept?.() : reject?.();
     }
@@ -294,6 +350,33 @@ export class PeerConnection {
       this.#info(`refused remote forward on ${asked}: ${messageOf(err)}`);
       reject?.();
     }
+  }
+
+  async #directStreamLocal(
+    accept: () => ServerChannel,
+    reject: () => void,
+    path: string,
+  ): Promise<void> {
+    let sock: Deno.UnixConn;
+    try {
+      sock = await Deno.connect({ transport: "unix", path });
+    } catch (err) {
+      this.#info(`direct-streamlocal to ${printable(path)}: cannot connect: ${messageOf(err)}`);
+      return reject();
+    }
+    if (this.#ended || this.#conns.closed) {
+      closeQuietly(sock);
+      return reject();
+    }
+    const channel = accept();
+    keepHalfOpen(channel);
+    this.#info(`direct-streamlocal -> ${printable(path)}`);
+    const started = performance.now();
+    this.#conns.serve(sock, async () => {
+      const r = await pump(sock, channel);
+      channel.close();
+      logClosed("the client", printable(path), r, started);
+    });
   }
 
   async #direct(accept: () => ServerChannel, reject: () => void, d: TcpipInfo): Promise<void> {

@@ -73,6 +73,7 @@ export class WarrenServer implements AsyncDisposable {
       permitListen: opts.permitListen,
       gatewayPorts: opts.gatewayPorts,
       maxAuthTries: opts.maxAuthTries ?? DEFAULT_MAX_AUTH_TRIES,
+      permitStreamLocal: opts.permitStreamLocal,
     };
     const graceMs = (opts.loginGraceSeconds ?? DEFAULT_LOGIN_GRACE_S) * 1000;
     this.#startups = opts.maxStartups ?? DEFAULT_STARTUPS;

@@ -124,7 +124,7 @@ function osReason(err: unknown, fallback?: string): string {
 }
 
 /** Remove a socket file we created, unless someone replaced it meanwhile. */
-async function removeOwnSocket(path: string, ino: number | null): Promise<void> {
+export async function removeOwnSocket(path: string, ino: number | null): Promise<void> {
   try {
     const info = await Deno.lstat(path);
     if (info.isSocket && info.ino === ino) await Deno.remove(path);
