@@ -7,6 +7,9 @@
  * socket (connecting to a Unix socket needs write access); `env` for
  * `-P env://`. Once connected, every tunnel listening and the command
  * started, only the PidFile keeps anything: `write`, to remove it at exit.
+ * Unix sockets here keep `write` throughout: a `-L /path.sock` to create the
+ * socket and remove it at exit, a `-R port:/path.sock` to connect it (which
+ * needs write access) for each connection.
  * The `-f` foreground keeps `run` to start its background copy.
  */
 import type { ClientConfig } from "../profiles/client_config.ts";
@@ -42,6 +45,16 @@ export function clientNeedsToStart(config: ClientConfig, ctx: ClientContext): Re
     add(reasons, "run", `ProxyCommand ${config.proxyCommand}`);
   }
   if (config.pidFile !== undefined) add(reasons, "write", `PidFile ${config.pidFile}`);
+  for (const spec of config.localForwards) {
+    if (spec.listenPath !== undefined) {
+      add(reasons, "write", `the Unix socket ${spec.listenPath}, created here`);
+    }
+  }
+  for (const spec of config.remoteForwards) {
+    if (spec.dstPath !== undefined) {
+      add(reasons, "write", `the Unix socket ${spec.dstPath} (connecting needs write access)`);
+    }
+  }
   if (ctx.agentSocket) {
     add(reasons, "write", `the agent socket ${ctx.agentSocket} (connecting needs write access)`);
   }
@@ -65,6 +78,16 @@ export function clientNeedsOnceUp(config: ClientConfig): Reasons {
   const reasons: Reasons = {};
   if (config.pidFile !== undefined) {
     add(reasons, "write", `PidFile ${config.pidFile}, removed at exit`);
+  }
+  for (const spec of config.localForwards) {
+    if (spec.listenPath !== undefined) {
+      add(reasons, "write", `the Unix socket ${spec.listenPath}, removed at exit`);
+    }
+  }
+  for (const spec of config.remoteForwards) {
+    if (spec.dstPath !== undefined) {
+      add(reasons, "write", `the Unix socket ${spec.dstPath}, connected for each connection`);
+    }
   }
   return reasons;
 }

@@ -82,3 +82,25 @@ Deno.test("clientNeedsToStart(): a ProxyCommand keeps run, to start it when conn
   );
   assert.deepEqual(needs.run, ["ProxyCommand nc -X connect -x proxy:3128 %h %p"]);
 });
+
+Deno.test("client scope: Unix sockets here keep write throughout; the server's do not", () => {
+  const c = config(
+    "-B",
+    "--hostkey-policy=strict",
+    ...["-L", "/run/w/l.sock:db:5432", "-L", "2375:/var/run/docker.sock"],
+    ...["-R", "8080:/run/app.sock", "-R", "/srv/r.sock:localhost:80"],
+    "bastion",
+  );
+  assert.deepEqual(clientNeedsToStart(c, quiet), {
+    write: [
+      "the Unix socket /run/w/l.sock, created here",
+      "the Unix socket /run/app.sock (connecting needs write access)",
+    ],
+  });
+  assert.deepEqual(clientNeedsOnceUp(c), {
+    write: [
+      "the Unix socket /run/w/l.sock, removed at exit",
+      "the Unix socket /run/app.sock, connected for each connection",
+    ],
+  });
+});

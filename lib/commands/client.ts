@@ -115,6 +115,7 @@ function asTunnelError(reason: unknown): Error {
 function commandEnvironment(
   config: ClientConfig,
   tunnels: Tunnel[],
+  inheritedNoProxy: string | undefined,
 ): Record<string, string> | undefined {
   const proxy = tunnels.find((t) => t instanceof ProxyTunnel);
   if (!proxy || config.noProxyEnv) return undefined;
@@ -124,11 +125,7 @@ function commandEnvironment(
   }
   const address = clientAddress(proxy.addresses);
   log.debug("The command gets ALL_PROXY, HTTP_PROXY and HTTPS_PROXY for {address}", { address });
-  return proxyEnvironment(
-    address,
-    config.routes,
-    Deno.env.get("NO_PROXY") ?? Deno.env.get("no_proxy"),
-  );
+  return proxyEnvironment(address, config.routes, inheritedNoProxy);
 }
 
 /** Run the local command with inherited stdio; resolves its exit status. */
@@ -216,6 +213,10 @@ export async function runClient(config: ClientConfig): Promise<number> {
     prompter,
     protocolDebug: config.verbosity >= 3,
   };
+  // Read while env is still granted: the command's NO_PROXY keeps what the caller had.
+  const noProxy = config.command === undefined
+    ? undefined
+    : Deno.env.get("NO_PROXY") ?? Deno.env.get("no_proxy");
   scopePermissions(
     "before connecting",
     clientNeedsToStart(config, {
@@ -268,7 +269,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     if (config.pidFile !== undefined) await writePidFile(config.pidFile);
     if (background) await signalReady();
     if (config.command !== undefined) {
-      command = runCommand(config.command, commandEnvironment(config, tunnels));
+      command = runCommand(config.command, commandEnvironment(config, tunnels, noProxy));
       command.status.then((code) => outcome.resolve({ why: "command", code }));
     }
     scopePermissions("once up", clientNeedsOnceUp(config));

@@ -213,8 +213,11 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
   const c = parsed.config;
   setupLogging(levelFor(c.verbosity));
   const generate = c.hostKeyPath === undefined;
+  const unix = c.permitStreamLocal
+    ? [`Unix sockets under --permit-streamlocal (connecting and creating them need write access)`]
+    : [];
   scopePermissions("before starting", {
-    write: generate ? ["the host key, generated on first run"] : [],
+    write: [...(generate ? ["the host key, generated on first run"] : []), ...unix],
     env: generate ? ["the host key's default path ($XDG_CONFIG_HOME, $HOME)"] : [],
   });
   const keyCount = await loadKeys(c.authorizedKeysFile);
@@ -256,7 +259,7 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
         addr: hostPort(addr.hostname, addr.port),
       });
     }
-    scopePermissions("once listening", {});
+    scopePermissions("once listening", { write: unix });
     const signal = await signals.wait;
     log.info("Received {signal}: closing connections", { signal });
     await server.close();
