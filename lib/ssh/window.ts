@@ -9,9 +9,10 @@
  * - Eager adjusts, as OpenSSH: a window is topped up once three packets are
  *   consumed, not once half of it is.
  * - Growth: a channel whose reader keeps up and whose sender is
- *   window-limited (measured with one ping per round trip) doubles its window, up to 16 MiB per channel and 256 MiB
- *   of growth for the whole process; backpressure from the reader halves it,
- *   down to 2 MiB.
+ *   window-limited (measured with one ping per round trip) doubles its
+ *   window, up to 16 MiB per channel and 256 MiB of growth for the whole
+ *   process; a reader that falls a whole window behind halves it, down to
+ *   2 MiB. A channel buffers at most twice its window.
  *
  * `WARREN_CHANNEL_WINDOW` (bytes, or with a K/M suffix; 64K to 256M) fixes
  * the window at that size instead, for every channel, with no growth. It
@@ -168,6 +169,7 @@ function windowAdjust(ch: Tracked): void {
       const before = st.target;
       tuner.probeAnswered(st);
       if (st.target > before) {
+        bufferUpTo(ch, st.target);
         log.debug("Channel {id}: window grown to {size} KiB", {
           id: ch.outgoing.id,
           size: st.target / 1024,
@@ -195,7 +197,24 @@ m.Channel.prototype.push = function (this: Tracked, chunk: unknown, encoding?: u
   if (chunk instanceof Uint8Array) {
     const st = stateOf(this);
     st.received += chunk.length;
-    if (!ok) tuner.backpressure(st);
+    if (!ok) {
+      tuner.backpressure(st);
+      bufferUpTo(this, st.target);
+    }
   }
   return ok;
 };
+
+/**
+ * A grown window arrives in bursts of up to its size; ssh2's channel reports
+ * backpressure once it buffers 2 MiB, which would stop the adjusts and shrink
+ * the window on every burst. So the channel may buffer as much as its window
+ * before it says "too much" (at most twice the window in all, the rest still
+ * in flight); a reader that falls further behind still shrinks it.
+ */
+function bufferUpTo(ch: Tracked, bytes: number): void {
+  const state = (ch as unknown as { _readableState?: { highWaterMark: number } })._readableState;
+  if (state && typeof state.highWaterMark === "number") {
+    state.highWaterMark = Math.max(DEFAULT_WINDOW, bytes);
+  }
+}
