@@ -26,6 +26,7 @@ import { logger } from "../../log.ts";
 import type { SshConnection } from "../../ssh/connection.ts";
 import { pump } from "../pump.ts";
 import { closeQuietly } from "../../net/io.ts";
+import { AcceptGuard } from "../../net/accept.ts";
 
 const log = logger("tunnel", "ftp");
 
@@ -193,12 +194,15 @@ class LocalEntry implements DataEntry, Killable {
 
   async #acceptOne(): Promise<Deno.TcpConn | undefined> {
     const allowed = this.#opts.allowedPeer;
+    const guard = new AcceptGuard(this.#opts.label);
     for (;;) {
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
-      } catch {
-        return undefined; // released
+      } catch (err) {
+        if (!this.#listening || err instanceof Deno.errors.BadResource) return undefined;
+        await guard.failed(err); // a connection reset before we took it: wait for the next
+        continue;
       }
       const peer = conn.remoteAddr;
       if (allowed && !samePeer(peer.hostname, allowed)) {
