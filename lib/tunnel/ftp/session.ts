@@ -30,7 +30,7 @@ import {
 import type { HostPort } from "../../protocols/ftp_parse.ts";
 import { latin1Bytes } from "../../protocols/ftp_parse.ts";
 import { messageOf } from "../../errors.ts";
-import { logger } from "../../log.ts";
+import { type LogGate, logger } from "../../log.ts";
 import type { DataEntry } from "./data.ts";
 import type { ControlStream } from "./stream.ts";
 
@@ -51,6 +51,8 @@ export interface SessionInfo {
   serverHost: string;
   /** For log lines: "127.0.0.1:50122 -> ftp.example:21". */
   label: string;
+  /** Where warnings the FTP client or server can cause go (one per kind per interval). */
+  gate?: LogGate;
 }
 
 export class FtpSession {
@@ -98,6 +100,14 @@ export class FtpSession {
       log.debug("{label}: {where}: {err}", { label: this.#info.label, where, err: messageOf(err) });
     }
     this.abort();
+  }
+
+  /** A warning the client or server caused: through the gate, keyed by the client's address. */
+  #warn(kind: string, what: string, message: string, props: Record<string, unknown>): void {
+    const p = { label: this.#info.label, ...props };
+    if (this.#info.gate) {
+      this.#info.gate.log(log, "warn", kind, this.#info.clientAddress, what, message, p);
+    } else log.warn(message, p);
   }
 
   #toClient(bytes: Uint8Array): Promise<void> {
@@ -149,9 +159,9 @@ export class FtpSession {
       case "pass":
         return await this.#server.write(e.bytes);
       case "warn":
-        return void log.warn("{label}: {msg}", { label: this.#info.label, msg: e.message });
+        return this.#warn("command", "command warnings", "{label}: {msg}", { msg: e.message });
       case "refuse":
-        log.warn("{label}: {msg}", { label: this.#info.label, msg: e.message });
+        this.#warn("refused", "refused commands", "{label}: {msg}", { msg: e.message });
         return await this.#toClient(e.reply);
       case "active": {
         const entry = await this.#entry(
@@ -169,7 +179,7 @@ export class FtpSession {
       case "pass":
         return await this.#toClient(e.bytes);
       case "warn":
-        return void log.warn("{label}: {msg}", { label: this.#info.label, msg: e.message });
+        return this.#warn("reply", "reply warnings", "{label}: {msg}", { msg: e.message });
       case "passive": {
         const host = e.host === "0.0.0.0" ? this.#info.serverHost : e.host;
         const target = { host, port: e.port };
@@ -198,11 +208,12 @@ export class FtpSession {
     try {
       entry = await make();
     } catch (err) {
-      log.warn("{label}: cannot open the data channel for {what}: {err}", {
-        label: this.#info.label,
-        what,
-        err: messageOf(err),
-      });
+      this.#warn(
+        "data setup",
+        "failed data channels",
+        "{label}: cannot open the data channel for {what}: {err}",
+        { what, err: messageOf(err) },
+      );
       return undefined;
     }
     if (this.#aborted) {

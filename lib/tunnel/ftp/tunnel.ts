@@ -188,7 +188,18 @@ export class FtpLocalTunnel extends FtpTunnelBase {
         this.spec.dstPort!,
       );
     } catch (err) {
-      log.error("{label}: {err}", { label, err: messageOf(err) });
+      this.hub.gate.log(
+        log,
+        "error",
+        "control",
+        peer.hostname,
+        "failed control connections",
+        "{label}: {err}",
+        {
+          label,
+          err: messageOf(err),
+        },
+      );
       const reply = `421 Service not available: ${messageOf(err).replace(/[\r\n]/g, " ")}\r\n`;
       await writeAll(conn, new TextEncoder().encode(reply)).catch(() => {});
       return closeQuietly(conn);
@@ -216,6 +227,7 @@ export class FtpLocalTunnel extends FtpTunnelBase {
       clientAddress: peer.hostname,
       serverHost: dstHost,
       label,
+      gate: this.hub.gate,
     });
     await this.runSession(session, label);
   }
@@ -266,7 +278,15 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
       conn = await dial(this.spec.dstHost!, this.spec.dstPort!);
     } catch (err) {
       reject();
-      log.error("{label}: cannot connect: {err}", { label, err: messageOf(err) });
+      this.hub.gate.log(
+        log,
+        "error",
+        "control",
+        details.srcIP,
+        "failed control connections",
+        "{label}: cannot connect: {err}",
+        { label, err: messageOf(err) },
+      );
       return;
     }
     if (this.conns.closed) {
@@ -295,6 +315,7 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
       clientAddress: details.srcIP,
       serverHost: this.spec.dstHost!,
       label,
+      gate: this.hub.gate,
     });
     this.conns.serve(conn, () => this.runSession(session, label));
   }
