@@ -53,6 +53,7 @@ async function startTunnels(
 ): Promise<Tunnel[]> {
   const open = (srcHost: string, srcPort: number, dstHost: string, dstPort: number) =>
     ssh.openDirect(srcHost, srcPort, dstHost, dstPort);
+  const ftpOptions = { trustPasvAddress: config.ftpTrustPasvAddress };
   const tunnels: Tunnel[] = [
     ...config.localForwards.map((spec) =>
       isStreamLocal(spec)
@@ -66,14 +67,14 @@ async function startTunnels(
           routes: config.routes,
         })
         : spec.protocol === "ftp"
-        ? new FtpLocalTunnel(spec, config.gateway, ssh, activity)
+        ? new FtpLocalTunnel(spec, config.gateway, ssh, activity, ftpOptions)
         : new LocalTunnel(spec, config.gateway, open, activity)
     ),
     ...config.remoteForwards.map((spec) =>
       isStreamLocal(spec)
         ? new RemoteStreamTunnel(spec, ssh, activity)
         : spec.protocol === "ftp"
-        ? new FtpRemoteTunnel(spec, ssh, activity)
+        ? new FtpRemoteTunnel(spec, ssh, activity, ftpOptions)
         : spec.protocol === "socks"
         ? new RemoteProxyTunnel(spec, ssh, activity, { credentials, routes: config.routes })
         : new RemoteTunnel(spec, ssh, activity)

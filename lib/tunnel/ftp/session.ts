@@ -28,7 +28,7 @@ import {
   rewritePassiveReply,
 } from "../../protocols/ftp.ts";
 import type { HostPort } from "../../protocols/ftp_parse.ts";
-import { latin1Bytes } from "../../protocols/ftp_parse.ts";
+import { canonicalIp, isIpv4, isIpv6, latin1Bytes } from "../../protocols/ftp_parse.ts";
 import { messageOf } from "../../errors.ts";
 import { type LogGate, logger } from "../../log.ts";
 import type { DataEntry } from "./data.ts";
@@ -47,8 +47,14 @@ export interface DataRoutes {
 export interface SessionInfo {
   /** The FTP client's address (the control connection's peer). */
   clientAddress: string;
-  /** The control connection's destination host (for 0.0.0.0 and 229). */
+  /**
+   * Where passive data connections go: the control connection's destination
+   * (its address where known, for -R; dst-host as given, for -L), whatever
+   * address a 227 names.
+   */
   serverHost: string;
+  /** --ftp-trust-pasv-address: connect to the address a 227 names instead. */
+  trustPasvAddress?: boolean;
   /** For log lines: "127.0.0.1:50122 -> ftp.example:21". */
   label: string;
   /** Where warnings the FTP client or server can cause go (one per kind per interval). */
@@ -181,7 +187,7 @@ export class FtpSession {
       case "warn":
         return this.#warn("reply", "reply warnings", "{label}: {msg}", { msg: e.message });
       case "passive": {
-        const host = e.host === "0.0.0.0" ? this.#info.serverHost : e.host;
+        const host = this.#passiveHost(e.host);
         const target = { host, port: e.port };
         const entry = await this.#entry(
           () => this.#routes.passive(target, false),
@@ -200,6 +206,31 @@ export class FtpSession {
         return await this.#toClient(rewriteExtendedPassiveReply(e.reply, entry.port));
       }
     }
+  }
+
+  /**
+   * Where a 227's data connection goes. A server could name any address
+   * (another host, or one on the SSH server's own network), and the tunnel
+   * would connect there on its behalf, past the FTP client's own checks (its
+   * 227 now names warren's listener): so the control connection's
+   * destination, unless --ftp-trust-pasv-address; an address other than it
+   * is logged.
+   */
+  #passiveHost(named: string): string {
+    const control = this.#info.serverHost;
+    if (named === "0.0.0.0") return control;
+    if (sameHost(named, control)) return named;
+    if (this.#info.trustPasvAddress) return named;
+    const line = "{label}: the server's 227 names {named}, not {control}: " +
+      "the data connection goes to {control} (--ftp-trust-pasv-address follows the 227)";
+    const props = { named, control };
+    if (isIpv4(canonicalIp(control)) || isIpv6(control) || control === "localhost") {
+      this.#warn("pasv address", "227 replies naming another address", line, props);
+    } else {
+      // dst-host is a name the SSH server resolves: it may well be that address.
+      log.debug(line, { label: this.#info.label, ...props });
+    }
+    return control;
   }
 
   /** Make an entry, superseding the unused ones; undefined on failure. */
@@ -234,4 +265,13 @@ export class FtpSession {
 
 function cannotOpen(eol: string): Uint8Array {
   return latin1Bytes(`425 Cannot open the data connection through the SSH tunnel.${eol}`);
+}
+
+/** Whether the address a 227 names is the control connection's destination `control`. */
+export function sameHost(named: string, control: string): boolean {
+  const c = control.replace(/^\[(.*)\]$/, "$1");
+  if (c.toLowerCase() === "localhost") {
+    return named === "127.0.0.1" || canonicalIp(named) === canonicalIp("::1");
+  }
+  return canonicalIp(named) === canonicalIp(c);
 }
