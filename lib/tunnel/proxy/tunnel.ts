@@ -129,17 +129,15 @@ export class ProxyTunnel implements Tunnel {
     const by = rule ? `, ${rule}` : action === "block" ? ", no rule matches" : "";
     const dst = `${hostPort(req.host, req.port)} (${req.protocol}${by})`;
     if (action === "block") {
+      // One kind per rule: a client refused by two rules gets a line for each.
       this.#gate.log(
         log,
         "warn",
-        "blocked",
+        `blocked by ${rule ?? "no rule"}`,
         peer.hostname,
         "refused requests",
         "{from} -> {dst}: refused",
-        {
-          from,
-          dst,
-        },
+        { from, dst },
       );
       const message = rule ? `refused by ${rule}` : "refused: no rule of the proxy matches";
       await writeAll(conn, req.failure("prohibited", message)).catch(() => {});
