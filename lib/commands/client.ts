@@ -4,6 +4,7 @@
  * dying, the local command exiting, or (one-shot) the last tunneled
  * connection closing — and close everything within two seconds.
  */
+import { startMemoryTrim } from "../net/trim.ts";
 import type { ClientConfig } from "../profiles/client_config.ts";
 import { defaultIdentityFiles, type Env, expandHome, homeDir } from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
@@ -261,6 +262,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     throw err;
   }
   const activity = new ActivityTracker();
+  const stopTrim = startMemoryTrim();
   let tunnels: Tunnel[] = [];
   let command: ReturnType<typeof runCommand> | undefined;
   try {
@@ -294,6 +296,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
   } finally {
     // Signals stay handled until the end: a second Ctrl-C during cleanup
     // must not end the process with another exit code.
+    stopTrim();
     await closeAll(tunnels, ssh);
     if (config.pidFile !== undefined) await Deno.remove(config.pidFile).catch(() => {});
     unlistenSignals();

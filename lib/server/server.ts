@@ -18,6 +18,7 @@ import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { hostPort } from "../config/forward.ts";
 import { messageOf, WarrenError } from "../errors.ts";
 import { LogGate, logger } from "../log.ts";
+import { connectionClosed } from "../net/trim.ts";
 import { type Connection, Server } from "../ssh/ssh2.ts";
 import { offeredCompression } from "../ssh/compression.ts";
 import { VERSION } from "../version.ts";
@@ -160,6 +161,7 @@ export class WarrenServer implements AsyncDisposable {
     }, graceMs);
     this.#sockets.set(key, entry);
     sock.once("close", () => {
+      connectionClosed();
       clearTimeout(entry.timer);
       this.#sockets.delete(key);
       if (!entry.authenticated) this.#settled();

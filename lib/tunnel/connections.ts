@@ -9,6 +9,7 @@ import { logger } from "../log.ts";
 import { type PumpResult } from "./pump.ts";
 import { closeQuietly } from "../net/io.ts";
 import { acceptEach, resourcesFreed } from "../net/accept.ts";
+import { connectionClosed } from "../net/trim.ts";
 import type { Activity } from "./types.ts";
 
 const log = logger("tunnel");
@@ -53,6 +54,7 @@ export class ConnectionSet {
         this.#conns.delete(conn);
         this.#activity.closed();
         resourcesFreed();
+        connectionClosed();
       }),
     );
   }
