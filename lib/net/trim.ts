@@ -14,8 +14,11 @@
  * 5 s, warren calls malloc_trim(0), and again 20 s and 60 s after the last
  * close for what the garbage collector frees meanwhile. Only on Linux, when FFI is permitted and
  * libc.so.6 (glibc, already loaded in the process) has malloc_trim;
- * elsewhere nothing happens. The commands that run tunnels start it
- * (`startMemoryTrim`); tunnels report closes (`connectionClosed`).
+ * elsewhere nothing happens. main.ts binds it before it drops the ffi
+ * permission (`bindMemoryTrim`: nothing is loaded, libc is in the process
+ * already; not with WARREN_CRYPTO=builtin, which keeps warren off native
+ * code), the commands that run tunnels start it (`startMemoryTrim`), and
+ * tunnels report closes (`connectionClosed`).
  */
 
 const MIN_CLOSES = 100;
@@ -31,7 +34,9 @@ interface Trimmer {
   close(): void;
 }
 
-let trimmer: Trimmer | undefined;
+/** malloc_trim, once bound; bound at most once per process. */
+let bound: Trimmer | undefined;
+let active = false;
 let closes = 0;
 let lastClose = 0;
 /** The index in TRIM_AFTER_MS of the next trim of this burst. */
@@ -55,22 +60,36 @@ function openTrimmer(): Trimmer | undefined {
   }
 }
 
+/**
+ * Bind malloc_trim now: opening the library needs the ffi permission, calling
+ * it later does not, so main.ts binds it before it drops ffi. True if bound.
+ */
+export function bindMemoryTrim(): boolean {
+  bound ??= openTrimmer();
+  return bound !== undefined;
+}
+
+/** Close the binding (tests). */
+export function unbindMemoryTrim(): void {
+  bound?.close();
+  bound = undefined;
+}
+
 /** Start trimming after bursts (once per process); returns the stop function. */
 export function startMemoryTrim(): () => void {
-  if (trimmer) return () => {};
-  trimmer = openTrimmer();
+  if (active || !bindMemoryTrim()) return () => {};
+  active = true;
   return () => {
     clearTimeout(timer);
     timer = undefined;
-    trimmer?.close();
-    trimmer = undefined;
+    active = false;
     closes = 0;
   };
 }
 
 /** A tunneled connection closed. */
 export function connectionClosed(): void {
-  if (!trimmer) return;
+  if (!active) return;
   lastClose = performance.now();
   if (++closes < MIN_CLOSES) return;
   step = 0; // a new burst (or more of this one): start the schedule again
@@ -84,15 +103,15 @@ function arm(ms: number): void {
 
 function check(): void {
   timer = undefined;
-  if (!trimmer) return;
+  if (!active || !bound) return;
   const due = lastClose + TRIM_AFTER_MS[step] - performance.now();
   if (due > 0) return arm(due);
-  trimmer.trim();
+  bound.trim();
   closes = 0;
   if (++step < TRIM_AFTER_MS.length) arm(TRIM_AFTER_MS[step] - TRIM_AFTER_MS[step - 1]);
 }
 
 /** Whether trimming is on (Linux with glibc and FFI permitted, after startMemoryTrim). */
 export function memoryTrimActive(): boolean {
-  return trimmer !== undefined;
+  return active;
 }

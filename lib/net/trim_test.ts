@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connectionClosed, memoryTrimActive, startMemoryTrim } from "./trim.ts";
+import { connectionClosed, memoryTrimActive, startMemoryTrim, unbindMemoryTrim } from "./trim.ts";
 
 Deno.test("startMemoryTrim() finds glibc's malloc_trim on Linux, and stop() leaves nothing behind", () => {
   connectionClosed(); // not started: nothing happens
@@ -18,6 +18,7 @@ Deno.test("startMemoryTrim() finds glibc's malloc_trim on Linux, and stop() leav
     for (let i = 0; i < 150; i++) connectionClosed(); // arms the timer stop() must clear
   } finally {
     stop();
+    unbindMemoryTrim();
   }
   assert.ok(!memoryTrimActive());
 });

@@ -10,26 +10,30 @@
 import { configureCrypto } from "../../lib/ssh/crypto/hook.ts";
 import { parseClientCommandLine, runClient } from "../../lib/commands/client.ts";
 import { levelFor, setupLogging } from "../../lib/log.ts";
+import { bindMemoryTrim } from "../../lib/net/trim.ts";
 
-const report = Deno.env.get("WARREN_MEM_REPORT");
-if (!report) throw new Error("WARREN_MEM_REPORT is not set");
+const path = Deno.env.get("WARREN_MEM_REPORT");
+if (!path) throw new Error("WARREN_MEM_REPORT is not set");
+// Opened now: the run drops its write permission once it is up.
+const out = Deno.openSync(path, { append: true });
+const report = (value: unknown) =>
+  out.writeSync(new TextEncoder().encode(JSON.stringify(value) + "\n"));
 Deno.addSignalListener("SIGUSR2", () => {
   const before = Deno.memoryUsage();
   (globalThis as { gc?: () => void }).gc?.();
   const after = Deno.memoryUsage();
-  Deno.writeTextFileSync(report, JSON.stringify({ before, after }) + "\n", { append: true });
+  report({ before, after });
 });
 if (Deno.env.get("WARREN_MEM_TRIM")) {
   const libc = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
   Deno.addSignalListener("SIGUSR1", () => {
     const t = performance.now();
     const r = libc.symbols.malloc_trim(0n);
-    Deno.writeTextFileSync(report, JSON.stringify({ trim: r, ms: performance.now() - t }) + "\n", {
-      append: true,
-    });
+    report({ trim: r, ms: performance.now() - t });
   });
 }
 configureCrypto(Deno.env.get("WARREN_CRYPTO"));
+bindMemoryTrim(); // as main.ts does, before the run drops ffi
 const parsed = await parseClientCommandLine(Deno.args, (name) => Deno.env.get(name));
 if (parsed.kind !== "run") throw new Error("expected a client command line");
 setupLogging(levelFor(parsed.config.verbosity));
