@@ -72,12 +72,15 @@ export class ConnectionSet {
  * Accept until the listener closes. A failed accept is retried at once, or
  * after a backoff when the process is out of descriptors (lib/net/accept.ts).
  */
-export function acceptLoop(
-  listener: Deno.TcpListener,
+export function acceptLoop<C extends Deno.Conn>(
+  listener: Deno.Listener<C>,
   set: ConnectionSet,
-  onConnection: (conn: Deno.TcpConn) => void,
+  onConnection: (conn: C) => void,
 ): Promise<void> {
-  const label = hostPort(listener.addr.hostname, listener.addr.port);
+  const addr = listener.addr;
+  const label = addr.transport === "tcp" || addr.transport === "udp"
+    ? hostPort(addr.hostname, addr.port)
+    : (addr as Deno.UnixAddr).path;
   return acceptEach(listener, label, () => set.closed, (conn) => {
     if (set.closed) closeQuietly(conn);
     else onConnection(conn);
