@@ -115,10 +115,11 @@ export class RemoteProxyTunnel implements Tunnel {
       const props = { from, why: result.message };
       if (result.quiet) log.debug(line, props);
       else {
+        // Authentication failures (a handful of messages) are told apart; the rest is one kind.
         this.#gate.log(
           log,
           "warn",
-          "handshake",
+          result.auth ? `auth: ${result.message}` : "handshake",
           details.srcIP,
           "failed proxy requests",
           line,

@@ -215,10 +215,11 @@ export class ProxyTunnel implements Tunnel {
       const props = { from, why: result.message };
       if (result.quiet) log.debug(line, props);
       else {
+        // Authentication failures (a handful of messages) are told apart; the rest is one kind.
         this.#gate.log(
           log,
           "warn",
-          "handshake",
+          result.auth ? `auth: ${result.message}` : "handshake",
           conn.remoteAddr.hostname,
           "failed proxy requests",
           line,
