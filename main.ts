@@ -11,6 +11,7 @@ import { isBackgroundChild, runInBackground } from "./lib/cli/background.ts";
 import { causeChain, ConfigError, EXIT_USAGE, exitCodeFor, UsageError } from "./lib/errors.ts";
 import { levelFor, setupLogging } from "./lib/log.ts";
 import { dropPermission, scopePermissions } from "./lib/cli/scope.ts";
+import { bindMemoryTrim } from "./lib/net/trim.ts";
 import { foregroundNeeds } from "./lib/cli/client_scope.ts";
 import { versionLine } from "./lib/version.ts";
 import { enterTaskCwd } from "./lib/cli/task_cwd.ts";
@@ -38,9 +39,13 @@ async function main(args: string[]): Promise<number> {
     if (windowError) throw new UsageError(windowError);
     // libcrypto was loaded (or passed over) when the crypto module loaded.
     const skipped = activeCrypto().fallbackReason;
+    // glibc's malloc_trim, for memory after load (lib/net/trim.ts): bound while ffi is granted.
+    const trim = env("WARREN_CRYPTO") !== "builtin" && bindMemoryTrim()
+      ? ", bound malloc_trim"
+      : "";
     dropPermission(
       "ffi",
-      skipped ? `libcrypto not used: ${skipped}` : `loaded ${crypto.description}`,
+      (skipped ? `libcrypto not used: ${skipped}` : `loaded ${crypto.description}`) + trim,
     );
   } catch (err) {
     return fail(err, 0);

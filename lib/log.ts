@@ -90,3 +90,121 @@ export function setupLogging(level: LogLevel): void {
     ],
   });
 }
+
+/** How often a gate lets one line of a kind from one source through (and summarises the rest). */
+export const GATE_INTERVAL_MS = 10_000;
+/** Sources a gate tracks one by one; beyond, new sources share one count per kind. */
+const GATE_MAX_SOURCES = 1_000;
+
+interface GateEntry {
+  since: number;
+  suppressed: number;
+  log: Logger;
+  level: "info" | "warn" | "error";
+  source: string;
+  what: string;
+}
+
+/**
+ * Log lines that someone else can cause at will (a hostile proxy client, a
+ * password guesser, an FTP server): the first line of a kind from a source
+ * in an interval is logged with its detail, the rest are counted and
+ * summarised in one line when the interval ends:
+ *
+ *   warning: 127.0.0.1:53142: proxy request failed: SOCKS5 command 2 is not supported (CONNECT only)
+ *   warning: 127.0.0.1: ... and 240 more failed proxy requests like it in the last 10 s
+ *
+ * so no one can drive log lines at line rate. A source is usually the peer's
+ * address without its port. One gate per tunnel or server; close() prints
+ * what is pending and stops its timer.
+ */
+export class LogGate {
+  #intervalMs: number;
+  #entries = new Map<string, GateEntry>();
+  #timer?: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  constructor(intervalMs = GATE_INTERVAL_MS) {
+    this.#intervalMs = intervalMs;
+  }
+
+  /**
+   * Log `message` (a LogTape template) unless a line of `kind` from `source`
+   * went out within the interval; then count it, to be summarised as
+   * "... and N more `what` like it". Returns whether it was logged.
+   */
+  log(
+    log: Logger,
+    level: "info" | "warn" | "error",
+    kind: string,
+    source: string,
+    what: string,
+    message: string,
+    props: Record<string, unknown>,
+  ): boolean {
+    if (this.#closed) {
+      log[level](message, props);
+      return true;
+    }
+    let key = `${kind}\0${source}`;
+    let entry = this.#entries.get(key);
+    if (!entry && this.#entries.size >= GATE_MAX_SOURCES) {
+      source = "(many sources)";
+      key = `${kind}\0${source}`;
+      entry = this.#entries.get(key);
+    }
+    if (entry) {
+      entry.suppressed++;
+      return false;
+    }
+    this.#entries.set(key, { since: performance.now(), suppressed: 0, log, level, source, what });
+    this.#timer ??= this.#startTimer();
+    log[level](message, props);
+    return true;
+  }
+
+  /** Whether lines of `kind` from `source` are being held back now (one went out lately). */
+  busy(kind: string, source: string): boolean {
+    return this.#entries.has(`${kind}\0${source}`);
+  }
+
+  /** Summarise what is pending now and stop (the tunnel or server is closing). */
+  close(): void {
+    this.#closed = true;
+    this.#sweep(Infinity);
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #startTimer(): ReturnType<typeof setInterval> {
+    const timer = setInterval(() => this.#sweep(performance.now()), this.#intervalMs / 5);
+    Deno.unrefTimer(timer);
+    return timer;
+  }
+
+  /** End the windows that are over at `now`: summarise them or forget them. */
+  #sweep(now: number): void {
+    for (const [key, e] of this.#entries) {
+      if (now !== Infinity && now - e.since < this.#intervalMs) continue;
+      if (e.suppressed === 0) {
+        this.#entries.delete(key);
+        continue;
+      }
+      const end = Math.min(now, performance.now());
+      e.log[e.level]("{source}: ... and {n} more {what} like it in the last {s} s", {
+        source: e.source,
+        n: e.suppressed,
+        what: e.what,
+        s: Math.max(1, Math.round((end - e.since) / 1000)),
+      });
+      // A flood that goes on keeps being summarised, one line per interval.
+      e.since = end;
+      e.suppressed = 0;
+      if (now === Infinity) this.#entries.delete(key);
+    }
+    if (this.#entries.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}

@@ -17,6 +17,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { messageOf, UsageError, WarrenError } from "../errors.ts";
 import { logger } from "../log.ts";
+import { acceptEach } from "../net/accept.ts";
 import type { Env } from "../config/env.ts";
 import { type ControlAddress, dirOf, formatControlAddress } from "./address.ts";
 import { ensurePrivateDir, runtimeDir } from "../config/runtime_dir.ts";
@@ -72,6 +73,7 @@ export class ControlServer {
   #conns = new Set<Deno.Conn>();
   #loop: Promise<void>;
   #closed = false;
+  #stop = new AbortController();
 
   private constructor(
     address: ControlAddress,
@@ -132,28 +134,23 @@ export class ControlServer {
     return new ControlServer(address, listener, handler, token);
   }
 
-  async #accept(): Promise<void> {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (err) {
-        if (this.#closed || err instanceof Deno.errors.BadResource) return;
-        log.warn("Control endpoint: accept failed: {err}", { err: messageOf(err) });
-        continue;
-      }
-      if (this.#closed) {
-        close(conn);
-        return;
-      }
-      this.#conns.add(conn);
-      const task = this.#serve(conn).finally(() => {
-        this.#conns.delete(conn);
-        this.#tasks.delete(task);
-        close(conn);
-      });
-      this.#tasks.add(task);
-    }
+  #accept(): Promise<void> {
+    return acceptEach(
+      this.#listener,
+      formatControlAddress(this.address),
+      () => this.#closed,
+      (conn) => {
+        if (this.#closed) return close(conn);
+        this.#conns.add(conn);
+        const task = this.#serve(conn).finally(() => {
+          this.#conns.delete(conn);
+          this.#tasks.delete(task);
+          close(conn);
+        });
+        this.#tasks.add(task);
+      },
+      this.#stop.signal,
+    );
   }
 
   async #serve(conn: Deno.Conn): Promise<void> {
@@ -210,6 +207,7 @@ export class ControlServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stop.abort();
     close(this.#listener);
     await this.#loop;
     await Promise.allSettled([...this.#tasks]);

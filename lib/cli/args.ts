@@ -53,6 +53,7 @@ const OPTIONS = {
   "proxy-auth": { type: "string" },
   route: { type: "string", multiple: true },
   "no-proxy-env": { type: "boolean" },
+  "ftp-trust-pasv-address": { type: "boolean" },
   "abort-on-failing-tunnel": { type: "boolean" },
   "no-session-channel": { type: "boolean", short: "S" },
   N: { type: "boolean", short: "N" },
@@ -262,6 +263,7 @@ export function parseCommandLine(
     proxyAuth: v["proxy-auth"] === undefined ? undefined : parseProxyAuth(v["proxy-auth"]),
     routes: v.route?.map(parseRouteOption),
     noProxyEnv: v["no-proxy-env"] ?? false,
+    ftpTrustPasvAddress: v["ftp-trust-pasv-address"] ?? false,
     abortOnFailingTunnel: v["abort-on-failing-tunnel"] ??
       o.exitOnForwardFailure ?? false,
     localForwards: [
@@ -359,6 +361,10 @@ export function parseCommandLine(
   }
   if (config.routes && !proxies) {
     throw new UsageError("--route needs a proxy tunnel: -L or -R socks/[address:]port");
+  }
+  const ftp = [...config.localForwards, ...config.remoteForwards].some((f) => f.protocol === "ftp");
+  if (config.ftpTrustPasvAddress && !ftp) {
+    throw new UsageError("--ftp-trust-pasv-address needs an FTP tunnel: -L ftp/... or -R ftp/...");
   }
   if (config.background && command !== undefined) {
     throw new UsageError("-f and '-- command' cannot be combined");

@@ -217,6 +217,7 @@ Deno.test("parseCommandLine() reports usage errors in one line", () => {
     [["-L", "socks/1080", "--route", "relay:*", "h"], /Invalid --route 'relay:\*': expected/],
     [["-L", "1:h:1", "--route", "direct:*", "h"], /--route needs a proxy tunnel/],
     [["-R", "1:h:1", "--proxy-auth=bob:env://PW", "h"], /--proxy-auth needs a proxy tunnel/],
+    [["-L", "1:h:1", "--ftp-trust-pasv-address", "h"], /--ftp-trust-pasv-address needs an FTP/],
     [["-o", "ForwardAgent=yes", "h"], /Unknown -o option 'ForwardAgent'/],
     [["-o", "Port", "h"], /Invalid -o 'Port'/],
     [["-o", "Port=x", "h"], /not a port number/],
@@ -512,4 +513,11 @@ Deno.test("-C and -o Compression: yes asks for compression; bad values refused",
   assert.equal(run("-o", "Compression=no", "t").compression, undefined);
   assert.equal(run("t").compression, undefined);
   usage(["-o", "Compression=zlib", "t"], /^Invalid -o Compression='zlib': expected yes or no$/);
+});
+Deno.test("parseCommandLine() takes --ftp-trust-pasv-address with an ftp/ tunnel (off by default)", () => {
+  assert.equal(run("-L", "ftp/2121:ftp.example:21", "h").ftpTrustPasvAddress, false);
+  assert.equal(
+    run("--ftp-trust-pasv-address", "-R", "ftp/2121:localhost:21", "h").ftpTrustPasvAddress,
+    true,
+  );
 });

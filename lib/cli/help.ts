@@ -23,6 +23,11 @@ Tunnels:
         ftp/ also tunnels every FTP data connection (PASV, EPSV, PORT and
         EPRT are rewritten; AUTH TLS is refused: SSH already encrypts).
         e.g. -L ftp/2121:localhost:21   then ftp localhost 2121
+  --ftp-trust-pasv-address
+        ftp/ passive data connections go to the address the server's 227
+        reply names; by default they go to dst-host, whatever it names (a
+        hostile server could aim them anywhere the tunnel reaches).
+        e.g. --ftp-trust-pasv-address -L ftp/2121:ftp.example:21
   -L, --localfwd socks/[listen-address:]listen-port
         A SOCKS4/4a/5 and HTTP proxy (CONNECT and http:// URLs) on one port;
         the server connects each request (and resolves its host names).

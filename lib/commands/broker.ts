@@ -8,6 +8,7 @@
  * listeners, then log "Broker ready". Logging follows `<logging>` unless
  * -v/-q say otherwise.
  */
+import { startMemoryTrim } from "../net/trim.ts";
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
 import { parseDebugLevel } from "../cli/args.ts";
@@ -158,6 +159,7 @@ async function serve(
     log.info("SIGHUP: reloading {file}", { file: path });
     reload().catch((err) => log.error("Reload failed: {err}", { err: messageOf(err) }));
   });
+  const stopTrim = startMemoryTrim();
   try {
     await broker.start();
     log.info("Broker ready: {n} tunnel listener(s), {p} profile(s); control at {addr}", {
@@ -169,6 +171,7 @@ async function serve(
     log.info("Stopping ({why})", { why });
   } finally {
     stopListening();
+    stopTrim();
     await server.close();
     await reloading;
     await broker.stop();

@@ -4,6 +4,7 @@
  * dying, the local command exiting, or (one-shot) the last tunneled
  * connection closing — and close everything within two seconds.
  */
+import { startMemoryTrim } from "../net/trim.ts";
 import type { ClientConfig } from "../profiles/client_config.ts";
 import { defaultIdentityFiles, type Env, expandHome, homeDir } from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
@@ -53,6 +54,7 @@ async function startTunnels(
 ): Promise<Tunnel[]> {
   const open = (srcHost: string, srcPort: number, dstHost: string, dstPort: number) =>
     ssh.openDirect(srcHost, srcPort, dstHost, dstPort);
+  const ftpOptions = { trustPasvAddress: config.ftpTrustPasvAddress };
   const tunnels: Tunnel[] = [
     ...config.localForwards.map((spec) =>
       isStreamLocal(spec)
@@ -66,14 +68,14 @@ async function startTunnels(
           routes: config.routes,
         })
         : spec.protocol === "ftp"
-        ? new FtpLocalTunnel(spec, config.gateway, ssh, activity)
+        ? new FtpLocalTunnel(spec, config.gateway, ssh, activity, ftpOptions)
         : new LocalTunnel(spec, config.gateway, open, activity)
     ),
     ...config.remoteForwards.map((spec) =>
       isStreamLocal(spec)
         ? new RemoteStreamTunnel(spec, ssh, activity)
         : spec.protocol === "ftp"
-        ? new FtpRemoteTunnel(spec, ssh, activity)
+        ? new FtpRemoteTunnel(spec, ssh, activity, ftpOptions)
         : spec.protocol === "socks"
         ? new RemoteProxyTunnel(spec, ssh, activity, { credentials, routes: config.routes })
         : new RemoteTunnel(spec, ssh, activity)
@@ -260,6 +262,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
     throw err;
   }
   const activity = new ActivityTracker();
+  const stopTrim = startMemoryTrim();
   let tunnels: Tunnel[] = [];
   let command: ReturnType<typeof runCommand> | undefined;
   try {
@@ -293,6 +296,7 @@ export async function runClient(config: ClientConfig): Promise<number> {
   } finally {
     // Signals stay handled until the end: a second Ctrl-C during cleanup
     // must not end the process with another exit code.
+    stopTrim();
     await closeAll(tunnels, ssh);
     if (config.pidFile !== undefined) await Deno.remove(config.pidFile).catch(() => {});
     unlistenSignals();

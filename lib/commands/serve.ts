@@ -10,6 +10,7 @@
  * be read or holds no usable key, a bad permit, an unreadable host key) exit
  * 2 before anything listens; a listen failure exits 1.
  */
+import { startMemoryTrim } from "../net/trim.ts";
 import { parseCommand } from "../cli/parse_command.ts";
 import type { Env } from "../config/env.ts";
 import { hostPort, parseAddress, parsePort } from "../config/forward.ts";
@@ -231,6 +232,7 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
     });
   }
   const signals = signalled();
+  const stopTrim = startMemoryTrim();
   try {
     const server = await WarrenServer.start({ ...c, hostKey }).catch((err) => {
       // '*' is "::" (both families); on a host without IPv6, IPv4 alone.
@@ -266,6 +268,7 @@ export async function runServe(argv: string[], env: Env): Promise<number> {
     return EXIT_OK;
   } finally {
     signals.stop();
+    stopTrim();
   }
 }
 

@@ -35,6 +35,8 @@ export interface ClientConfig {
   routes?: Route[];
   /** --no-proxy-env: in `--` mode, do not hand the first socks/ tunnel to the command. */
   noProxyEnv?: boolean;
+  /** --ftp-trust-pasv-address: ftp/ passive data goes where a 227 says, not to dst-host. */
+  ftpTrustPasvAddress?: boolean;
   abortOnFailingTunnel: boolean;
   localForwards: ForwardSpec[];
   remoteForwards: ForwardSpec[];

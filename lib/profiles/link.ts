@@ -93,7 +93,7 @@ export class ProfileLink {
       id: s.id,
       profile: this.profile.id,
       host: hostPort(this.profile.host, this.profile.port) + via,
-      state: s.state,
+      state: s.state === "connected" && s.ssh?.health === "suspect" ? "suspect" : s.state,
       channels: s.channels,
       forwards: s.forwards,
       sent: s.traffic.sent,

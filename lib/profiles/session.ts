@@ -31,7 +31,8 @@ export interface SessionInfo {
   profile: string;
   /** host:port, and "via PROFILE" for a gateway. */
   host: string;
-  state: SessionState;
+  /** suspect: connected, but a request went unanswered and the connection is being probed. */
+  state: SessionState | "suspect";
   /** Open channels (tunneled connections, jump channels of other profiles). */
   channels: number;
   /** Remote forwards requested on the server. */

@@ -20,7 +20,7 @@
 import { hostPort } from "../config/forward.ts";
 import { fingerprintSha256 } from "../config/ssh_key_blob.ts";
 import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
+import { type LogGate, logger } from "../log.ts";
 import type { AuthContext, Connection, ServerChannel } from "../ssh/ssh2.ts";
 import { ConnectionSet, logClosed } from "../tunnel/connections.ts";
 import { pump } from "../tunnel/pump.ts";
@@ -76,6 +76,17 @@ interface TcpipInfo {
   srcPort: number;
 }
 
+/** The kinds of line (log gate) that mark an address whose logins fail. */
+const GATE_WHAT: Record<string, string> = {
+  "refused publickey": "refused keys",
+  "refused method": "refused logins",
+  "auth error": "failed logins",
+  "auth tries": "disconnections for failed logins",
+  connection: "connections",
+  closed: "closed connections",
+};
+const AUTH_KINDS = ["refused publickey", "refused method", "auth error", "auth tries"];
+
 export class PeerConnection {
   readonly id: number;
   readonly ip: string;
@@ -94,29 +105,38 @@ export class PeerConnection {
   #conns: ConnectionSet;
   #forwards: RemoteForwards;
   #streamLocal: StreamLocalForwards;
+  #gate?: LogGate;
+  #authenticated = false;
+  /** The "connection from" line was held back (its address goes on the accepted line). */
+  #quietStart = false;
 
   constructor(
     conn: Connection,
     client: { id: number; ip: string; port: number; ident?: string },
     policy: ServePolicy,
     onAuthenticated: () => void,
+    gate?: LogGate,
   ) {
     this.#conn = conn;
     this.#policy = policy;
     this.id = client.id;
     this.ip = client.ip;
     this.port = client.port;
+    this.#gate = gate;
     this.#conns = new ConnectionSet({ opened: () => this.#channels++, closed: () => {} });
     const say = { info: (l: string) => this.#info(l), debug: (l: string) => this.#debug(l) };
     this.#forwards = new RemoteForwards(conn, policy.gatewayPorts, this.#conns, say);
     this.#streamLocal = new StreamLocalForwards(conn, this.#conns, say);
     const ident = printable(client.ident ?? "no version line");
-    this.#info(`connection from ${hostPort(client.ip, client.port)} (${ident})`);
+    const hello = `connection from ${hostPort(client.ip, client.port)} (${ident})`;
+    // From an address whose logins are failing, connections are counted, not listed.
+    if (this.#failing()) this.#quietStart = !this.#gated("connection", hello);
+    else this.#info(hello);
 
     conn.on("error", (err: Error) => this.#lastError = err);
     conn.on("authentication", (ctx) => {
       this.#authenticate(ctx).catch((err) => {
-        this.#info(`authentication failed: ${messageOf(err)}`);
+        this.#gated("auth error", `authentication failed: ${messageOf(err)}`);
         this.#fail(ctx);
       });
     });
@@ -158,7 +178,9 @@ export class PeerConnection {
         await this.#conns.close();
         const secs = ((performance.now() - this.#started) / 1000).toFixed(1);
         const err = this.#lastError ? `: ${messageOf(this.#lastError)}` : "";
-        this.#info(`closed after ${secs} s, ${this.#channels} tunneled connection(s)${err}`);
+        const bye = `closed after ${secs} s, ${this.#channels} tunneled connection(s)${err}`;
+        if (!this.#authenticated && this.#failing()) this.#gated("closed", bye);
+        else this.#info(bye);
         resolve();
       });
     });
@@ -174,6 +196,27 @@ export class PeerConnection {
     log.info("#{id} {line}", { id: this.id, line: line.replace(/[^\x20-\x7e]/g, "?") });
   }
 
+  /** Whether logins from this address have failed lately (its lines are being counted). */
+  #failing(): boolean {
+    return AUTH_KINDS.some((kind) => this.#gate?.busy(kind, this.ip));
+  }
+
+  /**
+   * A line any host can cause before it logs in (failed logins): the first
+   * of its kind from this address per interval, the rest counted.
+   */
+  #gated(kind: string, line: string): boolean {
+    if (!this.#gate) {
+      this.#info(line);
+      return true;
+    }
+    const text = line.replace(/[^\x20-\x7e]/g, "?");
+    return this.#gate.log(log, "info", kind, this.ip, GATE_WHAT[kind] ?? "lines", "#{id} {line}", {
+      id: this.id,
+      line: text,
+    });
+  }
+
   #debug(line: string): void {
     log.debug("#{id} {line}", { id: this.id, line: line.replace(/[^\x20-\x7e]/g, "?") });
   }
@@ -182,7 +225,10 @@ export class PeerConnection {
     const user = printable(ctx.username);
     if (ctx.method === "none") return ctx.reject(["publickey"]);
     if (ctx.method !== "publickey") {
-      this.#info(`refused ${ctx.method} for ${user}: only public keys are accepted`);
+      this.#gated(
+        "refused method",
+        `refused ${ctx.method} for ${user}: only public keys are accepted`,
+      );
       return this.#fail(ctx);
     }
     let keys: AuthorizedKey[];
@@ -203,12 +249,14 @@ export class PeerConnection {
     const what = `${printable(requestedKeyAlgorithm(ctx))} ${fingerprintSha256(ctx.key.data)}`;
     const check = checkKey(keys, offered, this.ip);
     if (!check.ok) {
-      this.#info(`refused publickey ${what} for ${user}: ${check.why}`);
+      this.#gated("refused publickey", `refused publickey ${what} for ${user}: ${check.why}`);
       return this.#fail(ctx);
     }
     if (ctx.signature === undefined) return acceptKeyProbe(ctx); // "this key would do"
     this.#key = check.key;
-    this.#info(`accepted publickey ${what} for ${user} (${keyWhere(check.key)})`);
+    this.#authenticated = true;
+    const from = this.#quietStart ? ` from ${hostPort(this.ip, this.port)}` : "";
+    this.#info(`accepted publickey ${what} for ${user} (${keyWhere(check.key)})${from}`);
     this.#accept(ctx);
   }
 
@@ -231,7 +279,7 @@ export class PeerConnection {
     this.#failures++;
     ctx.reject(["publickey"]);
     if (this.#failures >= this.#policy.maxAuthTries) {
-      this.#info(`${this.#failures} failed authentication attempts: disconnecting`);
+      this.#gated("auth tries", `${this.#failures} failed authentication attempts: disconnecting`);
       this.#conn.end();
     }
   }

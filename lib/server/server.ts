@@ -17,7 +17,8 @@
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { hostPort } from "../config/forward.ts";
 import { messageOf, WarrenError } from "../errors.ts";
-import { logger } from "../log.ts";
+import { LogGate, logger } from "../log.ts";
+import { connectionClosed } from "../net/trim.ts";
 import { type Connection, Server } from "../ssh/ssh2.ts";
 import { offeredCompression } from "../ssh/compression.ts";
 import { VERSION } from "../version.ts";
@@ -61,6 +62,8 @@ export class WarrenServer implements AsyncDisposable {
   #closing?: Promise<void>;
   #startups: Startups;
   #random: () => number;
+  /** Lines any host can cause before it logs in: one per kind and address per interval. */
+  #gate = new LogGate();
   /** Connections not yet authenticated. */
   #waiting = 0;
   /** Connections refused since the refusals began (0: none lately). */
@@ -145,23 +148,33 @@ export class WarrenServer implements AsyncDisposable {
     const entry: SocketEntry = { id: this.#nextId++, sock, authenticated: false };
     this.#waiting++;
     entry.timer = setTimeout(() => {
-      log.info("#{id} {from}: not authenticated within {s} s: closing", {
-        id: entry.id,
-        from,
-        s: graceMs / 1000,
-      });
+      this.#gate.log(
+        log,
+        "info",
+        "grace",
+        sock.remoteAddress ?? "?",
+        "connections not authenticated in time",
+        "#{id} {from}: not authenticated within {s} s: closing",
+        { id: entry.id, from, s: graceMs / 1000 },
+      );
       sock.destroy();
     }, graceMs);
     this.#sockets.set(key, entry);
     sock.once("close", () => {
+      connectionClosed();
       clearTimeout(entry.timer);
       this.#sockets.delete(key);
       if (!entry.authenticated) this.#settled();
       if (!entry.peer) {
-        log.info("#{id} connection from {from} closed before the SSH handshake", {
-          id: entry.id,
-          from,
-        });
+        this.#gate.log(
+          log,
+          "info",
+          "no handshake",
+          sock.remoteAddress ?? "?",
+          "connections closed before the SSH handshake",
+          "#{id} connection from {from} closed before the SSH handshake",
+          { id: entry.id, from },
+        );
       }
     });
     this.#ssh.injectSocket(sock);
@@ -195,6 +208,7 @@ export class WarrenServer implements AsyncDisposable {
         entry.authenticated = true;
         this.#settled();
       },
+      this.#gate,
     );
     if (entry) entry.peer = peer;
     this.#peers.add(peer);
@@ -214,6 +228,7 @@ export class WarrenServer implements AsyncDisposable {
       for (const { sock } of this.#sockets.values()) sock.destroy();
       await stopped;
       clearTimeout(timer);
+      this.#gate.close();
     })();
     return this.#closing;
   }

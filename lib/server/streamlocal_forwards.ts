@@ -8,7 +8,7 @@
  */
 import { messageOf } from "../errors.ts";
 import type { Connection, ServerChannel } from "../ssh/ssh2.ts";
-import { type ConnectionSet, logClosed } from "../tunnel/connections.ts";
+import { acceptLoop, type ConnectionSet, logClosed } from "../tunnel/connections.ts";
 import { listenUnix, removeOwnSocket } from "../tunnel/streamlocal.ts";
 import { pump } from "../tunnel/pump.ts";
 import { closeQuietly } from "../net/io.ts";
@@ -42,17 +42,13 @@ export class StreamLocalForwards {
     this.#conns.track(this.#accept(path, listener));
   }
 
-  async #accept(path: string, listener: Deno.UnixListener): Promise<void> {
-    for (;;) {
-      let sock: Deno.UnixConn;
-      try {
-        sock = await listener.accept();
-      } catch {
-        return; // closed by cancel() or closeAll()
-      }
-      if (this.#conns.closed) return closeQuietly(sock);
-      this.#conns.serve(sock, () => this.#serve(path, sock));
-    }
+  #accept(path: string, listener: Deno.UnixListener): Promise<void> {
+    // Ends when cancel() or closeAll() closes the listener.
+    return acceptLoop(
+      listener,
+      this.#conns,
+      (sock) => this.#conns.serve(sock, () => this.#serve(path, sock)),
+    );
   }
 
   async #serve(path: string, sock: Deno.UnixConn): Promise<void> {

@@ -27,6 +27,7 @@ import { InterruptedError, messageOf, WarrenError } from "../errors.ts";
 import { hostPort } from "../config/forward.ts";
 import { knownHostsWriteTarget } from "../config/known_hosts.ts";
 import { logger } from "../log.ts";
+import { type Health, type HealthTiming, LinkHealth } from "./health.ts";
 
 const log = logger("ssh");
 
@@ -67,6 +68,8 @@ export interface ConnectOptions {
   proxy?: ProxyDial;
   /** A profile's proxy rules: the first matching the server decides (unless `proxy`). */
   proxyRules?: readonly ProxyRule[];
+  /** When an unanswered request makes the connection suspect, and how it is probed (tests). */
+  health?: Partial<HealthTiming>;
 }
 
 export type IncomingTcpHandler = (
@@ -87,6 +90,9 @@ export class SshConnection implements AsyncDisposable {
   #handlers = new Map<string, IncomingTcpHandler>();
   #unixHandlers = new Map<string, IncomingUnixHandler>();
   #forwarded: ForwardedOpens;
+  #health: LinkHealth;
+  /** Why we gave up on a silent connection (health.ts). */
+  #dead?: string;
 
   #sock: Duplex;
 
@@ -96,10 +102,17 @@ export class SshConnection implements AsyncDisposable {
     this.label = label;
     let lastError: Error | undefined;
     client.on("error", (err: Error) => lastError = err);
+    this.#health = new LinkHealth(client, sock, label, (reason) => {
+      this.#dead = reason;
+      client.destroy();
+    }, opts.health);
     this.closed = new Promise((resolve) => {
       client.once("close", () => {
+        this.#health.close();
         if (this.#closing) return resolve(null);
-        const why = lastError === undefined
+        const why = this.#dead !== undefined
+          ? this.#dead
+          : lastError === undefined
           ? "closed by the server"
           : /keepalive/i.test(lastError.message)
           ? `no reply to ${opts.keepaliveCountMax} keepalives ` +
@@ -179,6 +192,11 @@ export class SshConnection implements AsyncDisposable {
     });
   }
 
+  /** `suspect` while a request has gone unanswered and the connection is being probed. */
+  get health(): Health {
+    return this.#health.state;
+  }
+
   /** Open a direct-tcpip channel; the server resolves and connects dst. */
   openDirect(
     srcHost: string,
@@ -187,6 +205,7 @@ export class SshConnection implements AsyncDisposable {
     dstPort: number,
   ): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
+      const answered = this.#health.watch("channel open");
       try {
         this.client.forwardOut(
           srcHost,
@@ -194,6 +213,7 @@ export class SshConnection implements AsyncDisposable {
           dstHost,
           dstPort,
           (err, ch) => {
+            answered();
             if (err) {
               reject(
                 new WarrenError(
@@ -211,6 +231,7 @@ export class SshConnection implements AsyncDisposable {
           },
         );
       } catch (err) {
+        answered();
         reject(
           new WarrenError("tunnel", `Cannot open a channel: ${messageOf(err)}`),
         );
@@ -225,7 +246,9 @@ export class SshConnection implements AsyncDisposable {
     handler: IncomingTcpHandler,
   ): Promise<number> {
     return new Promise((resolve, reject) => {
+      const answered = this.#health.watch("remote forward request");
       this.client.forwardIn(address, port, (err, bound) => {
+        answered();
         if (err) {
           reject(
             new WarrenError(
@@ -271,6 +294,7 @@ export class SshConnection implements AsyncDisposable {
 
   async close(): Promise<void> {
     this.#closing = true;
+    this.#health.close();
     this.client.end();
     // ssh2's destroy() does nothing once end() has made the socket unwritable,
     // so a server that does not answer the close would hold it for ever:

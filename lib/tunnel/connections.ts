@@ -8,6 +8,8 @@ import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type PumpResult } from "./pump.ts";
 import { closeQuietly } from "../net/io.ts";
+import { acceptEach, resourcesFreed } from "../net/accept.ts";
+import { connectionClosed } from "../net/trim.ts";
 import type { Activity } from "./types.ts";
 
 const log = logger("tunnel");
@@ -17,6 +19,7 @@ export class ConnectionSet {
   #tasks = new Set<Promise<void>>();
   #closed = false;
   #activity: Activity;
+  #stop = new AbortController();
 
   constructor(activity: Activity) {
     this.#activity = activity;
@@ -24,6 +27,11 @@ export class ConnectionSet {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Aborted by close(): cuts an accept loop's backoff short. */
+  get signal(): AbortSignal {
+    return this.#stop.signal;
   }
 
   /** Track a background task so close() can wait for it. */
@@ -45,6 +53,8 @@ export class ConnectionSet {
       }).finally(() => {
         this.#conns.delete(conn);
         this.#activity.closed();
+        resourcesFreed();
+        connectionClosed();
       }),
     );
   }
@@ -52,36 +62,29 @@ export class ConnectionSet {
   /** End every live connection and wait for their tasks. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stop.abort();
     for (const c of this.#conns) closeQuietly(c);
     await Promise.allSettled([...this.#tasks]);
   }
 }
 
-/** Accept until the listener closes; a transient failure is logged and retried. */
-export async function acceptLoop(
-  listener: Deno.TcpListener,
+/**
+ * Accept until the listener closes. A failed accept is retried at once, or
+ * after a backoff when the process is out of descriptors (lib/net/accept.ts).
+ */
+export function acceptLoop<C extends Deno.Conn>(
+  listener: Deno.Listener<C>,
   set: ConnectionSet,
-  onConnection: (conn: Deno.TcpConn) => void,
+  onConnection: (conn: C) => void,
 ): Promise<void> {
-  for (;;) {
-    let conn: Deno.TcpConn;
-    try {
-      conn = await listener.accept();
-    } catch (err) {
-      if (set.closed || err instanceof Deno.errors.BadResource) return;
-      log.warn("Accept failed on {addr}: {err}", {
-        addr: hostPort(listener.addr.hostname, listener.addr.port),
-        err: messageOf(err),
-      });
-      await new Promise((r) => setTimeout(r, 100));
-      continue;
-    }
-    if (set.closed) {
-      closeQuietly(conn);
-      return;
-    }
-    onConnection(conn);
-  }
+  const addr = listener.addr;
+  const label = addr.transport === "tcp" || addr.transport === "udp"
+    ? hostPort(addr.hostname, addr.port)
+    : (addr as Deno.UnixAddr).path;
+  return acceptEach(listener, label, () => set.closed, (conn) => {
+    if (set.closed) closeQuietly(conn);
+    else onConnection(conn);
+  }, set.signal);
 }
 
 /** The debug line for a finished tunneled connection. */

@@ -6,7 +6,7 @@
 import type { ForwardSpec } from "../config/forward.ts";
 import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
+import { LogGate, logger } from "../log.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
 import { pump } from "./pump.ts";
 import { closeQuietly } from "../net/io.ts";
@@ -21,6 +21,8 @@ export class LocalTunnel implements Tunnel {
   #open: ChannelOpener;
   #listeners: Deno.TcpListener[] = [];
   #conns: ConnectionSet;
+  /** Refused channels, which any client can cause: one line per client per interval. */
+  #gate = new LogGate();
 
   constructor(
     spec: ForwardSpec,
@@ -75,7 +77,19 @@ export class LocalTunnel implements Tunnel {
     try {
       channel = await this.#open(peer.hostname, peer.port, this.spec.dstHost!, this.spec.dstPort!);
     } catch (err) {
-      log.error("{from} -> {dst}: {err}", { from, dst, err: messageOf(err) });
+      this.#gate.log(
+        log,
+        "error",
+        "open failed",
+        peer.hostname,
+        "failed connections",
+        "{from} -> {dst}: {err}",
+        {
+          from,
+          dst,
+          err: messageOf(err),
+        },
+      );
       closeQuietly(conn);
       return;
     }
@@ -91,5 +105,6 @@ export class LocalTunnel implements Tunnel {
     if (this.#conns.closed) return;
     for (const l of this.#listeners) closeQuietly(l);
     await this.#conns.close();
+    this.#gate.close();
   }
 }

@@ -11,7 +11,7 @@
 import type { ForwardSpec } from "../config/forward.ts";
 import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
+import { LogGate, logger } from "../log.ts";
 import type { SshConnection } from "../ssh/connection.ts";
 import type { ClientChannel, TcpConnectionDetails } from "../ssh/ssh2.ts";
 import { pump } from "./pump.ts";
@@ -52,6 +52,8 @@ export class RemoteTunnel implements Tunnel {
   #bindAddress: string;
   #boundPort: number | undefined;
   #conns: ConnectionSet;
+  /** Failed connects, which whoever reaches the server's port can cause. */
+  #gate = new LogGate();
 
   constructor(spec: ForwardSpec, ssh: RemoteForwarder, activity: Activity) {
     this.spec = spec;
@@ -101,11 +103,15 @@ export class RemoteTunnel implements Tunnel {
       conn = await dial(this.spec.dstHost!, this.spec.dstPort!);
     } catch (err) {
       reject();
-      log.error("Remote tunnel {from} -> {dst}: cannot connect: {err}", {
-        from,
-        dst,
-        err: messageOf(err),
-      });
+      this.#gate.log(
+        log,
+        "error",
+        "connect failed",
+        details.srcIP,
+        "failed connections",
+        "Remote tunnel {from} -> {dst}: cannot connect: {err}",
+        { from, dst, err: messageOf(err) },
+      );
       return;
     }
     if (this.#conns.closed) {
@@ -129,5 +135,6 @@ export class RemoteTunnel implements Tunnel {
       await this.#ssh.unforwardIn(this.#bindAddress, this.#boundPort);
     }
     await closing;
+    this.#gate.close();
   }
 }

@@ -16,7 +16,7 @@
 import { type ForwardSpec, MAX_SOCKET_PATH } from "../config/forward.ts";
 import { hostPort } from "../config/forward.ts";
 import { messageOf, WarrenError } from "../errors.ts";
-import { logger } from "../log.ts";
+import { LogGate, logger } from "../log.ts";
 import type { SshConnection } from "../ssh/connection.ts";
 import type { ClientChannel } from "../ssh/ssh2.ts";
 import { closeQuietly } from "../net/io.ts";
@@ -133,27 +133,6 @@ export async function removeOwnSocket(path: string, ino: number | null): Promise
   }
 }
 
-/** Accept until the listener closes. */
-async function acceptUnix(
-  listener: Deno.UnixListener,
-  set: ConnectionSet,
-  onConnection: (conn: Deno.UnixConn) => void,
-): Promise<void> {
-  for (;;) {
-    let conn: Deno.UnixConn;
-    try {
-      conn = await listener.accept();
-    } catch (err) {
-      if (set.closed || err instanceof Deno.errors.BadResource) return;
-      log.warn("Accept failed on {path}: {err}", { path: listener.addr.path, err: messageOf(err) });
-      await new Promise((r) => setTimeout(r, 100));
-      continue;
-    }
-    if (set.closed) return closeQuietly(conn);
-    onConnection(conn);
-  }
-}
-
 /** -L with a Unix socket at either end. */
 export class LocalStreamTunnel implements Tunnel {
   readonly spec: ForwardSpec;
@@ -162,6 +141,8 @@ export class LocalStreamTunnel implements Tunnel {
   #tcp: Deno.TcpListener[] = [];
   #unix?: { listener: Deno.UnixListener; ino: number | null };
   #conns: ConnectionSet;
+  /** Refused channels, which any client can cause: one line per client per interval. */
+  #gate = new LogGate();
 
   constructor(spec: ForwardSpec, gateway: boolean, ssh: StreamLocalSsh, activity: Activity) {
     this.spec = spec;
@@ -190,7 +171,7 @@ export class LocalStreamTunnel implements Tunnel {
       const ino = (await Deno.lstat(this.spec.listenPath)).ino;
       this.#unix = { listener, ino };
       this.#conns.track(
-        acceptUnix(listener, this.#conns, (c) => this.#conns.serve(c, () => this.#serve(c))),
+        acceptLoop(listener, this.#conns, (c) => this.#conns.serve(c, () => this.#serve(c))),
       );
     } else {
       const addrs = bindAddresses(this.spec.listenAddress, this.#gateway);
@@ -229,7 +210,20 @@ export class LocalStreamTunnel implements Tunnel {
           this.spec.dstPort!,
         );
     } catch (err) {
-      log.error("{from} -> {dst}: {err}", { from, dst, err: messageOf(err) });
+      const source = peer.transport === "unix" ? from : (peer as Deno.NetAddr).hostname;
+      this.#gate.log(
+        log,
+        "error",
+        "open failed",
+        source,
+        "failed connections",
+        "{from} -> {dst}: {err}",
+        {
+          from,
+          dst,
+          err: messageOf(err),
+        },
+      );
       return closeQuietly(conn);
     }
     if (this.#conns.closed) {
@@ -244,6 +238,7 @@ export class LocalStreamTunnel implements Tunnel {
     for (const l of this.#tcp) closeQuietly(l);
     if (this.#unix) closeQuietly(this.#unix.listener);
     await this.#conns.close();
+    this.#gate.close();
     if (this.#unix) await removeOwnSocket(this.spec.listenPath!, this.#unix.ino);
   }
 }
@@ -256,6 +251,8 @@ export class RemoteStreamTunnel implements Tunnel {
   #boundPort: number | undefined;
   #listening = false;
   #conns: ConnectionSet;
+  /** Failed connects, which whoever reaches the server's end can cause. */
+  #gate = new LogGate();
 
   constructor(spec: ForwardSpec, ssh: StreamLocalSsh, activity: Activity) {
     this.spec = spec;
@@ -279,7 +276,7 @@ export class RemoteStreamTunnel implements Tunnel {
     if (this.spec.listenPath !== undefined) {
       const path = this.spec.listenPath;
       await this.#ssh.forwardInStreamLocal(path, (accept, reject) => {
-        this.#incoming(`${path} (on the server)`, accept, reject);
+        this.#incoming(`${path} (on the server)`, path, accept, reject);
       });
       this.#listening = true;
       log.info("Remote tunnel {desc}", { desc: this.description });
@@ -289,7 +286,7 @@ export class RemoteStreamTunnel implements Tunnel {
       this.#bindAddress,
       this.spec.listenPort,
       (details, accept, reject) => {
-        this.#incoming(hostPort(details.srcIP, details.srcPort), accept, reject);
+        this.#incoming(hostPort(details.srcIP, details.srcPort), details.srcIP, accept, reject);
       },
     );
     this.#listening = true;
@@ -301,12 +298,22 @@ export class RemoteStreamTunnel implements Tunnel {
     } else log.info("Remote tunnel {desc}", { desc: this.description });
   }
 
-  #incoming(from: string, accept: () => ClientChannel, reject: () => void): void {
+  #incoming(
+    from: string,
+    source: string,
+    accept: () => ClientChannel,
+    reject: () => void,
+  ): void {
     if (this.#conns.closed) return reject();
-    this.#conns.track(this.#serve(from, accept, reject));
+    this.#conns.track(this.#serve(from, source, accept, reject));
   }
 
-  async #serve(from: string, accept: () => ClientChannel, reject: () => void): Promise<void> {
+  async #serve(
+    from: string,
+    source: string,
+    accept: () => ClientChannel,
+    reject: () => void,
+  ): Promise<void> {
     const dst = destination(this.spec);
     let conn: Deno.Conn;
     try {
@@ -315,11 +322,15 @@ export class RemoteStreamTunnel implements Tunnel {
         : await dial(this.spec.dstHost!, this.spec.dstPort!);
     } catch (err) {
       reject();
-      log.error("Remote tunnel {from} -> {dst}: cannot connect: {err}", {
-        from,
-        dst,
-        err: messageOf(err),
-      });
+      this.#gate.log(
+        log,
+        "error",
+        "connect failed",
+        source,
+        "failed connections",
+        "Remote tunnel {from} -> {dst}: cannot connect: {err}",
+        { from, dst, err: messageOf(err) },
+      );
       return;
     }
     if (this.#conns.closed) {
@@ -343,5 +354,6 @@ export class RemoteStreamTunnel implements Tunnel {
       } else await this.#ssh.unforwardIn(this.#bindAddress, this.#boundPort!);
     }
     await closing;
+    this.#gate.close();
   }
 }

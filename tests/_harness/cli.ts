@@ -22,6 +22,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Run inside this network namespace (e.g. `warren serve` next to the origins). */
   netns?: NetnsHost;
+  /** Run with at most this many open files (`prlimit --nofile`, as `ulimit -n`). */
+  nofile?: number;
 }
 
 function command(
@@ -36,6 +38,12 @@ function command(
     stdout,
     stderr: "piped",
   };
+  if (opts.nofile !== undefined) {
+    const limit = [`--nofile=${opts.nofile}:${opts.nofile}`, "--", Deno.execPath(), ...cmdArgs];
+    return opts.netns
+      ? opts.netns.command("prlimit", limit, options)
+      : new Deno.Command("prlimit", { args: limit, ...options });
+  }
   return opts.netns
     ? opts.netns.command(Deno.execPath(), cmdArgs, options)
     : new Deno.Command(Deno.execPath(), { args: cmdArgs, ...options });

@@ -4,7 +4,8 @@
  * PASV, EPSV, PORT and EPRT, records every command line it receives, and can
  * send replies real servers would not: `SAY <text>` writes <text> + CRLF
  * raw (a literal `\n` in it becomes CRLF), `pasvHost` changes the address
- * in 227 replies, and `multiline227`
+ * in 227 replies (a hostile server names another host's; `pasvPort` then
+ * fixes its own passive port to that of the host it names), and `multiline227`
  * spreads the 227 over several lines; `hostname` (e.g. "::1") is where it
  * listens.
  */
@@ -16,6 +17,8 @@ export interface FakeFtpOptions {
   files?: Record<string, Uint8Array>;
   /** Address numbers for 227 replies, e.g. "0,0,0,0" (default 127,0,0,1). */
   pasvHost?: string;
+  /** The port of the passive listener (default: any free one). */
+  pasvPort?: number;
   multiline227?: boolean;
   /** The address to listen on, control and passive data (default 127.0.0.1). */
   hostname?: string;
@@ -84,7 +87,7 @@ export function startFakeFtp(options: FakeFtpOptions = {}): FakeFtp {
             case "PASV":
             case "EPSV": {
               if (pasv) closeQuietly(pasv);
-              pasv = Deno.listen({ hostname, port: 0 });
+              pasv = Deno.listen({ hostname, port: options.pasvPort ?? 0 });
               resources.add(pasv);
               port = undefined;
               const p = pasv.addr.port;

@@ -32,6 +32,11 @@ export interface NetnsHost extends AsyncDisposable {
     args: string[],
     options?: Deno.CommandOptions,
   ): Deno.Command;
+  /**
+   * Take the namespace's end of the veth down (a cut cable: packets vanish,
+   * nobody sends a FIN or RST) or up again.
+   */
+  setLink(up: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -296,6 +301,10 @@ class Host implements NetnsHost {
       ...options,
       args: ["netns", "exec", this.name, cmd, ...args],
     });
+  }
+
+  async setLink(up: boolean): Promise<void> {
+    await ip(["-n", this.name, "link", "set", this.nsIf, up ? "up" : "down"]);
   }
 
   close(): Promise<void> {

@@ -32,6 +32,8 @@ export interface TestServerOptions {
    * as asyncssh does, instead of the port that was bound.
    */
   openWithRequestedPort?: boolean;
+  /** Wait this long before connecting a direct-tcpip (a slow destination). */
+  delayDirectMs?: number;
 }
 
 export interface TestServer extends AsyncDisposable {
@@ -101,8 +103,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     });
     conn.on("ready", () => {
       ready++;
-      conn.on("tcpip", (accept, reject, info) => {
+      conn.on("tcpip", async (accept, reject, info) => {
         if (opts.refuseDirect !== undefined) return reject();
+        if (opts.delayDirectMs) await new Promise((r) => setTimeout(r, opts.delayDirectMs));
         const sock = netConnect({ host: info.destIP, port: info.destPort, allowHalfOpen: true });
         sockets.add(sock);
         sock.on("close", () => sockets.delete(sock));

@@ -22,10 +22,11 @@ import type { Duplex } from "node:stream";
 import { canonicalIp } from "../../protocols/ftp_parse.ts";
 import { hostPort } from "../../config/forward.ts";
 import { messageOf } from "../../errors.ts";
-import { logger } from "../../log.ts";
+import { LogGate, logger } from "../../log.ts";
 import type { SshConnection } from "../../ssh/connection.ts";
 import { pump } from "../pump.ts";
 import { closeQuietly } from "../../net/io.ts";
+import { AcceptGuard } from "../../net/accept.ts";
 
 const log = logger("tunnel", "ftp");
 
@@ -74,6 +75,8 @@ export interface Killable {
 export class DataHub {
   readonly stats: DataStats = { listeners: 0, forwards: 0, transfers: 0, total: 0 };
   readonly idleMs: number;
+  /** Warnings a peer can cause (the FTP client or server, another host): one per kind and source per interval. */
+  readonly gate = new LogGate();
   #entries = new Set<Killable>();
   #tasks = new Set<Promise<unknown>>();
   #closed = false;
@@ -106,6 +109,7 @@ export class DataHub {
     this.#closed = true;
     for (const e of [...this.#entries]) e.kill();
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    this.gate.close();
   }
 }
 
@@ -193,20 +197,27 @@ class LocalEntry implements DataEntry, Killable {
 
   async #acceptOne(): Promise<Deno.TcpConn | undefined> {
     const allowed = this.#opts.allowedPeer;
+    const guard = new AcceptGuard(this.#opts.label);
     for (;;) {
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
-      } catch {
-        return undefined; // released
+      } catch (err) {
+        if (!this.#listening || err instanceof Deno.errors.BadResource) return undefined;
+        await guard.failed(err); // a connection reset before we took it: wait for the next
+        continue;
       }
       const peer = conn.remoteAddr;
       if (allowed && !samePeer(peer.hostname, allowed)) {
-        log.warn("{label}: refused a data connection from {peer} (expected {allowed})", {
-          label: this.#opts.label,
-          peer: hostPort(peer.hostname, peer.port),
-          allowed,
-        });
+        this.#hub.gate.log(
+          log,
+          "warn",
+          "data intruder",
+          peer.hostname,
+          "refused data connections",
+          "{label}: refused a data connection from {peer} (expected {allowed})",
+          { label: this.#opts.label, peer: hostPort(peer.hostname, peer.port), allowed },
+        );
         closeQuietly(conn);
         continue;
       }
@@ -226,7 +237,15 @@ class LocalEntry implements DataEntry, Killable {
       try {
         channel = await this.#opts.connect(conn.remoteAddr);
       } catch (err) {
-        log.warn("{label}: {err}", { label: this.#opts.label, err: messageOf(err) });
+        this.#hub.gate.log(
+          log,
+          "warn",
+          "data channel",
+          this.#opts.allowedPeer ?? "data",
+          "failed data connections",
+          "{label}: {err}",
+          { label: this.#opts.label, err: messageOf(err) },
+        );
         return;
       }
       if (this.#killed) return void channel.destroy();

@@ -112,11 +112,15 @@ class RemoteEntry implements DataEntry, Killable {
     if (this.used || !this.#forwarded) return reject();
     const allowed = this.#opts.allowedPeer;
     if (allowed && !samePeer(details.srcIP, allowed)) {
-      log.warn("{label}: refused a data connection from {peer} (expected {allowed})", {
-        label: this.#opts.label,
-        peer: hostPort(details.srcIP, details.srcPort),
-        allowed,
-      });
+      this.#hub.gate.log(
+        log,
+        "warn",
+        "data intruder",
+        details.srcIP,
+        "refused data connections",
+        "{label}: refused a data connection from {peer} (expected {allowed})",
+        { label: this.#opts.label, peer: hostPort(details.srcIP, details.srcPort), allowed },
+      );
       return reject();
     }
     this.used = true;
@@ -133,10 +137,15 @@ class RemoteEntry implements DataEntry, Killable {
         conn = await this.#opts.dial();
       } catch (err) {
         reject();
-        log.warn("{label}: cannot connect: {err}", {
-          label: this.#opts.label,
-          err: messageOf(err),
-        });
+        this.#hub.gate.log(
+          log,
+          "warn",
+          "data connect",
+          this.#opts.allowedPeer ?? "data",
+          "failed data connections",
+          "{label}: cannot connect: {err}",
+          { label: this.#opts.label, err: messageOf(err) },
+        );
         return;
       }
       if (this.#killed) {

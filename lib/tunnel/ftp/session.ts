@@ -28,9 +28,9 @@ import {
   rewritePassiveReply,
 } from "../../protocols/ftp.ts";
 import type { HostPort } from "../../protocols/ftp_parse.ts";
-import { latin1Bytes } from "../../protocols/ftp_parse.ts";
+import { canonicalIp, isIpv4, isIpv6, latin1Bytes } from "../../protocols/ftp_parse.ts";
 import { messageOf } from "../../errors.ts";
-import { logger } from "../../log.ts";
+import { type LogGate, logger } from "../../log.ts";
 import type { DataEntry } from "./data.ts";
 import type { ControlStream } from "./stream.ts";
 
@@ -47,10 +47,18 @@ export interface DataRoutes {
 export interface SessionInfo {
   /** The FTP client's address (the control connection's peer). */
   clientAddress: string;
-  /** The control connection's destination host (for 0.0.0.0 and 229). */
+  /**
+   * Where passive data connections go: the control connection's destination
+   * (its address where known, for -R; dst-host as given, for -L), whatever
+   * address a 227 names.
+   */
   serverHost: string;
+  /** --ftp-trust-pasv-address: connect to the address a 227 names instead. */
+  trustPasvAddress?: boolean;
   /** For log lines: "127.0.0.1:50122 -> ftp.example:21". */
   label: string;
+  /** Where warnings the FTP client or server can cause go (one per kind per interval). */
+  gate?: LogGate;
 }
 
 export class FtpSession {
@@ -98,6 +106,14 @@ export class FtpSession {
       log.debug("{label}: {where}: {err}", { label: this.#info.label, where, err: messageOf(err) });
     }
     this.abort();
+  }
+
+  /** A warning the client or server caused: through the gate, keyed by the client's address. */
+  #warn(kind: string, what: string, message: string, props: Record<string, unknown>): void {
+    const p = { label: this.#info.label, ...props };
+    if (this.#info.gate) {
+      this.#info.gate.log(log, "warn", kind, this.#info.clientAddress, what, message, p);
+    } else log.warn(message, p);
   }
 
   #toClient(bytes: Uint8Array): Promise<void> {
@@ -149,9 +165,9 @@ export class FtpSession {
       case "pass":
         return await this.#server.write(e.bytes);
       case "warn":
-        return void log.warn("{label}: {msg}", { label: this.#info.label, msg: e.message });
+        return this.#warn("command", "command warnings", "{label}: {msg}", { msg: e.message });
       case "refuse":
-        log.warn("{label}: {msg}", { label: this.#info.label, msg: e.message });
+        this.#warn("refused", "refused commands", "{label}: {msg}", { msg: e.message });
         return await this.#toClient(e.reply);
       case "active": {
         const entry = await this.#entry(
@@ -169,9 +185,9 @@ export class FtpSession {
       case "pass":
         return await this.#toClient(e.bytes);
       case "warn":
-        return void log.warn("{label}: {msg}", { label: this.#info.label, msg: e.message });
+        return this.#warn("reply", "reply warnings", "{label}: {msg}", { msg: e.message });
       case "passive": {
-        const host = e.host === "0.0.0.0" ? this.#info.serverHost : e.host;
+        const host = this.#passiveHost(e.host);
         const target = { host, port: e.port };
         const entry = await this.#entry(
           () => this.#routes.passive(target, false),
@@ -192,17 +208,43 @@ export class FtpSession {
     }
   }
 
+  /**
+   * Where a 227's data connection goes. A server could name any address
+   * (another host, or one on the SSH server's own network), and the tunnel
+   * would connect there on its behalf, past the FTP client's own checks (its
+   * 227 now names warren's listener): so the control connection's
+   * destination, unless --ftp-trust-pasv-address; an address other than it
+   * is logged.
+   */
+  #passiveHost(named: string): string {
+    const control = this.#info.serverHost;
+    if (named === "0.0.0.0") return control;
+    if (sameHost(named, control)) return named;
+    if (this.#info.trustPasvAddress) return named;
+    const line = "{label}: the server's 227 names {named}, not {control}: " +
+      "the data connection goes to {control} (--ftp-trust-pasv-address follows the 227)";
+    const props = { named, control };
+    if (isIpv4(canonicalIp(control)) || isIpv6(control) || control === "localhost") {
+      this.#warn("pasv address", "227 replies naming another address", line, props);
+    } else {
+      // dst-host is a name the SSH server resolves: it may well be that address.
+      log.debug(line, { label: this.#info.label, ...props });
+    }
+    return control;
+  }
+
   /** Make an entry, superseding the unused ones; undefined on failure. */
   async #entry(make: () => Promise<DataEntry>, what: string): Promise<DataEntry | undefined> {
     let entry: DataEntry;
     try {
       entry = await make();
     } catch (err) {
-      log.warn("{label}: cannot open the data channel for {what}: {err}", {
-        label: this.#info.label,
-        what,
-        err: messageOf(err),
-      });
+      this.#warn(
+        "data setup",
+        "failed data channels",
+        "{label}: cannot open the data channel for {what}: {err}",
+        { what, err: messageOf(err) },
+      );
       return undefined;
     }
     if (this.#aborted) {
@@ -223,4 +265,13 @@ export class FtpSession {
 
 function cannotOpen(eol: string): Uint8Array {
   return latin1Bytes(`425 Cannot open the data connection through the SSH tunnel.${eol}`);
+}
+
+/** Whether the address a 227 names is the control connection's destination `control`. */
+export function sameHost(named: string, control: string): boolean {
+  const c = control.replace(/^\[(.*)\]$/, "$1");
+  if (c.toLowerCase() === "localhost") {
+    return named === "127.0.0.1" || canonicalIp(named) === canonicalIp("::1");
+  }
+  return canonicalIp(named) === canonicalIp(c);
 }

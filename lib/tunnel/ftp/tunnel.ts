@@ -6,8 +6,8 @@
  *   -L ftp/2121:localhost:21   FTP client here, FTP server beside sshd
  *     passive (227/229): listener here on the address the client used for
  *       the control connection (127.0.0.1 for a 227 if that was IPv6), its
- *       connection opened through SSH to the address in the reply as the
- *       SSH server sees it (0.0.0.0 and 229: the control's dst-host).
+ *       connection opened through SSH to the control's dst-host, whatever
+ *       address a 227 names (--ftp-trust-pasv-address: to that address).
  *     active (PORT/EPRT): remote forward on the SSH server's loopback
  *       (127.0.0.1; ::1 for EPRT when dst-host is IPv6), its connection
  *       dialed here to the client's own data listener.
@@ -16,7 +16,8 @@
  *     passive: remote forward on the SSH server on the -R bind address
  *       (for a 227 and an IPv6 bind address: 127.0.0.1; a 227 for a
  *       wildcard or "localhost" names 127.0.0.1), dialed here to the
- *       address in the reply.
+ *       address the control connection reached, whatever a 227 names
+ *       (--ftp-trust-pasv-address: to that address).
  *     active: listener here on our side of the control connection to the
  *       FTP server, carried through SSH to the client's data listener.
  *
@@ -52,6 +53,11 @@ const log = logger("tunnel", "ftp");
 export interface FtpTunnelOptions {
   /** How long an unused data entry waits (default 30 s; tests shorten it). */
   dataIdleMs?: number;
+  /**
+   * --ftp-trust-pasv-address: connect passive data connections to the address
+   * a 227 names; by default they go to the control connection's destination.
+   */
+  trustPasvAddress?: boolean;
 }
 
 export type FtpStats = DataStats & { sessions: number };
@@ -82,6 +88,7 @@ abstract class FtpTunnelBase implements Tunnel {
   readonly spec: ForwardSpec;
   protected ssh: FtpSsh;
   protected hub: DataHub;
+  protected trustPasvAddress: boolean;
   /** The control connections on this side (the FTP client's or the server's). */
   protected conns: ConnectionSet;
   #sessions = new Set<FtpSession>();
@@ -91,6 +98,7 @@ abstract class FtpTunnelBase implements Tunnel {
     this.ssh = ssh;
     this.conns = new ConnectionSet(activity);
     this.hub = new DataHub(options.dataIdleMs);
+    this.trustPasvAddress = options.trustPasvAddress ?? false;
   }
 
   abstract get description(): string;
@@ -188,7 +196,18 @@ export class FtpLocalTunnel extends FtpTunnelBase {
         this.spec.dstPort!,
       );
     } catch (err) {
-      log.error("{label}: {err}", { label, err: messageOf(err) });
+      this.hub.gate.log(
+        log,
+        "error",
+        "control",
+        peer.hostname,
+        "failed control connections",
+        "{label}: {err}",
+        {
+          label,
+          err: messageOf(err),
+        },
+      );
       const reply = `421 Service not available: ${messageOf(err).replace(/[\r\n]/g, " ")}\r\n`;
       await writeAll(conn, new TextEncoder().encode(reply)).catch(() => {});
       return closeQuietly(conn);
@@ -215,7 +234,9 @@ export class FtpLocalTunnel extends FtpTunnelBase {
     const session = new FtpSession(connStream(conn), channelStream(channel), routes, {
       clientAddress: peer.hostname,
       serverHost: dstHost,
+      trustPasvAddress: this.trustPasvAddress,
       label,
+      gate: this.hub.gate,
     });
     await this.runSession(session, label);
   }
@@ -266,7 +287,15 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
       conn = await dial(this.spec.dstHost!, this.spec.dstPort!);
     } catch (err) {
       reject();
-      log.error("{label}: cannot connect: {err}", { label, err: messageOf(err) });
+      this.hub.gate.log(
+        log,
+        "error",
+        "control",
+        details.srcIP,
+        "failed control connections",
+        "{label}: cannot connect: {err}",
+        { label, err: messageOf(err) },
+      );
       return;
     }
     if (this.conns.closed) {
@@ -293,8 +322,11 @@ export class FtpRemoteTunnel extends FtpTunnelBase {
     };
     const session = new FtpSession(channelStream(channel), connStream(conn), routes, {
       clientAddress: details.srcIP,
-      serverHost: this.spec.dstHost!,
+      // The address we reached the FTP server at: data goes there too.
+      serverHost: conn.remoteAddr.hostname,
+      trustPasvAddress: this.trustPasvAddress,
       label,
+      gate: this.hub.gate,
     });
     this.conns.serve(conn, () => this.runSession(session, label));
   }

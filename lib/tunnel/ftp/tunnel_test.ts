@@ -17,6 +17,7 @@ import { DataHub, type FtpSsh, openLocalEntry } from "./data.ts";
 import { openRemoteEntry } from "./data_remote.ts";
 import type { IncomingTcpHandler } from "../../ssh/connection.ts";
 import { dataListener, FtpLocalTunnel, FtpRemoteTunnel, type FtpTunnelOptions } from "./tunnel.ts";
+import { sameHost } from "./session.ts";
 
 const logLines: string[] = [];
 setLogWriter((line) => logLines.push(line));
@@ -348,4 +349,13 @@ Deno.test("data listeners: where PASV and PORT can name them, and an IPv6 peer t
     () => dataListener("fd00::2", "fd00::9", true),
     /the peer fd00::9 uses IPv6, which a PASV reply or PORT command cannot name \(use EPSV or EPRT\)/,
   );
+});
+
+Deno.test("sameHost() compares a 227's address with the control connection's destination", () => {
+  assert.ok(sameHost("127.0.0.1", "localhost"));
+  assert.ok(sameHost("10.0.0.7", "10.0.0.7"));
+  assert.ok(sameHost("2001:db8::1", "[2001:db8:0::1]"));
+  assert.ok(!sameHost("127.0.0.2", "localhost"));
+  assert.ok(!sameHost("10.0.0.9", "10.0.0.7"));
+  assert.ok(!sameHost("10.0.0.9", "ftp.example.com"));
 });

@@ -17,7 +17,7 @@
 import type { ForwardSpec } from "../../config/forward.ts";
 import { hostPort } from "../../config/forward.ts";
 import { messageOf } from "../../errors.ts";
-import { logger } from "../../log.ts";
+import { LogGate, logger } from "../../log.ts";
 import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../../protocols/open_failure.ts";
 import type { TcpConnectionDetails } from "../../ssh/ssh2.ts";
 import { matchRoute } from "../../config/routes.ts";
@@ -44,6 +44,8 @@ export class RemoteProxyTunnel implements Tunnel {
   #bindAddress: string;
   #boundPort: number | undefined;
   #conns: ConnectionSet;
+  /** Failures a client causes: one line per client and kind per interval. */
+  #gate = new LogGate();
 
   constructor(
     spec: ForwardSpec,
@@ -109,10 +111,21 @@ export class RemoteProxyTunnel implements Tunnel {
     }).finally(() => clearTimeout(timer));
     if (!result.ok) {
       if (timedOut) result.message = `no complete request within ${timeoutMs / 1000} s`;
-      log[result.quiet ? "debug" : "warn"]("{from}: proxy request failed: {why}", {
-        from,
-        why: result.message,
-      });
+      const line = "{from}: proxy request failed: {why}";
+      const props = { from, why: result.message };
+      if (result.quiet) log.debug(line, props);
+      else {
+        // Authentication failures (a handful of messages) are told apart; the rest is one kind.
+        this.#gate.log(
+          log,
+          "warn",
+          result.auth ? `auth: ${result.message}` : "handshake",
+          details.srcIP,
+          "failed proxy requests",
+          line,
+          props,
+        );
+      }
       return await linger(conn);
     }
     const req = result.request;
@@ -120,7 +133,16 @@ export class RemoteProxyTunnel implements Tunnel {
     const rule = route && (route.label ?? `--route ${route.text}`);
     const dst = `${hostPort(req.host, req.port)} (${req.protocol}${rule ? `, ${rule}` : ""})`;
     if (route?.action === "block") {
-      log.warn("{from} -> {dst}: refused", { from, dst });
+      // One kind per rule: a client refused by two rules gets a line for each.
+      this.#gate.log(
+        log,
+        "warn",
+        `blocked by ${rule}`,
+        details.srcIP,
+        "refused requests",
+        "{from} -> {dst}: refused",
+        { from, dst },
+      );
       await writeAll(conn, req.failure("prohibited", `refused by ${rule}`)).catch(() => {});
       return await linger(conn);
     }
@@ -129,7 +151,19 @@ export class RemoteProxyTunnel implements Tunnel {
       local = await dial(req.host, req.port);
     } catch (err) {
       const message = messageOf(err);
-      log.warn("{from} -> {dst}: {err}", { from, dst, err: message });
+      this.#gate.log(
+        log,
+        "warn",
+        "open failed",
+        details.srcIP,
+        "failed requests",
+        "{from} -> {dst}: {err}",
+        {
+          from,
+          dst,
+          err: message,
+        },
+      );
       await writeAll(conn, req.failure(classifyOpenFailure(OPEN_CONNECT_FAILED, message), message))
         .catch(() => {});
       return await linger(conn);
@@ -172,5 +206,6 @@ export class RemoteProxyTunnel implements Tunnel {
       await this.#ssh.unforwardIn(this.#bindAddress, this.#boundPort);
     }
     await closing;
+    this.#gate.close();
   }
 }

@@ -18,7 +18,7 @@
 import type { ForwardSpec } from "../../config/forward.ts";
 import { hostPort } from "../../config/forward.ts";
 import { messageOf } from "../../errors.ts";
-import { logger } from "../../log.ts";
+import { LogGate, logger } from "../../log.ts";
 import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../../protocols/open_failure.ts";
 import { DenoSocket } from "../../ssh/transport.ts";
 import { bindAddresses, isLoopback, listenAll } from "../listen.ts";
@@ -60,6 +60,8 @@ export class ProxyTunnel implements Tunnel {
   #open: ChannelOpener;
   #listeners: Deno.TcpListener[] = [];
   #conns: ConnectionSet;
+  /** Failures a client causes: one line per client and kind per interval. */
+  #gate = new LogGate();
 
   constructor(
     spec: ForwardSpec,
@@ -127,7 +129,16 @@ export class ProxyTunnel implements Tunnel {
     const by = rule ? `, ${rule}` : action === "block" ? ", no rule matches" : "";
     const dst = `${hostPort(req.host, req.port)} (${req.protocol}${by})`;
     if (action === "block") {
-      log.warn("{from} -> {dst}: refused", { from, dst });
+      // One kind per rule: a client refused by two rules gets a line for each.
+      this.#gate.log(
+        log,
+        "warn",
+        `blocked by ${rule ?? "no rule"}`,
+        peer.hostname,
+        "refused requests",
+        "{from} -> {dst}: refused",
+        { from, dst },
+      );
       const message = rule ? `refused by ${rule}` : "refused: no rule of the proxy matches";
       await writeAll(conn, req.failure("prohibited", message)).catch(() => {});
       return await linger(conn);
@@ -142,7 +153,19 @@ export class ProxyTunnel implements Tunnel {
         : await open(peer.hostname, peer.port, req.host, req.port);
     } catch (err) {
       const message = messageOf(err);
-      log.warn("{from} -> {dst}: {err}", { from, dst, err: message });
+      this.#gate.log(
+        log,
+        "warn",
+        "open failed",
+        peer.hostname,
+        "failed requests",
+        "{from} -> {dst}: {err}",
+        {
+          from,
+          dst,
+          err: message,
+        },
+      );
       const why = classifyOpenFailure(direct ? OPEN_CONNECT_FAILED : reasonOf(err), message);
       await writeAll(conn, req.failure(why, message)).catch(() => {});
       return await linger(conn);
@@ -188,10 +211,21 @@ export class ProxyTunnel implements Tunnel {
       log.debug("{from}: {what}", { from, what: result.message });
     } else if (!result.ok) {
       if (timedOut) result.message = `no complete request within ${timeoutMs / 1000} s`;
-      log[result.quiet ? "debug" : "warn"]("{from}: proxy request failed: {why}", {
-        from,
-        why: result.message,
-      });
+      const line = "{from}: proxy request failed: {why}";
+      const props = { from, why: result.message };
+      if (result.quiet) log.debug(line, props);
+      else {
+        // Authentication failures (a handful of messages) are told apart; the rest is one kind.
+        this.#gate.log(
+          log,
+          "warn",
+          result.auth ? `auth: ${result.message}` : "handshake",
+          conn.remoteAddr.hostname,
+          "failed proxy requests",
+          line,
+          props,
+        );
+      }
     }
     return result;
   }
@@ -205,6 +239,7 @@ export class ProxyTunnel implements Tunnel {
     if (this.#conns.closed) return;
     for (const l of this.#listeners) closeQuietly(l);
     await this.#conns.close();
+    this.#gate.close();
   }
 }
 

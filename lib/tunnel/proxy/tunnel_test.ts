@@ -262,20 +262,21 @@ Deno.test("ProxyTunnel drops idle and slow clients at the handshake deadline", a
   assert.equal(HANDSHAKE_TIMEOUT_MS, 10_000, "the default deadline");
 });
 
-Deno.test("ProxyTunnel logs one warning per failed request, debug for silent clients", async () => {
+Deno.test("ProxyTunnel logs a failed request's warning once per kind and client, debug for silent clients", async () => {
   logLines.length = 0;
   await withProxy(refusingOpener(2, "Connection refused"), async (port) => {
     await exchange(port, cat([5, 1, 0], [5, 2, 0, 1, 1, 2, 3, 4, 0, 80])); // BIND
-    await exchange(port, enc("GET /not-a-proxy-request HTTP/1.1\r\n\r\n"));
+    await exchange(port, enc("GET /not-a-proxy-request HTTP/1.1\r\n\r\n")); // counted
     await exchange(port, cat([4, 1, 0, 80, 1, 2, 3, 4, 0])); // refused by the server
     await exchange(port, new Uint8Array(0)); // a port check: connects, sends nothing
   });
-  const lines = logLines.filter((l) => l.includes("[tunnel] 127.0.0.1:"));
+  const lines = logLines.filter((l) => l.includes("[tunnel] 127.0.0.1"));
   const warnings = lines.filter((l) => l.startsWith("warren: warning:"));
   assert.equal(warnings.length, 3, lines.join(""));
   assert.match(warnings[0], /proxy request failed: SOCKS5 command 2 is not supported/);
-  assert.match(warnings[1], /proxy request failed: a proxy request needs an absolute http/);
-  assert.match(warnings[2], /-> 1\.2\.3\.4:80 \(SOCKS4\): Server refused 1\.2\.3\.4:80/);
+  assert.match(warnings[1], /-> 1\.2\.3\.4:80 \(SOCKS4\): Server refused 1\.2\.3\.4:80/);
+  // At close, the held-back one is summed up.
+  assert.match(warnings[2], /127\.0\.0\.1: \.\.\. and 1 more failed proxy requests like it/);
   assert.equal(lines.length, 4, lines.join(""));
   assert.match(lines.find((l) => !warnings.includes(l))!, /^warren: debug: .*client closed before/);
 });
