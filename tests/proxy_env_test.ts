@@ -15,7 +15,13 @@ import assert from "node:assert/strict";
 import { LiveCli, runCli } from "./_harness/cli.ts";
 import { freePort } from "./_harness/free_port.ts";
 import { type Origin, startOrigin } from "./_harness/origin.ts";
-import { realPeersUnsupported, run, startRealPeers, warrenArgs } from "./_harness/real_peers.ts";
+import {
+  networkSettled,
+  realPeersUnsupported,
+  run,
+  startRealPeers,
+  warrenArgs,
+} from "./_harness/real_peers.ts";
 import { skipWhen } from "./_harness/skip.ts";
 import { tempDir } from "./_harness/temp_dir.ts";
 
@@ -113,6 +119,7 @@ Deno.test({
       ));
       await cli.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${port}`));
       const pac = `http://127.0.0.1:${port}/proxy.pac`;
+      await networkSettled();
       const far = await chromium(
         pac,
         `http://${ORIGIN_NAME}:${rig.origin.httpPort}/page?parts=3`,

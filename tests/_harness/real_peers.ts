@@ -192,3 +192,17 @@ export async function until(cond: () => boolean, what: string, ms = 10_000): Pro
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * Wait (up to 5 s) until no IPv6 address is still tentative: a fresh veth's
+ * link-local address finishing duplicate address detection is a network
+ * change to Chromium, which then aborts the requests it has in flight
+ * (ERR_NETWORK_CHANGED). Browser tests call it before they start Chromium.
+ */
+export async function networkSettled(): Promise<void> {
+  for (const end = Date.now() + 5_000; Date.now() < end;) {
+    const r = await run("ip", ["-6", "addr", "show", "tentative"]);
+    if (r.code !== 0 || r.stdout.trim() === "") return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
