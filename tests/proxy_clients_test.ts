@@ -19,10 +19,9 @@ import { LiveCli } from "./_harness/cli.ts";
 import { freePort } from "./_harness/free_port.ts";
 import { type Origin, startOrigin } from "./_harness/origin.ts";
 import { patternBytes } from "./_harness/pattern.ts";
-import { networkSettled, realPeersUnsupported, run, warrenArgs } from "./_harness/real_peers.ts";
+import { chromiumDom, realPeersUnsupported, run, warrenArgs } from "./_harness/real_peers.ts";
 import { skipWhen } from "./_harness/skip.ts";
 import { type Sshd, startSshd } from "./_harness/sshd.ts";
-import { tempDir } from "./_harness/temp_dir.ts";
 
 const ignore = skipWhen(
   "proxy client tests",
@@ -91,29 +90,15 @@ async function certificate(dir: string): Promise<{ cert: string; key: string }> 
   return files;
 }
 
-/** Chromium, headless, printing the page's DOM once loaded. */
-async function chromium(proxy: string, url: string): Promise<string> {
-  await using profile = await tempDir("warren-chromium-");
-  const r = await run("chromium", [
-    "--headless",
+/** Chromium through warren's proxy `proxy` (a --proxy-server URL). */
+function chromium(proxy: string, url: string): Promise<string> {
+  return chromiumDom(url, [
     // The origin's certificate is the test's own, made above.
     "--ignore-certificate-errors",
-    "--no-sandbox", // the tests run as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--user-data-dir=${profile.path}`,
     `--proxy-server=${proxy}`,
     // Chromium never proxies loopback names unless told to.
     "--proxy-bypass-list=<-loopback>",
-    "--dump-dom",
-    url,
-  ], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
+  ]);
 }
 
 Deno.test({
@@ -124,7 +109,6 @@ Deno.test({
     const page = `/page?parts=${PARTS}`;
     const expected = `<p id="parts">parts ${[...Array(PARTS).keys()].join(",")}</p>`;
     const { proxy, http, https } = rig;
-    await networkSettled();
     for (
       const [via, url] of [
         [`socks5://127.0.0.1:${proxy}`, `http://localhost:${http}${page}`],
@@ -136,7 +120,7 @@ Deno.test({
       if (!dom.includes(expected)) {
         // Chromium aborts requests in flight with ERR_NETWORK_CHANGED when an
         // interface changes (its net log shows it), and this machine's test
-        // namespaces come and go; networkSettled() waits out this rig's veth, but
+        // namespaces come and go; chromiumDom() waits out this rig's veth, but
         // another test's can still change. One more load is allowed, and
         // said; two failed loads fail the test.
         console.error(

@@ -16,14 +16,12 @@ import { LiveCli, runCli } from "./_harness/cli.ts";
 import { freePort } from "./_harness/free_port.ts";
 import { type Origin, startOrigin } from "./_harness/origin.ts";
 import {
-  networkSettled,
+  chromiumDom,
   realPeersUnsupported,
-  run,
   startRealPeers,
   warrenArgs,
 } from "./_harness/real_peers.ts";
 import { skipWhen } from "./_harness/skip.ts";
-import { tempDir } from "./_harness/temp_dir.ts";
 
 const ignore = skipWhen("proxy hand-off tests", realPeersUnsupported("curl"));
 const ignoreBrowser = skipWhen("PAC browser test", realPeersUnsupported("curl", "chromium"));
@@ -119,7 +117,6 @@ Deno.test({
       ));
       await cli.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${port}`));
       const pac = `http://127.0.0.1:${port}/proxy.pac`;
-      await networkSettled();
       const far = await chromium(
         pac,
         `http://${ORIGIN_NAME}:${rig.origin.httpPort}/page?parts=3`,
@@ -140,23 +137,7 @@ Deno.test({
   },
 });
 
-/** Headless Chromium with a PAC URL, printing the page's DOM once loaded. */
-async function chromium(pac: string, url: string): Promise<string> {
-  await using profile = await tempDir("warren-chromium-");
-  const r = await run("chromium", [
-    "--headless",
-    "--no-sandbox", // the tests run as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--user-data-dir=${profile.path}`,
-    `--proxy-pac-url=${pac}`,
-    "--dump-dom",
-    url,
-  ], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout;
+/** Chromium with warren's PAC URL. */
+function chromium(pac: string, url: string): Promise<string> {
+  return chromiumDom(url, [`--proxy-pac-url=${pac}`]);
 }

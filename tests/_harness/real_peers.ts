@@ -206,3 +206,30 @@ export async function networkSettled(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Headless Chromium printing a page's DOM once loaded, with a fresh profile
+ * and its background traffic off; `proxyArgs` say how it reaches the page
+ * (`--proxy-server=...`, `--proxy-pac-url=...`). Waits for networkSettled()
+ * first.
+ */
+export async function chromiumDom(url: string, proxyArgs: string[]): Promise<string> {
+  await networkSettled();
+  await using profile = await tempDir("warren-chromium-");
+  const r = await run("chromium", [
+    "--headless",
+    "--no-sandbox", // the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    `--user-data-dir=${profile.path}`,
+    ...proxyArgs,
+    "--dump-dom",
+    url,
+  ], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
