@@ -46,6 +46,28 @@ export async function dial(host: string, port: number): Promise<Deno.TcpConn> {
   throw lastErr;
 }
 
+/**
+ * The line a remote tunnel logs once the server listens: with the port the
+ * server picked when port 0 was asked for. `what` is "Remote tunnel" or the
+ * like; `extra` follows the description.
+ */
+export function logRemoteListening(
+  what: string,
+  desc: string,
+  requestedPort: number | undefined,
+  boundPort: number | undefined,
+  extra = "",
+): void {
+  if (requestedPort === 0) {
+    log.info("{what} {desc}{extra}: the server assigned port {port}", {
+      what,
+      desc,
+      extra,
+      port: boundPort,
+    });
+  } else log.info("{what} {desc}{extra}", { what, desc, extra });
+}
+
 export class RemoteTunnel implements Tunnel {
   readonly spec: ForwardSpec;
   #ssh: RemoteForwarder;
@@ -82,12 +104,7 @@ export class RemoteTunnel implements Tunnel {
         this.#conns.track(this.#serve(details, accept, reject));
       },
     );
-    if (this.spec.listenPort === 0) {
-      log.info("Remote tunnel {desc}: the server assigned port {port}", {
-        desc: this.description,
-        port: this.#boundPort,
-      });
-    } else log.info("Remote tunnel {desc}", { desc: this.description });
+    logRemoteListening("Remote tunnel", this.description, this.spec.listenPort, this.#boundPort);
   }
 
   async #serve(

@@ -23,7 +23,7 @@ import { closeQuietly } from "../net/io.ts";
 import { acceptLoop, ConnectionSet, logClosed } from "./connections.ts";
 import { bindAddresses, isLoopback, listenAll } from "./listen.ts";
 import { pump } from "./pump.ts";
-import { dial, remoteBindAddress } from "./remote.ts";
+import { dial, logRemoteListening, remoteBindAddress } from "./remote.ts";
 import type { Activity, Tunnel } from "./types.ts";
 
 const log = logger("tunnel");
@@ -290,12 +290,7 @@ export class RemoteStreamTunnel implements Tunnel {
       },
     );
     this.#listening = true;
-    if (this.spec.listenPort === 0) {
-      log.info("Remote tunnel {desc}: the server assigned port {port}", {
-        desc: this.description,
-        port: this.#boundPort,
-      });
-    } else log.info("Remote tunnel {desc}", { desc: this.description });
+    logRemoteListening("Remote tunnel", this.description, this.spec.listenPort, this.#boundPort);
   }
 
   #incoming(

@@ -25,7 +25,7 @@ import { closeQuietly, writeAll } from "../../net/io.ts";
 import { ChannelConn } from "../channel_conn.ts";
 import { ConnectionSet, logClosed } from "../connections.ts";
 import { pump } from "../pump.ts";
-import { dial, remoteBindAddress, type RemoteForwarder } from "../remote.ts";
+import { dial, logRemoteListening, remoteBindAddress, type RemoteForwarder } from "../remote.ts";
 import type { Activity, Tunnel } from "../types.ts";
 import { handshake } from "./handshake.ts";
 import { HANDSHAKE_TIMEOUT_MS, linger, type ProxyOptions } from "./tunnel.ts";
@@ -84,13 +84,13 @@ export class RemoteProxyTunnel implements Tunnel {
       },
     );
     const auth = this.#options.credentials ? ` for user ${this.#options.credentials.user}` : "";
-    if (this.spec.listenPort === 0) {
-      log.info("Remote proxy tunnel {desc}{auth}: the server assigned port {port}", {
-        desc: this.description,
-        auth,
-        port: this.#boundPort,
-      });
-    } else log.info("Remote proxy tunnel {desc}{auth}", { desc: this.description, auth });
+    logRemoteListening(
+      "Remote proxy tunnel",
+      this.description,
+      this.spec.listenPort,
+      this.#boundPort,
+      auth,
+    );
     for (const r of this.#options.routes ?? []) {
       log.debug("Proxy route: {rule}", { rule: r.text });
     }
