@@ -35,6 +35,41 @@ Deno.test("WindowTuner: a window's worth in one round trip doubles the window, u
   assert.equal(t.adjust(ch, 2 * MiB), 14 * MiB);
 });
 
+Deno.test("WindowTuner: a ping sent just after growth is measured against the window before it", () => {
+  const t = new WindowTuner(options);
+  const ch = t.channel();
+  t.probeSent(ch);
+  ch.received += 2 * MiB;
+  t.probeAnswered(ch);
+  assert.equal(ch.target, 4 * MiB);
+  // The next ping leaves with the grant; what arrives until its reply was
+  // still sent under the 2 MiB window, which it filled: grow again.
+  t.probeSent(ch);
+  ch.received += 2 * MiB;
+  t.probeAnswered(ch);
+  assert.equal(ch.target, 8 * MiB, "doubles every round trip");
+  // Growth is at most four times the sample: 1.5 MiB of 2 fills two thirds,
+  // but 8 MiB doubled would be more than 4 x 1.5 MiB.
+  const c2 = t.channel();
+  t.probeSent(c2);
+  c2.received += 2 * MiB;
+  t.probeAnswered(c2);
+  t.probeSent(c2);
+  c2.received += 1.5 * MiB;
+  t.probeAnswered(c2);
+  assert.equal(c2.target, 6 * MiB);
+  // 2 MiB under the 4 MiB before that growth: not window-limited, no growth;
+  // the ping after it is measured against the whole 6 MiB.
+  t.probeSent(c2);
+  c2.received += 2 * MiB;
+  t.probeAnswered(c2);
+  assert.equal(c2.target, 6 * MiB);
+  t.probeSent(c2);
+  c2.received += 3 * MiB;
+  t.probeAnswered(c2);
+  assert.equal(c2.target, 6 * MiB, "3 MiB of 6: not window-limited");
+});
+
 Deno.test("WindowTuner: a sender that is not window-limited does not grow the window", () => {
   const t = new WindowTuner(options);
   const ch = t.channel();

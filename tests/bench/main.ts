@@ -26,17 +26,20 @@ import {
   writeJson,
 } from "./report.ts";
 import { summarizeProfile } from "./profile.ts";
-import { SSHD, startBenchSshd } from "./sshd.ts";
+import { type BenchSshd, SSHD, startBenchSshd } from "./sshd.ts";
 import { throughputChart } from "./svg.ts";
 import {
   closeAllProcs,
+  isWarren,
   negotiatedCipher,
   ROOT,
+  startBenchServe,
   startServers,
   startTunnel,
   type Tool,
   TOOL_LABELS,
   TOOLS,
+  type Tunnel,
 } from "./tunnels.ts";
 import { PAIRS } from "./report.ts";
 import { startDelayRelay } from "../_harness/delay_relay.ts";
@@ -200,32 +203,59 @@ async function benchTool(
     }
   }
   if (opts.only.has("wan")) {
+    // Large enough that the window's growth (three round trips from 2 to 16
+    // MiB) is not most of the transfer: 256 MiB at 100 ms is ~20 round trips.
+    const size = Math.max(16, Math.min(opts.sizeMiB, 256)) * MiB;
+    /** `tool` through a relay with `delay` ms each way in front of `server`. */
+    const overLink = async <T>(
+      server: BenchSshd,
+      delay: number,
+      fn: (t: Tunnel) => Promise<T>,
+    ): Promise<T> => {
+      await using relay = startDelayRelay({ hostname: server.host, port: server.port }, delay);
+      const knownHosts = `${server.dir}/known_hosts_relay_${relay.port}`;
+      const line = (await Deno.readTextFile(server.knownHosts)).trim().split(" ").slice(1);
+      await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${relay.port} ${line.join(" ")}\n`);
+      await using t = await startTunnel(
+        tool,
+        { ...server, port: relay.port, knownHosts },
+        ctx.ports,
+      );
+      return await fn(t);
+    };
     for (const delay of WAN_DELAYS_MS) {
+      const key = `wan${2 * delay}`;
       await attempt(`wan ${2 * delay} ms`, async () => {
-        await using relay = startDelayRelay(
-          { hostname: ctx.sshd.host, port: ctx.sshd.port },
-          delay,
-        );
-        const knownHosts = `${ctx.sshd.dir}/known_hosts_relay_${relay.port}`;
-        const line = (await Deno.readTextFile(ctx.sshd.knownHosts)).trim().split(" ").slice(1);
-        await Deno.writeTextFile(knownHosts, `[127.0.0.1]:${relay.port} ${line.join(" ")}\n`);
-        const via = { ...ctx.sshd, port: relay.port, knownHosts };
-        const t = await startTunnel(tool, via, ctx.ports);
-        try {
-          const key = `wan${2 * delay}`;
-          const size = Math.max(16, Math.min(opts.sizeMiB, 128)) * MiB;
-          s[`${key}_down1`] = (await bulk(t, sshdPids, "down", 1, size / 2)).MiBps;
+        await overLink(ctx.sshd, delay, async (t) => {
+          s[`${key}_down1`] = (await bulk(t, sshdPids, "down", 1, size)).MiBps;
           s[`${key}_down8`] = (await bulk(t, sshdPids, "down", 8, size)).MiBps;
-          s[`${key}_up1`] = (await bulk(t, sshdPids, "up", 1, size / 4)).MiBps;
-          progress(
-            `run ${run + 1} ${tool} ${2 * delay} ms: down1 ${s[`${key}_down1`].toFixed(0)}, ` +
-              `down8 ${s[`${key}_down8`].toFixed(0)}, up1 ${s[`${key}_up1`].toFixed(0)} MiB/s`,
-          );
-        } finally {
-          await t.close();
-        }
+          s[`${key}_up1`] = (await bulk(t, sshdPids, "up", 1, size / 2)).MiBps;
+        });
+        progress(
+          `run ${run + 1} ${tool} ${2 * delay} ms: down1 ${s[`${key}_down1`].toFixed(0)}, ` +
+            `down8 ${s[`${key}_down8`].toFixed(0)}, up1 ${s[`${key}_up1`].toFixed(0)} MiB/s`,
+        );
       });
     }
+    // Each client with its own kind of server: warren against warren serve,
+    // OpenSSH against sshd (the rows above, not measured twice).
+    await attempt("wan 50 ms, own server", async () => {
+      if (!isWarren(tool)) {
+        s.wan50_own_down1 = s.wan50_down1;
+        s.wan50_own_up1 = s.wan50_up1;
+        return;
+      }
+      await using serve = await startBenchServe(ctx.sshd);
+      await overLink(serve, 25, async (t) => {
+        const none = () => [];
+        s.wan50_own_down1 = (await bulk(t, none, "down", 1, size)).MiBps;
+        s.wan50_own_up1 = (await bulk(t, none, "up", 1, size / 2)).MiBps;
+      });
+      progress(
+        `run ${run + 1} ${tool} 50 ms to warren serve: down1 ${s.wan50_own_down1.toFixed(0)}, ` +
+          `up1 ${s.wan50_own_up1.toFixed(0)} MiB/s`,
+      );
+    });
   }
   if (opts.only.has("memory")) {
     await attempt("memory", async () => {

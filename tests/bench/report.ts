@@ -48,6 +48,8 @@ export const METRICS: Metric[] = [
   m("wan100_down1", "100 ms link: download, 1 stream", "MiB/s", "higher"),
   m("wan100_down8", "100 ms link: download, 8 streams", "MiB/s", "higher"),
   m("wan100_up1", "100 ms link: upload, 1 stream", "MiB/s", "higher"),
+  m("wan50_own_down1", "50 ms, own server: download, 1 stream", "MiB/s", "higher"),
+  m("wan50_own_up1", "50 ms, own server: upload, 1 stream", "MiB/s", "higher"),
   m("rss_idle", "RSS idle", "MiB", "lower"),
   m("rss_open", "RSS, N conns open", "MiB", "lower"),
   m("hwm_open", "peak RSS (VmHWM), N open", "MiB", "lower"),

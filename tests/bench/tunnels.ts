@@ -298,3 +298,49 @@ export function memoryMiB(pid: number): { rss: number; hwm: number } {
     Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
   return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
 }
+
+/**
+ * `warren serve` on 127.0.0.1 (a free port) with the bench sshd's host key and
+ * authorized client key, run as users run it; for the rows where each client
+ * talks to its own kind of server.
+ */
+export async function startBenchServe(sshd: BenchSshd): Promise<BenchSshd> {
+  const p = spawn(
+    Deno.execPath(),
+    [
+      ...await startTaskFlags(),
+      `${ROOT}main.ts`,
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--host-key",
+      `${sshd.dir}/host_ed25519`,
+      "--authorized-keys",
+      `${sshd.dir}/authorized_keys`,
+    ],
+    "null",
+    "null",
+  );
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let m: RegExpExecArray | null;
+  while (!(m = /Listening on \S+:(\d+)/.exec(p.stderr()))) {
+    if (p.exited() || Date.now() > deadline) {
+      await p.close();
+      throw new Error(`warren serve did not start; stderr:\n${p.stderr()}`);
+    }
+    await sleep(50);
+  }
+  const port = Number(m[1]);
+  const knownHosts = `${sshd.dir}/known_hosts_serve_${port}`;
+  const key = (await Deno.readTextFile(`${sshd.dir}/host_ed25519.pub`)).trim().split(" ");
+  await Deno.writeTextFile(knownHosts, `[${sshd.host}]:${port} ${key[0]} ${key[1]}\n`);
+  return {
+    ...sshd,
+    port,
+    knownHosts,
+    pid: p.child.pid,
+    children: () => [],
+    close: p.close,
+    [Symbol.asyncDispose]: p.close,
+  };
+}
