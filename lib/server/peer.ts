@@ -23,6 +23,7 @@ import { messageOf } from "../errors.ts";
 import { type LogGate, logger } from "../log.ts";
 import type { AuthContext, Connection, ServerChannel } from "../ssh/ssh2.ts";
 import { ConnectionSet, logClosed } from "../tunnel/connections.ts";
+import { measureRoundTrip } from "../ssh/window.ts";
 import { pump } from "../tunnel/pump.ts";
 import { closeQuietly } from "../net/io.ts";
 import { dial } from "../tunnel/remote.ts";
@@ -147,6 +148,7 @@ export class PeerConnection {
           `transport ${n.cs.cipher} / ${n.sc.cipher}, compression ${n.cs.compress} / ${n.sc.compress}`,
         );
       }
+      measureRoundTrip(conn);
       onAuthenticated();
     });
     filterChannelOpens(conn, (info) => this.#filter(info));

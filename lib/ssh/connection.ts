@@ -16,6 +16,7 @@ import { Deadline } from "./deadline.ts";
 import { ForwardedOpens } from "./forwarded_opens.ts";
 import { OfferRecorder } from "./negotiation.ts";
 import { DenoSocket } from "./transport.ts";
+import { measureRoundTrip } from "./window.ts";
 import { type ProxyDial, proxyFailure, proxyHandshake } from "./proxy_dial.ts";
 import { closeQuietly } from "../net/io.ts";
 import { type ProxyRule, selectProxyRule } from "../config/proxy_rules.ts";
@@ -532,6 +533,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         user: opts.user,
       });
       logTransport(client, label);
+      measureRoundTrip(client);
       resolve(new SshConnection(client, label, opts, sock));
     });
     client.on(

@@ -64,6 +64,8 @@ interface ConnectionLike {
   /** A Client's queue of global request replies (a server Connection has none). */
   _callbacks?: (() => void)[];
   [PROBE]?: ((answered: () => void) => void) | null;
+  /** The shortest ping round trip seen on this connection, in ms. */
+  [MIN_RTT]?: number;
 }
 
 interface ChannelLike {
@@ -74,6 +76,31 @@ interface ChannelLike {
 }
 
 const PROBE = Symbol("warren ping");
+const MIN_RTT = Symbol("warren min rtt");
+
+/** Send one ping; `answered` gets its round trip, which also updates the connection's shortest. */
+function timedPing(conn: ConnectionLike, answered: (rttMs: number) => void): boolean {
+  const probe = probeOf(conn);
+  if (!probe) return false;
+  const sent = performance.now();
+  probe(() => {
+    const rtt = performance.now() - sent;
+    conn[MIN_RTT] = Math.min(conn[MIN_RTT] ?? Infinity, rtt);
+    answered(rtt);
+  });
+  return true;
+}
+
+/**
+ * Measure the connection's round trip while it is idle (just authenticated):
+ * the reference that tells a long link from a queue. A ping that waits
+ * behind megabytes this connection itself sent takes longer than the link's
+ * round trip, and that wait is not a reason to grow a window.
+ */
+export function measureRoundTrip(conn: unknown): void {
+  if (fixed) return;
+  timedPing(conn as ConnectionLike, () => {});
+}
 
 /**
  * How to send one ping and hear its reply on this connection, or null.
@@ -162,12 +189,12 @@ function windowAdjust(ch: Tracked): void {
     ch._client._protocol.channelWindowAdjust(ch.outgoing.id, amount);
   }
   if (st.received < st.target / 4 || !tuner.wantsProbe(st)) return;
-  const probe = probeOf(ch._client);
-  if (probe) {
+  const conn = ch._client;
+  if (probeOf(conn)) {
     tuner.probeSent(st);
-    probe(() => {
+    timedPing(conn, (rtt) => {
       const before = st.target;
-      tuner.probeAnswered(st);
+      tuner.probeAnswered(st, rtt, conn[MIN_RTT] ?? rtt);
       if (st.target > before) {
         bufferUpTo(ch, st.target);
         log.debug("Channel {id}: window grown to {size} KiB", {

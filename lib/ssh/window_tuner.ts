@@ -17,7 +17,9 @@
  * trip to show in what arrives, so that ping's sample is measured against
  * the window before the growth: growth goes on every round trip, as TCP's
  * slow start, instead of every other one (64 MiB over a 100 ms link: 2 MiB
- * to 16 MiB in three round trips, not six). Only a channel
+ * to 16 MiB in three round trips, not six). The bytes a ping sees are
+ * scaled by the connection's shortest round trip over the ping's, so that a
+ * queue (loopback, a slow link's buffers) does not pass for a long link. Only a channel
  * whose local reader keeps up grows: data that meets backpressure stops the
  * adjusts (ssh2 does not call the tuner then) and halves the window (down to
  * `initial`), so a slow reader does not keep a large window's worth of
@@ -40,6 +42,8 @@ export interface TunedChannel {
   grownFrom?: number;
   /** Growth above `initial` this channel holds from the budget. */
   grown: number;
+  /** Halved for backpressure, and the reader has not caught up since. */
+  squeezed?: boolean;
 }
 
 export interface TunerOptions {
@@ -76,6 +80,7 @@ export class WindowTuner {
    * may still send `window` bytes: the adjust to send now (0: none).
    */
   adjust(ch: TunedChannel, window: number): number {
+    ch.squeezed = false;
     const consumed = ch.target - window;
     if (consumed <= 0) return 0;
     if (consumed <= 3 * this.options.packet && window >= ch.target / 2) return 0;
@@ -93,10 +98,18 @@ export class WindowTuner {
     ch.grownFrom = undefined;
   }
 
-  /** The ping's reply: grow if the channel received about a window in one round trip. */
-  probeAnswered(ch: TunedChannel): void {
+  /**
+   * The ping's reply, `rtt` ms after it left, on a connection whose shortest
+   * round trip is `minRtt`: grow if the channel received about a window in
+   * one round trip of the link. A ping that took longer than the link's
+   * round trip waited in a queue (on loopback, behind the data of this very
+   * window), so the sample is scaled to the bytes one link round trip
+   * carries at that rate: a window that only fills queues does not grow.
+   */
+  probeAnswered(ch: TunedChannel, rtt = 0, minRtt = rtt): void {
     if (ch.probeFrom === undefined) return;
-    const sample = ch.received - ch.probeFrom;
+    const received = ch.received - ch.probeFrom;
+    const sample = rtt > minRtt && minRtt >= 0 ? received * (minRtt / rtt) : received;
     const limit = Math.min(ch.probeWindow ?? ch.target, ch.target);
     ch.probeFrom = ch.probeWindow = undefined;
     if (sample * 3 < limit * 2) return;
@@ -111,9 +124,14 @@ export class WindowTuner {
 
   /**
    * The reader fell behind: halve the window, down to `initial`, and give the
-   * difference back to the budget (what is granted stays granted).
+   * difference back to the budget (what is granted stays granted). Once per
+   * episode: what was already granted keeps arriving while the reader is
+   * behind, and one slow moment must not collapse a grown window to
+   * `initial`; the next adjust (the reader caught up) ends the episode.
    */
   backpressure(ch: TunedChannel): void {
+    if (ch.squeezed) return;
+    ch.squeezed = true;
     const target = Math.max(this.options.initial, Math.floor(ch.target / 2));
     const freed = ch.target - target;
     ch.target = target;

@@ -70,6 +70,23 @@ Deno.test("WindowTuner: a ping sent just after growth is measured against the wi
   assert.equal(c2.target, 6 * MiB, "3 MiB of 6: not window-limited");
 });
 
+Deno.test("WindowTuner: a ping that waited in a queue does not pass for a long link", () => {
+  const t = new WindowTuner(options);
+  // Loopback: the link's round trip is 0.2 ms, but the ping waited 3 ms
+  // behind the 2 MiB this window let the server send.
+  const lo = t.channel();
+  t.probeSent(lo);
+  lo.received += 2 * MiB;
+  t.probeAnswered(lo, 3, 0.2);
+  assert.equal(lo.target, 2 * MiB);
+  // A 50 ms link whose ping came back in 52 ms: the window was the limit.
+  const wan = t.channel();
+  t.probeSent(wan);
+  wan.received += 2 * MiB;
+  t.probeAnswered(wan, 52, 50);
+  assert.equal(wan.target, 4 * MiB);
+});
+
 Deno.test("WindowTuner: a sender that is not window-limited does not grow the window", () => {
   const t = new WindowTuner(options);
   const ch = t.channel();
@@ -94,9 +111,11 @@ Deno.test("WindowTuner: growth comes out of one budget; backpressure and close g
   assert.deepEqual([a.target, b.target, t.budgetLeft], [8 * MiB, 2 * MiB, 0]);
   assert.equal(t.wantsProbe(b), false);
   t.backpressure(a);
-  assert.deepEqual([a.target, t.budgetLeft], [4 * MiB, 4 * MiB]);
+  t.backpressure(a);
+  assert.deepEqual([a.target, t.budgetLeft], [4 * MiB, 4 * MiB], "halved once per episode");
   assert.equal(t.adjust(a, 5 * MiB), 0, "what was granted stays granted, no more");
   t.backpressure(a);
+  t.adjust(a, 2 * MiB);
   t.backpressure(a);
   assert.deepEqual([a.target, t.budgetLeft], [2 * MiB, 6 * MiB], "never below initial");
   grow(b);
