@@ -36,7 +36,7 @@ export interface PumpResult {
  * warren's memory (3,000 connections held 190 MiB of buffers).
  */
 const MIN_READ = 4 * 1024;
-const MAX_READ = 64 * 1024;
+const MAX_READ = 256 * 1024;
 /** Reads smaller than this are copied so the read buffer can be reused. */
 const COPY_BELOW = 8 * 1024;
 
@@ -154,10 +154,16 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
         if (size !== buf.length) buf = new Uint8Array(size);
       } else {
         chunk = Buffer.from(buf.buffer, 0, n);
-        buf = new Uint8Array(size);
       }
       result.sent += n;
-      if (!channel.write(chunk)) {
+      const ok = channel.write(chunk);
+      // ssh2 copies what the window lets through into packets at once; a
+      // chunk it could not send yet stays queued, so the next read needs a
+      // fresh buffer. Nothing queued: the same buffer can be read into again.
+      if (n >= COPY_BELOW && (channel.writableLength > 0 || size !== buf.length)) {
+        buf = new Uint8Array(size);
+      }
+      if (!ok) {
         const ok = await drained(channel);
         if (!ok) return; // closed meanwhile; 'close' handles it
       }

@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 // ssh2 internals; no types.
 import sshCrypto from "ssh2/lib/protocol/crypto.js";
-import { createOpener, createSealer } from "./ciphers.ts";
+import { createOpener, createSealer, recyclePacket } from "./ciphers.ts";
 import { loadBuiltin } from "./builtin.ts";
 import { loadOpenSsl } from "./openssl.ts";
 import { originalSsh2Crypto } from "./hook.ts";
@@ -159,3 +159,51 @@ for (const p of backends) {
     });
   }
 }
+
+Deno.test("written packets' buffers carry later packets, which still open, and the pool is bounded", () => {
+  const c = CIPHERS[0];
+  const p = backends.at(-1)!;
+  const k = keys(c);
+  const written: Uint8Array[] = [];
+  const s = createSealer({
+    outbound: {
+      onWrite: (d: Uint8Array) => written.push(d),
+      cipherInfo: ssh2.CIPHER_INFO[c.name],
+      cipherKey: Buffer.from(k.key),
+      cipherIV: k.iv && Buffer.from(k.iv),
+      seqno: k.seqno,
+    },
+  }, p);
+  const o = opener("ssh2", c, k, p);
+  const seen = new Set<ArrayBufferLike>();
+  let reused = 0;
+  const sent: Buffer[] = [];
+  // Sizes within one 4 KiB step and across steps; the socket "writes" each
+  // packet (the bytes go to the opener) before its buffer is returned.
+  for (const n of [32768, 32760, 30000, 32768, 17000, 32768, 16400, 32768, 32700, 20000]) {
+    const payload = randomBytes(n);
+    sent.push(payload);
+    const packet = s.allocPacket(n);
+    if (seen.has(packet.buffer)) reused++;
+    seen.add(packet.buffer);
+    packet.set(payload, 5);
+    s.encrypt(packet);
+    const wire = written.shift()!;
+    o.feed(Buffer.from(wire));
+    recyclePacket(wire);
+  }
+  assert.ok(reused >= 7, `reused ${reused} of 10`);
+  assert.equal(o.payloads.length, sent.length);
+  sent.forEach((m, i) => assert.ok(m.equals(o.payloads[i]), `packet ${i}`));
+  // Many returned at once: at most 4 MiB is kept.
+  const many = Array.from({ length: 200 }, () => s.allocPacket(32768));
+  for (const packet of many) {
+    s.encrypt(packet);
+    recyclePacket(written.shift()!);
+  }
+  const again = new Set(Array.from({ length: 200 }, () => s.allocPacket(32768).buffer));
+  const kept = [...again].filter((b) => many.some((m) => m.buffer === b)).length;
+  assert.ok(kept > 0 && kept <= 128, `kept ${kept}`);
+  s.free();
+  o.free();
+});
