@@ -19,6 +19,7 @@
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { closeQuietly, writeAll } from "../net/io.ts";
+import { trafficMoved } from "../net/trim.ts";
 
 export interface PumpResult {
   /** Bytes from the local connection into the channel. */
@@ -54,6 +55,7 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     if (finished) return;
     finished = true;
     if (error) result.error = error;
+    trafficMoved(result.sent + result.received);
     closeQuietly(conn);
     if (error) channel.destroy();
     else if (!localEof && !channel.destroyed) channel.end();

@@ -30,7 +30,9 @@ import { type BenchSshd, SSHD, startBenchSshd } from "./sshd.ts";
 import { throughputChart } from "./svg.ts";
 import {
   closeAllProcs,
+  isFloor,
   isWarren,
+  memoryMiB,
   negotiatedCipher,
   ROOT,
   startBenchServe,
@@ -45,7 +47,7 @@ import { PAIRS } from "./report.ts";
 import { startDelayRelay } from "../_harness/delay_relay.ts";
 
 const PARTS = ["throughput", "latency", "connrate", "socks", "wan", "memory"] as const;
-const DEFAULT_TOOLS: Tool[] = ["warren", "openssh", "openssh-gcm"];
+const DEFAULT_TOOLS: Tool[] = ["warren", "openssh", "openssh-gcm", "deno-relay"];
 /** One-way delays of the wan part: 50 and 100 ms round trips. */
 const WAN_DELAYS_MS = [25, 50];
 type Part = typeof PARTS[number];
@@ -161,10 +163,16 @@ async function benchTool(
         ];
         for (const [key, dir, n] of cases) {
           await attempt(key, async () => {
+            // The peak while eight streams download, not the process's
+            // lifetime peak: clear_refs 5 resets VmHWM (Linux 4.0+).
+            const peak = key === "down8" && resetPeak(t.pid);
             const r = await bulk(t, sshdPids, dir, n, bytes);
             s[key] = r.MiBps;
+            if (peak) s.hwm_down8 = memoryMiB(t.pid).hwm;
             if (`cpu_${key}` in metricKeys) s[`cpu_${key}`] = r.cpuPerGiB;
-            if (`sshd_cpu_${key}` in metricKeys) s[`sshd_cpu_${key}`] = r.sshdCpuPerGiB;
+            if (`sshd_cpu_${key}` in metricKeys && !isFloor(tool)) {
+              s[`sshd_cpu_${key}`] = r.sshdCpuPerGiB;
+            }
             progress(`run ${run + 1} ${tool} ${key}: ${r.MiBps.toFixed(0)} MiB/s`);
           });
         }
@@ -179,11 +187,16 @@ async function benchTool(
       }
       if (opts.only.has("connrate")) {
         await attempt("connrate", async () => {
-          s.conn_rate = await connRate(t, opts.connCount);
-          progress(`run ${run + 1} ${tool} connrate: ${s.conn_rate.toFixed(0)}/s`);
+          const r = await connRate(t, opts.connCount);
+          s.conn_rate = r.perSecond;
+          s.conn_cpu = r.cpuMsPerConn;
+          progress(
+            `run ${run + 1} ${tool} connrate: ${s.conn_rate.toFixed(0)}/s, ` +
+              `${s.conn_cpu.toFixed(3)} CPU ms each`,
+          );
         });
       }
-      if (opts.only.has("socks")) {
+      if (opts.only.has("socks") && !isFloor(tool)) {
         // The same three through the SOCKS proxy: -L socks/ against ssh -D.
         await attempt("socks", async () => {
           await bulk(t, sshdPids, "down", 1, bytes / 8, "socks"); // warm-up
@@ -191,7 +204,7 @@ async function benchTool(
           const lat = await latency(t, opts.latencyCount, 200, "socks");
           s.socks_lat_p50 = lat.p50us;
           s.socks_lat_p99 = lat.p99us;
-          s.socks_conn_rate = await connRate(t, opts.connCount, 200, "socks");
+          s.socks_conn_rate = (await connRate(t, opts.connCount, 200, "socks")).perSecond;
           progress(
             `run ${run + 1} ${tool} socks: ${s.socks_down1.toFixed(0)} MiB/s, ` +
               `p50 ${lat.p50us.toFixed(0)} µs, ${s.socks_conn_rate.toFixed(0)} conn/s`,
@@ -202,7 +215,7 @@ async function benchTool(
       await t.close();
     }
   }
-  if (opts.only.has("wan")) {
+  if (opts.only.has("wan") && !isFloor(tool)) {
     // Large enough that the window's growth (three round trips from 2 to 16
     // MiB) is not most of the transfer: 256 MiB at 100 ms is ~20 round trips.
     const size = Math.max(16, Math.min(opts.sizeMiB, 256)) * MiB;
@@ -273,6 +286,16 @@ async function benchTool(
     });
   }
   return s;
+}
+
+/** Reset a process's VmHWM to its current RSS; false where Linux does not allow it. */
+function resetPeak(pid: number): boolean {
+  try {
+    Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const metricKeys = Object.fromEntries(METRICS.map((m) => [m.key, true]));

@@ -175,28 +175,41 @@ export function latency(
   });
 }
 
+export interface ConnRateResult {
+  perSecond: number;
+  /** CPU milliseconds of the tunnel process per connection. */
+  cpuMsPerConn: number;
+}
+
 /**
  * Sequential new connections: connect, one 64-byte echo, close. Per second,
- * after `warmup` connections that are not timed (for both tools alike).
+ * and the tunnel process's CPU per connection, after `warmup` connections
+ * that are not counted (for every tool alike).
  */
 export function connRate(
   tunnel: Tunnel,
   count: number,
   warmup = 200,
   via: Via = "forward",
-): Promise<number> {
+): Promise<ConnRateResult> {
   return bounded("connection rate", 30_000 + (warmup + count) * 100, async (track) => {
     const msg = payload.subarray(0, 64);
     const back = new Uint8Array(64);
     let t0 = performance.now();
+    let cpu0 = 0;
     for (let i = 0; i < warmup + count; i++) {
-      if (i === warmup) t0 = performance.now();
+      if (i === warmup) {
+        cpu0 = await cpuSeconds([tunnel.pid]);
+        t0 = performance.now();
+      }
       const conn = track(await dial(tunnel, "echo", via));
       await writeAll(conn, msg);
       await readExactly(conn, back);
       conn.close();
     }
-    return count / ((performance.now() - t0) / 1000);
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = await cpuSeconds([tunnel.pid]) - cpu0;
+    return { perSecond: count / secs, cpuMsPerConn: (cpu * 1000) / count };
   });
 }
 

@@ -30,6 +30,7 @@ export const METRICS: Metric[] = [
   m("up4", "upload, 4 streams", "MiB/s", "higher"),
   m("up8", "upload, 8 streams", "MiB/s", "higher"),
   m("down8", "download, 8 streams", "MiB/s", "higher"),
+  m("hwm_down8", "peak RSS, download 8 streams", "MiB", "lower"),
   m("cpu_up1", "tunnel CPU, upload 1", "s/GiB", "lower"),
   m("cpu_down1", "tunnel CPU, download 1", "s/GiB", "lower"),
   m("cpu_up8", "tunnel CPU, upload 8", "s/GiB", "lower"),
@@ -38,6 +39,7 @@ export const METRICS: Metric[] = [
   m("lat_p50", "64 B round trip p50", "µs", "lower"),
   m("lat_p99", "64 B round trip p99", "µs", "lower"),
   m("conn_rate", "new connections (seq.)", "conn/s", "higher"),
+  m("conn_cpu", "CPU per new connection", "ms", "lower"),
   m("socks_down1", "SOCKS5: download, 1 stream", "MiB/s", "higher"),
   m("socks_lat_p50", "SOCKS5: 64 B round trip p50", "µs", "lower"),
   m("socks_lat_p99", "SOCKS5: 64 B round trip p99", "µs", "lower"),
@@ -91,6 +93,7 @@ export const PAIRS: [Tool, Tool][] = [
   ["warren", "openssh-gcm"],
   ["warren-chacha", "openssh"],
   ["warren", "openssh"],
+  ["warren", "deno-relay"],
 ];
 
 /** The results table as Markdown (also readable on a terminal). */
@@ -136,7 +139,7 @@ export function table(
     "| " +
     r.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ") +
     " |"
-  ).join("\n") + "\n(* = warren worse than OpenSSH; medians over runs)";
+  ).join("\n") + "\n(* = warren worse than the other; medians over runs)";
 }
 
 /** Machine facts for the record. */

@@ -19,21 +19,25 @@ import type { BenchSshd } from "./sshd.ts";
  * cipher pairing is warren against openssh-gcm. warren-chacha is warren at
  * OpenSSH's default cipher, for the other like-with-like pairing.
  */
-export type Tool = "warren" | "openssh" | "openssh-gcm" | "warren-chacha";
-export const TOOLS: Tool[] = ["warren", "openssh", "openssh-gcm", "warren-chacha"];
+export type Tool = "warren" | "openssh" | "openssh-gcm" | "warren-chacha" | "deno-relay";
+export const TOOLS: Tool[] = ["warren", "openssh", "openssh-gcm", "warren-chacha", "deno-relay"];
 export const TOOL_LABELS: Record<Tool, string> = {
   warren: "warren",
   openssh: "OpenSSH",
   "openssh-gcm": "OpenSSH gcm",
   "warren-chacha": "warren chacha",
+  "deno-relay": "Deno relay",
 };
 const CIPHER_OPTION: Record<Tool, string[]> = {
   warren: [],
   openssh: [],
   "openssh-gcm": ["-c", "aes128-gcm@openssh.com"],
   "warren-chacha": ["-o", "Ciphers=chacha20-poly1305@openssh.com"],
+  "deno-relay": [],
 };
 export const isWarren = (tool: Tool): boolean => tool.startsWith("warren");
+/** The plain Deno relay (tests/bench/deno_relay.ts): no SSH, the runtime's floor. */
+export const isFloor = (tool: Tool): boolean => tool === "deno-relay";
 export const ROOT = fromFileUrl(new URL("../../", import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 const live = new Set<() => Promise<void>>();
@@ -175,7 +179,19 @@ export async function startTunnel(
     sshd.user,
     ...forwards,
   ];
-  const p = isWarren(tool)
+  const p = isFloor(tool)
+    ? spawn(
+      Deno.execPath(),
+      [
+        "run",
+        "--allow-net=127.0.0.1",
+        fromFileUrl(new URL("deno_relay.ts", import.meta.url)),
+        ...(["sink", "source", "echo"] as const).map((k) => `${ports[k]}:${target[k]}`),
+      ],
+      "null",
+      "null",
+    )
+    : isWarren(tool)
     ? spawn(
       Deno.execPath(),
       [
@@ -259,6 +275,7 @@ export async function negotiatedCipher(
   sshd: BenchSshd,
   target: Ports,
 ): Promise<string> {
+  if (isFloor(tool)) return "none (no SSH)";
   const t = await startTunnel(tool, sshd, target, true);
   await t.close();
   const text = t.stderr();
