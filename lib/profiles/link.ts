@@ -212,6 +212,7 @@ export class ProfileLink {
   ): Promise<ClientChannel> {
     for (let attempt = 1;; attempt++) {
       const session = await this.acquire();
+      const done = this.#opening(session);
       try {
         const channel = await session.ssh!.openDirect(srcHost, srcPort, dstHost, dstPort);
         this.#track(session, channel, counters);
@@ -220,6 +221,8 @@ export class ProfileLink {
         // The connection died under us (not a refusal by a live server): once more, afresh.
         if (attempt === 1 && !isRefusal(err) && await endsSoon(session)) continue;
         throw err;
+      } finally {
+        done();
       }
     }
   }
@@ -254,19 +257,24 @@ export class ProfileLink {
         if (session.state !== "connected") {
           throw new WarrenError("connect", `Connection ${session.id} is closed`);
         }
-        const bound = await session.ssh!.forwardIn(
-          address,
-          port,
-          (details, accept, reject) =>
-            handler(details, () => {
-              const channel = accept();
-              this.#track(session, channel, counters);
-              return channel;
-            }, reject),
-        );
-        keys.add(`${address}:${bound}`);
-        session.forwards++;
-        this.#clearIdle();
+        const done = this.#opening(session);
+        let bound: number;
+        try {
+          bound = await session.ssh!.forwardIn(
+            address,
+            port,
+            (details, accept, reject) =>
+              handler(details, () => {
+                const channel = accept();
+                this.#track(session, channel, counters);
+                return channel;
+              }, reject),
+          );
+          keys.add(`${address}:${bound}`);
+          session.forwards++;
+        } finally {
+          done();
+        }
         return bound;
       },
       unforwardIn: async (address, port) => {
@@ -275,6 +283,20 @@ export class ProfileLink {
         if (session.state === "connected") await session.ssh!.unforwardIn(address, port);
         this.#checkIdle(session);
       },
+    };
+  }
+
+  /**
+   * A channel open or forward request is on its way: the connection is not
+   * idle until it is answered (an idle-timeout shorter than the server's
+   * answer would close the connection under it). Returns the "answered".
+   */
+  #opening(session: Session): () => void {
+    session.opening++;
+    if (session === this.#session) this.#clearIdle();
+    return () => {
+      session.opening--;
+      this.#checkIdle(session);
     };
   }
 
@@ -323,13 +345,16 @@ export class ProfileLink {
 
   #checkIdle(session: Session): void {
     if (session !== this.#session || session.state !== "connected") return;
-    const busy = session.channels > 0 || session.forwards > 0;
+    const busy = session.channels > 0 || session.forwards > 0 || session.opening > 0;
     if (busy || (this.#holds > 0 && !this.#retired)) return this.#clearIdle();
     if (this.#idleTimer !== undefined) return;
     const ms = this.#retired ? 0 : this.#opts.idleTimeoutMs;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
-      if (session === this.#session && session.channels === 0 && session.forwards === 0) {
+      if (
+        session === this.#session && session.channels === 0 && session.forwards === 0 &&
+        session.opening === 0
+      ) {
         log.info("Connection {id}: idle, closing", { id: session.id });
         this.#close(session);
       }

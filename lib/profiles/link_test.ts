@@ -116,6 +116,19 @@ Deno.test("ProfileLink closes after idle-timeout and opens again on demand", asy
   await l.stop();
 });
 
+Deno.test("ProfileLink: a channel open slower than idle-timeout keeps its connection", async () => {
+  // The server takes 150 ms to connect the destination; idle-timeout is 20 ms.
+  await using server = await startTestServer({ delayDirectMs: 150 });
+  await using echo = startEchoServer();
+  const l = link(server, { idleMs: 20 });
+  const ch = await l.openDirect("127.0.0.1", 1, "127.0.0.1", echo.port);
+  assert.equal(await echoOnce(ch, "slow"), "slow");
+  assert.equal(server.readyCount(), 1, "the same connection throughout");
+  await closeChannel(ch);
+  await until(() => l.finished, "the idle close after the channel");
+  await l.stop();
+});
+
 Deno.test("ProfileLink reconnects for the next channel after the connection drops", async () => {
   await using server = await startTestServer();
   await using echo = startEchoServer();

@@ -51,6 +51,8 @@ export class Session {
   state: SessionState = "connecting";
   channels = 0;
   forwards = 0;
+  /** Channel opens and forward requests sent and not answered yet: not idle either. */
+  opening = 0;
   readonly traffic = new Traffic();
   constructor(id: number) {
     this.id = id;
