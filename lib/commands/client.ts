@@ -6,7 +6,13 @@
  */
 import { startMemoryTrim } from "../net/trim.ts";
 import type { ClientConfig } from "../profiles/client_config.ts";
-import { defaultIdentityFiles, type Env, expandHome, homeDir } from "../config/env.ts";
+import {
+  defaultIdentityFiles,
+  type Env,
+  expandHome,
+  homeDir,
+  resolveConfigPath,
+} from "../config/env.ts";
 import { listenForSignals, stopSignals } from "../cli/signals.ts";
 import { EXIT_FAILURE, EXIT_OK, InterruptedError, messageOf, WarrenError } from "../errors.ts";
 import { hostPort } from "../config/forward.ts";
@@ -30,9 +36,6 @@ import { ActivityTracker } from "../tunnel/activity.ts";
 import { isBackgroundChild, relayPrompter, signalReady } from "../cli/background.ts";
 import { type CommandLine, parseCommandLine, peekTarget } from "../cli/args.ts";
 import { loadSshConfig } from "../config/openssh/ssh_config.ts";
-import { findProfile } from "../config/tectia/model.ts";
-import { loadBrokerConfig, resolveConfigPath } from "../config/tectia/load.ts";
-import { defaultsLayer, isProfileCandidate, profileLayer } from "../profiles/target.ts";
 import type { SettingsLayer } from "../profiles/client_config.ts";
 import { scopePermissions } from "../cli/scope.ts";
 import { clientNeedsOnceUp, clientNeedsToStart } from "../cli/client_scope.ts";
@@ -353,10 +356,16 @@ export async function parseClientCommandLine(argv: string[], env: Env): Promise<
   const named = configFile !== undefined || !!env("WARREN_CONFIG");
   let defaults: SettingsLayer | undefined;
   if (named || await exists(path)) {
+    // The XML reader is loaded only when there is a file to read (2 MiB).
+    const { loadBrokerConfig } = await import("../config/tectia/load.ts");
+    const { findProfile } = await import("../config/tectia/model.ts");
+    const layers = await import("../profiles/target.ts");
     const config = await loadBrokerConfig(path, env);
-    const profile = isProfileCandidate(target) ? findProfile(config, target) : undefined;
-    if (profile) return parseCommandLine(argv, env, await profileLayer(config, profile, env));
-    defaults = await defaultsLayer(config, env);
+    const profile = layers.isProfileCandidate(target) ? findProfile(config, target) : undefined;
+    if (profile) {
+      return parseCommandLine(argv, env, await layers.profileLayer(config, profile, env));
+    }
+    defaults = await layers.defaultsLayer(config, env);
   }
   if (sshConfigFile === "none") return parseCommandLine(argv, env, defaults);
   const home = homeDir(env);

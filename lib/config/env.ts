@@ -33,3 +33,11 @@ export function expandHome(path: string, home: string): string {
   if (path.startsWith("~/")) return `${home}${path.slice(1)}`;
   return path;
 }
+
+/** The broker config file: --config FILE, else $WARREN_CONFIG, else ~/.ssh2/ssh-broker-config.xml. */
+export function resolveConfigPath(explicit: string | undefined, env: Env): string {
+  if (explicit !== undefined && explicit !== "") return explicit;
+  const fromEnv = env("WARREN_CONFIG");
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  return `${homeDir(env)}/.ssh2/ssh-broker-config.xml`;
+}

@@ -20,17 +20,12 @@ import { readBrokerConfig } from "./read.ts";
 import { ReadContext } from "./read_context.ts";
 import { parseXmlTree } from "./xml_tree.ts";
 import { homeDir, localUser } from "../env.ts";
+// Where the file is, with no XML reader loaded: lib/config/env.ts.
+export { resolveConfigPath } from "../env.ts";
 
 export { dumpBrokerConfig } from "./dump.ts";
 
 /** The config file to read: `--config FILE`, `$WARREN_CONFIG`, or Tectia's per-user file. */
-export function resolveConfigPath(explicit: string | undefined, env: Env): string {
-  if (explicit !== undefined && explicit !== "") return explicit;
-  const fromEnv = env("WARREN_CONFIG");
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-  return `${homeDir(env)}/.ssh2/ssh-broker-config.xml`;
-}
-
 /** Read and parse a config file; the model's `file` is its absolute path. */
 export async function loadBrokerConfig(path: string, env: Env): Promise<BrokerConfig> {
   let text: string;
