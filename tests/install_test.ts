@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PERMISSION_FLAGS } from "../lib/permissions.ts";
+import { PERMISSION_FLAGS, V8_FLAGS } from "../lib/permissions.ts";
 import { VERSION } from "../lib/version.ts";
 import build from "../lib/build/build.json" with { type: "json" };
 import { binaryName, checksums } from "../lib/build/compile.ts";
@@ -48,6 +48,7 @@ Deno.test("deno task install: a warren command with the binary's permissions, ru
       const line = shim.split("\n").find((l) => l.startsWith("exec deno run ")) ?? "";
       const flags = line.split(" ").filter((w) => w.startsWith("--allow-") || w === "-A");
       assert.deepEqual(flags.sort(), [...PERMISSION_FLAGS].sort(), shim);
+      assert.ok(line.includes(` --v8-flags=${V8_FLAGS.join(",")} `), shim);
       assert.match(line, /--no-prompt/);
     }
 

@@ -23,7 +23,7 @@ import { LiveProc } from "./_harness/live_proc.ts";
 import { runCli } from "./_harness/cli.ts";
 import { startTestServer, type TestServer } from "./_harness/ssh_server.ts";
 import { freePort } from "./_harness/free_port.ts";
-import { PERMISSION_FLAGS } from "../lib/permissions.ts";
+import { RUN_FLAGS } from "../lib/permissions.ts";
 import { generateEd25519 } from "../lib/server/keygen.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -42,7 +42,7 @@ function probedWarren(
   const probeFile = join(dir, "probe-was-here");
   const proc = new LiveProc(
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", ...PERMISSION_FLAGS, "--preload", PROBE, main, ...args],
+      args: ["run", "--no-prompt", ...RUN_FLAGS, "--preload", PROBE, main, ...args],
       env: { NO_COLOR: "1", SSH_AUTH_SOCK: "", WARREN_PROBE_FILE: probeFile, ...env },
       stdin: "null",
       stdout: "piped",

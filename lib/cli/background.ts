@@ -14,7 +14,7 @@
  * Without a terminal the copy cannot ask: it needs a known host key and
  * non-interactive authentication.
  */
-import { PERMISSION_FLAGS } from "../permissions.ts";
+import { RUN_FLAGS } from "../permissions.ts";
 import { setLogWriter } from "../log.ts";
 import { InterruptedError, messageOf } from "../errors.ts";
 import type { Prompter } from "../ssh/prompt.ts";
@@ -50,7 +50,7 @@ export function selfCommand(
 ): [string, string[]] {
   const exe = Deno.execPath();
   if (compiled) return [exe, args];
-  return [exe, ["run", "--no-prompt", ...PERMISSION_FLAGS, Deno.mainModule, ...args]];
+  return [exe, ["run", "--no-prompt", ...RUN_FLAGS, Deno.mainModule, ...args]];
 }
 
 /** In the background copy: tell the parent we are up, then stop writing. */

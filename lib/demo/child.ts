@@ -4,7 +4,7 @@
  * (the release workflow's smoke test), its stderr collected line by line so
  * the demo can wait for "Listening on ..." and show the log afterwards.
  */
-import { PERMISSION_FLAGS } from "../permissions.ts";
+import { RUN_FLAGS } from "../permissions.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -20,7 +20,7 @@ export class WarrenProcess implements AsyncDisposable {
   constructor(name: string, args: string[], env: Record<string, string>, binary?: string) {
     this.name = name;
     const child = new Deno.Command(binary ?? Deno.execPath(), {
-      args: binary ? args : ["run", "--quiet", "--no-prompt", ...PERMISSION_FLAGS, MAIN, ...args],
+      args: binary ? args : ["run", "--quiet", "--no-prompt", ...RUN_FLAGS, MAIN, ...args],
       env: { NO_COLOR: "1", ...env },
       cwd: ROOT, // where deno.json maps the npm imports
       stdin: "null",

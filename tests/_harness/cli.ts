@@ -4,7 +4,7 @@
  * stderr of a finished run, or a live process that can be waited on for a log
  * line and signalled.
  */
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 import { LiveProc, runCommand } from "./live_proc.ts";
 import type { NetnsHost } from "./netns.ts";
 
@@ -31,7 +31,7 @@ function command(
   opts: CliOptions,
   stdout: "piped" | "null" = "piped",
 ): Deno.Command {
-  const cmdArgs = ["run", "--no-prompt", ...PERMISSION_FLAGS, MAIN, ...args];
+  const cmdArgs = ["run", "--no-prompt", ...RUN_FLAGS, MAIN, ...args];
   const options: Deno.CommandOptions = {
     env: { NO_COLOR: "1", ...opts.env },
     stdin: "null",

@@ -11,7 +11,7 @@
  * stdout, and exits with the program's status (128+N when killed by signal N).
  * `ptySupport()` says why it cannot run, for a skip line.
  */
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 import { LiveProc } from "./live_proc.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -65,7 +65,7 @@ export class PtyCli extends LiveProc {
         args: [
           "-c",
           RELAY,
-          ...[Deno.execPath(), "run", "--no-prompt", ...PERMISSION_FLAGS, MAIN, ...args],
+          ...[Deno.execPath(), "run", "--no-prompt", ...RUN_FLAGS, MAIN, ...args],
         ],
         env: { NO_COLOR: "1", SSH_AUTH_SOCK: "", TERM: "dumb", ...env },
         stdin: "piped",

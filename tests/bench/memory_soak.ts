@@ -18,7 +18,7 @@ import { startBenchSshd } from "./sshd.ts";
 import { closeAllProcs, memoryMiB, ROOT, startServers } from "./tunnels.ts";
 import { freePort, sleep } from "../_harness/free_port.ts";
 import { writeAll } from "../../lib/net/io.ts";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 
 function arg(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -44,7 +44,7 @@ const child = new Deno.Command(Deno.execPath(), {
   args: [
     "run",
     "--no-prompt",
-    ...PERMISSION_FLAGS,
+    ...RUN_FLAGS,
     ...(Deno.args.includes("--no-gc") ? [] : ["--v8-flags=--expose-gc"]),
     `${ROOT}tests/bench/memory_child.ts`,
     "-q",
