@@ -11,11 +11,12 @@
  * ssh2's queue, waiting for the peer's window, when that close arrives: a
  * small peer window makes that queue long. So each kind runs against
  *
- * - warren's client (`-L`, `-R`, `-L socks/`, `-L ftp/` data) to OpenSSH's
- *   sshd (2 MiB window) and to the ssh2 test server in a child process
- *   advertising a 64 KiB and the default 2 MiB window;
+ * - warren's client (`-L`, `-R`, `-L socks/`, `-L ftp/` data, `-R socks/`)
+ *   to OpenSSH's sshd (2 MiB window) and to the ssh2 test server in a child
+ *   process advertising a 64 KiB and the default 2 MiB window;
  * - `warren serve` (direct-tcpip and tcpip-forward) with OpenSSH's ssh and
- *   warren's client advertising 64 KiB and 2 MiB as its clients.
+ *   warren's client (`-L`, `-R`, `-R socks/`) advertising 64 KiB and 2 MiB
+ *   as its clients.
  *
  * WARREN_FULL_MATRIX=1 adds more windows and 64 MiB transfers (slow).
  * sshd and serve need root, iproute2 and OpenSSH; without them those parts
@@ -100,11 +101,11 @@ for (const window of FULL ? ["64K", "256K", "", "8M"] : ["64K", ""]) {
     const server = { ...served, user: "tester" };
     await using tunnels = await startClientTunnels(server, {
       bytes: BYTES,
-      kinds: ["-L", "-R"],
+      kinds: ["-L", "-R", "-R socks/"],
       env: { WARREN_CHANNEL_WINDOW: window },
       clientNetns: served.netns,
     });
-    for (const kind of ["-L", "-R"] as const) {
+    for (const kind of ["-L", "-R", "-R socks/"] as const) {
       for (const order of ORDERS) {
         await t.step(`${kind} ${order}`, () => tunnels.exchange(kind, order));
       }

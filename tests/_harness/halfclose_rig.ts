@@ -9,8 +9,9 @@
  * - `-L`, `-L socks/` and `-L ftp/`: the far side runs on the server's side,
  *   the near side on the client's, dialing warren's listener (through
  *   SOCKS5, or as an FTP client).
- * - `-R`: the far side runs on the client's side (warren dials it), the near
- *   side on the server's, dialing the port the server bound.
+ * - `-R` and `-R socks/`: the far side runs on the client's side (warren
+ *   dials it), the near side on the server's, dialing the port the server
+ *   bound (through SOCKS5 to warren's side for `-R socks/`).
  *
  * Namespaces taking part get small TCP buffers (`smallBuffers()`), so that
  * the slow reader of each exchange backs its stream up into the tunnel.
@@ -35,8 +36,14 @@ import type { NetnsHost } from "./netns.ts";
 /** The far side reports within this of the near side's end, or it hangs. */
 const FAR_REPORT_MS = 20_000;
 
-export type TunnelKind = "-L" | "-R" | "-L socks/" | "-L ftp/";
-export const TUNNEL_KINDS: readonly TunnelKind[] = ["-L", "-R", "-L socks/", "-L ftp/"];
+export type TunnelKind = "-L" | "-R" | "-L socks/" | "-L ftp/" | "-R socks/";
+export const TUNNEL_KINDS: readonly TunnelKind[] = [
+  "-L",
+  "-R",
+  "-L socks/",
+  "-L ftp/",
+  "-R socks/",
+];
 
 /** An SSH server warren's client can reach, and where its own loopback is. */
 export interface ServerUnderTest {
@@ -91,7 +98,7 @@ export async function startClientTunnels(
     const there = await startExchangeOrigin({ netns: server.netns, bytes });
     cleanups.push(() => there.close());
     let here: ExchangeOrigin | undefined;
-    if (kinds.includes("-R")) {
+    if (kinds.includes("-R") || kinds.includes("-R socks/")) {
       here = await startExchangeOrigin({ netns: clientNetns, bytes });
       cleanups.push(() => here!.close());
     }
@@ -120,6 +127,7 @@ export async function startClientTunnels(
       socksPort = port();
       args.push("-L", `socks/127.0.0.1:${socksPort}`);
     }
+    if (kinds.includes("-R socks/")) args.push("-R", "socks/0");
     const cli = new LiveCli([...args, ...clientArgs(server)], {
       env: options.env,
       netns: clientNetns,
@@ -149,15 +157,28 @@ export async function startClientTunnels(
     if (socksPort) {
       await cli.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${socksPort}`));
     }
+    let remoteSocksPort = 0;
+    if (kinds.includes("-R socks/")) {
+      const m = await cli.waitFor(/Remote proxy tunnel -R socks\/.*the server assigned port (\d+)/);
+      remoteSocksPort = Number(m[1]);
+    }
 
     const exchange = async (kind: TunnelKind, order: Order) => {
       if (!kinds.includes(kind)) throw new Error(`no ${kind} tunnel in this rig`);
       if (!cli.running) throw new Error(`warren has exited:\n${cli.output}`);
       const ftp = kind === "-L ftp/";
-      const farSide = kind === "-R" ? here! : there;
+      const farSide = kind === "-R" || kind === "-R socks/" ? here! : there;
       const listener = farListener(order, ftp);
       const near = kind === "-R"
         ? await runNear({ netns: server.netns, port: remotePorts.get(order)!, order, bytes })
+        : kind === "-R socks/"
+        ? await runNear({
+          netns: server.netns,
+          port: remoteSocksPort,
+          socks: `127.0.0.1:${here!.ports[listener]}`,
+          order,
+          bytes,
+        })
         : await runNear({
           netns: clientNetns,
           port: kind === "-L socks/" ? socksPort : localPorts.get(`${kind} ${order}`)!,
