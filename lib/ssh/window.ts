@@ -10,9 +10,10 @@
  *   consumed, not once half of it is.
  * - Growth: a channel whose reader keeps up and whose sender is
  *   window-limited (measured with one ping per round trip) doubles its
- *   window, up to 16 MiB per channel and 256 MiB of growth for the whole
- *   process; a reader that falls a whole window behind halves it, down to
- *   2 MiB. A channel buffers at most twice its window.
+ *   window, up to 16 MiB per channel, 16 MiB of growth for the channels of
+ *   one connection together and 256 MiB for the whole process; a reader
+ *   that falls a whole window behind halves it, down to 2 MiB. A channel
+ *   buffers at most twice its window.
  *
  * `WARREN_CHANNEL_WINDOW` (bytes, or with a K/M suffix; 64K to 256M) fixes
  * the window at that size instead, for every channel, with no growth. It
@@ -32,7 +33,7 @@
  */
 // ssh2 internals; no types.
 import channelModule from "ssh2/lib/Channel.js";
-import { type TunedChannel, WindowTuner } from "./window_tuner.ts";
+import { type TunedChannel, type TunedGroup, WindowTuner } from "./window_tuner.ts";
 import { logger } from "../log.ts";
 
 const log = logger("ssh", "window");
@@ -50,8 +51,12 @@ export function parseWindow(text: string): number {
   return n;
 }
 
-/** Largest window one channel grows to, and the growth the whole process may hold. */
+/**
+ * Largest window one channel grows to, the growth the channels of one
+ * connection may hold together, and the growth the whole process may hold.
+ */
 export const MAX_CHANNEL_WINDOW = 16 * 1024 * 1024;
+export const CONNECTION_BUDGET = 16 * 1024 * 1024;
 export const WINDOW_BUDGET = 256 * 1024 * 1024;
 const PACKET = 32 * 1024;
 
@@ -66,6 +71,7 @@ interface ConnectionLike {
   [PROBE]?: ((answered: () => void) => void) | null;
   /** The shortest ping round trip seen on this connection, in ms. */
   [MIN_RTT]?: number;
+  [GROUP]?: TunedGroup;
 }
 
 interface ChannelLike {
@@ -77,6 +83,7 @@ interface ChannelLike {
 
 const PROBE = Symbol("warren ping");
 const MIN_RTT = Symbol("warren min rtt");
+const GROUP = Symbol("warren window group");
 
 /** Send one ping; `answered` gets its round trip, which also updates the connection's shortest. */
 function timedPing(conn: ConnectionLike, answered: (rttMs: number) => void): boolean {
@@ -162,6 +169,7 @@ export const tuner = new WindowTuner({
   initial: size,
   max: fixed ? size : MAX_CHANNEL_WINDOW,
   budget: fixed ? 0 : WINDOW_BUDGET,
+  perConnection: fixed ? 0 : CONNECTION_BUDGET,
   packet: PACKET,
 });
 
@@ -171,7 +179,8 @@ type Tracked = ChannelLike & { [STATE]?: TunedChannel };
 function stateOf(ch: Tracked): TunedChannel {
   let st = ch[STATE];
   if (st === undefined) {
-    const fresh = tuner.channel();
+    const conn = ch._client;
+    const fresh = tuner.channel(conn[GROUP] ??= tuner.group());
     ch[STATE] = st = fresh;
     ch.once("close", () => tuner.closed(fresh));
   }

@@ -24,8 +24,12 @@
  * adjusts (ssh2 does not call the tuner then) and halves the window (down to
  * `initial`), so a slow reader does not keep a large window's worth of
  * memory and budget.
- * All growth above `initial` comes out of one per-process `budget`; a closed
- * channel gives its share back.
+ * All growth above `initial` comes out of one per-process `budget`, and the
+ * growth of the channels of one connection out of that connection's
+ * `perConnection` too: they share one TCP path, and a server buffers what
+ * their windows allow (eight streams each at 16 MiB kept sshd busy moving
+ * 128 MiB around and made a 100 ms link slower, not faster). A closed channel
+ * gives its share back.
  */
 
 /** What the tuner reads and writes on a channel. */
@@ -44,6 +48,13 @@ export interface TunedChannel {
   grown: number;
   /** Halved for backpressure, and the reader has not caught up since. */
   squeezed?: boolean;
+  /** The connection whose growth budget this channel shares, if any. */
+  group?: TunedGroup;
+}
+
+/** The growth budget the channels of one connection share. */
+export interface TunedGroup {
+  budgetLeft: number;
 }
 
 export interface TunerOptions {
@@ -53,6 +64,8 @@ export interface TunerOptions {
   max: number;
   /** Growth above `initial`, summed over all channels of the process. */
   budget: number;
+  /** Growth above `initial`, summed over the channels of one connection (default: budget). */
+  perConnection?: number;
   /** The largest packet the peer sends (for "three packets consumed"). */
   packet: number;
 }
@@ -70,9 +83,14 @@ export class WindowTuner {
     return this.#budgetLeft;
   }
 
-  channel(): TunedChannel {
+  /** A new connection's shared growth budget. */
+  group(): TunedGroup {
+    return { budgetLeft: this.options.perConnection ?? this.options.budget };
+  }
+
+  channel(group?: TunedGroup): TunedChannel {
     const { initial } = this.options;
-    return { target: initial, received: 0, grown: 0 };
+    return { target: initial, received: 0, grown: 0, group };
   }
 
   /**
@@ -89,7 +107,8 @@ export class WindowTuner {
 
   /** Whether to start a BDP sample now (none outstanding, and the channel could grow). */
   wantsProbe(ch: TunedChannel): boolean {
-    return ch.probeFrom === undefined && ch.target < this.options.max && this.#budgetLeft > 0;
+    return ch.probeFrom === undefined && ch.target < this.options.max && this.#budgetLeft > 0 &&
+      (ch.group === undefined || ch.group.budgetLeft > 0);
   }
 
   probeSent(ch: TunedChannel): void {
@@ -114,8 +133,9 @@ export class WindowTuner {
     ch.probeFrom = ch.probeWindow = undefined;
     if (sample * 3 < limit * 2) return;
     const want = Math.min(ch.target * 2, sample * 4, this.options.max) - ch.target;
-    const grow = Math.min(want, this.#budgetLeft);
+    const grow = Math.min(want, this.#budgetLeft, ch.group?.budgetLeft ?? Infinity);
     if (grow <= 0) return;
+    if (ch.group) ch.group.budgetLeft -= grow;
     ch.grownFrom = ch.target;
     ch.target += grow;
     ch.grown += grow;
@@ -138,6 +158,7 @@ export class WindowTuner {
     ch.grownFrom = undefined;
     ch.grown -= freed;
     this.#budgetLeft += freed;
+    if (ch.group) ch.group.budgetLeft += freed;
   }
 
   closed(ch: TunedChannel): void {
@@ -146,6 +167,7 @@ export class WindowTuner {
 
   #release(ch: TunedChannel): void {
     this.#budgetLeft += ch.grown;
+    if (ch.group) ch.group.budgetLeft += ch.grown;
     ch.grown = 0;
   }
 }

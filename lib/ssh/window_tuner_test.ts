@@ -129,3 +129,27 @@ Deno.test("WindowTuner: max equal to initial (WARREN_CHANNEL_WINDOW) never probe
   assert.equal(t.wantsProbe(ch), false);
   assert.equal(t.adjust(ch, 4 * MiB), 4 * MiB);
 });
+
+Deno.test("WindowTuner: the channels of one connection share its growth budget", () => {
+  const t = new WindowTuner({ ...options, budget: 100 * MiB, perConnection: 16 * MiB });
+  const conn = t.group();
+  const grow = (ch: ReturnType<WindowTuner["channel"]>) => {
+    t.probeSent(ch);
+    ch.received += ch.target;
+    t.probeAnswered(ch);
+  };
+  const a = t.channel(conn);
+  for (let i = 0; i < 4; i++) grow(a); // 2 → 16 MiB: 14 of the 16 MiB
+  assert.equal(a.target, 16 * MiB);
+  const b = t.channel(conn);
+  grow(b);
+  assert.equal(b.target, 4 * MiB, "2 MiB of growth left for the second");
+  assert.equal(t.wantsProbe(b), false);
+  const other = t.channel(t.group());
+  grow(other);
+  assert.equal(other.target, 4 * MiB, "another connection has its own");
+  t.closed(a);
+  assert.ok(t.wantsProbe(b), "a closed channel gives its share back");
+  grow(b);
+  assert.equal(b.target, 8 * MiB);
+});
