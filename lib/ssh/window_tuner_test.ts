@@ -1,9 +1,22 @@
 import assert from "node:assert/strict";
-import { WindowTuner } from "./window_tuner.ts";
+import { type TunedChannel, WindowTuner } from "./window_tuner.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const options = { initial: 2 * MiB, max: 16 * MiB, budget: 20 * MiB, packet: 32 * KiB };
+
+/** One round trip: a ping out, `bytes` received, its reply `rtt` ms later (minRtt: the link's). */
+function roundTrip(
+  t: WindowTuner,
+  ch: TunedChannel,
+  bytes: number,
+  rtt?: number,
+  minRtt?: number,
+): void {
+  t.probeSent(ch);
+  ch.received += bytes;
+  t.probeAnswered(ch, rtt, minRtt);
+}
 
 Deno.test("WindowTuner: adjusts once more than three packets are consumed, or below half", () => {
   const t = new WindowTuner(options);
@@ -38,35 +51,23 @@ Deno.test("WindowTuner: a window's worth in one round trip doubles the window, u
 Deno.test("WindowTuner: a ping sent just after growth is measured against the window before it", () => {
   const t = new WindowTuner(options);
   const ch = t.channel();
-  t.probeSent(ch);
-  ch.received += 2 * MiB;
-  t.probeAnswered(ch);
+  roundTrip(t, ch, 2 * MiB);
   assert.equal(ch.target, 4 * MiB);
   // The next ping leaves with the grant; what arrives until its reply was
   // still sent under the 2 MiB window, which it filled: grow again.
-  t.probeSent(ch);
-  ch.received += 2 * MiB;
-  t.probeAnswered(ch);
+  roundTrip(t, ch, 2 * MiB);
   assert.equal(ch.target, 8 * MiB, "doubles every round trip");
   // Growth is at most four times the sample: 1.5 MiB of 2 fills two thirds,
   // but 8 MiB doubled would be more than 4 x 1.5 MiB.
   const c2 = t.channel();
-  t.probeSent(c2);
-  c2.received += 2 * MiB;
-  t.probeAnswered(c2);
-  t.probeSent(c2);
-  c2.received += 1.5 * MiB;
-  t.probeAnswered(c2);
+  roundTrip(t, c2, 2 * MiB);
+  roundTrip(t, c2, 1.5 * MiB);
   assert.equal(c2.target, 6 * MiB);
   // 2 MiB under the 4 MiB before that growth: not window-limited, no growth;
   // the ping after it is measured against the whole 6 MiB.
-  t.probeSent(c2);
-  c2.received += 2 * MiB;
-  t.probeAnswered(c2);
+  roundTrip(t, c2, 2 * MiB);
   assert.equal(c2.target, 6 * MiB);
-  t.probeSent(c2);
-  c2.received += 3 * MiB;
-  t.probeAnswered(c2);
+  roundTrip(t, c2, 3 * MiB);
   assert.equal(c2.target, 6 * MiB, "3 MiB of 6: not window-limited");
 });
 
@@ -75,24 +76,18 @@ Deno.test("WindowTuner: a ping that waited in a queue does not pass for a long l
   // Loopback: the link's round trip is 0.2 ms, but the ping waited 3 ms
   // behind the 2 MiB this window let the server send.
   const lo = t.channel();
-  t.probeSent(lo);
-  lo.received += 2 * MiB;
-  t.probeAnswered(lo, 3, 0.2);
+  roundTrip(t, lo, 2 * MiB, 3, 0.2);
   assert.equal(lo.target, 2 * MiB);
   // A 50 ms link whose ping came back in 52 ms: the window was the limit.
   const wan = t.channel();
-  t.probeSent(wan);
-  wan.received += 2 * MiB;
-  t.probeAnswered(wan, 52, 50);
+  roundTrip(t, wan, 2 * MiB, 52, 50);
   assert.equal(wan.target, 4 * MiB);
 });
 
 Deno.test("WindowTuner: a sender that is not window-limited does not grow the window", () => {
   const t = new WindowTuner(options);
   const ch = t.channel();
-  t.probeSent(ch);
-  ch.received += Math.floor((2 * 2 * MiB) / 3) - 1;
-  t.probeAnswered(ch);
+  roundTrip(t, ch, Math.floor((2 * 2 * MiB) / 3) - 1);
   assert.equal(ch.target, 2 * MiB);
 });
 
@@ -100,11 +95,7 @@ Deno.test("WindowTuner: growth comes out of one budget; backpressure and close g
   const t = new WindowTuner({ ...options, budget: 6 * MiB });
   const a = t.channel();
   const b = t.channel();
-  const grow = (ch: ReturnType<WindowTuner["channel"]>) => {
-    t.probeSent(ch);
-    ch.received += ch.target;
-    t.probeAnswered(ch);
-  };
+  const grow = (ch: TunedChannel) => roundTrip(t, ch, ch.target);
   grow(a); // 2 → 4 MiB
   grow(a); // 4 → 8 MiB
   grow(b); // only 0 MiB left in the budget: 6 MiB spent
@@ -133,11 +124,7 @@ Deno.test("WindowTuner: max equal to initial (WARREN_CHANNEL_WINDOW) never probe
 Deno.test("WindowTuner: the channels of one connection share its growth budget", () => {
   const t = new WindowTuner({ ...options, budget: 100 * MiB, perConnection: 16 * MiB });
   const conn = t.group();
-  const grow = (ch: ReturnType<WindowTuner["channel"]>) => {
-    t.probeSent(ch);
-    ch.received += ch.target;
-    t.probeAnswered(ch);
-  };
+  const grow = (ch: TunedChannel) => roundTrip(t, ch, ch.target);
   const a = t.channel(conn);
   for (let i = 0; i < 4; i++) grow(a); // 2 → 16 MiB: 14 of the 16 MiB
   assert.equal(a.target, 16 * MiB);
