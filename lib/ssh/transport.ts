@@ -3,10 +3,12 @@
  * to ssh2 as its `sock`, in place of node:net's Socket.
  *
  * - Writes coalesce: packets written in the same turn of the event loop,
- *   or while a write is in flight, go out together (`_writev`): small ones
- *   joined into one `conn.write`, so a burst of SSH packets costs one system
- *   call instead of one each; large ones written as they are, without a
- *   copy. A lone packet waits for nothing but the end of the current turn.
+ *   or while a write is in flight, go out together (`_writev`), copied
+ *   into one reused 256 KiB buffer per socket, so a burst of SSH packets
+ *   costs one system call instead of one each (an upload's eight packets
+ *   per local read: one write, not eight). A lone packet is written as it
+ *   is, without a copy; a small one waits for nothing but the end of the
+ *   current turn.
  * - Reads fill fresh buffers (16 KiB, growing to 256 KiB while reads fill
  *   them) that are handed on without a copy (ssh2 opens packets in place,
  *   and payloads keep referring to them); short reads are copied out so the
@@ -31,31 +33,38 @@ import { recyclePacket } from "./crypto/ciphers.ts";
 const MIN_READ = 16 * 1024;
 const MAX_READ = 256 * 1024;
 const COPY_BELOW = 4 * 1024;
-/** Queued packets smaller than this are joined into one write; larger ones go as they are. */
-const JOIN_BELOW = 16 * 1024;
+/** A packet smaller than this waits for the end of the turn, for company (cork). */
+const SMALL = 16 * 1024;
+/** Queued packets are copied into one buffer of up to this and written with one system call. */
+const JOIN_UP_TO = 256 * 1024;
 
 /**
- * Write queued chunks in order: runs of small ones joined (one system call
- * for a burst of small packets), large ones written as they are (no copy).
+ * Write queued chunks in order, copied into `join` (JOIN_UP_TO bytes, reused
+ * for every write of this socket) and written together: a burst of packets,
+ * small or large, costs one system call per 256 KiB. A chunk that does not
+ * fit goes on its own. Each packet's buffer returns to the pool once copied.
  */
-async function writeJoined(conn: Deno.Conn, chunks: { chunk: Buffer }[]): Promise<void> {
-  let run: Buffer[] = [];
-  const flush = async () => {
-    if (run.length === 0) return;
-    const data = run.length === 1 ? run[0] : Buffer.concat(run);
-    run = [];
-    await writeAll(conn, data);
-  };
+async function writeJoined(
+  conn: Deno.Conn,
+  chunks: { chunk: Buffer }[],
+  join: Uint8Array,
+): Promise<void> {
+  let used = 0;
   for (const { chunk } of chunks) {
-    if (chunk.length < JOIN_BELOW) {
-      run.push(chunk);
+    if (used > 0 && used + chunk.length > join.length) {
+      await writeAll(conn, join.subarray(0, used));
+      used = 0;
+    }
+    if (chunk.length > join.length) {
+      await writeAll(conn, chunk);
+      recyclePacket(chunk);
       continue;
     }
-    await flush();
-    await writeAll(conn, chunk);
+    join.set(chunk, used);
+    used += chunk.length;
     recyclePacket(chunk);
   }
-  await flush();
+  if (used > 0) await writeAll(conn, join.subarray(0, used));
 }
 
 export class DenoSocket extends Duplex {
@@ -144,7 +153,7 @@ export class DenoSocket extends Duplex {
     // A large packet needs no company: it goes at once (behind any small
     // ones already waiting), so bulk data keeps flowing while the next
     // packet is sealed.
-    if (!this.#corked && chunk.length < JOIN_BELOW) {
+    if (!this.#corked && chunk.length < SMALL) {
       this.#corked = true;
       this.cork();
       queueMicrotask(this.#uncork);
@@ -165,11 +174,14 @@ export class DenoSocket extends Duplex {
     }, (err) => cb(err));
   }
 
+  #join?: Uint8Array;
+
   override _writev(
     chunks: { chunk: Buffer }[],
     cb: (err?: Error | null) => void,
   ): void {
-    writeJoined(this.conn, chunks).then(() => cb(), (err) => cb(err));
+    this.#join ??= new Uint8Array(JOIN_UP_TO);
+    writeJoined(this.conn, chunks, this.#join).then(() => cb(), (err) => cb(err));
   }
 
   override _final(cb: (err?: Error | null) => void): void {

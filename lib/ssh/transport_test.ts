@@ -34,7 +34,7 @@ Deno.test("packets written in one turn go out in one write, in order", async () 
   }
 });
 
-Deno.test("large packets go out as they are, runs of small ones joined, all in order", async () => {
+Deno.test("packets written in one turn go out in one write, in order; a lone large one at once", async () => {
   const { sock, server, writes } = await pair();
   try {
     const sizes = [10, 20_000, 5, 6, 30_000, 7];
@@ -45,7 +45,7 @@ Deno.test("large packets go out as they are, runs of small ones joined, all in o
     }
     const got = await readExactly(server, next);
     assert.ok(got.every((b, i) => b === (i & 0xff)), "bytes out of order");
-    assert.deepEqual(writes, [10, 20_000, 11, 30_000, 7]);
+    assert.deepEqual(writes, [50_028], "one system call for the burst, large packets too");
 
     // A large packet first in its turn is not held back for the small ones after it.
     writes.length = 0;
@@ -55,6 +55,24 @@ Deno.test("large packets go out as they are, runs of small ones joined, all in o
     sock.write(new Uint8Array(6));
     await readExactly(server, 20_011);
     assert.deepEqual(writes, [20_000, 11]);
+  } finally {
+    sock.destroy();
+    server.close();
+  }
+});
+
+Deno.test("a burst over 256 KiB goes out in writes of up to 256 KiB, in order", async () => {
+  const { sock, server, writes } = await pair();
+  try {
+    const sizes = [10, ...Array(10).fill(32_768)];
+    let next = 0;
+    for (const n of sizes) {
+      sock.write(new Uint8Array(n).map((_, i) => (next + i) & 0xff));
+      next += n;
+    }
+    const got = await readExactly(server, next);
+    assert.ok(got.every((b, i) => b === (i & 0xff)), "bytes out of order");
+    assert.deepEqual(writes, [10 + 7 * 32_768, 3 * 32_768]);
   } finally {
     sock.destroy();
     server.close();
