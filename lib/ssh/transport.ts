@@ -4,11 +4,11 @@
  *
  * - Writes coalesce: packets written in the same turn of the event loop,
  *   or while a write is in flight, go out together (`_writev`), copied
- *   into one reused 256 KiB buffer per socket, so a burst of SSH packets
- *   costs one system call instead of one each (an upload's eight packets
- *   per local read: one write, not eight). A lone packet is written as it
- *   is, without a copy; a small one waits for nothing but the end of the
- *   current turn.
+ *   into one buffer (reused, 256 KiB, on a socket that moves bulk data), so
+ *   a burst of SSH packets costs one system call instead of one each (an
+ *   upload's eight packets per local read: one write, not eight). A lone
+ *   packet is written as it is, without a copy; a small one waits for
+ *   nothing but the end of the current turn.
  * - Reads fill fresh buffers (16 KiB, growing to 256 KiB while reads fill
  *   them) that are handed on without a copy (ssh2 opens packets in place,
  *   and payloads keep referring to them); short reads are copied out so the
@@ -37,6 +37,8 @@ const COPY_BELOW = 4 * 1024;
 const SMALL = 16 * 1024;
 /** Queued packets are copied into one buffer of up to this and written with one system call. */
 const JOIN_UP_TO = 256 * 1024;
+/** A queue this large is bulk data: the socket keeps a JOIN_UP_TO buffer for it. */
+const BULK = 64 * 1024;
 
 /**
  * Write queued chunks in order, copied into `join` (JOIN_UP_TO bytes, reused
@@ -180,8 +182,15 @@ export class DenoSocket extends Duplex {
     chunks: { chunk: Buffer }[],
     cb: (err?: Error | null) => void,
   ): void {
-    this.#join ??= new Uint8Array(JOIN_UP_TO);
-    writeJoined(this.conn, chunks, this.#join).then(() => cb(), (err) => cb(err));
+    // A handshake's or an idle connection's few small packets get a join
+    // buffer of their own size; only a socket that moves bulk data keeps one
+    // of JOIN_UP_TO (a server with a thousand quiet clients holds none).
+    let total = 0;
+    for (const { chunk } of chunks) total += chunk.length;
+    const join = total >= BULK
+      ? (this.#join ??= new Uint8Array(JOIN_UP_TO))
+      : new Uint8Array(total);
+    writeJoined(this.conn, chunks, join).then(() => cb(), (err) => cb(err));
   }
 
   override _final(cb: (err?: Error | null) => void): void {
