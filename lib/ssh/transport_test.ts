@@ -34,17 +34,26 @@ Deno.test("packets written in one turn go out in one write, in order", async () 
   }
 });
 
+/** Write packets of `sizes` in one turn (bytes counting up), and check they arrive in order. */
+async function writeInOrder(
+  sock: { write(b: Uint8Array): boolean },
+  server: Deno.Conn,
+  sizes: number[],
+): Promise<void> {
+  let next = 0;
+  for (const n of sizes) {
+    sock.write(new Uint8Array(n).map((_, i) => (next + i) & 0xff));
+    next += n;
+  }
+  const got = await readExactly(server, next);
+  assert.ok(got.every((b, i) => b === (i & 0xff)), "bytes out of order");
+}
+
 Deno.test("packets written in one turn go out in one write, in order; a lone large one at once", async () => {
   const { sock, server, writes } = await pair();
   try {
     const sizes = [10, 20_000, 5, 6, 30_000, 7];
-    let next = 0;
-    for (const n of sizes) {
-      sock.write(new Uint8Array(n).map((_, i) => (next + i) & 0xff));
-      next += n;
-    }
-    const got = await readExactly(server, next);
-    assert.ok(got.every((b, i) => b === (i & 0xff)), "bytes out of order");
+    await writeInOrder(sock, server, sizes);
     assert.deepEqual(writes, [50_028], "one system call for the burst, large packets too");
 
     // A large packet first in its turn is not held back for the small ones after it.
@@ -65,13 +74,7 @@ Deno.test("a burst over 256 KiB goes out in writes of up to 256 KiB, in order", 
   const { sock, server, writes } = await pair();
   try {
     const sizes = [10, ...Array(10).fill(32_768)];
-    let next = 0;
-    for (const n of sizes) {
-      sock.write(new Uint8Array(n).map((_, i) => (next + i) & 0xff));
-      next += n;
-    }
-    const got = await readExactly(server, next);
-    assert.ok(got.every((b, i) => b === (i & 0xff)), "bytes out of order");
+    await writeInOrder(sock, server, sizes);
     assert.deepEqual(writes, [10 + 7 * 32_768, 3 * 32_768]);
   } finally {
     sock.destroy();
