@@ -41,10 +41,11 @@ const JOIN_UP_TO = 256 * 1024;
 const BULK = 64 * 1024;
 
 /**
- * Write queued chunks in order, copied into `join` (JOIN_UP_TO bytes, reused
- * for every write of this socket) and written together: a burst of packets,
- * small or large, costs one system call per 256 KiB. A chunk that does not
- * fit goes on its own. Each packet's buffer returns to the pool once copied.
+ * Write queued chunks in order, with as few system calls as copies allow:
+ * packets that lie back to back in one buffer (the sealer carves bulk
+ * packets out of one slab, lib/ssh/crypto/ciphers.ts) go out as one range
+ * with no copy; the rest are copied into `join` and written together, up to
+ * its size. Each packet is handed back (recyclePacket) once written or copied.
  */
 async function writeJoined(
   conn: Deno.Conn,
@@ -52,21 +53,35 @@ async function writeJoined(
   join: Uint8Array,
 ): Promise<void> {
   let used = 0;
-  for (const { chunk } of chunks) {
-    if (used > 0 && used + chunk.length > join.length) {
-      await writeAll(conn, join.subarray(0, used));
-      used = 0;
+  const flush = async () => {
+    if (used > 0) await writeAll(conn, join.subarray(0, used));
+    used = 0;
+  };
+  for (let i = 0; i < chunks.length;) {
+    const first = chunks[i].chunk;
+    let end = first.byteOffset + first.length;
+    let j = i + 1;
+    while (
+      j < chunks.length && chunks[j].chunk.buffer === first.buffer &&
+      chunks[j].chunk.byteOffset === end
+    ) {
+      end += chunks[j].chunk.length;
+      j++;
     }
-    if (chunk.length > join.length) {
-      await writeAll(conn, chunk);
-      recyclePacket(chunk);
+    if (j - i > 1 || first.length > join.length) {
+      await flush();
+      await writeAll(conn, new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset));
+      for (let k = i; k < j; k++) recyclePacket(chunks[k].chunk);
+      i = j;
       continue;
     }
-    join.set(chunk, used);
-    used += chunk.length;
-    recyclePacket(chunk);
+    if (used + first.length > join.length) await flush();
+    join.set(first, used);
+    used += first.length;
+    recyclePacket(first);
+    i++;
   }
-  if (used > 0) await writeAll(conn, join.subarray(0, used));
+  await flush();
 }
 
 export class DenoSocket extends Duplex {

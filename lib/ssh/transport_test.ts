@@ -82,6 +82,25 @@ Deno.test("a burst over 256 KiB goes out in writes of up to 256 KiB, in order", 
   }
 });
 
+Deno.test("packets back to back in one buffer go out as one range, with no copy", async () => {
+  const { sock, server, writes } = await pair();
+  try {
+    const slab = new Uint8Array(100_000).map((_, i) => i & 0xff);
+    const views = [[0, 20_000], [20_000, 30_000], [50_000, 20_000]].map(([at, n]) =>
+      new Uint8Array(slab.buffer, at, n)
+    );
+    sock.write(new Uint8Array([9])); // a small one first: the rest wait for the end of the turn
+    for (const v of views) sock.write(v);
+    const got = await readExactly(server, 70_001);
+    assert.equal(got[0], 9);
+    assert.ok(got.subarray(1).every((b, i) => b === (i & 0xff)), "bytes out of order");
+    assert.deepEqual(writes, [1, 70_000]);
+  } finally {
+    sock.destroy();
+    server.close();
+  }
+});
+
 Deno.test("end() sends what was written in the same turn, then half-closes", async () => {
   const { sock, server } = await pair();
   try {

@@ -59,48 +59,55 @@ export const AEAD_SSL_NAMES = new Set(["aes-128-gcm", "aes-256-gcm", "chacha20"]
 const withTagRoom = new WeakSet<ArrayBufferLike>();
 
 /**
- * Buffers of written packets, for the next packets to reuse: bulk data is a
- * stream of same-sized packets, and a fresh zeroed 32 KiB buffer per packet
- * was a seventh of an upload's CPU (allocation and GC). Buffers of 16 KiB
- * and more are allocated in 4 KiB steps, so that a few sizes serve every
- * packet, and at most POOL_BYTES wait here. Only the transport returns
- * buffers, once the socket has taken every byte of the packet.
+ * Bulk packets (16 KiB and more) are carved one after another out of a
+ * 256 KiB slab that belongs to one sealer, so the packets an upload seals in
+ * one go lie back to back in memory and the transport writes them with one
+ * system call and no copy. A slab whose packets have all been written (the
+ * transport says so through recyclePacket) carries the next ones; at most
+ * SLABS_KEPT wait for reuse. A fresh zeroed buffer per packet was a seventh
+ * of an upload's CPU (allocation and GC).
  */
-const pool = new Map<number, ArrayBuffer[]>();
-const POOL_FROM = 16 * 1024;
-const POOL_STEP = 4 * 1024;
-const POOL_BYTES = 4 * 1024 * 1024;
-let pooled = 0;
+const SLAB = 256 * 1024;
+const SLAB_FROM = 16 * 1024;
+const SLABS_KEPT = 16;
 
-function packetBuffer(bytes: number): ArrayBuffer {
-  if (bytes < POOL_FROM) {
-    const ab = new ArrayBuffer(bytes);
-    withTagRoom.add(ab);
-    return ab;
-  }
-  const size = Math.ceil(bytes / POOL_STEP) * POOL_STEP;
-  const reused = pool.get(size)?.pop();
-  if (reused !== undefined) {
-    pooled -= size;
-    return reused;
-  }
-  const ab = new ArrayBuffer(size);
-  withTagRoom.add(ab);
-  return ab;
+interface Slab {
+  buffer: ArrayBuffer;
+  /** Bytes carved so far. */
+  used: number;
+  /** Packets carved and not written yet. */
+  outstanding: number;
+  /** Its sealer still carves from it. */
+  current: boolean;
 }
 
-/** A sealed packet was written out: its buffer may carry the next one. */
+const slabOf = new WeakMap<ArrayBufferLike, Slab>();
+const freeSlabs: Slab[] = [];
+
+function takeSlab(): Slab {
+  const reused = freeSlabs.pop();
+  if (reused !== undefined) {
+    reused.used = 0;
+    reused.current = true;
+    return reused;
+  }
+  const slab = { buffer: new ArrayBuffer(SLAB), used: 0, outstanding: 0, current: true };
+  slabOf.set(slab.buffer, slab);
+  return slab;
+}
+
+function releaseIfDone(slab: Slab): void {
+  if (!slab.current && slab.outstanding === 0 && freeSlabs.length < SLABS_KEPT) {
+    freeSlabs.push(slab);
+  }
+}
+
+/** A sealed packet was written out: its slab may carry the next ones once all of its are. */
 export function recyclePacket(packet: Uint8Array): void {
-  const ab = packet.buffer;
-  const size = ab.byteLength;
-  if (
-    size < POOL_FROM || packet.byteOffset !== 0 || pooled + size > POOL_BYTES ||
-    !withTagRoom.has(ab)
-  ) return;
-  let free = pool.get(size);
-  if (free === undefined) pool.set(size, free = []);
-  free.push(ab as ArrayBuffer);
-  pooled += size;
+  const slab = slabOf.get(packet.buffer);
+  if (slab === undefined) return;
+  slab.outstanding--;
+  releaseIfDone(slab);
 }
 
 /** Random padding comes from one 4 KiB draw at a time, not one call per packet. */
@@ -147,10 +154,23 @@ export abstract class PacketSealer {
     let padLen = block - ((pktLen - 4) & (block - 1));
     if (padLen < 4) padLen += block;
     pktLen += padLen;
-    const ab = packetBuffer(pktLen + TAG);
     // Every byte is written before the packet leaves: length, padding length,
     // the payload (by ssh2), padding here and the tag by seal().
-    const packet = new FastBuffer(ab, 0, pktLen);
+    let packet: Buffer;
+    if (pktLen + TAG >= SLAB_FROM) {
+      let slab = this.#slab;
+      if (slab === undefined || slab.used + pktLen + TAG > SLAB) {
+        this.#retireSlab();
+        slab = this.#slab = takeSlab();
+      }
+      packet = new FastBuffer(slab.buffer, slab.used, pktLen);
+      slab.used += pktLen + TAG;
+      slab.outstanding++;
+    } else {
+      const ab = new ArrayBuffer(pktLen + TAG);
+      withTagRoom.add(ab);
+      packet = new FastBuffer(ab, 0, pktLen);
+    }
     packet.writeUInt32BE(pktLen - 4, 0);
     packet[4] = padLen;
     randomPadding(packet, 5 + payloadLen, padLen);
@@ -160,8 +180,10 @@ export abstract class PacketSealer {
   encrypt(packet: Uint8Array): void {
     if (this.#dead) return;
     let whole: Uint8Array;
-    if (withTagRoom.has(packet.buffer) && packet.byteOffset === 0) {
-      whole = new FastBuffer(packet.buffer as ArrayBuffer, 0, packet.length + TAG);
+    if (
+      (withTagRoom.has(packet.buffer) && packet.byteOffset === 0) || slabOf.has(packet.buffer)
+    ) {
+      whole = new FastBuffer(packet.buffer as ArrayBuffer, packet.byteOffset, packet.length + TAG);
     } else {
       whole = Buffer.allocUnsafe(packet.length + TAG);
       whole.set(packet);
@@ -174,7 +196,19 @@ export abstract class PacketSealer {
   free(): void {
     if (this.#dead) return;
     this.#dead = true;
+    this.#retireSlab();
     this.release();
+  }
+
+  #slab: Slab | undefined;
+
+  /** Stop carving from the current slab; it is reused once its packets are written. */
+  #retireSlab(): void {
+    const slab = this.#slab;
+    if (slab === undefined) return;
+    this.#slab = undefined;
+    slab.current = false;
+    releaseIfDone(slab);
   }
 
   /** Encrypt whole[0..len) in place and write the tag at whole[len..len+16). */

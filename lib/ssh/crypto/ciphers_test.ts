@@ -160,7 +160,7 @@ for (const p of backends) {
   }
 }
 
-Deno.test("written packets' buffers carry later packets, which still open, and the pool is bounded", () => {
+Deno.test("bulk packets lie back to back in one slab, open in order, and a slab is reused only once all its packets are written", () => {
   const c = CIPHERS[0];
   const p = backends.at(-1)!;
   const k = keys(c);
@@ -175,35 +175,56 @@ Deno.test("written packets' buffers carry later packets, which still open, and t
     },
   }, p);
   const o = opener("ssh2", c, k, p);
-  const seen = new Set<ArrayBufferLike>();
-  let reused = 0;
-  const sent: Buffer[] = [];
-  // Sizes within one 4 KiB step and across steps; the socket "writes" each
-  // packet (the bytes go to the opener) before its buffer is returned.
-  for (const n of [32768, 32760, 30000, 32768, 17000, 32768, 16400, 32768, 32700, 20000]) {
+  const seal = (n: number) => {
     const payload = randomBytes(n);
-    sent.push(payload);
     const packet = s.allocPacket(n);
-    if (seen.has(packet.buffer)) reused++;
-    seen.add(packet.buffer);
     packet.set(payload, 5);
     s.encrypt(packet);
-    const wire = written.shift()!;
-    o.feed(Buffer.from(wire));
-    recyclePacket(wire);
+    return payload;
+  };
+  // Mixed sizes, 300 KiB in all: back to back in one 256 KiB slab until the
+  // next does not fit, then in another.
+  const sizes = [32768, 30000, 32768, 17000, 32768, 16400, 32768, 32768, 32768, 32768];
+  const sent = sizes.map(seal);
+  const wire = written.splice(0);
+  let changes = 0;
+  for (let i = 1; i < wire.length; i++) {
+    const prev = wire[i - 1];
+    if (wire[i].buffer === prev.buffer) {
+      assert.equal(wire[i].byteOffset, prev.byteOffset + prev.length, `packet ${i} back to back`);
+    } else {
+      changes++;
+      assert.ok(prev.byteOffset + prev.length + wire[i].length > 256 * 1024, `packet ${i} fit`);
+    }
   }
-  assert.ok(reused >= 7, `reused ${reused} of 10`);
+  assert.equal(changes, 1);
+  for (const w of wire) o.feed(Buffer.from(w));
   assert.equal(o.payloads.length, sent.length);
   sent.forEach((m, i) => assert.ok(m.equals(o.payloads[i]), `packet ${i}`));
-  // Many returned at once: at most 4 MiB is kept.
-  const many = Array.from({ length: 200 }, () => s.allocPacket(32768));
-  for (const packet of many) {
-    s.encrypt(packet);
-    recyclePacket(written.shift()!);
-  }
-  const again = new Set(Array.from({ length: 200 }, () => s.allocPacket(32768).buffer));
-  const kept = [...again].filter((b) => many.some((m) => m.buffer === b)).length;
-  assert.ok(kept > 0 && kept <= 128, `kept ${kept}`);
+  // The first slab is retired; while one of its packets is unwritten it stays taken.
+  const first = wire[0].buffer;
+  const inFirst = wire.filter((w) => w.buffer === first);
+  for (const w of inFirst.slice(0, -1)) recyclePacket(w);
+  const fill = () => {
+    for (let i = 0; i < 7; i++) seal(32768);
+    return written.splice(0);
+  };
+  const more = fill();
+  assert.ok(more.every((w) => w.buffer !== first), "not reused with a packet unwritten");
+  recyclePacket(inFirst.at(-1)!);
+  more.forEach(recyclePacket);
+  wire.filter((w) => w.buffer !== first).forEach(recyclePacket);
+  const later = fill().concat(fill());
+  assert.ok(later.some((w) => w.buffer === first), "reused once all were written");
+  later.forEach(recyclePacket);
+  // Many slabs returned at once: at most 16 are kept (and the sealer goes on
+  // carving from its current one).
+  const lots = Array.from({ length: 30 }, fill).flat();
+  lots.forEach(recyclePacket);
+  const slabs = new Set(lots.map((w) => w.buffer));
+  const again = new Set(Array.from({ length: 30 }, fill).flat().map((w) => w.buffer));
+  const kept = [...again].filter((b) => slabs.has(b)).length;
+  assert.ok(kept > 1 && kept <= 16 + 1, `kept ${kept}`);
   s.free();
   o.free();
 });
