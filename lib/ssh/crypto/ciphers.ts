@@ -62,10 +62,11 @@ const withTagRoom = new WeakSet<ArrayBufferLike>();
  * Bulk packets (16 KiB and more) are carved one after another out of a
  * 256 KiB slab that belongs to one sealer, so the packets an upload seals in
  * one go lie back to back in memory and the transport writes them with one
- * system call and no copy. A slab whose packets have all been written (the
- * transport says so through recyclePacket) carries the next ones; at most
- * SLABS_KEPT wait for reuse. A fresh zeroed buffer per packet was a seventh
- * of an upload's CPU (allocation and GC).
+ * system call and no copy. Once every packet carved from a slab has been
+ * written (the transport says so through recyclePacket), the slab leaves its
+ * sealer and waits, with at most SLABS_KEPT others, to carry the next
+ * packets of any sealer; an idle connection holds none. A fresh zeroed
+ * buffer per packet was a seventh of an upload's CPU (allocation and GC).
  */
 const SLAB = 256 * 1024;
 const SLAB_FROM = 16 * 1024;
@@ -77,37 +78,32 @@ interface Slab {
   used: number;
   /** Packets carved and not written yet. */
   outstanding: number;
-  /** Its sealer still carves from it. */
-  current: boolean;
+  /** The sealer that carves from it; undefined once all its packets are written. */
+  owner: object | undefined;
 }
 
 const slabOf = new WeakMap<ArrayBufferLike, Slab>();
 const freeSlabs: Slab[] = [];
 
-function takeSlab(): Slab {
+function takeSlab(owner: object): Slab {
   const reused = freeSlabs.pop();
   if (reused !== undefined) {
     reused.used = 0;
-    reused.current = true;
+    reused.owner = owner;
     return reused;
   }
-  const slab = { buffer: new ArrayBuffer(SLAB), used: 0, outstanding: 0, current: true };
+  const slab: Slab = { buffer: new ArrayBuffer(SLAB), used: 0, outstanding: 0, owner };
   slabOf.set(slab.buffer, slab);
   return slab;
 }
 
-function releaseIfDone(slab: Slab): void {
-  if (!slab.current && slab.outstanding === 0 && freeSlabs.length < SLABS_KEPT) {
-    freeSlabs.push(slab);
-  }
-}
-
-/** A sealed packet was written out: its slab may carry the next ones once all of its are. */
+/** A sealed packet was written out: once all of its slab's are, the slab is free. */
 export function recyclePacket(packet: Uint8Array): void {
   const slab = slabOf.get(packet.buffer);
-  if (slab === undefined) return;
-  slab.outstanding--;
-  releaseIfDone(slab);
+  if (slab === undefined || slab.owner === undefined) return;
+  if (--slab.outstanding > 0) return;
+  slab.owner = undefined;
+  if (freeSlabs.length < SLABS_KEPT) freeSlabs.push(slab);
 }
 
 /** Random padding comes from one 4 KiB draw at a time, not one call per packet. */
@@ -159,9 +155,8 @@ export abstract class PacketSealer {
     let packet: Buffer;
     if (pktLen + TAG >= SLAB_FROM) {
       let slab = this.#slab;
-      if (slab === undefined || slab.used + pktLen + TAG > SLAB) {
-        this.#retireSlab();
-        slab = this.#slab = takeSlab();
+      if (slab === undefined || slab.owner !== this || slab.used + pktLen + TAG > SLAB) {
+        slab = this.#slab = takeSlab(this);
       }
       packet = new FastBuffer(slab.buffer, slab.used, pktLen);
       slab.used += pktLen + TAG;
@@ -196,20 +191,12 @@ export abstract class PacketSealer {
   free(): void {
     if (this.#dead) return;
     this.#dead = true;
-    this.#retireSlab();
+    this.#slab = undefined;
     this.release();
   }
 
+  /** The slab bulk packets are carved from; only while its owner is this sealer. */
   #slab: Slab | undefined;
-
-  /** Stop carving from the current slab; it is reused once its packets are written. */
-  #retireSlab(): void {
-    const slab = this.#slab;
-    if (slab === undefined) return;
-    this.#slab = undefined;
-    slab.current = false;
-    releaseIfDone(slab);
-  }
 
   /** Encrypt whole[0..len) in place and write the tag at whole[len..len+16). */
   protected abstract seal(whole: Uint8Array, len: number): void;
