@@ -1,4 +1,4 @@
-/** Small helpers for Deno connections: write all of a buffer, close quietly. */
+/** Small helpers for Deno connections: write all of a buffer, close quietly, size reads. */
 
 /** Write every byte of `data`. */
 export async function writeAll(
@@ -16,4 +16,15 @@ export function closeQuietly(resource: { close(): void }): void {
   } catch {
     // Already closed.
   }
+}
+
+/**
+ * The size of the next read buffer after a read of `n` bytes into one of
+ * `size`: doubled while reads fill it (up to `max`), back to `min` after a
+ * read shorter than `min`, else the same. Bulk transfers read in large
+ * pieces, and an idle connection waits on a small buffer.
+ */
+export function nextReadSize(n: number, size: number, min: number, max: number): number {
+  if (n === size) return Math.min(size * 2, max);
+  return n < min ? min : size;
 }

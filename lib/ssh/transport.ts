@@ -21,7 +21,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
-import { writeAll } from "../net/io.ts";
+import { nextReadSize, writeAll } from "../net/io.ts";
 import { recyclePacket } from "./crypto/ciphers.ts";
 
 /**
@@ -140,11 +140,7 @@ export class DenoSocket extends Duplex {
         this.push(null);
         return;
       }
-      const size = n === this.#buf.length
-        ? Math.min(n * 2, MAX_READ)
-        : n < MIN_READ
-        ? MIN_READ
-        : this.#buf.length;
+      const size = nextReadSize(n, this.#buf.length, MIN_READ, MAX_READ);
       let chunk: Buffer;
       if (n < COPY_BELOW) {
         chunk = Buffer.from(this.#buf.subarray(0, n));

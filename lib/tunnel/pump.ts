@@ -18,7 +18,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
-import { closeQuietly, writeAll } from "../net/io.ts";
+import { closeQuietly, nextReadSize, writeAll } from "../net/io.ts";
 import { trafficMoved } from "../net/trim.ts";
 
 export interface PumpResult {
@@ -145,11 +145,7 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
         maybeDone();
         return;
       }
-      const size = n === buf.length
-        ? Math.min(buf.length * 2, MAX_READ)
-        : n < MIN_READ
-        ? MIN_READ
-        : buf.length;
+      const size = nextReadSize(n, buf.length, MIN_READ, MAX_READ);
       let chunk: Buffer;
       if (n < COPY_BELOW) {
         chunk = Buffer.from(buf.slice(0, n).buffer);
