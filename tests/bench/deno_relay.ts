@@ -7,10 +7,7 @@
  * warren's own code cost; what this costs is Deno's.
  */
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
+import { nextReadSize, writeAll } from "../../lib/net/io.ts";
 
 /** Read buffers as warren's pump sizes them: 4 KiB idle, doubling to 256 KiB while reads fill them. */
 const MIN_READ = 4 * 1024;
@@ -23,8 +20,8 @@ async function copy(from: Deno.Conn, to: Deno.TcpConn): Promise<void> {
       const n = await from.read(buf);
       if (n === null) break;
       await writeAll(to, buf.subarray(0, n));
-      if (n === buf.length && n < MAX_READ) buf = new Uint8Array(n * 2);
-      else if (n < MIN_READ && buf.length > MIN_READ) buf = new Uint8Array(MIN_READ);
+      const size = nextReadSize(n, buf.length, MIN_READ, MAX_READ);
+      if (size !== buf.length) buf = new Uint8Array(size);
     }
     await to.closeWrite();
   } catch { /* the other side closes both */ }
