@@ -6,7 +6,7 @@
 import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
 import { logger } from "../log.ts";
-import { type PumpResult } from "./pump.ts";
+import { endConnection, type PumpResult } from "./pump.ts";
 import { closeQuietly } from "../net/io.ts";
 import { acceptEach, resourcesFreed } from "../net/accept.ts";
 import { connectionClosed } from "../net/trim.ts";
@@ -59,11 +59,14 @@ export class ConnectionSet {
     );
   }
 
-  /** End every live connection and wait for their tasks. */
+  /**
+   * End every live connection and wait for their tasks. A connection still
+   * writing a stream its SSH peer has finished is let finish (pump.ts).
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#stop.abort();
-    for (const c of this.#conns) closeQuietly(c);
+    for (const c of this.#conns) endConnection(c);
     await Promise.allSettled([...this.#tasks]);
   }
 }

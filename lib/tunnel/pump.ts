@@ -41,6 +41,33 @@ const MAX_READ = 256 * 1024;
 /** Reads smaller than this are copied so the read buffer can be reused. */
 const COPY_BELOW = 8 * 1024;
 
+/**
+ * How long a tunneled connection may go on writing what the SSH peer sent
+ * after its connection set closes (the SSH connection ended, or the tunnel
+ * was stopped): a peer that sent EOF or CHANNEL_CLOSE and hung up at once has
+ * finished its stream, and every byte of it is still delivered.
+ */
+export const DELIVERY_GRACE_MS = 10_000;
+
+interface Delivering {
+  /** The peer ended its side and some of what it sent is not written yet. */
+  delivering(): boolean;
+  /** Let the pump finish its writes, closing after `ms` at the latest. */
+  closeWithin(ms: number): void;
+}
+const pumps = new WeakMap<object, Delivering>();
+
+/**
+ * End `conn` for a closing connection set: at once, unless a pump is still
+ * writing the rest of a stream the SSH peer has ended (EOF or CLOSE); then
+ * when that is written (the pump closes it), or after `graceMs`.
+ */
+export function endConnection(conn: { close(): void }, graceMs = DELIVERY_GRACE_MS): void {
+  const p = pumps.get(conn);
+  if (p?.delivering()) p.closeWithin(graceMs);
+  else closeQuietly(conn);
+}
+
 export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
   const result: PumpResult = { sent: 0, received: 0 };
   let finished = false;
@@ -51,9 +78,12 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => resolveDone = r);
 
+  let grace: ReturnType<typeof setTimeout> | undefined;
   const finish = (error?: Error) => {
     if (finished) return;
     finished = true;
+    clearTimeout(grace);
+    pumps.delete(conn);
     if (error) result.error = error;
     trafficMoved(result.sent + result.received);
     closeQuietly(conn);
@@ -100,6 +130,15 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     conn.closeWrite().catch(() => {}).finally(maybeDone);
   };
   channel.on("data", onData);
+  // ssh2's incoming state: "eof" or "closed" once the peer has said so.
+  const inputEnded = () =>
+    remoteEof || (channel as Duplex & { incoming?: { state?: string } }).incoming?.state !== "open";
+  pumps.set(conn, {
+    delivering: () => !finished && inputEnded() && (writing > 0 || channel.readableLength > 0),
+    closeWithin: (ms) => {
+      grace ??= setTimeout(() => finish(new Error(`not all delivered in ${ms} ms`)), ms);
+    },
+  });
   channel.once("finish", () => {
     flushed = true;
     maybeDone();
