@@ -11,8 +11,10 @@
  *   The local side is read with `conn.read()`, never `conn.readable`, whose
  *   EOF would close the whole socket (deno#27510).
  * - Backpressure both ways: local reads wait for the channel's 'drain' (the
- *   SSH window), and the channel is paused while a local write is pending, so
- *   a fast sender behind a slow receiver keeps memory flat.
+ *   SSH window), and the channel is paused once 256 KiB wait for the local
+ *   socket, so a fast sender behind a slow receiver keeps memory flat.
+ * - Channel data that arrives while a local write is in flight is written
+ *   together in one system call (a download's eight packets per SSH read).
  * - An error on either side destroys both; no exception escapes.
  * - Bytes are never reordered: one read loop, one ordered write chain.
  */
@@ -40,6 +42,39 @@ const MIN_READ = 4 * 1024;
 const MAX_READ = 256 * 1024;
 /** Reads smaller than this are copied so the read buffer can be reused. */
 const COPY_BELOW = 8 * 1024;
+
+/**
+ * Channel data waiting for the local socket is copied into a join buffer of
+ * this size and written with one system call, not one per SSH packet. Join
+ * buffers are lent from a small pool for the length of one write.
+ */
+const JOIN = 256 * 1024;
+const JOINS_KEPT = 4;
+const joins: Uint8Array[] = [];
+
+/** Write `batch` in order: a lone chunk as it is, several joined. */
+async function writeBatch(conn: Deno.Conn, batch: Uint8Array[]): Promise<void> {
+  if (batch.length === 1) return await writeAll(conn, batch[0]);
+  const join = joins.pop() ?? new Uint8Array(JOIN);
+  try {
+    let used = 0;
+    for (const chunk of batch) {
+      if (used + chunk.length > JOIN) {
+        await writeAll(conn, join.subarray(0, used));
+        used = 0;
+      }
+      if (chunk.length > JOIN) {
+        await writeAll(conn, chunk);
+        continue;
+      }
+      join.set(chunk, used);
+      used += chunk.length;
+    }
+    if (used > 0) await writeAll(conn, join.subarray(0, used));
+  } finally {
+    if (joins.length < JOINS_KEPT) joins.push(join);
+  }
+}
 
 /**
  * How long a tunneled connection may go on writing what the SSH peer sent
@@ -100,28 +135,50 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     if (localEof && remoteEof && flushed && !writing) finish();
   };
 
-  // Channel → local, in order, with the channel paused while writing.
-  let writing = 0;
+  // Channel → local, in order. Packets that arrive while a write is in flight
+  // (a download brings eight per SSH read) wait in `pending` and go out
+  // together in one write; past JOIN bytes the channel is paused, and what
+  // comes after waits in the channel, where the window sees it.
+  let writing = false;
+  let paused = false;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let chain = Promise.resolve();
+  const writeOut = async () => {
+    // The rest of this SSH read's packets are delivered before this runs.
+    await Promise.resolve();
+    try {
+      while (pending.length > 0 && !finished) {
+        const batch = pending;
+        pending = [];
+        pendingBytes = 0;
+        if (paused) {
+          paused = false;
+          channel.resume();
+        }
+        await writeBatch(conn, batch);
+        for (const chunk of batch) result.received += chunk.length;
+      }
+    } catch (err) {
+      finish(err as Error);
+      return;
+    } finally {
+      writing = false;
+    }
+    if (finished) return;
+    if (remoteEof) closeWrite();
+  };
   const onData = (chunk: Buffer) => {
-    writing++;
-    channel.pause();
-    chain = chain.then(async () => {
-      if (finished) return;
-      try {
-        await writeAll(conn, chunk);
-        result.received += chunk.length;
-      } catch (err) {
-        finish(err as Error);
-        return;
-      } finally {
-        writing--;
-      }
-      if (writing === 0) {
-        if (remoteEof) closeWrite();
-        else channel.resume();
-      }
-    });
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes >= JOIN && !paused) {
+      paused = true;
+      channel.pause();
+    }
+    if (!writing) {
+      writing = true;
+      chain = writeOut();
+    }
   };
   const closeWrite = () => {
     // Both directions have ended: close() says FIN as shutdown() would.
@@ -134,7 +191,7 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
   const inputEnded = () =>
     remoteEof || (channel as Duplex & { incoming?: { state?: string } }).incoming?.state !== "open";
   pumps.set(conn, {
-    delivering: () => !finished && inputEnded() && (writing > 0 || channel.readableLength > 0),
+    delivering: () => !finished && inputEnded() && (writing || channel.readableLength > 0),
     closeWithin: (ms) => {
       grace ??= setTimeout(() => finish(new Error(`not all delivered in ${ms} ms`)), ms);
     },
@@ -145,7 +202,7 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
   });
   channel.once("end", () => {
     remoteEof = true;
-    if (writing === 0) closeWrite();
+    if (!writing) closeWrite();
   });
   channel.once("error", (err: Error) => finish(err));
   // A channel whose EOF was read before the pump started (a -R socks/ client
