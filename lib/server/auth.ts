@@ -29,6 +29,12 @@ export interface OfferedKey {
   hashAlgo?: string;
 }
 
+/** RSA signatures are accepted with SHA-2 only (rsa-sha2-256, rsa-sha2-512). */
+const RSA_SHA2 = new Set(["sha256", "sha512"]);
+/** Why an ssh-rsa (SHA-1) signature, or a probe for one, is refused. */
+export const SHA1_REFUSED = "ssh-rsa signs with SHA-1, refused as by OpenSSH since 8.8; " +
+  "the client must sign with rsa-sha2-256 or rsa-sha2-512";
+
 /** Read and parse the file; a read failure is an error the caller reports. */
 export async function readAuthorizedKeys(file: string): Promise<AuthorizedKeys> {
   return parseAuthorizedKeys(await Deno.readTextFile(file), file);
@@ -49,6 +55,9 @@ export function checkKey(
   const blob = Buffer.from(offered.blob);
   const lines = keys.filter((k) => blob.equals(k.keyBlob));
   if (lines.length === 0) return { ok: false, why: "the key is not in the authorized keys" };
+  if (lines[0].keyType === "ssh-rsa" && !RSA_SHA2.has(offered.hashAlgo ?? "")) {
+    return { ok: false, why: SHA1_REFUSED };
+  }
   let why = "";
   for (const key of lines) {
     const o = key.options;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { utils } from "../ssh/ssh2.ts";
 import { parseAuthorizedKeys } from "./authorized_keys.ts";
-import { checkKey } from "./auth.ts";
+import { checkKey, SHA1_REFUSED } from "./auth.ts";
 import { generateEd25519, type KeyPair } from "./keygen.ts";
 
 const alice = generateEd25519("alice");
@@ -70,4 +70,25 @@ Deno.test("checkKey() refuses a key after its expiry-time", () => {
   assert.ok(checkKey(keys, signed(alice), "10.0.0.1", new Date("2029-12-31T23:59:59Z")).ok);
   const late = checkKey(keys, signed(alice), "10.0.0.1", new Date("2030-01-01T00:00:00Z"));
   assert.deepEqual(late, { ok: false, why: "the key expired at 2030-01-01T00:00:00.000Z (ak:1)" });
+});
+
+Deno.test("checkKey() refuses RSA signatures and probes with SHA-1 (ssh-rsa), takes rsa-sha2-*", () => {
+  const pair = utils.generateKeyPairSync("rsa", { bits: 2048 });
+  const priv = utils.parseKey(pair.private);
+  const key = Array.isArray(priv) ? priv[0] : priv;
+  if (key instanceof Error) throw key;
+  const keys = keysOf(`${pair.public}\n`);
+  const blob = new Uint8Array(key.getPublicSSH());
+  const sign = (hash?: string) => ({
+    blob,
+    signature: new Uint8Array(key.sign(DATA, hash)),
+    signed: new Uint8Array(DATA),
+    hashAlgo: hash,
+  });
+  assert.deepEqual(checkKey(keys, sign(), "10.0.0.1"), { ok: false, why: SHA1_REFUSED });
+  assert.deepEqual(checkKey(keys, { blob }, "10.0.0.1"), { ok: false, why: SHA1_REFUSED });
+  for (const hash of ["sha256", "sha512"]) {
+    assert.equal(checkKey(keys, sign(hash), "10.0.0.1").ok, true, hash);
+    assert.equal(checkKey(keys, { blob, hashAlgo: hash }, "10.0.0.1").ok, true, `${hash} probe`);
+  }
 });

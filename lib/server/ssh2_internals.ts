@@ -159,7 +159,8 @@ export function negotiated(
 
 /**
  * The signature algorithms `warren serve` verifies for user keys (the key
- * types of authorized_keys.ts), in OpenSSH's order.
+ * types of authorized_keys.ts), in OpenSSH's order; not ssh-rsa (SHA-1),
+ * which it refuses (auth.ts).
  */
 export const SERVER_SIG_ALGS: readonly string[] = [
   "ssh-ed25519",
@@ -168,7 +169,6 @@ export const SERVER_SIG_ALGS: readonly string[] = [
   "ecdsa-sha2-nistp521",
   "rsa-sha2-512",
   "rsa-sha2-256",
-  "ssh-rsa",
 ];
 
 const MSG_EXT_INFO = 7;
