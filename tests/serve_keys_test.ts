@@ -5,7 +5,8 @@
  * rsa-sha2-256 or to rsa-sha2-512, ed25519, and ECDSA P-256/P-384/P-521
  * keys whose private scalar has a leading zero byte, then carry bytes
  * through a direct-tcpip channel. And OpenSSH's ssh reaches a serve whose
- * host key is such an ECDSA key.
+ * host key is such an ECDSA key. asyncssh signing with ssh-rsa (SHA-1) is
+ * refused, as OpenSSH's sshd refuses it.
  *
  * The ECDSA keys are made with chosen scalars (tests/_harness/ecdsa_keys.ts)
  * and each test checks what the key file really holds. Needs root,
@@ -194,3 +195,37 @@ for (const bits of [256, 384] as const) {
     }
   });
 }
+
+Deno.test({
+  name: "serve: asyncssh signing with ssh-rsa (SHA-1) is refused, and serve says why",
+  ignore: skipWhen("warren serve with asyncssh", pySkip("asyncssh")),
+}, async () => {
+  await using served = await startServe();
+  await using origin = await startOrigin({ netns: served.netns });
+  const path = `${served.dir}/rsa`;
+  await run("ssh-keygen", ["-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "rsa", "-f", path]);
+  const pub = (await Deno.readTextFile(`${path}.pub`)).trim();
+  await Deno.writeTextFile(served.authorizedKeys, `${pub}\n`, { append: true });
+  const spec = {
+    lib: "asyncssh",
+    host: served.host,
+    port: served.port,
+    user: "tester",
+    known_hosts: served.knownHosts,
+    target: ["127.0.0.1", origin.echoPort],
+    bytes: 1024,
+    keys: [{ name: "ssh-rsa", path, sig_algs: ["ssh-rsa"] }],
+  };
+  const r = await runProc(PYTHON, [CLIENTS, JSON.stringify(spec)], {
+    env: { HOME: served.dir },
+    timeoutMs: 60_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const [result] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(result.ok, false, "asyncssh logged in with an ssh-rsa signature");
+  assert.match(result.error, /Permission denied/);
+  const refused = `refused publickey ssh-rsa ${
+    fingerprintOf(pub)
+  } for tester: ssh-rsa signs with SHA-1`;
+  await served.cli.waitFor(new RegExp(refused.replace(/[+/.]/g, "\\$&")), 5_000);
+});
