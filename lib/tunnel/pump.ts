@@ -250,16 +250,14 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
         chunk = Buffer.from(buf.buffer, 0, n);
       }
       result.sent += n;
-      const ok = channel.write(chunk);
-      // ssh2 copies what the window lets through into packets at once; a
-      // chunk it could not send yet stays queued, so the next read needs a
-      // fresh buffer. Nothing queued: the same buffer can be read into again.
+      // ssh2 copies what the window lets through into packets at once, and
+      // keeps the rest of a chunk until the window opens; 'drain' comes once
+      // it holds none (the SSH window).
+      if (!channel.write(chunk) && !await drained(channel)) return; // closed: 'close' handles it
+      // Nothing queued any more: the same buffer can be read into again
+      // (an upload's reads reuse one buffer instead of allocating 256 KiB each).
       if (n >= COPY_BELOW && (channel.writableLength > 0 || size !== buf.length)) {
         buf = new Uint8Array(size);
-      }
-      if (!ok) {
-        const ok = await drained(channel);
-        if (!ok) return; // closed meanwhile; 'close' handles it
       }
     }
   })();
