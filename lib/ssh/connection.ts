@@ -544,6 +544,10 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       sock,
       username: opts.user,
       readyTimeout: 0,
+      // Unix socket tunnels (OpenSSH's streamlocal extensions) with any server
+      // that offers them, warren serve among them, not only one that calls
+      // itself OpenSSH; a server without them refuses, and warren says so.
+      strictVendor: false,
       keepaliveInterval: opts.keepaliveInterval * 1000,
       keepaliveCountMax: opts.keepaliveCountMax,
       algorithms: {

@@ -17,19 +17,21 @@
  * then the near side uploads and closes; "near-first" is the reverse.
  */
 import assert from "node:assert/strict";
-import type { ExchangeReport, First } from "./halfclose_peer.ts";
+import type { ExchangeReport, First, UNIX_LISTENERS } from "./halfclose_peer.ts";
 import type { CommandWrapper } from "./live_proc.ts";
 import type { NetnsHost } from "./netns.ts";
 import { run } from "./procs.ts";
 
 export type { ExchangeReport } from "./halfclose_peer.ts";
+export { unixListenerPath } from "./halfclose_peer.ts";
 
 export type Order = "far-first" | "near-first";
 export const ORDERS: readonly Order[] = ["far-first", "near-first"];
 
-export type Listener = "sendFirst" | "receiveFirst" | "ftpSendFirst" | "ftpReceiveFirst";
+type TcpListener = "sendFirst" | "receiveFirst" | "ftpSendFirst" | "ftpReceiveFirst";
+export type Listener = TcpListener | (typeof UNIX_LISTENERS)[number];
 /** Every port of the far side: the exchange listeners, `probe` and `abort` (see halfclose_peer.ts). */
-export type OriginPorts = Record<Listener | "probe" | "abort", number>;
+export type OriginPorts = Record<TcpListener | "probe" | "abort", number>;
 
 const PROGRAM = new URL("./halfclose_peer.ts", import.meta.url).pathname;
 const DENO_ARGS = ["run", "--quiet", "--no-config", "--no-lock", "--no-prompt", "--allow-net"];
@@ -74,9 +76,14 @@ export function pickPort(taken: Set<number>): number {
 }
 
 /** The listener the far side uses for `order` (FTP or plain TCP). */
-export function farListener(order: Order, ftp = false): Listener {
+export function farListener(order: Order, ftp = false): TcpListener {
   const first = order === "far-first" ? "SendFirst" : "ReceiveFirst";
-  return ftp ? `ftp${first}` : (first[0].toLowerCase() + first.slice(1)) as Listener;
+  return ftp ? `ftp${first}` : (first[0].toLowerCase() + first.slice(1)) as TcpListener;
+}
+
+/** The far side's Unix socket listener for `order` (see `unixDir`). */
+export function unixListener(order: Order): (typeof UNIX_LISTENERS)[number] {
+  return order === "far-first" ? "unixSendFirst" : "unixReceiveFirst";
 }
 
 /** The near side's part in `order`. */
@@ -86,7 +93,12 @@ export function nearFirst(order: Order): First {
 
 function spawn(args: string[], netns: CommandWrapper | undefined): Deno.ChildProcess {
   const options: Deno.CommandOptions = { stdin: "null", stdout: "piped", stderr: "piped" };
-  const all = [...DENO_ARGS, PROGRAM, ...args];
+  // Unix sockets need file permissions, for their path (or directory) only.
+  const unix = args.indexOf("--unix");
+  const files = unix < 0
+    ? []
+    : [`--allow-read=${args[unix + 1]}`, `--allow-write=${args[unix + 1]}`];
+  const all = [...DENO_ARGS, ...files, PROGRAM, ...args];
   return (netns
     ? netns.command(Deno.execPath(), all, options)
     : new Deno.Command(Deno.execPath(), { ...options, args: all })).spawn();
@@ -94,10 +106,19 @@ function spawn(args: string[], netns: CommandWrapper | undefined): Deno.ChildPro
 
 /** The far side on `host` (default 127.0.0.1), in `netns` if given. */
 export async function startExchangeOrigin(
-  options: { netns?: CommandWrapper; host?: string; bytes: number },
+  options: {
+    netns?: CommandWrapper;
+    host?: string;
+    bytes: number;
+    /** Also listen on Unix sockets in this existing directory (unixListenerPath). */
+    unixDir?: string;
+  },
 ): Promise<ExchangeOrigin> {
   const host = options.host ?? "127.0.0.1";
-  const child = spawn(["listen", "--host", host, "--bytes", `${options.bytes}`], options.netns);
+  const child = spawn([
+    ...["listen", "--host", host, "--bytes", `${options.bytes}`],
+    ...(options.unixDir !== undefined ? ["--unix", options.unixDir] : []),
+  ], options.netns);
   const stderr = new Response(child.stderr).text();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const queues = new Map<string, ExchangeReport[]>();
@@ -201,6 +222,8 @@ export interface NearOptions {
   socks?: string;
   /** Be an FTP client; the far side's report comes back in `far`. */
   ftp?: boolean;
+  /** Dial this Unix socket instead of host:port. */
+  unix?: string;
   timeoutMs?: number;
 }
 
@@ -212,6 +235,7 @@ export async function runNear(o: NearOptions): Promise<ExchangeReport & { far?: 
     ...["--first", nearFirst(o.order), "--bytes", `${o.bytes}`],
     ...(o.socks ? ["--socks", o.socks] : []),
     ...(o.ftp ? ["--ftp"] : []),
+    ...(o.unix !== undefined ? ["--unix", o.unix] : []),
   ];
   const child = spawn(args, o.netns);
   const timer = setTimeout(() => {

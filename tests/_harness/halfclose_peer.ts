@@ -27,15 +27,18 @@
  *     minimal FTP server (USER, PASS, TYPE, PASV, EPSV, RETR, QUIT) whose
  *     RETR data connection carries the exchange both ways instead of a file,
  *     and whose 226 reply carries the server's report. Every finished
- *     exchange prints {"listener":NAME,...report} on stdout.
+ *     exchange prints {"listener":NAME,...report} on stdout. With --unix DIR
+ *     it also listens on the Unix sockets DIR/unixSendFirst.sock and
+ *     DIR/unixReceiveFirst.sock (listeners unixSendFirst, unixReceiveFirst).
  *
  *   probe --host H --port P
  *     Dials H:P (for 20 s at most) until it leads to a `probe` port: prints
  *     "up" and exits 0, or exits 1 saying what it saw last.
  *
  *   connect --host H --port P --first send|receive [--bytes N] [--seed S (default 2)]
- *           [--socks HOST:PORT] [--ftp]
- *     The near side (a client). With --socks it first asks a SOCKS5 proxy
+ *           [--socks HOST:PORT] [--ftp] [--unix PATH]
+ *     The near side (a client); with --unix it dials the Unix socket PATH
+ *     instead of H:P. With --socks it first asks a SOCKS5 proxy
  *     at H:P for HOST:PORT; with --ftp it logs in to the FTP server at H:P,
  *     asks PASV and RETR and runs the exchange on the data connection. It
  *     prints one JSON line: its report, plus "far" (the server's report from
@@ -329,7 +332,25 @@ function die(text: string): never {
   Deno.exit(1);
 }
 
-async function listen(host: string, bytes: number, seed: number): Promise<void> {
+/** The Unix socket listeners of `listen --unix DIR`, and their paths. */
+export const UNIX_LISTENERS = ["unixSendFirst", "unixReceiveFirst"] as const;
+export function unixListenerPath(dir: string, name: (typeof UNIX_LISTENERS)[number]): string {
+  return `${dir}/${name}.sock`;
+}
+
+async function listenUnix(dir: string, bytes: number, seed: number): Promise<void> {
+  await Promise.all(UNIX_LISTENERS.map(async (name) => {
+    const l = Deno.listen({ transport: "unix", path: unixListenerPath(dir, name) });
+    const first: First = /send/i.test(name) ? "send" : "receive";
+    for await (const conn of l) {
+      exchange(conn, first, bytes, seed).then((r) =>
+        console.log(JSON.stringify({ listener: name, ...r }))
+      );
+    }
+  }));
+}
+
+async function listen(host: string, bytes: number, seed: number, unixDir?: string): Promise<void> {
   const names = [
     "sendFirst",
     "receiveFirst",
@@ -356,8 +377,10 @@ async function listen(host: string, bytes: number, seed: number): Promise<void> 
       }
     })();
   });
+  // The Unix listeners are bound before the ready line.
+  const unix = unixDir === undefined ? [] : [listenUnix(unixDir, bytes, seed)];
   console.log(JSON.stringify(ports));
-  await Promise.all(loops);
+  await Promise.all([...loops, ...unix]);
 }
 
 /** Dial host:port until it leads to a `probe` port (its line arrives), or `ms` pass. */
@@ -399,21 +422,27 @@ if (import.meta.main) {
       seed: { type: "string" },
       socks: { type: "string" },
       ftp: { type: "boolean", default: false },
+      unix: { type: "string" },
     },
   });
   const bytes = Number(values.bytes);
   // The two sides send different bytes, so a tunnel that echoes cannot pass.
   const seed = Number(values.seed ?? (positionals[0] === "listen" ? 1 : 2));
   if (!Number.isInteger(bytes) || bytes < 0) die(`bad --bytes ${values.bytes}`);
-  if (positionals[0] === "listen") await listen(values.host, bytes, seed);
+  if (positionals[0] === "listen") await listen(values.host, bytes, seed, values.unix);
   else if (positionals[0] === "connect") {
     const first = values.first;
     if (first !== "send" && first !== "receive") die("--first must be send or receive");
-    const conn = await Deno.connect({ hostname: values.host, port: Number(values.port) })
-      .catch((err) => die(`cannot connect to ${values.host}:${values.port}: ${err.message}`));
-    conn.setNoDelay(true);
+    const path = values.unix;
+    if (path !== undefined && values.ftp) die("--ftp is over TCP, not --unix");
+    const conn: Deno.Conn = path !== undefined
+      ? await Deno.connect({ transport: "unix", path })
+        .catch((err) => die(`cannot connect to ${path}: ${err.message}`))
+      : await Deno.connect({ hostname: values.host, port: Number(values.port) })
+        .then((c) => (c.setNoDelay(true), c))
+        .catch((err) => die(`cannot connect to ${values.host}:${values.port}: ${err.message}`));
     let r: ExchangeReport;
-    if (values.ftp) r = await ftpClient(conn, first, bytes, seed);
+    if (values.ftp) r = await ftpClient(conn as Deno.TcpConn, first, bytes, seed);
     else {
       if (values.socks !== undefined) {
         const i = values.socks.lastIndexOf(":");
