@@ -10,7 +10,8 @@
  *   consumed, not once half of it is.
  * - Growth: a channel whose reader keeps up and whose sender is
  *   window-limited (measured with one ping per round trip) doubles its
- *   window, up to 16 MiB per channel, 16 MiB of growth for the channels of
+ *   window (on a long link, one whose idle round trip is 10 ms or more, it
+ *   goes at once to its share of the connection's growth), up to 16 MiB per channel, 16 MiB of growth for the channels of
  *   one connection together and 256 MiB for the whole process; a reader
  *   that falls a whole window behind halves it, down to 2 MiB. A channel
  *   buffers at most twice its window.
@@ -59,6 +60,8 @@ export const MAX_CHANNEL_WINDOW = 16 * 1024 * 1024;
 export const CONNECTION_BUDGET = 16 * 1024 * 1024;
 export const WINDOW_BUDGET = 256 * 1024 * 1024;
 const PACKET = 32 * 1024;
+/** A connection whose idle round trip is at least this is a long link (window_tuner.ts). */
+const LONG_LINK_MS = 10;
 
 interface ConnectionLike {
   _protocol: {
@@ -171,6 +174,7 @@ export const tuner = new WindowTuner({
   budget: fixed ? 0 : WINDOW_BUDGET,
   perConnection: fixed ? 0 : CONNECTION_BUDGET,
   packet: PACKET,
+  longLinkMs: LONG_LINK_MS,
 });
 
 const STATE = Symbol("warren window");

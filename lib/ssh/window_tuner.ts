@@ -17,7 +17,9 @@
  * trip to show in what arrives, so that ping's sample is measured against
  * the window before the growth: growth goes on every round trip, as TCP's
  * slow start, instead of every other one (64 MiB over a 100 ms link: 2 MiB
- * to 16 MiB in three round trips, not six). The bytes a ping sees are
+ * to 16 MiB in three round trips, not six). On a long link the first such
+ * sample takes a channel straight to its share of the connection's growth
+ * (`longLinkMs`, see #jump). The bytes a ping sees are
  * scaled by the connection's shortest round trip over the ping's, so that a
  * queue (loopback, a slow link's buffers) does not pass for a long link. Only a channel
  * whose local reader keeps up grows: data that meets backpressure stops the
@@ -55,6 +57,8 @@ export interface TunedChannel {
 /** The growth budget the channels of one connection share. */
 export interface TunedGroup {
   budgetLeft: number;
+  /** Channels of the group not closed yet. */
+  channels: number;
 }
 
 export interface TunerOptions {
@@ -68,6 +72,8 @@ export interface TunerOptions {
   perConnection?: number;
   /** The largest packet the peer sends (for "three packets consumed"). */
   packet: number;
+  /** A link whose idle round trip is at least this (ms) is long: growth goes to `max` at once. */
+  longLinkMs?: number;
 }
 
 export class WindowTuner {
@@ -85,11 +91,12 @@ export class WindowTuner {
 
   /** A new connection's shared growth budget. */
   group(): TunedGroup {
-    return { budgetLeft: this.options.perConnection ?? this.options.budget };
+    return { budgetLeft: this.options.perConnection ?? this.options.budget, channels: 0 };
   }
 
   channel(group?: TunedGroup): TunedChannel {
     const { initial } = this.options;
+    if (group) group.channels++;
     return { target: initial, received: 0, grown: 0, group };
   }
 
@@ -132,7 +139,8 @@ export class WindowTuner {
     const limit = Math.min(ch.probeWindow ?? ch.target, ch.target);
     ch.probeFrom = ch.probeWindow = undefined;
     if (sample * 3 < limit * 2) return;
-    const want = Math.min(ch.target * 2, sample * 4, this.options.max) - ch.target;
+    const step = Math.min(ch.target * 2, sample * 4, this.options.max);
+    const want = Math.max(step, this.#jump(ch, minRtt)) - ch.target;
     const grow = Math.min(want, this.#budgetLeft, ch.group?.budgetLeft ?? Infinity);
     if (grow <= 0) return;
     if (ch.group) ch.group.budgetLeft -= grow;
@@ -140,6 +148,23 @@ export class WindowTuner {
     ch.target += grow;
     ch.grown += grow;
     this.#budgetLeft -= grow;
+  }
+
+  /**
+   * On a long link, a channel that fills its window goes at once to its share
+   * of the connection's growth (all of it for a connection's only channel,
+   * up to `max`), not there by doublings: a window that grows step by step
+   * spends its largest steps window-limited, and a server that refills
+   * megabytes of buffer from empty at each step can spend more on that than
+   * on the data (sshd did: 7-8 CPU-seconds per GiB at 50 ms, a third of the
+   * runs). The doublings go on from there.
+   */
+  #jump(ch: TunedChannel, minRtt: number): number {
+    if (minRtt < (this.options.longLinkMs ?? Infinity)) return 0;
+    const share = ch.group
+      ? (this.options.perConnection ?? this.options.budget) / Math.max(1, ch.group.channels)
+      : this.options.max;
+    return Math.min(this.options.max, this.options.initial + share);
   }
 
   /**
@@ -163,6 +188,7 @@ export class WindowTuner {
 
   closed(ch: TunedChannel): void {
     this.#release(ch);
+    if (ch.group) ch.group.channels--;
   }
 
   #release(ch: TunedChannel): void {

@@ -140,3 +140,35 @@ Deno.test("WindowTuner: the channels of one connection share its growth budget",
   grow(b);
   assert.equal(b.target, 8 * MiB);
 });
+
+Deno.test("WindowTuner: on a long link a window-limited channel jumps to its share of the connection's growth", () => {
+  const t = new WindowTuner({
+    ...options,
+    budget: 256 * MiB,
+    perConnection: 16 * MiB,
+    longLinkMs: 10,
+  });
+  // A connection's only channel: straight to max, not 4, 8, 16 MiB.
+  const alone = t.channel(t.group());
+  roundTrip(t, alone, 2 * MiB, 50, 50);
+  assert.equal(alone.target, 16 * MiB);
+  // Four channels of one connection: each jumps to 2 + 16/4 MiB.
+  const group = t.group();
+  const four = [0, 1, 2, 3].map(() => t.channel(group));
+  for (const ch of four) roundTrip(t, ch, 2 * MiB, 50, 50);
+  assert.deepEqual(four.map((ch) => ch.target), [6 * MiB, 6 * MiB, 6 * MiB, 6 * MiB]);
+  // From its share a channel doubles as before (what the budget has left).
+  roundTrip(t, four[0], 6 * MiB, 50, 50);
+  assert.equal(four[0].target, 6 * MiB, "the connection's budget is spent");
+  t.closed(four[1]);
+  roundTrip(t, four[0], 6 * MiB, 50, 50);
+  assert.equal(four[0].target, 10 * MiB, "a closed channel's share comes back");
+  // A channel that does not fill its window does not jump.
+  const idle = t.channel(t.group());
+  roundTrip(t, idle, 512 * KiB, 50, 50);
+  assert.equal(idle.target, 2 * MiB);
+  // A short link (loopback) doubles step by step.
+  const near = t.channel(t.group());
+  roundTrip(t, near, 2 * MiB, 0.1, 0.1);
+  assert.equal(near.target, 4 * MiB);
+});
