@@ -42,6 +42,8 @@ export interface TunedChannel {
   received: number;
   /** The byte count when the outstanding ping was sent; undefined if none. */
   probeFrom?: number;
+  /** The byte count when the last ping was sent. */
+  lastProbe?: number;
   /** The window the outstanding ping's sample is measured against. */
   probeWindow?: number;
   /** The window before the last growth, until the next ping is sent. */
@@ -112,13 +114,23 @@ export class WindowTuner {
     return consumed;
   }
 
-  /** Whether to start a BDP sample now (none outstanding, and the channel could grow). */
+  /**
+   * Whether to start a BDP sample now: none outstanding, the channel could
+   * grow, and it has received a quarter of its window since the last one. A
+   * channel of small messages (a database's queries) is not pinged on every
+   * packet: each ping is one more packet for the server to answer, and
+   * sshd, which leaves Nagle's algorithm on for forwarding, then holds that
+   * answer back until the client acknowledges the data before it (40 ms of
+   * delayed ACK on every round trip after the first 512 KiB, seen on loopback).
+   */
   wantsProbe(ch: TunedChannel): boolean {
     return ch.probeFrom === undefined && ch.target < this.options.max && this.#budgetLeft > 0 &&
-      (ch.group === undefined || ch.group.budgetLeft > 0);
+      (ch.group === undefined || ch.group.budgetLeft > 0) &&
+      (ch.lastProbe === undefined || ch.received - ch.lastProbe >= ch.target / 4);
   }
 
   probeSent(ch: TunedChannel): void {
+    ch.lastProbe = ch.received;
     ch.probeFrom = ch.received;
     ch.probeWindow = ch.grownFrom ?? ch.target;
     ch.grownFrom = undefined;

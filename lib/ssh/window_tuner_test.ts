@@ -172,3 +172,16 @@ Deno.test("WindowTuner: on a long link a window-limited channel jumps to its sha
   roundTrip(t, near, 2 * MiB, 0.1, 0.1);
   assert.equal(near.target, 4 * MiB);
 });
+
+Deno.test("WindowTuner: a channel of small messages is probed once per quarter window, not per packet", () => {
+  const t = new WindowTuner(options);
+  const ch = t.channel();
+  roundTrip(t, ch, 64); // a query's answer: no growth
+  assert.equal(ch.target, 2 * MiB);
+  ch.received += 64;
+  assert.equal(t.wantsProbe(ch), false, "not again after 64 bytes");
+  ch.received = 512 * KiB - 1;
+  assert.equal(t.wantsProbe(ch), false, "not before a quarter window since the last probe");
+  ch.received = 512 * KiB;
+  assert.ok(t.wantsProbe(ch));
+});
