@@ -46,10 +46,12 @@ const COPY_BELOW = 8 * 1024;
 /**
  * Channel data waiting for the local socket is copied into a join buffer of
  * this size and written with one system call, not one per SSH packet. Join
- * buffers are lent from a small pool for the length of one write.
+ * buffers are lent from a pool for the length of one write; it keeps 16, so
+ * that eight streams writing at once do not allocate 256 KiB per write (with
+ * 4 kept, eight downloading streams cost 10-20% more CPU per GiB).
  */
 const JOIN = 256 * 1024;
-const JOINS_KEPT = 4;
+const JOINS_KEPT = 16;
 const joins: Uint8Array[] = [];
 
 /** Write `batch` in order: a lone chunk as it is, several joined. */
