@@ -189,9 +189,12 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     conn.closeWrite().catch(() => {}).finally(maybeDone);
   };
   channel.on("data", onData);
-  // ssh2's incoming state: "eof" or "closed" once the peer has said so.
-  const inputEnded = () =>
-    remoteEof || (channel as Duplex & { incoming?: { state?: string } }).incoming?.state !== "open";
+  // ssh2's incoming state: "eof" or "closed" once the peer has said so (a
+  // stream without one has ended only when its 'end' came).
+  const inputEnded = () => {
+    const state = (channel as Duplex & { incoming?: { state?: string } }).incoming?.state;
+    return remoteEof || (state !== undefined && state !== "open");
+  };
   pumps.set(conn, {
     delivering: () => !finished && inputEnded() && (writing || channel.readableLength > 0),
     closeWithin: (ms) => {
