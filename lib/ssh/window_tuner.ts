@@ -74,7 +74,7 @@ export interface TunerOptions {
   perConnection?: number;
   /** The largest packet the peer sends (for "three packets consumed"). */
   packet: number;
-  /** A link whose idle round trip is at least this (ms) is long: growth goes to `max` at once. */
+  /** A link whose idle round trip is at least this (ms) is long: growth jumps to a share at once (#jump). */
   longLinkMs?: number;
 }
 
