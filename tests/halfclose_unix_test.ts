@@ -7,7 +7,7 @@
  *   -L /here.sock:127.0.0.1:PORT   a socket here, the server connects TCP
  *   -L PORT:/there.sock            TCP here, the server connects a socket
  *   -R /server.sock:127.0.0.1:PORT the server listens on a socket, warren connects TCP
- *   -R 0:/here.sock                the server listens on TCP, warren connects a socket
+ *   -R PORT:/here.sock             the server listens on TCP, warren connects a socket
  *
  * against OpenSSH's sshd and against `warren serve` (--permit-streamlocal).
  * The server's side runs in its namespace with small TCP buffers; the
@@ -23,6 +23,7 @@ import {
   type Listener,
   type Order,
   ORDERS,
+  pickPort,
   runNear,
   smallBuffers,
   startExchangeOrigin,
@@ -59,23 +60,27 @@ async function unixMatrix(
   });
   await using here = await startExchangeOrigin({ bytes: BYTES, unixDir: `${dir}/here` });
   const tcpPort = new Map<Order, number>();
+  const remotePort = new Map<Order, number>();
+  // The server's port is chosen here, clear of the origin's: with port 0 sshd
+  // may take a port for ::1 that the origin holds on 127.0.0.1, and the near
+  // side, dialing 127.0.0.1, then reaches the origin instead.
+  const taken = new Set(Object.values(there.ports));
   const args: string[] = [];
   for (const order of ORDERS) {
     const port = freePort();
     tcpPort.set(order, port);
+    remotePort.set(order, pickPort(taken));
     args.push(
       ...["-L", `${dir}/L-${order}.sock:127.0.0.1:${there.ports[farListener(order)]}`],
       ...["-L", `127.0.0.1:${port}:${unixListenerPath(`${dir}/there`, unixListener(order))}`],
       ...["-R", `${dir}/R-${order}.sock:127.0.0.1:${here.ports[farListener(order)]}`],
-      ...["-R", `0:${unixListenerPath(`${dir}/here`, unixListener(order))}`],
+      ...["-R", `${remotePort.get(order)}:${unixListenerPath(`${dir}/here`, unixListener(order))}`],
     );
   }
   await using cli = new LiveCli([...args, ...clientArgs(server)]);
-  const assigned = new Map<Order, number>();
   for (const order of ORDERS) {
     const path = unixListenerPath(`${dir}/here`, unixListener(order)).replace(/[.+]/g, "\\$&");
-    const m = await cli.waitFor(new RegExp(`-> ${path}: the server assigned port (\\d+)`));
-    assigned.set(order, Number(m[1]));
+    await cli.waitFor(new RegExp(`:${remotePort.get(order)} \\(on the server\\) -> ${path}`));
     await cli.waitFor(new RegExp(`Remote tunnel -R \\S+R-${order}\\.sock \\(on the server\\)`));
     await cli.waitFor(new RegExp(`Local tunnel -L \\S+L-${order}\\.sock -> `));
     await cli.waitFor(new RegExp(`Local tunnel -L 127\\.0\\.0\\.1:${tcpPort.get(order)} -> `));
@@ -103,7 +108,7 @@ async function unixMatrix(
     } else {
       near = await runNear({
         netns: server.netns,
-        port: assigned.get(order)!,
+        port: remotePort.get(order)!,
         order,
         bytes: BYTES,
       });

@@ -104,6 +104,12 @@ export async function startClientTunnels(
     }
     const taken = new Set([...Object.values(there.ports), ...Object.values(here?.ports ?? {})]);
     const port = () => clientNetns ? pickPort(taken) : freePort();
+    // The server's listening ports are chosen here too, clear of the
+    // origin's: asked for port 0, sshd may take a port for ::1 that the
+    // origin holds on 127.0.0.1, and the near side, dialing 127.0.0.1, then
+    // reaches the origin instead (seen once in the Unix socket matrix).
+    const serverPort = () => server.netns ? pickPort(taken) : freePort();
+    const remotePorts = new Map<Order, number>();
     const localPorts = new Map<string, number>();
     const args: string[] = [];
     for (const order of ORDERS) {
@@ -119,7 +125,8 @@ export async function startClientTunnels(
         args.push("-L", `ftp/127.0.0.1:${p}:127.0.0.1:${there.ports[farListener(order, true)]}`);
       }
       if (kinds.includes("-R")) {
-        args.push("-R", `0:127.0.0.1:${here!.ports[farListener(order)]}`);
+        remotePorts.set(order, serverPort());
+        args.push("-R", `${remotePorts.get(order)}:127.0.0.1:${here!.ports[farListener(order)]}`);
       }
     }
     let socksPort = 0;
@@ -127,13 +134,13 @@ export async function startClientTunnels(
       socksPort = port();
       args.push("-L", `socks/127.0.0.1:${socksPort}`);
     }
-    if (kinds.includes("-R socks/")) args.push("-R", "socks/0");
+    const remoteSocksPort = kinds.includes("-R socks/") ? serverPort() : 0;
+    if (remoteSocksPort) args.push("-R", `socks/${remoteSocksPort}`);
     const cli = new LiveCli([...args, ...clientArgs(server)], {
       env: options.env,
       netns: clientNetns,
     });
     cleanups.push(() => cli.stop("SIGKILL"));
-    const remotePorts = new Map<Order, number>();
     for (const order of ORDERS) {
       if (kinds.includes("-L")) {
         const p = localPorts.get(`-L ${order}`);
@@ -144,23 +151,19 @@ export async function startClientTunnels(
         await cli.waitFor(new RegExp(`FTP tunnel -L ftp/127\\.0\\.0\\.1:${p}`));
       }
       if (kinds.includes("-R")) {
-        const m = await cli.waitFor(
-          new RegExp(
-            `-> 127\\.0\\.0\\.1:${
-              here!.ports[farListener(order)]
-            }: the server assigned port (\\d+)`,
-          ),
+        const far = here!.ports[farListener(order)];
+        await cli.waitFor(
+          new RegExp(`:${remotePorts.get(order)} \\(on the server\\) -> 127\\.0\\.0\\.1:${far}`),
         );
-        remotePorts.set(order, Number(m[1]));
       }
     }
     if (socksPort) {
       await cli.waitFor(new RegExp(`Proxy tunnel -L socks/127\\.0\\.0\\.1:${socksPort}`));
     }
-    let remoteSocksPort = 0;
-    if (kinds.includes("-R socks/")) {
-      const m = await cli.waitFor(/Remote proxy tunnel -R socks\/.*the server assigned port (\d+)/);
-      remoteSocksPort = Number(m[1]);
+    if (remoteSocksPort) {
+      await cli.waitFor(
+        new RegExp(`Remote proxy tunnel -R socks/\\S+:${remoteSocksPort} \\(on the server`),
+      );
     }
 
     const exchange = async (kind: TunnelKind, order: Order) => {
