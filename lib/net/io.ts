@@ -1,4 +1,4 @@
-/** Small helpers for Deno connections: write all of a buffer, close quietly, size reads. */
+/** Small helpers for Deno connections: write all of a buffer (or several), close quietly, size reads. */
 
 /** Write every byte of `data`. */
 export async function writeAll(
@@ -7,6 +7,50 @@ export async function writeAll(
 ): Promise<void> {
   let off = 0;
   while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+/**
+ * Write `chunks` in order with as few system calls as copies allow: chunks
+ * that lie back to back in one buffer go out as one range with no copy; the
+ * rest are copied into `join` and written together, up to its size (a chunk
+ * larger than `join` goes as it is). `done` hears of each chunk once it is
+ * written or copied, so its memory may be used again.
+ */
+export async function writeGathered(
+  conn: Pick<Deno.Conn, "write">,
+  chunks: readonly Uint8Array[],
+  join: Uint8Array,
+  done: (chunk: Uint8Array) => void = () => {},
+): Promise<void> {
+  let used = 0;
+  const flush = async () => {
+    if (used > 0) await writeAll(conn, join.subarray(0, used));
+    used = 0;
+  };
+  for (let i = 0; i < chunks.length;) {
+    const first = chunks[i];
+    let end = first.byteOffset + first.length;
+    let j = i + 1;
+    while (
+      j < chunks.length && chunks[j].buffer === first.buffer && chunks[j].byteOffset === end
+    ) {
+      end += chunks[j].length;
+      j++;
+    }
+    if (j - i > 1 || first.length > join.length) {
+      await flush();
+      await writeAll(conn, new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset));
+      for (let k = i; k < j; k++) done(chunks[k]);
+      i = j;
+      continue;
+    }
+    if (used + first.length > join.length) await flush();
+    join.set(first, used);
+    used += first.length;
+    done(first);
+    i++;
+  }
+  await flush();
 }
 
 /** Close a connection or listener that may be closed already. */

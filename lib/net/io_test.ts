@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { nextReadSize } from "./io.ts";
+import { nextReadSize, writeGathered } from "./io.ts";
 
 Deno.test("nextReadSize(): doubles while reads fill the buffer, up to max; small reads go back to min", () => {
   const [min, max] = [4096, 262144];
@@ -9,4 +9,42 @@ Deno.test("nextReadSize(): doubles while reads fill the buffer, up to max; small
   assert.equal(nextReadSize(5000, 65536, min, max), 65536, "a partial read keeps the size");
   assert.equal(nextReadSize(100, 65536, min, max), 4096, "a small read goes back to min");
   assert.equal(nextReadSize(100, 4096, min, max), 4096);
+});
+
+/** A conn that records each write (copied) and takes at most `most` bytes per call. */
+function recorder(most = Infinity) {
+  const writes: Uint8Array[] = [];
+  return {
+    writes,
+    write(data: Uint8Array): Promise<number> {
+      const n = Math.min(data.length, most);
+      writes.push(data.slice(0, n));
+      return Promise.resolve(n);
+    },
+  };
+}
+
+Deno.test("writeGathered(): adjacent chunks as one range, the rest joined, in order", async () => {
+  const slab = new Uint8Array(64).map((_, i) => i);
+  const a = slab.subarray(0, 10), b = slab.subarray(10, 30); // back to back
+  const c = new Uint8Array([200, 201, 202]), d = new Uint8Array([210, 211]);
+  const big = new Uint8Array(20).fill(7); // larger than the join buffer
+  const conn = recorder();
+  const done: Uint8Array[] = [];
+  await writeGathered(conn, [c, a, b, d, c, big, d], new Uint8Array(8), (x) => done.push(x));
+  assert.deepEqual(conn.writes.map((w) => [...w]), [
+    [200, 201, 202],
+    [...slab.subarray(0, 30)],
+    [210, 211, 200, 201, 202],
+    [...big],
+    [210, 211],
+  ]);
+  assert.deepEqual(done, [c, a, b, d, c, big, d], "each chunk handed back once, in order");
+});
+
+Deno.test("writeGathered(): short writes are finished before the next chunk", async () => {
+  const conn = recorder(3);
+  const chunks = [new Uint8Array([1, 2, 3, 4, 5]), new Uint8Array([6, 7])];
+  await writeGathered(conn, chunks, new Uint8Array(4));
+  assert.deepEqual([...conn.writes.flatMap((w) => [...w])], [1, 2, 3, 4, 5, 6, 7]);
 });

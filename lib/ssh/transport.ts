@@ -21,7 +21,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
-import { nextReadSize, writeAll } from "../net/io.ts";
+import { nextReadSize, writeAll, writeGathered } from "../net/io.ts";
 import { recyclePacket } from "./crypto/ciphers.ts";
 
 /**
@@ -39,50 +39,6 @@ const SMALL = 16 * 1024;
 const JOIN_UP_TO = 256 * 1024;
 /** A queue this large is bulk data: the socket keeps a JOIN_UP_TO buffer for it. */
 const BULK = 64 * 1024;
-
-/**
- * Write queued chunks in order, with as few system calls as copies allow:
- * packets that lie back to back in one buffer (the sealer carves bulk
- * packets out of one slab, lib/ssh/crypto/ciphers.ts) go out as one range
- * with no copy; the rest are copied into `join` and written together, up to
- * its size. Each packet is handed back (recyclePacket) once written or copied.
- */
-async function writeJoined(
-  conn: Deno.Conn,
-  chunks: { chunk: Buffer }[],
-  join: Uint8Array,
-): Promise<void> {
-  let used = 0;
-  const flush = async () => {
-    if (used > 0) await writeAll(conn, join.subarray(0, used));
-    used = 0;
-  };
-  for (let i = 0; i < chunks.length;) {
-    const first = chunks[i].chunk;
-    let end = first.byteOffset + first.length;
-    let j = i + 1;
-    while (
-      j < chunks.length && chunks[j].chunk.buffer === first.buffer &&
-      chunks[j].chunk.byteOffset === end
-    ) {
-      end += chunks[j].chunk.length;
-      j++;
-    }
-    if (j - i > 1 || first.length > join.length) {
-      await flush();
-      await writeAll(conn, new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset));
-      for (let k = i; k < j; k++) recyclePacket(chunks[k].chunk);
-      i = j;
-      continue;
-    }
-    if (used + first.length > join.length) await flush();
-    join.set(first, used);
-    used += first.length;
-    recyclePacket(first);
-    i++;
-  }
-  await flush();
-}
 
 export class DenoSocket extends Duplex {
   readonly conn: Deno.TcpConn;
@@ -201,7 +157,10 @@ export class DenoSocket extends Duplex {
     const join = total >= BULK
       ? (this.#join ??= new Uint8Array(JOIN_UP_TO))
       : new Uint8Array(total);
-    writeJoined(this.conn, chunks, join).then(() => cb(), (err) => cb(err));
+    // Bulk packets lie back to back in their sealer's slab
+    // (lib/ssh/crypto/ciphers.ts) and go out as one range, with no copy.
+    writeGathered(this.conn, chunks.map((c) => c.chunk), join, recyclePacket)
+      .then(() => cb(), (err) => cb(err));
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -20,7 +20,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
-import { closeQuietly, nextReadSize, writeAll } from "../net/io.ts";
+import { closeQuietly, nextReadSize, writeAll, writeGathered } from "../net/io.ts";
 import { trafficMoved } from "../net/trim.ts";
 
 export interface PumpResult {
@@ -54,25 +54,12 @@ const JOIN = 256 * 1024;
 const JOINS_KEPT = 16;
 const joins: Uint8Array[] = [];
 
-/** Write `batch` in order: a lone chunk as it is, several joined. */
+/** Write `batch` in order: a lone chunk as it is, several joined (writeGathered). */
 async function writeBatch(conn: Deno.Conn, batch: Uint8Array[]): Promise<void> {
   if (batch.length === 1) return await writeAll(conn, batch[0]);
   const join = joins.pop() ?? new Uint8Array(JOIN);
   try {
-    let used = 0;
-    for (const chunk of batch) {
-      if (used + chunk.length > JOIN) {
-        await writeAll(conn, join.subarray(0, used));
-        used = 0;
-      }
-      if (chunk.length > JOIN) {
-        await writeAll(conn, chunk);
-        continue;
-      }
-      join.set(chunk, used);
-      used += chunk.length;
-    }
-    if (used > 0) await writeAll(conn, join.subarray(0, used));
+    await writeGathered(conn, batch, join);
   } finally {
     if (joins.length < JOINS_KEPT) joins.push(join);
   }
