@@ -11,8 +11,9 @@
  * - Growth: a channel whose reader keeps up and whose sender is
  *   window-limited (measured with one ping per round trip) doubles its
  *   window (on a long link, one whose idle round trip is 10 ms or more, it
- *   goes at once to its share of the connection's growth), up to 16 MiB per channel, 16 MiB of growth for the channels of
- *   one connection together and 256 MiB for the whole process; a reader
+ *   goes at once to its share of the connection's growth), up to 16 MiB
+ *   per channel, 16 MiB of growth for the channels of one connection
+ *   together and 256 MiB for the whole process; a reader
  *   that falls a whole window behind halves it, down to 2 MiB. A channel
  *   buffers at most twice its window.
  *

@@ -25,7 +25,6 @@ export { resolveConfigPath } from "../env.ts";
 
 export { dumpBrokerConfig } from "./dump.ts";
 
-/** The config file to read: `--config FILE`, `$WARREN_CONFIG`, or Tectia's per-user file. */
 /** Read and parse a config file; the model's `file` is its absolute path. */
 export async function loadBrokerConfig(path: string, env: Env): Promise<BrokerConfig> {
   let text: string;
