@@ -63,6 +63,8 @@ export const WINDOW_BUDGET = 256 * 1024 * 1024;
 const PACKET = 32 * 1024;
 /** A connection whose idle round trip is at least this is a long link (window_tuner.ts). */
 const LONG_LINK_MS = 10;
+/** A window that carries this per round trip (bytes/s) is not the limit (window_tuner.ts). */
+const AMPLE_RATE = 2 * 1024 * 1024 * 1024;
 
 interface ConnectionLike {
   _protocol: {
@@ -176,6 +178,7 @@ export const tuner = new WindowTuner({
   perConnection: fixed ? 0 : CONNECTION_BUDGET,
   packet: PACKET,
   longLinkMs: LONG_LINK_MS,
+  ampleRate: AMPLE_RATE,
 });
 
 const STATE = Symbol("warren window");
@@ -202,8 +205,8 @@ function windowAdjust(ch: Tracked): void {
     ch.incoming.window += amount;
     ch._client._protocol.channelWindowAdjust(ch.outgoing.id, amount);
   }
-  if (st.received < st.target / 4 || !tuner.wantsProbe(st)) return;
   const conn = ch._client;
+  if (st.received < st.target / 4 || !tuner.wantsProbe(st, conn[MIN_RTT])) return;
   if (probeOf(conn)) {
     tuner.probeSent(st);
     timedPing(conn, (rtt) => {

@@ -76,6 +76,11 @@ export interface TunerOptions {
   packet: number;
   /** A link whose idle round trip is at least this (ms) is long: growth jumps to a share at once (#jump). */
   longLinkMs?: number;
+  /**
+   * Bytes per second past which a window is not the limit: a channel whose
+   * window carries this much per round trip of its link is not pinged.
+   */
+  ampleRate?: number;
 }
 
 export class WindowTuner {
@@ -122,8 +127,15 @@ export class WindowTuner {
    * sshd, which leaves Nagle's algorithm on for forwarding, then holds that
    * answer back until the client acknowledges the data before it (40 ms of
    * delayed ACK on every round trip after the first 512 KiB, seen on loopback).
+   * Nor is a channel whose window already carries `ampleRate` over the
+   * connection's shortest round trip `minRtt` (ms): on loopback, 2 MiB per
+   * 0.1 ms; the pings cost both ends a packet per quarter window for nothing.
    */
-  wantsProbe(ch: TunedChannel): boolean {
+  wantsProbe(ch: TunedChannel, minRtt?: number): boolean {
+    const { ampleRate } = this.options;
+    if (ampleRate !== undefined && minRtt !== undefined && ch.target * 1000 >= ampleRate * minRtt) {
+      return false;
+    }
     return ch.probeFrom === undefined && ch.target < this.options.max && this.#budgetLeft > 0 &&
       (ch.group === undefined || ch.group.budgetLeft > 0) &&
       (ch.lastProbe === undefined || ch.received - ch.lastProbe >= ch.target / 4);

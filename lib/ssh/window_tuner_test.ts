@@ -185,3 +185,13 @@ Deno.test("WindowTuner: a channel of small messages is probed once per quarter w
   ch.received = 512 * KiB;
   assert.ok(t.wantsProbe(ch));
 });
+
+Deno.test("WindowTuner: a window that carries ampleRate over the link's round trip is not probed", () => {
+  const t = new WindowTuner({ ...options, ampleRate: 2 * 1024 * MiB });
+  const ch = t.channel();
+  ch.received = 512 * KiB;
+  assert.equal(t.wantsProbe(ch, 0.1), false, "loopback: 2 MiB per 0.1 ms is 20 GiB/s");
+  assert.equal(t.wantsProbe(ch, 0.9), false, "2 MiB per 0.9 ms is still over 2 GiB/s");
+  assert.ok(t.wantsProbe(ch, 1.5), "2 MiB per 1.5 ms is 1.3 GiB/s: the window may be the limit");
+  assert.ok(t.wantsProbe(ch), "round trip not known yet");
+});
