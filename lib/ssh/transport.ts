@@ -9,10 +9,12 @@
  *   upload's eight packets per local read: one write, not eight). A lone
  *   packet is written as it is, without a copy; a small one waits for
  *   nothing but the end of the current turn.
- * - Reads fill fresh buffers (16 KiB, growing to 256 KiB while reads fill
- *   them) that are handed on without a copy (ssh2 opens packets in place,
- *   and payloads keep referring to them); short reads are copied out so the
- *   buffer can be reused.
+ * - Reads fill a buffer (16 KiB, growing to 256 KiB while reads fill it)
+ *   that is handed on without a copy: ssh2 opens packets in place, and
+ *   payloads refer to it. It is read into again only if every payload's
+ *   consumer copied what it needed (lib/net/read_lease.ts; tunnels do), else
+ *   the next read gets a fresh one; short reads are copied out so the buffer
+ *   can be reused.
  * - Half-close as TCP does it: `end()` shuts down the write side only
  *   (`closeWrite`); the read side is read with `conn.read()`, never through
  *   `conn.readable`, whose EOF would close the whole socket.
@@ -22,6 +24,7 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { nextReadSize, writeAll, writeGathered } from "../net/io.ts";
+import { lend, reusable } from "../net/read_lease.ts";
 import { recyclePacket } from "./crypto/ciphers.ts";
 
 /**
@@ -97,15 +100,23 @@ export class DenoSocket extends Duplex {
         return;
       }
       const size = nextReadSize(n, this.#buf.length, MIN_READ, MAX_READ);
-      let chunk: Buffer;
+      let more: boolean;
       if (n < COPY_BELOW) {
-        chunk = Buffer.from(this.#buf.subarray(0, n));
+        more = this.push(Buffer.from(this.#buf.subarray(0, n)));
         if (size !== this.#buf.length) this.#buf = new Uint8Array(size);
       } else {
-        chunk = Buffer.from(this.#buf.buffer, 0, n);
-        this.#buf = new Uint8Array(size);
+        // Lent through the parse: read into again if every packet in it was
+        // opened and copied by its consumer while it was handled.
+        lend(this.#buf.buffer);
+        let reuse = false;
+        try {
+          more = this.push(Buffer.from(this.#buf.buffer, 0, n));
+        } finally {
+          reuse = reusable() && this.readableLength === 0;
+        }
+        if (!reuse || size !== this.#buf.length) this.#buf = new Uint8Array(size);
       }
-      if (!this.push(chunk)) {
+      if (!more) {
         this.#reading = false;
         return;
       }

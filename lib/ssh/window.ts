@@ -28,10 +28,12 @@
  * exports before ssh2 loads (lib/ssh/ssh2.ts imports it first): the initial
  * window, the threshold below which ssh2 asks for an adjust (now: always, so
  * the tuner decides), and the adjust function. It also wraps Channel's
- * push() to count received bytes and see backpressure. ssh2's Channel keeps
- * its own copy of the adjust for a reader that catches up after
- * backpressure, which tops the window up to 2 MiB. `window_test.ts` and the
- * OpenSSH tests check the advertised sizes.
+ * push() to count received bytes and see backpressure, and _read(), where
+ * ssh2 adjusts for a reader that catches up after backpressure with its own
+ * copy of the adjust (which tops the window up to 2 MiB whatever it has
+ * grown to), so that the tuner decides there too. A reader that buffers the
+ * data itself holds the window instead (holdWindow, for the tunnel pump).
+ * `window_test.ts` and the OpenSSH tests check the advertised sizes.
  */
 // ssh2 internals; no types.
 import channelModule from "ssh2/lib/Channel.js";
@@ -224,23 +226,37 @@ function windowAdjust(ch: Tracked): void {
 }
 
 const m = channelModule as unknown as Record<string, unknown> & {
-  Channel?: { prototype: { push(chunk: unknown, encoding?: unknown): boolean } };
+  Channel?: {
+    prototype: { push(chunk: unknown, encoding?: unknown): boolean; _read(n: number): void };
+  };
 };
 if (
   typeof m.windowAdjust !== "function" || m.MAX_WINDOW !== DEFAULT_WINDOW ||
-  typeof m.Channel?.prototype.push !== "function"
+  typeof m.Channel?.prototype.push !== "function" ||
+  typeof m.Channel?.prototype._read !== "function"
 ) {
   throw new Error("ssh2's Channel module no longer has the shape lib/ssh/window.ts expects");
 }
+const HELD = Symbol("warren window held");
+type Holdable = Tracked & { [HELD]?: number; _waitChanDrain?: boolean };
+
 m.MAX_WINDOW = size;
 m.WINDOW_THRESHOLD = Number.POSITIVE_INFINITY;
 m.windowAdjust = windowAdjust;
 const push = m.Channel.prototype.push;
-m.Channel.prototype.push = function (this: Tracked, chunk: unknown, encoding?: unknown): boolean {
+m.Channel.prototype.push = function (this: Holdable, chunk: unknown, encoding?: unknown): boolean {
   const ok = push.call(this, chunk, encoding);
   if (chunk instanceof Uint8Array) {
     const st = stateOf(this);
     st.received += chunk.length;
+    const held = this[HELD] ?? 0;
+    if (held > 0) {
+      // The reader holds this much unwritten: no adjust until it lets go
+      // (false makes ssh2 wait, _waitChanDrain), and a whole window behind
+      // is backpressure.
+      if (held >= st.target) tuner.backpressure(st);
+      return false;
+    }
     if (!ok) {
       tuner.backpressure(st);
       bufferUpTo(this, st.target);
@@ -248,6 +264,35 @@ m.Channel.prototype.push = function (this: Tracked, chunk: unknown, encoding?: u
   }
   return ok;
 };
+// ssh2 calls _read when its reader wants more; after backpressure it then
+// adjusts with Channel.js's own copy of the adjust (up to 2 MiB). This one
+// asks the tuner instead, and does nothing while a reader holds the window.
+m.Channel.prototype._read = function (this: Holdable): void {
+  if ((this[HELD] ?? 0) > 0 || !this._waitChanDrain) return;
+  this._waitChanDrain = false;
+  windowAdjust(this);
+};
+
+/**
+ * For a reader that buffers a channel's data itself (the tunnel pump copies
+ * it out as it arrives, and never lets ssh2's stream buffer it): `bytes` is
+ * how much it holds unwritten, and while that is more than 0 the channel's
+ * window is not topped up, so the peer stops once it has sent the window;
+ * at `bytes` = 0 the window is topped up again at once. A hold of a whole
+ * window or more is backpressure (the window shrinks). Returns false for a
+ * stream that is not an ssh2 channel (the reader must pause it instead).
+ */
+export function holdWindow(stream: object, bytes: number): boolean {
+  if (!(stream instanceof (m.Channel as unknown as new () => object))) return false;
+  const ch = stream as Holdable;
+  const was = ch[HELD] ?? 0;
+  ch[HELD] = bytes;
+  if (bytes === 0 && was > 0 && ch._waitChanDrain) {
+    ch._waitChanDrain = false;
+    windowAdjust(ch);
+  }
+  return true;
+}
 
 /**
  * A grown window arrives in bursts of up to its size; ssh2's channel reports

@@ -11,16 +11,20 @@
  *   The local side is read with `conn.read()`, never `conn.readable`, whose
  *   EOF would close the whole socket (deno#27510).
  * - Backpressure both ways: local reads wait for the channel's 'drain' (the
- *   SSH window), and the channel is paused once 256 KiB wait for the local
- *   socket, so a fast sender behind a slow receiver keeps memory flat.
+ *   SSH window), and the channel's window is held once 512 KiB wait for the
+ *   local socket, so a fast sender behind a slow receiver keeps memory flat.
  * - Channel data that arrives while a local write is in flight is written
- *   together in one system call (a download's eight packets per SSH read).
+ *   together in one system call (a download's eight packets per SSH read),
+ *   copied into pooled buffers as it arrives so that the SSH transport can
+ *   read into its own buffer again.
  * - An error on either side destroys both; no exception escapes.
  * - Bytes are never reordered: one read loop, one ordered write chain.
  */
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { closeQuietly, nextReadSize, writeAll, writeGathered } from "../net/io.ts";
+import { release } from "../net/read_lease.ts";
+import { holdWindow } from "../ssh/window.ts";
 import { trafficMoved } from "../net/trim.ts";
 
 export interface PumpResult {
@@ -40,7 +44,10 @@ export interface PumpResult {
  */
 const MIN_READ = 4 * 1024;
 const MAX_READ = 256 * 1024;
-/** Reads smaller than this are copied so the read buffer can be reused. */
+/**
+ * Local reads smaller than this are copied so the read buffer can be reused;
+ * channel packets this large or larger are copied into a fill buffer.
+ */
 const COPY_BELOW = 8 * 1024;
 
 /**
@@ -52,6 +59,12 @@ const COPY_BELOW = 8 * 1024;
  */
 const JOIN = 256 * 1024;
 const JOINS_KEPT = 16;
+/**
+ * Once this much channel data waits for the local socket, the channel's
+ * window is no longer topped up (holdWindow), until the waiting data is
+ * being written; the peer may still send what the window allows.
+ */
+const HOLD_AT = 2 * JOIN;
 const joins: Uint8Array[] = [];
 
 /** Write `batch` in order: a lone chunk as it is, several joined (writeGathered). */
@@ -61,8 +74,13 @@ async function writeBatch(conn: Deno.Conn, batch: Uint8Array[]): Promise<void> {
   try {
     await writeGathered(conn, batch, join);
   } finally {
-    if (joins.length < JOINS_KEPT) joins.push(join);
+    giveBack([join]);
   }
+}
+
+/** Return join buffers to the pool, as far as it keeps them. */
+function giveBack(buffers: Uint8Array[]): void {
+  for (const b of buffers) if (joins.length < JOINS_KEPT) joins.push(b);
 }
 
 /**
@@ -126,12 +144,21 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
 
   // Channel → local, in order. Packets that arrive while a write is in flight
   // (a download brings eight per SSH read) wait in `pending` and go out
-  // together in one write; past JOIN bytes the channel is paused, and what
-  // comes after waits in the channel, where the window sees it.
+  // together in one write. Packets of COPY_BELOW or more are copied at once,
+  // back to back, into a pooled fill buffer (one range, one write) and
+  // released, so that the SSH transport can read into its buffer again
+  // (lib/net/read_lease.ts). Past HOLD_AT bytes waiting, the SSH window is
+  // held: the peer can send no more than it already may, and ssh2's stream
+  // never buffers (a buffered packet keeps its read buffer from reuse).
   let writing = false;
+  let held = false;
   let paused = false;
-  let pending: Buffer[] = [];
+  let pending: Uint8Array[] = [];
   let pendingBytes = 0;
+  /** The pooled buffer packets are being copied into, and the pool buffers pending lies in. */
+  let fill: Uint8Array | null = null;
+  let fillAt = 0;
+  let filled: Uint8Array[] = [];
   let chain = Promise.resolve();
   const writeOut = async () => {
     // The rest of this SSH read's packets are delivered before this runs.
@@ -139,13 +166,24 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     try {
       while (pending.length > 0 && !finished) {
         const batch = pending;
+        const lent = filled;
         pending = [];
         pendingBytes = 0;
+        filled = [];
+        fill = null;
+        if (held) {
+          held = false;
+          holdWindow(channel, 0);
+        }
         if (paused) {
           paused = false;
           channel.resume();
         }
-        await writeBatch(conn, batch);
+        try {
+          await writeBatch(conn, batch);
+        } finally {
+          giveBack(lent);
+        }
         for (const chunk of batch) result.received += chunk.length;
       }
     } catch (err) {
@@ -158,11 +196,31 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     if (remoteEof) closeWrite();
   };
   const onData = (chunk: Buffer) => {
-    pending.push(chunk);
-    pendingBytes += chunk.length;
-    if (pendingBytes >= JOIN && !paused) {
-      paused = true;
-      channel.pause();
+    let piece: Uint8Array = chunk;
+    if (chunk.length >= COPY_BELOW || fill !== null) {
+      if (fill !== null && fillAt + chunk.length > fill.length) fill = null;
+      if (fill === null && chunk.length <= JOIN) {
+        fill = joins.pop() ?? new Uint8Array(JOIN);
+        fillAt = 0;
+        filled.push(fill);
+      }
+      if (fill !== null) {
+        fill.set(chunk, fillAt);
+        piece = fill.subarray(fillAt, fillAt + chunk.length);
+        fillAt += chunk.length;
+        release(chunk);
+      }
+    }
+    pending.push(piece);
+    pendingBytes += piece.length;
+    if (pendingBytes >= HOLD_AT) {
+      // Hold the SSH window (the peer stops once it has sent it), or, on a
+      // stream that is not an ssh2 channel, pause it.
+      if (holdWindow(channel, pendingBytes)) held = true;
+      else if (!paused) {
+        paused = true;
+        channel.pause();
+      }
     }
     if (!writing) {
       writing = true;

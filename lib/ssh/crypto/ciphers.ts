@@ -14,13 +14,16 @@
  * - a packet is sealed in place in one buffer with room for its tag, and the
  *   socket gets ONE write per packet instead of three or four;
  * - a packet that arrives whole in one socket chunk is opened in place, with
- *   no copy; only packets split across chunks are gathered;
+ *   no copy; only packets split across chunks are gathered; the opener tells
+ *   the transport's read lease (lib/net/read_lease.ts) which payloads it
+ *   handed on from the socket's buffer;
  * - the primitives come from `primitives.ts`: libcrypto when it can be loaded,
  *   else node:crypto with every cipher object finished (no leaked resources).
  */
 import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import type { AesGcm, ChaCha20, Poly1305, Primitives } from "./primitives.ts";
+import { opened, payloadHandled, payloadOpening } from "../../net/read_lease.ts";
 
 /** ssh2's limit on an incoming packet's length field. */
 const MAX_PACKET_SIZE = 35000;
@@ -316,6 +319,7 @@ export abstract class PacketOpener {
   }
 
   decrypt(data: Buffer, p: number, end: number): number | undefined {
+    opened(data, p);
     while (p < end) {
       if (this.#lenPos === 0 && end - p >= 4) {
         this.lenBuf.set(data.subarray(p, p + 4));
@@ -369,7 +373,10 @@ export abstract class PacketOpener {
       body.length - padLen - 1,
     );
     this.inSeqno = (this.inSeqno + 1) >>> 0;
-    return this._onPayload(payload);
+    if (!payloadOpening(payload)) return this._onPayload(payload);
+    const ret = this._onPayload(payload);
+    payloadHandled();
+    return ret;
   }
 
   /** The body length from the length field; throws on a bad one. */
