@@ -185,3 +185,33 @@ export class DenoSocket extends Duplex {
     cb(err);
   }
 }
+
+/**
+ * Bytes waiting in an SSH connection's socket past which a tunnel stops
+ * reading its local side. ssh2 writes every packet a channel's window allows
+ * whatever its socket holds, so eight uploads into one connection queued up
+ * to their 2 MiB windows each in warren (sealed packets, pinning slabs; a
+ * tenth of the CPU went to GC).
+ */
+const BACKLOG = 1024 * 1024;
+
+/**
+ * For a reader that feeds an ssh2 channel: undefined if the channel's SSH
+ * socket has less than BACKLOG bytes waiting to be written (nearly always),
+ * else a promise that resolves once it has written them (or closed).
+ */
+export function socketBacklog(channel: object): Promise<void> | undefined {
+  const sock = (channel as { _client?: { _sock?: unknown } })._client?._sock;
+  if (!(sock instanceof Duplex) || sock.writableLength < BACKLOG || sock.destroyed) {
+    return undefined;
+  }
+  return new Promise((resolve) => {
+    // 'finish' for a socket that is being ended: it says no 'drain'.
+    const events = ["drain", "finish", "close"];
+    const done = () => {
+      for (const e of events) sock.off(e, done);
+      resolve();
+    };
+    for (const e of events) sock.once(e, done);
+  });
+}

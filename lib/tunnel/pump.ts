@@ -24,6 +24,7 @@ import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { closeQuietly, nextReadSize, writeAll, writeGathered } from "../net/io.ts";
 import { release } from "../net/read_lease.ts";
+import { socketBacklog } from "../ssh/transport.ts";
 import { holdWindow } from "../ssh/window.ts";
 import { trafficMoved } from "../net/trim.ts";
 
@@ -308,6 +309,14 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
       // (an upload's reads reuse one buffer instead of allocating 256 KiB each).
       if (n >= COPY_BELOW && (channel.writableLength > 0 || size !== buf.length)) {
         buf = new Uint8Array(size);
+      }
+      // The SSH connection's socket has a backlog (its peer reads slower than
+      // the windows of all its channels let warren send): what comes next
+      // waits in the local socket, not as sealed packets in warren's memory.
+      const backlog = socketBacklog(channel);
+      if (backlog !== undefined) {
+        await backlog;
+        if (finished) return;
       }
     }
   })();

@@ -1,9 +1,11 @@
 /**
- * The download path (SSH connection → channel → local socket) against the
- * in-process ssh2 server: the SSH socket's read buffers are read into again
+ * The tunnel data path's buffers and flow control, against the in-process
+ * ssh2 server. Downloads: the SSH socket's read buffers are read into again
  * when the tunnel pump copied their packets out, never when a reader keeps
- * its chunks; and a local reader that does not read holds the channel's
- * window, so the far sender stalls instead of filling warren's memory.
+ * its chunks; a local reader that does not read holds the channel's window,
+ * so the far sender stalls instead of filling warren's memory. Uploads: an
+ * SSH peer that reads slowly stops warren reading its local sockets, instead
+ * of warren queueing every window's worth of sealed packets.
  */
 import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
@@ -12,6 +14,7 @@ import { LocalTunnel } from "../lib/tunnel/local.ts";
 import { ActivityTracker } from "../lib/tunnel/activity.ts";
 import { leaseCounts } from "../lib/net/read_lease.ts";
 import { startTestServer } from "./_harness/ssh_server.ts";
+import { writeAll } from "../lib/net/io.ts";
 import { sshOptions } from "./_harness/real_peers.ts";
 import {
   readAll,
@@ -117,3 +120,108 @@ Deno.test("a local reader that does not read holds the window: the far sender st
     await serving;
   }
 });
+
+Deno.test("uploads into an SSH peer that stops reading wait in their local sockets, not in warren", async () => {
+  const uploads = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => testBytes(6 * MiB + i, 30 + i));
+  await using server = await startTestServer();
+  await using link = startGatedRelay(server.port);
+  const knownHosts = `${server.dir}/known_hosts_gated`;
+  const line = await Deno.readTextFile(server.knownHosts);
+  await Deno.writeTextFile(knownHosts, line.replace(`]:${server.port} `, `]:${link.port} `));
+  const received: Uint8Array[] = [];
+  const sink = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const sinking = (async () => {
+    const reads: Promise<void>[] = [];
+    for (let i = 0; i < uploads.length; i++) {
+      const conn = await sink.accept();
+      reads.push(readAll(conn).then((b) => void received.push(b)).finally(() => conn.close()));
+    }
+    await Promise.all(reads);
+  })();
+  await using ssh = await connectSsh(
+    sshOptions({ ...server, port: link.port, knownHosts }, { connectTimeout: 5 }),
+  );
+  const tunnel = tunnelTo(ssh, sink.addr.port);
+  await tunnel.start();
+  const sock = (ssh.client as unknown as { _sock: { writableLength: number } })._sock;
+  try {
+    const sending = uploads.map(async (data) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: tunnel.addresses[0].port });
+      try {
+        await writeAll(conn, data);
+        await conn.closeWrite();
+        await readAll(conn);
+      } finally {
+        conn.close();
+      }
+    });
+    // Eight channels with 2 MiB windows each: without the backlog check,
+    // warren queued what the kernel's buffers could not take as sealed
+    // packets (16 MiB here). With it: under 3 MiB, 1 MiB and what each channel
+    // had in hand (its last read, and what its window let through once the
+    // peer's adjusts came).
+    await new Promise((r) => setTimeout(r, 100));
+    link.stop();
+    let most = 0;
+    for (let t = 0; t < 40; t++) {
+      await new Promise((r) => setTimeout(r, 25));
+      most = Math.max(most, sock.writableLength);
+    }
+    link.go();
+    await Promise.all(sending);
+    await sinking;
+    assert.ok(most < 8 * MiB, `${(most / MiB).toFixed(1)} MiB queued on the SSH socket`);
+    const byLength = new Map(received.map((b) => [b.length, b]));
+    for (const data of uploads) assert.deepEqual(byLength.get(data.length), data);
+  } finally {
+    await tunnel.close();
+    sink.close();
+  }
+});
+
+/** A relay to 127.0.0.1:`port` whose client-to-server direction stops reading on stop() until go(). */
+function startGatedRelay(port: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  let gate: PromiseWithResolvers<void> | undefined;
+  const copy = async (from: Deno.Conn, to: Deno.Conn, gated: boolean) => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        if (gated && gate) await gate.promise;
+        const n = await from.read(buf);
+        if (n === null) break;
+        await writeAll(to, buf.subarray(0, n));
+      }
+      await to.closeWrite();
+    } catch { /* closed */ }
+  };
+  const copies: Promise<void>[] = [];
+  const serving = (async () => {
+    for await (const inbound of listener) {
+      const outbound = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.push(inbound, outbound);
+      copies.push(copy(inbound, outbound, true), copy(outbound, inbound, false));
+    }
+  })().catch(() => {});
+  const close = async () => {
+    gate?.resolve();
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await serving;
+    await Promise.all(copies);
+  };
+  return {
+    port: listener.addr.port,
+    stop: () => void (gate = Promise.withResolvers<void>()),
+    go: () => {
+      gate?.resolve();
+      gate = undefined;
+    },
+    [Symbol.asyncDispose]: close,
+  };
+}
