@@ -1,1 +1,0 @@
-const l = Deno.listen({port: 0}); setInterval(()=>{}, 100000);
