@@ -1,8 +1,8 @@
 /**
  * The tunnel data path's buffers and flow control, against the in-process
  * ssh2 server. Downloads: the SSH socket's read buffers are read into again
- * when the tunnel pump copied their packets out, never when a reader keeps
- * its chunks; a local reader that does not read holds the channel's window,
+ * when the tunnel pump took their packets (copied, or decrypted straight
+ * into its buffers), never when a reader keeps its chunks; a local reader that does not read holds the channel's window,
  * so the far sender stalls instead of filling warren's memory. Uploads: an
  * SSH peer that reads slowly stops warren reading its local sockets, instead
  * of warren queueing every window's worth of sealed packets.
@@ -13,6 +13,8 @@ import { connectSsh } from "../lib/ssh/connection.ts";
 import { LocalTunnel } from "../lib/tunnel/local.ts";
 import { ActivityTracker } from "../lib/tunnel/activity.ts";
 import { leaseCounts } from "../lib/net/read_lease.ts";
+import { sinkCount } from "../lib/ssh/transport.ts";
+import { activeCrypto } from "../lib/ssh/crypto/hook.ts";
 import { startTestServer } from "./_harness/ssh_server.ts";
 import { writeAll } from "../lib/net/io.ts";
 import { sshOptions } from "./_harness/real_peers.ts";
@@ -45,18 +47,26 @@ Deno.test("a download through the pump reads into the same SSH buffers; a reader
   await tunnel.start();
   try {
     const before = leaseCounts();
+    const sunkBefore = sinkCount();
     const got = await readThenSend(tunnel.addresses[0].port, new Uint8Array(0));
     assert.deepEqual(got, data);
     const lent = leaseCounts().lent - before.lent;
     const reused = leaseCounts().reused - before.reused;
     assert.ok(lent > 32, `only ${lent} large reads`);
     assert.ok(reused * 2 > lent, `${reused} of ${lent} read buffers reused`);
+    // With libcrypto, most packets were decrypted straight into the pump's
+    // buffers (32 MiB is over 1,000 packets of 32 KiB).
+    if (activeCrypto().primitives.name === "openssl") {
+      const sunk = sinkCount() - sunkBefore;
+      assert.ok(sunk > 500, `${sunk} packets decrypted into the pump's buffers`);
+    }
   } finally {
     await tunnel.close();
   }
 
   // A plain channel reader that keeps every chunk as ssh2 gave it.
   const before = leaseCounts();
+  const sunkBefore = sinkCount();
   const channel = await ssh.openDirect("127.0.0.1", 1, "127.0.0.1", origin.port);
   const chunks: Buffer[] = [];
   channel.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -82,6 +92,7 @@ Deno.test("a download through the pump reads into the same SSH buffers; a reader
   const lent = leaseCounts().lent - before.lent;
   const reused = leaseCounts().reused - before.reused;
   assert.ok(lent > 32 && reused * 8 < lent, `${reused} of ${lent} read buffers reused`);
+  assert.equal(sinkCount(), sunkBefore, "a channel without a pump has no sink");
 });
 
 Deno.test("a local reader that does not read holds the window: the far sender stalls, then every byte arrives", async () => {

@@ -13,6 +13,10 @@
  * anything but the packet opener) keeps the buffer from being reused, so a
  * consumer that does not know of leases is safe by default.
  *
+ * A packet of channel data whose channel has a sink (the tunnel pump's fill
+ * buffer) can skip the payload altogether: the opener decrypts the data
+ * straight into the sink (`sinksFor`), and nothing of it stays in the buffer.
+ *
  * The protocol, all within one synchronous turn:
  *  1. the transport `lend()`s the buffer and hands the bytes to the parser;
  *  2. the packet opener, called on them from their first byte, says
@@ -22,7 +26,20 @@
  *  4. the transport asks `reusable()`.
  */
 
+/**
+ * Where a packet's data may be decrypted straight to, instead of in place:
+ * room for `len` bytes (or undefined: deliver it the usual way), then
+ * commit() once the packet's tag checked out.
+ */
+export interface DataSink {
+  room(len: number): Uint8Array | undefined;
+  commit(len: number): void;
+}
+/** The sinks of the lent buffer's connection, by the channel a packet is for. */
+export type SinkLookup = (recipient: number) => DataSink | undefined;
+
 let lent: ArrayBufferLike | null = null;
+let sinks: SinkLookup | undefined;
 /** The opener parsed the lent bytes from the first. */
 let covered = false;
 /** A payload of the lent buffer is being handled and has not been released. */
@@ -30,9 +47,10 @@ let open = false;
 /** A payload was handled without a release: a view of the buffer may live on. */
 let kept = false;
 
-/** Step 1: the bytes of `buffer` are about to be parsed. */
-export function lend(buffer: ArrayBufferLike): void {
+/** Step 1: the bytes of `buffer` are about to be parsed; `lookup`: its connection's sinks. */
+export function lend(buffer: ArrayBufferLike, lookup?: SinkLookup): void {
   lent = buffer;
+  sinks = lookup;
   covered = false;
   open = false;
   kept = false;
@@ -65,11 +83,17 @@ export function release(view: Uint8Array): void {
 let lentCount = 0;
 let reusedCount = 0;
 
+/** The sinks for a packet that lies in the lent buffer, if its connection has any. */
+export function sinksFor(view: Uint8Array): SinkLookup | undefined {
+  return lent !== null && view.buffer === lent ? sinks : undefined;
+}
+
 /** Step 4: whether the lent buffer may be read into again; ends the lease. */
 export function reusable(): boolean {
   if (lent === null) return false;
   const ok = covered && !open && !kept;
   lent = null;
+  sinks = undefined;
   lentCount++;
   if (ok) reusedCount++;
   return ok;

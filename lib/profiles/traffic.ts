@@ -1,10 +1,13 @@
 /**
  * Byte counters for the broker's listings: per connection and per listener.
  * A channel is counted where ssh2 moves its payload: `_write` (to the
- * server: sent) and `push` (from the server: received). Counting there
- * leaves the stream's flow alone: no extra 'data' listener, no pipe.
+ * server: sent) and `push` (from the server: received), and where the SSH
+ * transport hands received data straight to a tunnel's buffers instead of
+ * pushing it (`pushedPast`). Counting there leaves the stream's flow alone:
+ * no extra 'data' listener, no pipe.
  */
 import type { Duplex } from "node:stream";
+import { pushedPast } from "../ssh/transport.ts";
 
 export class Traffic {
   sent = 0;
@@ -27,5 +30,8 @@ export function countChannel(channel: Duplex, into: Traffic[]): void {
   stream.push = (chunk, encoding) => {
     if (chunk) { for (const t of into) t.received += chunk.length; }
     return push(chunk, encoding);
+  };
+  (stream as Duplex & { [pushedPast]?: (len: number) => void })[pushedPast] = (len) => {
+    for (const t of into) t.received += len;
   };
 }

@@ -205,15 +205,24 @@ class PacketInflater {
 }
 
 interface Ssh2ZlibModule {
+  PacketReader: unknown;
   ZlibPacketReader: unknown;
   ZlibPacketWriter: unknown;
 }
 
 const target = ssh2Zlib as unknown as Ssh2ZlibModule;
 if (
-  typeof target.ZlibPacketReader !== "function" || typeof target.ZlibPacketWriter !== "function"
+  typeof target.ZlibPacketReader !== "function" || typeof target.ZlibPacketWriter !== "function" ||
+  typeof target.PacketReader !== "function"
 ) {
-  throw new Error("ssh2's zlib module no longer exports ZlibPacketReader/ZlibPacketWriter");
+  throw new Error("ssh2's zlib module no longer exports (Zlib)PacketReader/ZlibPacketWriter");
+}
+const PlainReader = target.PacketReader as new () => object;
+
+/** Whether an ssh2 protocol hands its payloads on as they were received (no compression). */
+export function receivesPlain(protocol: unknown): boolean {
+  const rw = (protocol as { _packetRW?: { read?: unknown } } | undefined)?._packetRW;
+  return rw?.read instanceof PlainReader;
 }
 /** ssh2's own classes, for the test that shows they fail under Deno. */
 export const originalSsh2Zlib = {

@@ -24,8 +24,9 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { nextReadSize, writeAll, writeGathered } from "../net/io.ts";
-import { lend, reusable } from "../net/read_lease.ts";
+import { type DataSink, lend, reusable } from "../net/read_lease.ts";
 import { recyclePacket } from "./crypto/ciphers.ts";
+import { receivesPlain } from "./compression.ts";
 
 /**
  * The read buffer starts at MIN_READ and doubles while reads fill it, up to
@@ -51,6 +52,9 @@ export class DenoSocket extends Duplex {
   readonly remotePort: number;
   #reading = false;
   #buf = new Uint8Array(MIN_READ);
+  /** Where channel data may be decrypted to, by local channel id (attachSink). */
+  readonly sinks = new Map<number, DataSink>();
+  readonly #sinkFor = (recipient: number) => this.sinks.get(recipient);
 
   /** `initial`: bytes already read from `conn` (behind a proxy's answer). */
   constructor(conn: Deno.TcpConn, initial?: Uint8Array) {
@@ -107,7 +111,7 @@ export class DenoSocket extends Duplex {
       } else {
         // Lent through the parse: read into again if every packet in it was
         // opened and copied by its consumer while it was handled.
-        lend(this.#buf.buffer);
+        lend(this.#buf.buffer, this.sinks.size > 0 ? this.#sinkFor : undefined);
         let reuse = false;
         try {
           more = this.push(Buffer.from(this.#buf.buffer, 0, n));
@@ -214,4 +218,69 @@ export function socketBacklog(channel: object): Promise<void> | undefined {
     };
     for (const e of events) sock.once(e, done);
   });
+}
+
+let sunk = 0;
+
+/**
+ * Where a channel hears of data a sink took past its push(): code that
+ * counts a channel's bytes by wrapping push() (the broker's traffic) sets
+ * this too.
+ */
+export const pushedPast = Symbol("warren data past push()");
+
+/** Packets decrypted straight into a sink in this process so far (for tests). */
+export function sinkCount(): number {
+  return sunk;
+}
+
+interface SinkChannel {
+  [pushedPast]?: (len: number) => void;
+  incoming?: { id?: number; window?: number };
+  _client?: {
+    _sock?: unknown;
+    _protocol?: { _onPacket?: () => void };
+    _chanMgr?: { get(id: number): unknown };
+  };
+}
+
+/**
+ * Let the SSH transport decrypt this ssh2 channel's data straight into
+ * `sink` (lib/net/read_lease.ts) instead of handing ssh2 a payload. Only on
+ * a connection over warren's own socket and without compression; the
+ * packet is still the connection's (ssh2 hears of it, for its keepalive),
+ * and the channel is checked to be the one ssh2 has under that id, with
+ * window left, each time. Returns the function that detaches the sink, or
+ * undefined where that cannot be done (the channel's data then comes as
+ * ssh2's 'data' events, as it always may).
+ */
+export function attachSink(channel: object, sink: DataSink): (() => void) | undefined {
+  const ch = channel as SinkChannel;
+  const client = ch._client;
+  const sock = client?._sock;
+  const id = ch.incoming?.id;
+  const protocol = client?._protocol;
+  const channels = client?._chanMgr;
+  if (
+    !(sock instanceof DenoSocket) || id === undefined || protocol === undefined ||
+    channels === undefined || !receivesPlain(protocol)
+  ) {
+    return undefined;
+  }
+  const entry: DataSink = {
+    room: (len) =>
+      channels.get(id) === channel && (ch.incoming?.window ?? 0) > 0 && receivesPlain(protocol)
+        ? sink.room(len)
+        : undefined,
+    commit: (len) => {
+      sunk++;
+      protocol._onPacket?.();
+      ch[pushedPast]?.(len);
+      sink.commit(len);
+    },
+  };
+  sock.sinks.set(id, entry);
+  return () => {
+    if (sock.sinks.get(id) === entry) sock.sinks.delete(id);
+  };
 }

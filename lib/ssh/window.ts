@@ -295,6 +295,25 @@ export function holdWindow(stream: object, bytes: number): boolean {
 }
 
 /**
+ * Channel data that the transport decrypted straight into the reader's
+ * buffer (attachSink), never through ssh2: the accounting ssh2's handler and
+ * push() would have done, the window's adjust included.
+ */
+export function dataArrived(stream: object, len: number): void {
+  const ch = stream as Holdable;
+  ch.incoming.window -= len;
+  const st = stateOf(ch);
+  st.received += len;
+  const held = ch[HELD] ?? 0;
+  if (held > 0) {
+    if (held >= st.target) tuner.backpressure(st);
+    ch._waitChanDrain = true;
+    return;
+  }
+  windowAdjust(ch);
+}
+
+/**
  * A grown window arrives in bursts of up to its size; ssh2's channel reports
  * backpressure once it buffers 2 MiB, which would stop the adjusts and shrink
  * the window on every burst. So the channel may buffer as much as its window

@@ -16,7 +16,8 @@
  * - Channel data that arrives while a local write is in flight is written
  *   together in one system call (a download's eight packets per SSH read),
  *   copied into pooled buffers as it arrives so that the SSH transport can
- *   read into its own buffer again.
+ *   read into its own buffer again; with AES-GCM and libcrypto the transport
+ *   decrypts it straight into them (attachSink in lib/ssh/transport.ts).
  * - An error on either side destroys both; no exception escapes.
  * - Bytes are never reordered: one read loop, one ordered write chain.
  */
@@ -24,8 +25,8 @@ import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { closeQuietly, nextReadSize, writeAll, writeGathered } from "../net/io.ts";
 import { release } from "../net/read_lease.ts";
-import { socketBacklog } from "../ssh/transport.ts";
-import { holdWindow } from "../ssh/window.ts";
+import { attachSink, socketBacklog } from "../ssh/transport.ts";
+import { dataArrived, holdWindow } from "../ssh/window.ts";
 import { trafficMoved } from "../net/trim.ts";
 
 export interface PumpResult {
@@ -125,6 +126,7 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
   const finish = (error?: Error) => {
     if (finished) return;
     finished = true;
+    detachSink?.();
     clearTimeout(grace);
     pumps.delete(conn);
     if (error) result.error = error;
@@ -196,22 +198,18 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     if (finished) return;
     if (remoteEof) closeWrite();
   };
-  const onData = (chunk: Buffer) => {
-    let piece: Uint8Array = chunk;
-    if (chunk.length >= COPY_BELOW || fill !== null) {
-      if (fill !== null && fillAt + chunk.length > fill.length) fill = null;
-      if (fill === null && chunk.length <= JOIN) {
-        fill = joins.pop() ?? new Uint8Array(JOIN);
-        fillAt = 0;
-        filled.push(fill);
-      }
-      if (fill !== null) {
-        fill.set(chunk, fillAt);
-        piece = fill.subarray(fillAt, fillAt + chunk.length);
-        fillAt += chunk.length;
-        release(chunk);
-      }
+  /** Room for `len` bytes at the end of the fill buffer (a fresh one if it has none). */
+  const fillRoom = (len: number): Uint8Array | undefined => {
+    if (fill !== null && fillAt + len > fill.length) fill = null;
+    if (fill === null) {
+      if (len > JOIN) return undefined;
+      fill = joins.pop() ?? new Uint8Array(JOIN);
+      fillAt = 0;
+      filled.push(fill);
     }
+    return fill.subarray(fillAt, fillAt + len);
+  };
+  const append = (piece: Uint8Array) => {
     pending.push(piece);
     pendingBytes += piece.length;
     if (pendingBytes >= HOLD_AT) {
@@ -228,6 +226,35 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
       chain = writeOut();
     }
   };
+  const onData = (chunk: Buffer) => {
+    let piece: Uint8Array = chunk;
+    if (chunk.length >= COPY_BELOW || fill !== null) {
+      const room = fillRoom(chunk.length);
+      if (room !== undefined) {
+        room.set(chunk);
+        fillAt += chunk.length;
+        piece = room;
+        release(chunk);
+      }
+    }
+    append(piece);
+  };
+  // Packets the SSH transport decrypts straight into the fill buffer
+  // (attachSink): only while nothing waits in the channel's stream, so that
+  // they cannot overtake data ssh2 delivered before them.
+  const detachSink = attachSink(channel, {
+    room: (len) =>
+      finished || remoteEof || paused || channel.readableLength > 0 ||
+        channel.readableFlowing !== true
+        ? undefined
+        : fillRoom(len),
+    commit: (len) => {
+      const piece = fill!.subarray(fillAt, fillAt + len);
+      fillAt += len;
+      append(piece);
+      dataArrived(channel, len);
+    },
+  });
   const closeWrite = () => {
     // Both directions have ended: close() says FIN as shutdown() would.
     if (localEof) return maybeDone();

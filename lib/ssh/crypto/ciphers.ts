@@ -23,10 +23,20 @@
 import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import type { AesGcm, ChaCha20, Poly1305, Primitives } from "./primitives.ts";
-import { opened, payloadHandled, payloadOpening } from "../../net/read_lease.ts";
+import {
+  type DataSink,
+  opened,
+  payloadHandled,
+  payloadOpening,
+  type SinkLookup,
+  sinksFor,
+} from "../../net/read_lease.ts";
 
 /** ssh2's limit on an incoming packet's length field. */
 const MAX_PACKET_SIZE = 35000;
+/** SSH_MSG_CHANNEL_DATA; a packet body this large may go to a channel's sink. */
+const CHANNEL_DATA = 94;
+const SINK_FROM = 4096;
 const TAG = 16;
 
 /** Buffer's own constructor for views: no copy, no validation. */
@@ -313,9 +323,12 @@ export abstract class PacketOpener {
   #pendingPos = 0;
   readonly #tagCheck = new Uint8Array(TAG);
 
+  /** The connection's usual payload handler (not a key exchange's). */
+  readonly #usual: (payload: Buffer) => unknown;
+
   constructor(config: DecipherConfig) {
     this.inSeqno = config.inbound.seqno;
-    this._onPayload = config.inbound.onPayload;
+    this._onPayload = this.#usual = config.inbound.onPayload;
   }
 
   decrypt(data: Buffer, p: number, end: number): number | undefined {
@@ -364,7 +377,15 @@ export abstract class PacketOpener {
 
   #deliver(body: Uint8Array, tag: Uint8Array): unknown {
     this.#tagCheck.set(tag);
-    if (!this.open(body, this.#tagCheck)) throw new Error("Invalid MAC");
+    // Channel data for a channel with a sink, outside a key exchange: the
+    // data is decrypted straight into the sink and ssh2 never sees it.
+    const sinks = this._onPayload === this.#usual ? sinksFor(body) : undefined;
+    if (sinks !== undefined && body.length >= SINK_FROM) {
+      if (this.openToSink(body, this.#tagCheck, sinks)) {
+        this.inSeqno = (this.inSeqno + 1) >>> 0;
+        return undefined;
+      }
+    } else if (!this.open(body, this.#tagCheck)) throw new Error("Invalid MAC");
     const padLen = body[0];
     if (padLen + 1 > body.length) throw new Error("Bad packet padding");
     const payload = new FastBuffer(
@@ -377,6 +398,16 @@ export abstract class PacketOpener {
     const ret = this._onPayload(payload);
     payloadHandled();
     return ret;
+  }
+
+  /**
+   * Open the body; if it is CHANNEL_DATA for a channel with a sink that has
+   * room, its data goes to the sink (true), else the body is opened in place
+   * (false). Throws on a bad tag. This default always opens in place.
+   */
+  protected openToSink(body: Uint8Array, tag: Uint8Array, _sinks: SinkLookup): boolean {
+    if (!this.open(body, tag)) throw new Error("Invalid MAC");
+    return false;
   }
 
   /** The body length from the length field; throws on a bad one. */
@@ -412,6 +443,44 @@ class AesGcmOpener extends PacketOpener {
     const ok = this.#gcm.open(this.#iv, this.lenBuf, body, body, tag);
     incrementIv(this.#iv);
     return ok;
+  }
+
+  /**
+   * GCM decrypts in steps: the first block in place tells the message, its
+   * channel and the data's length; the data then goes straight into the
+   * channel's sink, the padding in place. The sink hears of it only once the
+   * tag has checked out.
+   */
+  protected override openToSink(body: Uint8Array, tag: Uint8Array, sinks: SinkLookup): boolean {
+    const gcm = this.#gcm;
+    if (!gcm.openBegin || !gcm.openUpdate || !gcm.openFinish) {
+      return super.openToSink(body, tag, sinks);
+    }
+    gcm.openBegin(this.#iv, this.lenBuf, tag);
+    incrementIv(this.#iv);
+    // [padding length][CHANNEL_DATA][recipient][data length][data][padding]
+    const head = body.subarray(0, 16);
+    gcm.openUpdate(head, head);
+    const dataLen = readLength(head.subarray(6, 10));
+    let sink: DataSink | undefined;
+    let into: Uint8Array | undefined;
+    if (head[1] === CHANNEL_DATA && dataLen >= 6 && 10 + dataLen + head[0] === body.length) {
+      sink = sinks(readLength(head.subarray(2, 6)));
+      into = sink?.room(dataLen);
+    }
+    if (sink === undefined || into === undefined) {
+      const rest = body.subarray(16);
+      gcm.openUpdate(rest, rest);
+      if (!gcm.openFinish()) throw new Error("Invalid MAC");
+      return false;
+    }
+    into.set(head.subarray(10, 16));
+    gcm.openUpdate(body.subarray(16, 10 + dataLen), into.subarray(6));
+    const padding = body.subarray(10 + dataLen);
+    gcm.openUpdate(padding, padding);
+    if (!gcm.openFinish()) throw new Error("Invalid MAC");
+    sink.commit(dataLen);
+    return true;
   }
 
   free(): void {

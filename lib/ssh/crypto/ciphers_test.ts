@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 // ssh2 internals; no types.
 import sshCrypto from "ssh2/lib/protocol/crypto.js";
 import { createOpener, createSealer, recyclePacket } from "./ciphers.ts";
+import { lend, reusable } from "../../net/read_lease.ts";
 import { loadBuiltin } from "./builtin.ts";
 import { loadOpenSsl } from "./openssl.ts";
 import { originalSsh2Crypto } from "./hook.ts";
@@ -272,3 +273,102 @@ Deno.test({
     }
   },
 });
+
+/** A CHANNEL_DATA payload for `recipient` carrying `data`. */
+function channelData(recipient: number, data: Uint8Array): Buffer {
+  const b = Buffer.alloc(9 + data.length);
+  b[0] = 94;
+  b.writeUInt32BE(recipient, 1);
+  b.writeUInt32BE(data.length, 5);
+  b.set(data, 9);
+  return b;
+}
+
+for (const c of CIPHERS.filter((c) => c.sslName !== "chacha20")) {
+  Deno.test({
+    name:
+      `${c.name} (openssl): channel data goes straight into its channel's sink, only once its tag checks out`,
+    ignore: !openssl.ok,
+    fn: () => {
+      if (!openssl.ok) return;
+      const p = openssl.openssl;
+      const k = keys(c);
+      const s = sealer("warren", c, k, p);
+      const big = [randomBytes(32768), randomBytes(20000), randomBytes(5000)];
+      const wire = Buffer.concat([
+        s.seal(channelData(7, big[0])), // to the sink
+        s.seal(channelData(8, big[1])), // another channel: no sink
+        s.seal(channelData(7, randomBytes(100))), // too small for a sink: delivered as usual
+        s.seal(Buffer.from([93, 0, 0, 0, 7, 0, 1, 0, 0])), // a window adjust
+        s.seal(channelData(7, big[2])), // the sink has no room: delivered as usual
+        s.seal(channelData(7, big[0])), // to the sink again
+      ]);
+      s.free();
+      const o = opener("warren", c, k, p);
+      const sink = new Uint8Array(65536);
+      let used = 0;
+      const committed: number[] = [];
+      let refuseNext = false;
+      const lookup = (recipient: number) =>
+        recipient !== 7 ? undefined : {
+          room: (len: number) => {
+            if (!refuseNext) return sink.subarray(used, used + len);
+            refuseNext = false; // no room once, after the first
+            return undefined;
+          },
+          commit: (len: number) => {
+            committed.push(len);
+            used += len;
+            refuseNext = committed.length === 1;
+          },
+        };
+      // One socket read: the whole wire, lent with the sinks.
+      lend(wire.buffer, lookup);
+      try {
+        o.feed(wire);
+      } finally {
+        reusable();
+      }
+      assert.deepEqual(committed, [32768, 32768]);
+      assert.deepEqual(sink.subarray(0, 32768), new Uint8Array(big[0]));
+      assert.deepEqual(sink.subarray(32768, 65536), new Uint8Array(big[0]));
+      // The rest came to ssh2 as payloads, in order.
+      assert.equal(o.payloads.length, 4);
+      assert.deepEqual(o.payloads[0].subarray(9), big[1]);
+      assert.equal(o.payloads[1].length, 109);
+      assert.equal(o.payloads[2][0], 93);
+      assert.deepEqual(o.payloads[3].subarray(9), big[2]);
+      o.free();
+    },
+  });
+
+  Deno.test({
+    name:
+      `${c.name} (openssl): a flipped bit in channel data bound for a sink is refused, and the sink hears nothing`,
+    ignore: !openssl.ok,
+    fn: () => {
+      if (!openssl.ok) return;
+      const p = openssl.openssl;
+      const k = keys(c);
+      const s = sealer("warren", c, k, p);
+      const wire = s.seal(channelData(7, randomBytes(32768)));
+      s.free();
+      for (const pos of [4, 20, 1000, wire.length - 30, wire.length - 1]) {
+        const bad = Buffer.from(wire);
+        bad[pos] ^= 0x04;
+        const o = opener("warren", c, k, p);
+        const commits: number[] = [];
+        const into = new Uint8Array(32768);
+        lend(bad.buffer, () => ({ room: () => into, commit: (n) => void commits.push(n) }));
+        try {
+          assert.throws(() => o.feed(bad), /Invalid MAC/, `bit at ${pos}`);
+        } finally {
+          reusable();
+        }
+        assert.deepEqual(commits, [], `bit at ${pos}`);
+        assert.equal(o.payloads.length, 0);
+        o.free();
+      }
+    },
+  });
+}

@@ -213,6 +213,17 @@ function bind(lib: Lib, description: string): Primitives {
           run(aad, data, out);
           return lib.EVP_Cipher(ctx, null, null, 0) >= 0;
         },
+        openBegin(iv, aad, tag) {
+          useIv(iv);
+          if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) !== 1) fail("GCM tag");
+          if (lib.EVP_Cipher(ctx, null, aad, aad.length) < 0) fail("GCM AAD");
+        },
+        openUpdate(data, out) {
+          if (lib.EVP_Cipher(ctx, out, data, data.length) < 0) fail("GCM");
+        },
+        openFinish() {
+          return lib.EVP_Cipher(ctx, null, null, 0) >= 0;
+        },
         free() {},
       }, () => lib.EVP_CIPHER_CTX_free(ctx));
     },

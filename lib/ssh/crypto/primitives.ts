@@ -17,6 +17,14 @@ export interface AesGcm {
     out: Uint8Array,
     tag: Uint8Array,
   ): boolean;
+  /**
+   * Decryption in steps (libcrypto only): begin with the IV, the AAD and the
+   * expected tag, decrypt parts in order (each into its own `out`), then
+   * finish: false when the tag does not match.
+   */
+  openBegin?(iv: Uint8Array, aad: Uint8Array, tag: Uint8Array): void;
+  openUpdate?(data: Uint8Array, out: Uint8Array): void;
+  openFinish?(): boolean;
   free(): void;
 }
 
