@@ -284,15 +284,26 @@ function channelData(recipient: number, data: Uint8Array): Buffer {
   return b;
 }
 
-for (const c of CIPHERS.filter((c) => c.sslName !== "chacha20")) {
+/** A test of `c` with libcrypto's primitives and fresh keys (ignored without libcrypto). */
+function withLibcrypto(
+  c: typeof CIPHERS[number],
+  name: string,
+  fn: (p: Primitives, k: ReturnType<typeof keys>) => void,
+): void {
   Deno.test({
-    name:
-      `${c.name} (openssl): channel data goes straight into its channel's sink, only once its tag checks out`,
+    name: `${c.name} (openssl): ${name}`,
     ignore: !openssl.ok,
     fn: () => {
-      if (!openssl.ok) return;
-      const p = openssl.openssl;
-      const k = keys(c);
+      if (openssl.ok) fn(openssl.openssl, keys(c));
+    },
+  });
+}
+
+for (const c of CIPHERS.filter((c) => c.sslName !== "chacha20")) {
+  withLibcrypto(
+    c,
+    "channel data goes straight into its channel's sink, only once its tag checks out",
+    (p, k) => {
       const s = sealer("warren", c, k, p);
       const big = [randomBytes(32768), randomBytes(20000), randomBytes(5000)];
       const wire = Buffer.concat([
@@ -340,16 +351,12 @@ for (const c of CIPHERS.filter((c) => c.sslName !== "chacha20")) {
       assert.deepEqual(o.payloads[3].subarray(9), big[2]);
       o.free();
     },
-  });
+  );
 
-  Deno.test({
-    name:
-      `${c.name} (openssl): a flipped bit in channel data bound for a sink is refused, and the sink hears nothing`,
-    ignore: !openssl.ok,
-    fn: () => {
-      if (!openssl.ok) return;
-      const p = openssl.openssl;
-      const k = keys(c);
+  withLibcrypto(
+    c,
+    "a flipped bit in channel data bound for a sink is refused, and the sink hears nothing",
+    (p, k) => {
       const s = sealer("warren", c, k, p);
       const wire = s.seal(channelData(7, randomBytes(32768)));
       s.free();
@@ -370,5 +377,5 @@ for (const c of CIPHERS.filter((c) => c.sslName !== "chacha20")) {
         o.free();
       }
     },
-  });
+  );
 }
