@@ -12,6 +12,7 @@ import { setLogWriter, setupLogging } from "../lib/log.ts";
 import { startTestServer, type TestServer } from "./_harness/ssh_server.ts";
 import { sshOptions } from "./_harness/real_peers.ts";
 import {
+  assertSameBytes,
   readAll,
   readThenSend,
   roundTrip,
@@ -53,7 +54,7 @@ Deno.test("a local tunnel carries 8 MiB both ways and keeps half-close", async (
     const data = testBytes(8 * 1024 * 1024, 7);
     const back = await roundTrip(tunnel.addresses[0].port, data);
     assert.equal(back.length, data.length);
-    assert.deepEqual(back, data);
+    assertSameBytes(back, data);
   } finally {
     await tunnel.close();
   }
@@ -75,10 +76,10 @@ Deno.test("-L: an upload that starts after the far side's EOF arrives whole", as
     const received = origin.received();
     const got = await readThenSend(tunnel.addresses[0].port, upload);
     assert.equal(got.length, download.length);
-    assert.deepEqual(got, download);
+    assertSameBytes(got, download);
     const up = await received;
     assert.equal(up.length, upload.length);
-    assert.deepEqual(up, upload);
+    assertSameBytes(up, upload);
   } finally {
     await tunnel.close();
   }
@@ -105,10 +106,10 @@ Deno.test("-R: a reply that starts after the near side's EOF arrives whole", asy
   try {
     const back = await roundTrip(tunnel.boundPort!, upload, "127.0.0.1", { slowReader: true });
     assert.equal(back.length, reply.length);
-    assert.deepEqual(back, reply);
+    assertSameBytes(back, reply);
     const got = await origin.received();
     assert.equal(got.length, upload.length);
-    assert.deepEqual(got, upload);
+    assertSameBytes(got, upload);
   } finally {
     await tunnel.close();
   }
@@ -126,7 +127,7 @@ Deno.test("a local tunnel serves 20 parallel connections without mixing bytes", 
       Array.from({ length: 20 }, (_, i) => {
         const data = testBytes(256 * 1024 + i, i + 1);
         return roundTrip(tunnel.addresses[0].port, data).then((back) =>
-          assert.deepEqual(back, data)
+          assertSameBytes(back, data)
         );
       }),
     );

@@ -2,6 +2,7 @@
  * Small in-process TCP peers for tunnel tests: an echo server that keeps
  * half-close semantics, and a "stalled" server that accepts and never reads.
  */
+import assert from "node:assert/strict";
 import { writeAll } from "../../lib/net/io.ts";
 
 export interface LocalServer extends AsyncDisposable {
@@ -202,4 +203,16 @@ export async function readThenSend(
   } finally {
     conn.close();
   }
+}
+
+/**
+ * Byte for byte, failing with where the first difference is (assert's
+ * deepEqual spends minutes describing two unequal arrays of 32 MiB).
+ */
+export function assertSameBytes(got: Uint8Array, want: Uint8Array, what = "bytes"): void {
+  const n = Math.min(got.length, want.length);
+  let i = 0;
+  while (i < n && got[i] === want[i]) i++;
+  if (i < n) assert.fail(`${what}: first difference at byte ${i} of ${want.length}`);
+  assert.equal(got.length, want.length, `${what}: length`);
 }
