@@ -244,19 +244,30 @@ m.MAX_WINDOW = size;
 m.WINDOW_THRESHOLD = Number.POSITIVE_INFINITY;
 m.windowAdjust = windowAdjust;
 const push = m.Channel.prototype.push;
+/**
+ * `len` bytes reached the reader: count them, and say whether the reader
+ * holds the window (then no adjust until it lets go, and a hold of a whole
+ * window is backpressure).
+ */
+function arrived(ch: Holdable, st: TunedChannel, len: number): boolean {
+  st.received += len;
+  const held = ch[HELD] ?? 0;
+  if (held >= st.target) tuner.backpressure(st);
+  return held > 0;
+}
+
+/** The reader wants more after a pause in the adjusts: top the window up now. */
+function resumeAdjusts(ch: Holdable): void {
+  ch._waitChanDrain = false;
+  windowAdjust(ch);
+}
+
 m.Channel.prototype.push = function (this: Holdable, chunk: unknown, encoding?: unknown): boolean {
   const ok = push.call(this, chunk, encoding);
   if (chunk instanceof Uint8Array) {
     const st = stateOf(this);
-    st.received += chunk.length;
-    const held = this[HELD] ?? 0;
-    if (held > 0) {
-      // The reader holds this much unwritten: no adjust until it lets go
-      // (false makes ssh2 wait, _waitChanDrain), and a whole window behind
-      // is backpressure.
-      if (held >= st.target) tuner.backpressure(st);
-      return false;
-    }
+    // Held: false makes ssh2 wait (_waitChanDrain) until the reader lets go.
+    if (arrived(this, st, chunk.length)) return false;
     if (!ok) {
       tuner.backpressure(st);
       bufferUpTo(this, st.target);
@@ -268,9 +279,7 @@ m.Channel.prototype.push = function (this: Holdable, chunk: unknown, encoding?: 
 // adjusts with Channel.js's own copy of the adjust (up to 2 MiB). This one
 // asks the tuner instead, and does nothing while a reader holds the window.
 m.Channel.prototype._read = function (this: Holdable): void {
-  if ((this[HELD] ?? 0) > 0 || !this._waitChanDrain) return;
-  this._waitChanDrain = false;
-  windowAdjust(this);
+  if ((this[HELD] ?? 0) === 0 && this._waitChanDrain) resumeAdjusts(this);
 };
 
 /**
@@ -287,10 +296,7 @@ export function holdWindow(stream: object, bytes: number): boolean {
   const ch = stream as Holdable;
   const was = ch[HELD] ?? 0;
   ch[HELD] = bytes;
-  if (bytes === 0 && was > 0 && ch._waitChanDrain) {
-    ch._waitChanDrain = false;
-    windowAdjust(ch);
-  }
+  if (bytes === 0 && was > 0 && ch._waitChanDrain) resumeAdjusts(ch);
   return true;
 }
 
@@ -302,15 +308,8 @@ export function holdWindow(stream: object, bytes: number): boolean {
 export function dataArrived(stream: object, len: number): void {
   const ch = stream as Holdable;
   ch.incoming.window -= len;
-  const st = stateOf(ch);
-  st.received += len;
-  const held = ch[HELD] ?? 0;
-  if (held > 0) {
-    if (held >= st.target) tuner.backpressure(st);
-    ch._waitChanDrain = true;
-    return;
-  }
-  windowAdjust(ch);
+  if (arrived(ch, stateOf(ch), len)) ch._waitChanDrain = true;
+  else windowAdjust(ch);
 }
 
 /**
