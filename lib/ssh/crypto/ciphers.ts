@@ -22,7 +22,13 @@
  */
 import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
-import type { AesGcm, ChaCha20, Poly1305, Primitives } from "./primitives.ts";
+import {
+  type AesGcm,
+  type ChaCha20,
+  incrementIv,
+  type Poly1305,
+  type Primitives,
+} from "./primitives.ts";
 import {
   type DataSink,
   opened,
@@ -130,14 +136,6 @@ function randomPadding(into: Uint8Array, at: number, len: number): void {
   }
   into.set(random.subarray(randomAt, randomAt + len), at);
   randomAt += len;
-}
-
-/** +1 on the 64-bit big-endian invocation counter in iv[4..12]. */
-function incrementIv(iv: Uint8Array): void {
-  for (let i = 11; i >= 4; i--) {
-    iv[i] = (iv[i] + 1) & 0xff;
-    if (iv[i] !== 0) return;
-  }
 }
 
 function copy(bytes: Uint8Array): Uint8Array {

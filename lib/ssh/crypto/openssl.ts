@@ -9,12 +9,13 @@
  *
  * Contexts are allocated once per direction and key and reused for every
  * packet (only the IV changes, counted by OpenSSL for AES-GCM), so a packet
- * costs a handful of FFI calls and no allocation. Every context is freed by `free()`; a FinalizationRegistry
- * frees the ones a dropped connection never freed.
+ * costs a handful of FFI calls and no allocation. Every context is freed by
+ * `free()`; a FinalizationRegistry frees the ones a dropped connection never
+ * freed.
  */
 import { Buffer } from "node:buffer";
 import { createCipheriv } from "node:crypto";
-import type { Primitives } from "./primitives.ts";
+import { incrementIv, type Primitives } from "./primitives.ts";
 
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
@@ -121,14 +122,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** The GCM IV's invocation counter (its last 8 bytes, big-endian) plus one. */
-function stepInvocation(iv: Uint8Array): void {
-  for (let i = iv.length - 1; i >= iv.length - 8; i--) {
-    iv[i] = (iv[i] + 1) & 0xff;
-    if (iv[i] !== 0) return;
-  }
-}
-
 function fail(what: string): never {
   throw new Error(`libcrypto ${what} failed`);
 }
@@ -194,7 +187,7 @@ function bind(lib: Lib, description: string): Primitives {
           primed = true;
         }
         if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_IV_GEN, 1, scratch) !== 1) fail("GCM IV");
-        stepInvocation(next);
+        incrementIv(next);
       };
       const run = (aad: Uint8Array, data: Uint8Array, out: Uint8Array) => {
         if (lib.EVP_Cipher(ctx, null, aad, aad.length) < 0) fail("GCM AAD");

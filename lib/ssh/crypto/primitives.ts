@@ -2,8 +2,21 @@
  * The cryptographic primitives SSH's bulk ciphers are built from, as one
  * interface with two implementations: the system's libcrypto through FFI
  * (`openssl.ts`, fast) and node:crypto plus WebAssembly (`builtin.ts`, always
- * there). The SSH packet framing on top of them is in `ciphers.ts`.
+ * there), and the AES-GCM IV's step, which both the framing and libcrypto's
+ * own IV counting follow. The SSH packet framing on top of them is in
+ * `ciphers.ts`.
  */
+
+/**
+ * The next AES-GCM IV of an SSH connection (RFC 5647): +1 on the 64-bit
+ * big-endian invocation counter in iv[4..12].
+ */
+export function incrementIv(iv: Uint8Array): void {
+  for (let i = 11; i >= 4; i--) {
+    iv[i] = (iv[i] + 1) & 0xff;
+    if (iv[i] !== 0) return;
+  }
+}
 
 /** AES-GCM with the 12-byte IV given per call; out may be data itself. */
 export interface AesGcm {
