@@ -69,7 +69,10 @@ export class LinkHealth {
   #label: string;
   #onDead: (reason: string) => void;
   #timing: HealthTiming;
-  #waiting = new Set<ReturnType<typeof setTimeout>>();
+  /** Requests not answered yet, oldest first, with when each went out. */
+  #waiting = new Set<{ what: string; at: number }>();
+  /** Set for the oldest request's deadline (or an earlier one's, now answered). */
+  #deadline?: ReturnType<typeof setTimeout>;
   #probeTimer?: ReturnType<typeof setTimeout>;
   #sent = 0;
   #answered = false;
@@ -95,25 +98,43 @@ export class LinkHealth {
     sock?.on("data", () => this.#received++);
   }
 
-  /** A request went out; call the result when it is answered (or failed). */
+  /**
+   * A request went out; call the result when it is answered (or failed).
+   * One timer serves all the requests waiting, not one each: a channel open
+   * per tunneled connection made a timer and cleared it again.
+   */
   watch(what: string): () => void {
     if (this.#closed) return () => {};
-    const timer = setTimeout(() => {
-      this.#waiting.delete(timer);
-      this.#suspect(what);
-    }, this.#timing.suspectAfterMs);
-    this.#waiting.add(timer);
+    const request = { what, at: performance.now() };
+    this.#waiting.add(request);
+    this.#deadline ??= setTimeout(this.#overdue, this.#timing.suspectAfterMs);
     return () => {
-      clearTimeout(timer);
-      this.#waiting.delete(timer);
+      this.#waiting.delete(request);
     };
   }
+
+  /** The timer: requests past their deadline make the connection suspect; the next is timed. */
+  #overdue = (): void => {
+    this.#deadline = undefined;
+    if (this.#closed) return;
+    const now = performance.now();
+    for (const request of this.#waiting) {
+      const due = request.at + this.#timing.suspectAfterMs;
+      if (due > now) {
+        this.#deadline = setTimeout(this.#overdue, due - now);
+        return;
+      }
+      this.#waiting.delete(request);
+      this.#suspect(request.what);
+    }
+  };
 
   /** The connection is gone: stop every timer. */
   close(): void {
     this.#closed = true;
-    for (const t of this.#waiting) clearTimeout(t);
     this.#waiting.clear();
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
     clearTimeout(this.#probeTimer);
     this.#probeTimer = undefined;
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectSsh } from "./connection.ts";
-import { probe } from "./health.ts";
+import { LinkHealth, probe } from "./health.ts";
 import { WarrenError } from "../errors.ts";
 import { startTestServer } from "../../tests/_harness/ssh_server.ts";
 import { sshOptions } from "../../tests/_harness/real_peers.ts";
@@ -56,4 +56,33 @@ Deno.test("a slow destination: the probe is answered, the connection stays and t
   const said = lines.join("");
   assert.match(said, /channel open unanswered for 0\.3 s: probing/);
   assert.match(said, /Connection to 127\.0\.0\.1:\d+ answered/);
+});
+
+Deno.test("one timer for every request waiting: each is suspect only past its own deadline", async () => {
+  // A stand-in for ssh2's Client: probe() needs _protocol.ping and _callbacks.
+  let pings = 0;
+  const client = { _protocol: { ping: () => pings++ }, _callbacks: [] as unknown[] };
+  const timing = { suspectAfterMs: 400, probeIntervalMs: 10_000, probes: 1 };
+  const health = new LinkHealth(client as never, undefined, "test", () => {}, timing);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const first = health.watch("first");
+    await sleep(200);
+    const second = health.watch("second");
+    first();
+    // The first request's deadline passes with only the second waiting, not yet due.
+    await sleep(300);
+    assert.equal(health.state, "connected");
+    assert.equal(pings, 0);
+    // Past the second's deadline: suspect, and probed.
+    for (let i = 0; i < 250 && pings === 0; i++) await sleep(20);
+    assert.equal(health.state, "suspect");
+    assert.equal(pings, 1);
+    second();
+    // Answered requests leave nothing to fire on.
+    const third = health.watch("third");
+    third();
+  } finally {
+    health.close();
+  }
 });
