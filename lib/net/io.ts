@@ -1,4 +1,17 @@
 /** Small helpers for Deno connections: write all of a buffer (or several), close quietly, size reads. */
+import { Buffer } from "node:buffer";
+
+/**
+ * A Buffer holding a copy of `bytes`. Small ones come from Node's shared
+ * pool (allocUnsafe): a fresh ArrayBuffer costs about a microsecond to make
+ * (and collect), a carve from the pool a tenth of that; `Buffer.from` of a
+ * Uint8Array makes a fresh one.
+ */
+export function copyBytes(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafe(bytes.length);
+  copy.set(bytes);
+  return copy;
+}
 
 /** Write every byte of `data`. */
 export async function writeAll(
@@ -13,18 +26,22 @@ export async function writeAll(
  * Write `chunks` in order with as few system calls as copies allow: chunks
  * that lie back to back in one buffer go out as one range with no copy; the
  * rest are copied into `join` and written together, up to its size (a chunk
- * larger than `join` goes as it is). `done` hears of each chunk once it is
- * written or copied, so its memory may be used again.
+ * larger than `join` goes as it is). `join` may be a size instead: a buffer
+ * of that size is made only if something must be copied. `done` hears of
+ * each chunk once it is written or copied, so its memory may be used again.
  */
 export async function writeGathered(
   conn: Pick<Deno.Conn, "write">,
   chunks: readonly Uint8Array[],
-  join: Uint8Array,
+  joinOrSize: Uint8Array | number,
   done: (chunk: Uint8Array) => void = () => {},
 ): Promise<void> {
+  const size = typeof joinOrSize === "number" ? joinOrSize : joinOrSize.length;
+  let made = typeof joinOrSize === "number" ? undefined : joinOrSize;
+  const join = () => made ??= new Uint8Array(size);
   let used = 0;
   const flush = async () => {
-    if (used > 0) await writeAll(conn, join.subarray(0, used));
+    if (used > 0) await writeAll(conn, join().subarray(0, used));
     used = 0;
   };
   for (let i = 0; i < chunks.length;) {
@@ -37,15 +54,15 @@ export async function writeGathered(
       end += chunks[j].length;
       j++;
     }
-    if (j - i > 1 || first.length > join.length) {
+    if (j - i > 1 || first.length > size) {
       await flush();
       await writeAll(conn, new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset));
       for (let k = i; k < j; k++) done(chunks[k]);
       i = j;
       continue;
     }
-    if (used + first.length > join.length) await flush();
-    join.set(first, used);
+    if (used + first.length > size) await flush();
+    join().set(first, used);
     used += first.length;
     done(first);
     i++;

@@ -29,17 +29,28 @@ Deno.test("writeGathered(): adjacent chunks as one range, the rest joined, in or
   const a = slab.subarray(0, 10), b = slab.subarray(10, 30); // back to back
   const c = new Uint8Array([200, 201, 202]), d = new Uint8Array([210, 211]);
   const big = new Uint8Array(20).fill(7); // larger than the join buffer
+  // A join buffer, or its size (made only when something must be copied).
+  for (const join of [new Uint8Array(8), 8]) {
+    const conn = recorder();
+    const done: Uint8Array[] = [];
+    await writeGathered(conn, [c, a, b, d, c, big, d], join, (x) => done.push(x));
+    assert.deepEqual(conn.writes.map((w) => [...w]), [
+      [200, 201, 202],
+      [...slab.subarray(0, 30)],
+      [210, 211, 200, 201, 202],
+      [...big],
+      [210, 211],
+    ]);
+    assert.deepEqual(done, [c, a, b, d, c, big, d], "each chunk handed back once, in order");
+  }
+});
+
+Deno.test("writeGathered(): back-to-back chunks with only a join size go out as they lie", async () => {
+  const slab = new Uint8Array(32).map((_, i) => i);
   const conn = recorder();
-  const done: Uint8Array[] = [];
-  await writeGathered(conn, [c, a, b, d, c, big, d], new Uint8Array(8), (x) => done.push(x));
-  assert.deepEqual(conn.writes.map((w) => [...w]), [
-    [200, 201, 202],
-    [...slab.subarray(0, 30)],
-    [210, 211, 200, 201, 202],
-    [...big],
-    [210, 211],
-  ]);
-  assert.deepEqual(done, [c, a, b, d, c, big, d], "each chunk handed back once, in order");
+  await writeGathered(conn, [slab.subarray(0, 5), slab.subarray(5, 12)], 64);
+  assert.equal(conn.writes.length, 1);
+  assert.deepEqual([...conn.writes[0]], [...slab.subarray(0, 12)]);
 });
 
 Deno.test("writeGathered(): short writes are finished before the next chunk", async () => {

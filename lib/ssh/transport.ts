@@ -23,7 +23,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
-import { nextReadSize, writeAll, writeGathered } from "../net/io.ts";
+import { copyBytes, nextReadSize, writeAll, writeGathered } from "../net/io.ts";
 import { type DataSink, lend, reusable } from "../net/read_lease.ts";
 import { recyclePacket } from "./crypto/ciphers.ts";
 import { receivesPlain } from "./compression.ts";
@@ -106,7 +106,7 @@ export class DenoSocket extends Duplex {
       const size = nextReadSize(n, this.#buf.length, MIN_READ, MAX_READ);
       let more: boolean;
       if (n < COPY_BELOW) {
-        more = this.push(Buffer.from(this.#buf.subarray(0, n)));
+        more = this.push(copyBytes(this.#buf.subarray(0, n)));
         if (size !== this.#buf.length) this.#buf = new Uint8Array(size);
       } else {
         // Lent through the parse: read into again if every packet in it was
@@ -165,15 +165,15 @@ export class DenoSocket extends Duplex {
     cb: (err?: Error | null) => void,
   ): void {
     // A handshake's or an idle connection's few small packets get a join
-    // buffer of their own size; only a socket that moves bulk data keeps one
-    // of JOIN_UP_TO (a server with a thousand quiet clients holds none).
+    // buffer of their own size, if they need one; only a socket that moves
+    // bulk data keeps one of JOIN_UP_TO (a server with a thousand quiet
+    // clients holds none).
     let total = 0;
     for (const { chunk } of chunks) total += chunk.length;
-    const join = total >= BULK
-      ? (this.#join ??= new Uint8Array(JOIN_UP_TO))
-      : new Uint8Array(total);
-    // Bulk packets lie back to back in their sealer's slab
-    // (lib/ssh/crypto/ciphers.ts) and go out as one range, with no copy.
+    const join = total >= BULK ? (this.#join ??= new Uint8Array(JOIN_UP_TO)) : total;
+    // Packets sealed one after another lie back to back (bulk ones in their
+    // sealer's slab, small ones in a shared pool: lib/ssh/crypto/ciphers.ts)
+    // and go out as one range, with no copy.
     writeGathered(this.conn, chunks.map((c) => c.chunk), join, recyclePacket)
       .then(() => cb(), (err) => cb(err));
   }

@@ -12,8 +12,9 @@
  *   The channel is left paused; the caller resumes it once its own listeners
  *   are on.
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
+import { copyBytes } from "../net/io.ts";
 
 export class ChannelConn {
   readonly channel: Duplex;
@@ -80,7 +81,7 @@ export class ChannelConn {
       return Promise.reject(new Error("channel closed"));
     }
     return new Promise((resolve, reject) => {
-      this.channel.write(Buffer.from(data), (err) => {
+      this.channel.write(copyBytes(data), (err) => {
         if (err) reject(err);
         else resolve(data.length);
       });

@@ -23,7 +23,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
-import { closeQuietly, nextReadSize, writeAll, writeGathered } from "../net/io.ts";
+import { closeQuietly, copyBytes, nextReadSize, writeAll, writeGathered } from "../net/io.ts";
 import { release } from "../net/read_lease.ts";
 import { attachSink, socketBacklog } from "../ssh/transport.ts";
 import { dataArrived, holdWindow } from "../ssh/window.ts";
@@ -322,7 +322,7 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
       const size = nextReadSize(n, buf.length, MIN_READ, MAX_READ);
       let chunk: Buffer;
       if (n < COPY_BELOW) {
-        chunk = Buffer.from(buf.slice(0, n).buffer);
+        chunk = copyBytes(buf.subarray(0, n));
         if (size !== buf.length) buf = new Uint8Array(size);
       } else {
         chunk = Buffer.from(buf.buffer, 0, n);

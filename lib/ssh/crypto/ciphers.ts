@@ -125,6 +125,32 @@ export function recyclePacket(packet: Uint8Array): void {
   if (freeSlabs.length < SLABS_KEPT) freeSlabs.push(slab);
 }
 
+/**
+ * Small packets (a channel open, EOF and close, a window adjust, a keystroke)
+ * are carved one after another out of a shared 16 KiB pool, each with room
+ * for its tag, as Node's allocUnsafe carves small Buffers: a fresh
+ * ArrayBuffer per packet cost about a microsecond, more than sealing it. A
+ * pool is never carved twice; it is collected once none of its packets is
+ * referenced. Packets sealed one after another lie back to back, so the
+ * transport writes a turn's few small packets as one range, with no copy.
+ */
+const POOL = 16 * 1024;
+const POOLED_UP_TO = 2 * 1024;
+const pools = new WeakSet<ArrayBufferLike>();
+let pool = new ArrayBuffer(0);
+let poolAt = 0;
+
+function carveSmall(pktLen: number): Buffer {
+  if (poolAt + pktLen + TAG > pool.byteLength) {
+    pool = new ArrayBuffer(POOL);
+    pools.add(pool);
+    poolAt = 0;
+  }
+  const packet = new FastBuffer(pool, poolAt, pktLen);
+  poolAt += pktLen + TAG;
+  return packet;
+}
+
 /** Random padding comes from one 4 KiB draw at a time, not one call per packet. */
 const RANDOM_POOL = 4096;
 let random = new Uint8Array(0);
@@ -172,6 +198,8 @@ export abstract class PacketSealer {
       packet = new FastBuffer(slab.buffer, slab.used, pktLen);
       slab.used += pktLen + TAG;
       slab.outstanding++;
+    } else if (pktLen + TAG <= POOLED_UP_TO) {
+      packet = carveSmall(pktLen);
     } else {
       const ab = new ArrayBuffer(pktLen + TAG);
       withTagRoom.add(ab);
@@ -187,7 +215,8 @@ export abstract class PacketSealer {
     if (this.#dead) return;
     let whole: Uint8Array;
     if (
-      (withTagRoom.has(packet.buffer) && packet.byteOffset === 0) || slabOf.has(packet.buffer)
+      (withTagRoom.has(packet.buffer) && packet.byteOffset === 0) || pools.has(packet.buffer) ||
+      slabOf.has(packet.buffer)
     ) {
       whole = new FastBuffer(packet.buffer as ArrayBuffer, packet.byteOffset, packet.length + TAG);
     } else {

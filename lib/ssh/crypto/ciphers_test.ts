@@ -161,6 +161,46 @@ for (const p of backends) {
   }
 }
 
+Deno.test("small packets lie back to back in a shared pool, sealed in place, and open in order", () => {
+  for (const c of CIPHERS) {
+    const p = backends.at(-1)!;
+    const k = keys(c);
+    const written: Uint8Array[] = [];
+    const s = createSealer({
+      outbound: {
+        onWrite: (d: Uint8Array) => written.push(d),
+        cipherInfo: ssh2.CIPHER_INFO[c.name],
+        cipherKey: Buffer.from(k.key),
+        cipherIV: k.iv && Buffer.from(k.iv),
+        seqno: k.seqno,
+      },
+    }, p);
+    const o = opener("warren", c, k, p);
+    // A channel open, data, EOF and close's sizes, then enough to fill a pool.
+    const sizes = [60, 40, 9, 9, ...Array.from({ length: 40 }, (_, i) => 1 + (i * 37) % 1500)];
+    const sent = sizes.map((n) => {
+      const payload = randomBytes(n);
+      const packet = s.allocPacket(n);
+      packet.set(payload, 5);
+      s.encrypt(packet);
+      return payload;
+    });
+    const wire = written.splice(0);
+    let pools = 1;
+    for (let i = 1; i < wire.length; i++) {
+      if (wire[i].buffer === wire[i - 1].buffer) {
+        assert.equal(wire[i].byteOffset, wire[i - 1].byteOffset + wire[i - 1].length, `${i}`);
+      } else pools++;
+    }
+    assert.ok(pools > 1 && pools < 8, `${c.name}: ${pools} pools`);
+    for (const w of wire) o.feed(Buffer.from(w));
+    assert.equal(o.payloads.length, sent.length);
+    sent.forEach((m, i) => assert.ok(m.equals(o.payloads[i]), `${c.name} packet ${i}`));
+    s.free();
+    o.free();
+  }
+});
+
 Deno.test("bulk packets lie back to back in one slab, open in order, and a slab is reused only once all its packets are written", () => {
   const c = CIPHERS[0];
   const p = backends.at(-1)!;

@@ -9,9 +9,9 @@
  * - Channel side: 'data' is queued with the channel paused until the queue is
  *   read, so a fast peer cannot fill memory; writes wait for 'drain'.
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
-import { closeQuietly, writeAll } from "../../net/io.ts";
+import { closeQuietly, copyBytes, writeAll } from "../../net/io.ts";
 
 export interface ControlStream {
   /** The next chunk, or null at EOF. */
@@ -82,7 +82,7 @@ export function channelStream(channel: Duplex): ControlStream {
       if (channel.destroyed || channel.writableEnded) {
         return Promise.reject(error ?? new Error("channel closed"));
       }
-      if (channel.write(Buffer.from(bytes))) return Promise.resolve();
+      if (channel.write(copyBytes(bytes))) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const done = (err?: Error) => {
           channel.off("drain", onDrain);
