@@ -25,6 +25,7 @@
 import type { Duplex } from "node:stream";
 import type { Client } from "./ssh2.ts";
 import { logger } from "../log.ts";
+import { Deadlines } from "../net/deadlines.ts";
 
 const log = logger("ssh");
 
@@ -69,10 +70,8 @@ export class LinkHealth {
   #label: string;
   #onDead: (reason: string) => void;
   #timing: HealthTiming;
-  /** Requests not answered yet, oldest first, with when each went out. */
-  #waiting = new Set<{ what: string; at: number }>();
-  /** Set for the oldest request's deadline (or an earlier one's, now answered). */
-  #deadline?: ReturnType<typeof setTimeout>;
+  /** The requests not answered yet. */
+  #waiting: Deadlines;
   #probeTimer?: ReturnType<typeof setTimeout>;
   #sent = 0;
   #answered = false;
@@ -95,46 +94,20 @@ export class LinkHealth {
       probeIntervalMs: timing.probeIntervalMs ?? PROBE_INTERVAL_MS,
       probes: timing.probes ?? PROBES,
     };
+    this.#waiting = new Deadlines(this.#timing.suspectAfterMs);
     sock?.on("data", () => this.#received++);
   }
 
-  /**
-   * A request went out; call the result when it is answered (or failed).
-   * One timer serves all the requests waiting, not one each: a channel open
-   * per tunneled connection made a timer and cleared it again.
-   */
+  /** A request went out; call the result when it is answered (or failed). */
   watch(what: string): () => void {
     if (this.#closed) return () => {};
-    const request = { what, at: performance.now() };
-    this.#waiting.add(request);
-    this.#deadline ??= setTimeout(this.#overdue, this.#timing.suspectAfterMs);
-    return () => {
-      this.#waiting.delete(request);
-    };
+    return this.#waiting.add(() => this.#suspect(what));
   }
-
-  /** The timer: requests past their deadline make the connection suspect; the next is timed. */
-  #overdue = (): void => {
-    this.#deadline = undefined;
-    if (this.#closed) return;
-    const now = performance.now();
-    for (const request of this.#waiting) {
-      const due = request.at + this.#timing.suspectAfterMs;
-      if (due > now) {
-        this.#deadline = setTimeout(this.#overdue, due - now);
-        return;
-      }
-      this.#waiting.delete(request);
-      this.#suspect(request.what);
-    }
-  };
 
   /** The connection is gone: stop every timer. */
   close(): void {
     this.#closed = true;
     this.#waiting.clear();
-    clearTimeout(this.#deadline);
-    this.#deadline = undefined;
     clearTimeout(this.#probeTimer);
     this.#probeTimer = undefined;
   }

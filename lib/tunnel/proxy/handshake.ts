@@ -90,6 +90,8 @@ export type ProxyClientConn = Pick<Deno.Conn, "read" | "write">;
 class ByteQueue {
   #conn: ProxyClientConn;
   #buf = new Uint8Array(0);
+  /** Read into, then copied out of (a handshake takes two or three reads). */
+  #chunk?: Uint8Array;
   /** Bytes read from the client so far. */
   received = 0;
   constructor(conn: ProxyClientConn) {
@@ -106,17 +108,20 @@ class ByteQueue {
       if (r.kind !== "need-more") return r;
       // The decoders bound every message; this only guards against a bug.
       if (this.#buf.length > MAX_BUFFERED) return { kind: "error", message: "handshake too long" };
-      const chunk = new Uint8Array(READ_SIZE);
+      const chunk = this.#chunk ??= new Uint8Array(READ_SIZE);
       const n = await this.#conn.read(chunk);
       if (n === null) {
         const when = this.received === 0 ? "before sending" : "during the handshake";
         return { kind: "error", message: `client closed ${when}` };
       }
       this.received += n;
-      const grown = new Uint8Array(this.#buf.length + n);
-      grown.set(this.#buf);
-      grown.set(chunk.subarray(0, n), this.#buf.length);
-      this.#buf = grown;
+      if (this.#buf.length === 0) this.#buf = chunk.slice(0, n);
+      else {
+        const grown = new Uint8Array(this.#buf.length + n);
+        grown.set(this.#buf);
+        grown.set(chunk.subarray(0, n), this.#buf.length);
+        this.#buf = grown;
+      }
     }
   }
 

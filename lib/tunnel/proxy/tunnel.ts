@@ -26,6 +26,7 @@ import type { ProxyCredentials } from "./auth.ts";
 import { handshake, type HandshakeResult } from "./handshake.ts";
 import { pump } from "../pump.ts";
 import { closeQuietly, writeAll } from "../../net/io.ts";
+import { Deadlines } from "../../net/deadlines.ts";
 import { acceptLoop, ConnectionSet, logClosed } from "../connections.ts";
 import { dial } from "../remote.ts";
 import { matchRoute, type Route } from "../../config/routes.ts";
@@ -62,6 +63,8 @@ export class ProxyTunnel implements Tunnel {
   #conns: ConnectionSet;
   /** Failures a client causes: one line per client and kind per interval. */
   #gate = new LogGate();
+  /** Each client's handshake deadline (one timer for all). */
+  #deadlines: Deadlines;
 
   constructor(
     spec: ForwardSpec,
@@ -73,6 +76,7 @@ export class ProxyTunnel implements Tunnel {
     this.#options = options;
     this.#open = open;
     this.#conns = new ConnectionSet(activity);
+    this.#deadlines = new Deadlines(options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
   }
 
   get description(): string {
@@ -198,15 +202,15 @@ export class ProxyTunnel implements Tunnel {
   ): Promise<HandshakeResult> {
     const timeoutMs = this.#options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const done = this.#deadlines.add(() => {
       timedOut = true;
       closeQuietly(conn);
-    }, timeoutMs);
+    });
     const result = await handshake(conn, {
       credentials: this.#options.credentials,
       bound: { host: local.hostname, port: local.port },
       pac: (host) => this.pac(pacProxyAddress(host, hostPort(local.hostname, local.port))),
-    }).finally(() => clearTimeout(timer));
+    }).finally(done);
     if (!result.ok && result.served) {
       log.debug("{from}: {what}", { from, what: result.message });
     } else if (!result.ok) {
@@ -239,6 +243,7 @@ export class ProxyTunnel implements Tunnel {
     if (this.#conns.closed) return;
     for (const l of this.#listeners) closeQuietly(l);
     await this.#conns.close();
+    this.#deadlines.clear();
     this.#gate.close();
   }
 }
