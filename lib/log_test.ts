@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LogGate, logger, setLogWriter, setupLogging } from "./log.ts";
+import { debugEnabled, LogGate, logger, setLogWriter, setupLogging } from "./log.ts";
 
 const lines: string[] = [];
 setLogWriter((line) => lines.push(line));
@@ -68,4 +68,21 @@ Deno.test("LogGate counts new sources together beyond its limit", () => {
   assert.equal(lines.length, 1_001);
   gate.close();
   assert.match(lines.at(-1)!, /\(many sources\): \.\.\. and 499 more bad requests like it/);
+});
+
+Deno.test("debugEnabled() says what LogTape would: debug lines at -v and -vv only", () => {
+  try {
+    for (
+      const [level, on] of [["error", false], ["info", false], ["debug", true], [
+        "trace",
+        true,
+      ]] as const
+    ) {
+      setupLogging(level);
+      assert.equal(debugEnabled(), on, level);
+      assert.equal(debugEnabled(), log.isEnabledFor("debug"), level);
+    }
+  } finally {
+    setupLogging("info");
+  }
 });

@@ -16,7 +16,7 @@
  * - Anything else is retried at once a few times, then treated like
  *   exhaustion, so an unknown persistent failure neither spins nor floods.
  */
-import { logger } from "../log.ts";
+import { debugEnabled, logger } from "../log.ts";
 
 const log = logger("net");
 
@@ -117,7 +117,7 @@ export class AcceptGuard {
     const message = err instanceof Error ? err.message : String(err);
     if (kind === "connection") {
       this.#othersInARow = 0;
-      if (log.isEnabledFor("debug")) {
+      if (debugEnabled()) {
         log.debug("Accept on {label}: a connection went away before it was taken: {err}", {
           label: this.label,
           err: message,

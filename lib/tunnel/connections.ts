@@ -5,7 +5,7 @@
  */
 import { hostPort } from "../config/forward.ts";
 import { messageOf } from "../errors.ts";
-import { logger } from "../log.ts";
+import { debugEnabled, logger } from "../log.ts";
 import { endConnection, type PumpResult } from "./pump.ts";
 import { closeQuietly } from "../net/io.ts";
 import { acceptEach, resourcesFreed } from "../net/accept.ts";
@@ -93,7 +93,7 @@ export function acceptLoop<C extends Deno.Conn>(
 /** The debug line for a finished tunneled connection. */
 export function logClosed(from: string, dst: string, r: PumpResult, startedAt: number): void {
   // Checked first: building the record costs more than the check, once per connection.
-  if (!log.isEnabledFor("debug")) return;
+  if (!debugEnabled()) return;
   log.debug("{from} -> {dst} closed: {sent} bytes sent, {received} received, {ms} ms{err}", {
     from,
     dst,
