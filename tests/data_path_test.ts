@@ -192,6 +192,73 @@ Deno.test("uploads into an SSH peer that stops reading wait in their local socke
   }
 });
 
+Deno.test("uploads whose windows are used up: each channel holds at most its last read, then every byte arrives", async () => {
+  // The SSH peer reads its socket, but the destination does not read, so the
+  // windows run out with the SSH socket empty. Each channel's stream then
+  // holds the rest of one local read (up to 256 KiB); waiting for its
+  // 'drain' instead let each take its high-water mark, 2 MiB, and every
+  // window the peer granted later sealed all of that at once.
+  // Large enough to fill the destination's socket buffers and then the windows.
+  const uploads = [0, 1, 2, 3].map((i) => testBytes(24 * MiB + i, 40 + i));
+  await using server = await startTestServer();
+  const sink = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for (let i = 0; i < uploads.length; i++) accepted.push(await sink.accept());
+  })();
+  await using ssh = await connectSsh(sshOptions(server, { connectTimeout: 5 }));
+  const tunnel = tunnelTo(ssh, sink.addr.port);
+  await tunnel.start();
+  const client = ssh.client as unknown as {
+    _chanMgr: { _channels: Record<number, { writableLength?: number } | true> };
+  };
+  const inChannels = () => {
+    let held = 0;
+    for (const ch of Object.values(client._chanMgr._channels)) {
+      if (ch !== true) held += ch.writableLength ?? 0;
+    }
+    return held;
+  };
+  try {
+    const sending = uploads.map(async (data) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: tunnel.addresses[0].port });
+      try {
+        await writeAll(conn, data);
+        await conn.closeWrite();
+        await readAll(conn);
+      } finally {
+        conn.close();
+      }
+    });
+    await accepting;
+    let held = 0;
+    for (let t = 0; t < 80; t++) {
+      await new Promise((r) => setTimeout(r, 25));
+      held = Math.max(held, inChannels());
+    }
+    const received = await Promise.all(accepted.map(async (conn) => {
+      try {
+        return await readAll(conn);
+      } finally {
+        conn.close();
+      }
+    }));
+    await Promise.all(sending);
+    assert.ok(held > 0, "the windows never ran out: the test shows nothing");
+    assert.ok(
+      held <= uploads.length * 256 * 1024,
+      `${(held / MiB).toFixed(1)} MiB held in the channels`,
+    );
+    const byLength = new Map(received.map((b) => [b.length, b]));
+    for (const data of uploads) {
+      assertSameBytes(byLength.get(data.length) ?? new Uint8Array(0), data);
+    }
+  } finally {
+    await tunnel.close();
+    sink.close();
+  }
+});
+
 /** A relay to 127.0.0.1:`port` whose client-to-server direction stops reading on stop() until go(). */
 function startGatedRelay(port: number) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

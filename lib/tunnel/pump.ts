@@ -10,9 +10,10 @@
  *   still holds (its _write gives up once the channel is closing).
  *   The local side is read with `conn.read()`, never `conn.readable`, whose
  *   EOF would close the whole socket (deno#27510).
- * - Backpressure both ways: local reads wait for the channel's 'drain' (the
- *   SSH window), and the channel's window is held once 512 KiB wait for the
- *   local socket, so a fast sender behind a slow receiver keeps memory flat.
+ * - Backpressure both ways: a local read waits until ssh2 has sealed all of
+ *   the one before (the SSH window) and the SSH socket has no backlog, and
+ *   the channel's window is held once 512 KiB wait for the local socket, so
+ *   a fast sender behind a slow receiver keeps memory flat.
  * - Channel data that arrives while a local write is in flight is written
  *   together in one system call (a download's eight packets per SSH read),
  *   copied into pooled buffers as it arrives so that the SSH transport can
@@ -301,7 +302,7 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
     chain.then(() => finish(lost === undefined ? undefined : new Error(lost)));
   });
 
-  // Local → channel, waiting for 'drain' when the SSH window is full.
+  // Local → channel, each read waiting until the channel has taken the last.
   (async () => {
     let buf = new Uint8Array(MIN_READ);
     for (;;) {
@@ -328,15 +329,17 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
         chunk = Buffer.from(buf.buffer, 0, n);
       }
       result.sent += n;
-      // ssh2 copies what the window lets through into packets at once, and
-      // keeps the rest of a chunk until the window opens; 'drain' comes once
-      // it holds none (the SSH window).
-      if (!channel.write(chunk) && !await drained(channel)) return; // closed: 'close' handles it
-      // Nothing queued any more: the same buffer can be read into again
-      // (an upload's reads reuse one buffer instead of allocating 256 KiB each).
-      if (n >= COPY_BELOW && (channel.writableLength > 0 || size !== buf.length)) {
-        buf = new Uint8Array(size);
-      }
+      // ssh2 seals what the window lets through at once and keeps the rest of
+      // the chunk until the peer opens the window; the next read waits until
+      // it holds none. Waiting only for 'drain' let its stream take 2 MiB
+      // (its high-water mark) per channel, and each window the peer granted
+      // then sealed all it could, whatever the SSH socket held: eight uploads
+      // kept up to 16 MiB of sealed packets waiting to be written, and
+      // allocated a read buffer for every chunk left partly unsent.
+      const handed = handedOver(channel, chunk);
+      if (handed !== true && !await handed) return; // closed: 'close' handles it
+      // Nothing held any more: the same buffer can be read into again.
+      if (n >= COPY_BELOW && size !== buf.length) buf = new Uint8Array(size);
       // The SSH connection's socket has a backlog (its peer reads slower than
       // the windows of all its channels let warren send): what comes next
       // waits in the local socket, not as sealed packets in warren's memory.
@@ -351,18 +354,24 @@ export function pump(conn: Deno.Conn, channel: Duplex): Promise<PumpResult> {
   return done.then(() => result);
 }
 
-/** Resolves true on 'drain', false if the stream closes first. */
-function drained(stream: Duplex): Promise<boolean> {
+/**
+ * Write `chunk` to `stream`: true if the stream took all of it at once (ssh2
+ * sealed it into packets), else a promise that resolves true once it has
+ * (the write's callback), false if the stream closes first.
+ */
+function handedOver(stream: Duplex, chunk: Buffer): true | Promise<boolean> {
+  let taken: ((ok: boolean) => void) | undefined;
+  // Node calls a write's callback on a later tick, never within write().
+  stream.write(chunk, (err?: Error | null) => taken?.(!err));
+  if (stream.writableLength === 0) return true;
   return new Promise((resolve) => {
-    const onDrain = () => {
+    const onClose = () => settle(false);
+    const settle = (ok: boolean) => {
+      taken = undefined;
       stream.off("close", onClose);
-      resolve(true);
+      resolve(ok);
     };
-    const onClose = () => {
-      stream.off("drain", onDrain);
-      resolve(false);
-    };
-    stream.once("drain", onDrain);
+    taken = settle;
     stream.once("close", onClose);
   });
 }
