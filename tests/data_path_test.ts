@@ -156,16 +156,7 @@ Deno.test("uploads into an SSH peer that stops reading wait in their local socke
   await tunnel.start();
   const sock = (ssh.client as unknown as { _sock: { writableLength: number } })._sock;
   try {
-    const sending = uploads.map(async (data) => {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: tunnel.addresses[0].port });
-      try {
-        await writeAll(conn, data);
-        await conn.closeWrite();
-        await readAll(conn);
-      } finally {
-        conn.close();
-      }
-    });
+    const sending = uploads.map((data) => upload(tunnel.addresses[0].port, data));
     // Eight channels with 2 MiB windows each: without the backlog check,
     // warren queued what the kernel's buffers could not take as sealed
     // packets (16 MiB here). With it: under 3 MiB, 1 MiB and what each channel
@@ -182,10 +173,7 @@ Deno.test("uploads into an SSH peer that stops reading wait in their local socke
     await Promise.all(sending);
     await sinking;
     assert.ok(most < 8 * MiB, `${(most / MiB).toFixed(1)} MiB queued on the SSH socket`);
-    const byLength = new Map(received.map((b) => [b.length, b]));
-    for (const data of uploads) {
-      assertSameBytes(byLength.get(data.length) ?? new Uint8Array(0), data);
-    }
+    assertEachArrived(received, uploads);
   } finally {
     await tunnel.close();
     sink.close();
@@ -220,16 +208,7 @@ Deno.test("uploads whose windows are used up: each channel holds at most its las
     return held;
   };
   try {
-    const sending = uploads.map(async (data) => {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: tunnel.addresses[0].port });
-      try {
-        await writeAll(conn, data);
-        await conn.closeWrite();
-        await readAll(conn);
-      } finally {
-        conn.close();
-      }
-    });
+    const sending = uploads.map((data) => upload(tunnel.addresses[0].port, data));
     await accepting;
     let held = 0;
     for (let t = 0; t < 80; t++) {
@@ -249,15 +228,32 @@ Deno.test("uploads whose windows are used up: each channel holds at most its las
       held <= uploads.length * 256 * 1024,
       `${(held / MiB).toFixed(1)} MiB held in the channels`,
     );
-    const byLength = new Map(received.map((b) => [b.length, b]));
-    for (const data of uploads) {
-      assertSameBytes(byLength.get(data.length) ?? new Uint8Array(0), data);
-    }
+    assertEachArrived(received, uploads);
   } finally {
     await tunnel.close();
     sink.close();
   }
 });
+
+/** Send `data` through the tunnel on `port`, half-close, and wait for the far end to close. */
+async function upload(port: number, data: Uint8Array): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await writeAll(conn, data);
+    await conn.closeWrite();
+    await readAll(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+/** Every upload arrived whole (they differ in length, and arrive in any order). */
+function assertEachArrived(received: Uint8Array[], uploads: Uint8Array[]): void {
+  const byLength = new Map(received.map((b) => [b.length, b]));
+  for (const data of uploads) {
+    assertSameBytes(byLength.get(data.length) ?? new Uint8Array(0), data);
+  }
+}
 
 /** A relay to 127.0.0.1:`port` whose client-to-server direction stops reading on stop() until go(). */
 function startGatedRelay(port: number) {

@@ -161,30 +161,37 @@ for (const p of backends) {
   }
 }
 
+/** warren's sealer with its packets' writes recorded, and seal(n): a random n-byte payload sealed. */
+function recordingSealer(c: typeof CIPHERS[number], k: ReturnType<typeof keys>, p: Primitives) {
+  const written: Uint8Array[] = [];
+  const s = createSealer({
+    outbound: {
+      onWrite: (d: Uint8Array) => written.push(d),
+      cipherInfo: ssh2.CIPHER_INFO[c.name],
+      cipherKey: Buffer.from(k.key),
+      cipherIV: k.iv && Buffer.from(k.iv),
+      seqno: k.seqno,
+    },
+  }, p);
+  const seal = (n: number) => {
+    const payload = randomBytes(n);
+    const packet = s.allocPacket(n);
+    packet.set(payload, 5);
+    s.encrypt(packet);
+    return payload;
+  };
+  return { s, written, seal };
+}
+
 Deno.test("small packets lie back to back in a shared pool, sealed in place, and open in order", () => {
   for (const c of CIPHERS) {
     const p = backends.at(-1)!;
     const k = keys(c);
-    const written: Uint8Array[] = [];
-    const s = createSealer({
-      outbound: {
-        onWrite: (d: Uint8Array) => written.push(d),
-        cipherInfo: ssh2.CIPHER_INFO[c.name],
-        cipherKey: Buffer.from(k.key),
-        cipherIV: k.iv && Buffer.from(k.iv),
-        seqno: k.seqno,
-      },
-    }, p);
+    const { s, written, seal } = recordingSealer(c, k, p);
     const o = opener("warren", c, k, p);
     // A channel open, data, EOF and close's sizes, then enough to fill a pool.
     const sizes = [60, 40, 9, 9, ...Array.from({ length: 40 }, (_, i) => 1 + (i * 37) % 1500)];
-    const sent = sizes.map((n) => {
-      const payload = randomBytes(n);
-      const packet = s.allocPacket(n);
-      packet.set(payload, 5);
-      s.encrypt(packet);
-      return payload;
-    });
+    const sent = sizes.map(seal);
     const wire = written.splice(0);
     let pools = 1;
     for (let i = 1; i < wire.length; i++) {
@@ -205,24 +212,8 @@ Deno.test("bulk packets lie back to back in one slab, open in order, and a slab 
   const c = CIPHERS[0];
   const p = backends.at(-1)!;
   const k = keys(c);
-  const written: Uint8Array[] = [];
-  const s = createSealer({
-    outbound: {
-      onWrite: (d: Uint8Array) => written.push(d),
-      cipherInfo: ssh2.CIPHER_INFO[c.name],
-      cipherKey: Buffer.from(k.key),
-      cipherIV: k.iv && Buffer.from(k.iv),
-      seqno: k.seqno,
-    },
-  }, p);
+  const { s, written, seal } = recordingSealer(c, k, p);
   const o = opener("ssh2", c, k, p);
-  const seal = (n: number) => {
-    const payload = randomBytes(n);
-    const packet = s.allocPacket(n);
-    packet.set(payload, 5);
-    s.encrypt(packet);
-    return payload;
-  };
   // Mixed sizes, 300 KiB in all: back to back in one 256 KiB slab until the
   // next does not fit, then in another.
   const sizes = [32768, 30000, 32768, 17000, 32768, 16400, 32768, 32768, 32768, 32768];
