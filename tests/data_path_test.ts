@@ -89,10 +89,12 @@ Deno.test("a download through the pump reads into the same SSH buffers; a reader
   assert.ok(ended, `the channel did not end in 30 s (${joined.length} bytes came)`);
   assert.equal(joined.length, data.length);
   // Reused here: only reads that held no whole packet (the opener copies a
-  // packet split across reads).
+  // packet split across reads): how many depends on how the kernel splits
+  // the stream (2 to 22 of about 150 in 14 runs; every one if the lease
+  // ignored the kept chunks).
   const lent = leaseCounts().lent - before.lent;
   const reused = leaseCounts().reused - before.reused;
-  assert.ok(lent > 32 && reused * 8 < lent, `${reused} of ${lent} read buffers reused`);
+  assert.ok(lent > 32 && reused * 4 < lent, `${reused} of ${lent} read buffers reused`);
   assert.equal(sinkCount(), sunkBefore, "a channel without a pump has no sink");
 });
 
