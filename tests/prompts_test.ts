@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { PtyCli, ptySupport } from "./_harness/pty.ts";
 import { startTestServer, type TestServer } from "./_harness/ssh_server.ts";
 import { skipWhen } from "./_harness/skip.ts";
-import { utils } from "../lib/ssh/ssh2.ts";
+import { generateKeyPairSync } from "../lib/ssh/ssh2_server.ts";
 
 const ignore = skipWhen("the terminal prompt tests", ptySupport());
 
@@ -29,7 +29,7 @@ function onlyWarrenLine(screen: string): string {
 
 /** A passphrase-protected copy of the test server's accepted key? No: a new one, encrypted. */
 async function encryptedKey(dir: string): Promise<string> {
-  const pair = utils.generateKeyPairSync("ed25519", {
+  const pair = generateKeyPairSync("ed25519", {
     passphrase: "sesame",
     cipher: "aes256-ctr",
     rounds: 16,

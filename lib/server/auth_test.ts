@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { utils } from "../ssh/ssh2.ts";
+import { generateKeyPairSync } from "../ssh/ssh2_server.ts";
 import { parseAuthorizedKeys } from "./authorized_keys.ts";
 import { checkKey, SHA1_REFUSED } from "./auth.ts";
 import { generateEd25519, type KeyPair } from "./keygen.ts";
@@ -73,7 +74,7 @@ Deno.test("checkKey() refuses a key after its expiry-time", () => {
 });
 
 Deno.test("checkKey() refuses RSA signatures and probes with SHA-1 (ssh-rsa), takes rsa-sha2-*", () => {
-  const pair = utils.generateKeyPairSync("rsa", { bits: 2048 });
+  const pair = generateKeyPairSync("rsa", { bits: 2048 });
   const priv = utils.parseKey(pair.private);
   const key = Array.isArray(priv) ? priv[0] : priv;
   if (key instanceof Error) throw key;

@@ -12,10 +12,17 @@ import "./channel_destroy.ts";
 import "./compression.ts";
 // ECDSA keys whose private scalar has a leading zero byte sign under Deno.
 import "./ecdsa_scalar.ts";
+// The client and the key parser only: ssh2's index also loads its server,
+// its key generation and its HTTP agents (node:http, https and tls), which a
+// client never uses (9 ms of start-up, 1 MiB). `warren serve` takes the
+// server from ssh2_server.ts.
+import clientModule from "ssh2/lib/client.js";
+import keyParser from "ssh2/lib/protocol/keyParser.js";
 // @ts-types="@types/ssh2"
-import ssh2 from "ssh2";
+import type * as Ssh2 from "ssh2";
 
-export const { Client, Server, utils } = ssh2;
+export const Client = clientModule as unknown as typeof Ssh2.Client;
+export const utils = { parseKey: keyParser.parseKey as typeof Ssh2.utils.parseKey };
 // @ts-types="@types/ssh2"
 export type {
   AuthContext,
@@ -27,5 +34,4 @@ export type {
   ServerChannel,
   TcpConnectionDetails,
 } from "ssh2";
-export type Client = InstanceType<typeof ssh2.Client>;
-export type Server = InstanceType<typeof ssh2.Server>;
+export type Client = InstanceType<typeof Client>;

@@ -12,7 +12,8 @@ import {
   type Server as NetServer,
   type Socket,
 } from "node:net";
-import { type AuthContext, type Connection, Server } from "../../lib/ssh/ssh2.ts";
+import type { AuthContext, Connection } from "../../lib/ssh/ssh2.ts";
+import { Server } from "../../lib/ssh/ssh2_server.ts";
 import { generateEd25519 } from "../../lib/server/keygen.ts";
 import { keepHalfOpen } from "../../lib/server/ssh2_internals.ts";
 
