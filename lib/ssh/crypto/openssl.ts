@@ -189,34 +189,37 @@ function bind(lib: Lib, description: string): Primitives {
         if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_IV_GEN, 1, scratch) !== 1) fail("GCM IV");
         incrementIv(next);
       };
-      const run = (aad: Uint8Array, data: Uint8Array, out: Uint8Array) => {
+      // One packet: the IV (and, opening, the expected tag), the AAD, the
+      // data in one or more parts, then the final step (false: bad tag).
+      const begin = (iv: Uint8Array, aad: Uint8Array, expectedTag?: Uint8Array) => {
+        useIv(iv);
+        if (
+          expectedTag !== undefined &&
+          lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, expectedTag) !== 1
+        ) {
+          fail("GCM tag");
+        }
         if (lib.EVP_Cipher(ctx, null, aad, aad.length) < 0) fail("GCM AAD");
+      };
+      const update = (data: Uint8Array, out: Uint8Array) => {
         if (lib.EVP_Cipher(ctx, out, data, data.length) < 0) fail("GCM");
       };
+      const finish = () => lib.EVP_Cipher(ctx, null, null, 0) >= 0;
       return owned({
         seal(iv, aad, data, out, tag) {
-          useIv(iv);
-          run(aad, data, out);
-          if (lib.EVP_Cipher(ctx, null, null, 0) < 0) fail("GCM final");
+          begin(iv, aad);
+          update(data, out);
+          if (!finish()) fail("GCM final");
           if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) !== 1) fail("GCM tag");
         },
         open(iv, aad, data, out, tag) {
-          useIv(iv);
-          if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) !== 1) fail("GCM tag");
-          run(aad, data, out);
-          return lib.EVP_Cipher(ctx, null, null, 0) >= 0;
+          begin(iv, aad, tag);
+          update(data, out);
+          return finish();
         },
-        openBegin(iv, aad, tag) {
-          useIv(iv);
-          if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) !== 1) fail("GCM tag");
-          if (lib.EVP_Cipher(ctx, null, aad, aad.length) < 0) fail("GCM AAD");
-        },
-        openUpdate(data, out) {
-          if (lib.EVP_Cipher(ctx, out, data, data.length) < 0) fail("GCM");
-        },
-        openFinish() {
-          return lib.EVP_Cipher(ctx, null, null, 0) >= 0;
-        },
+        openBegin: begin,
+        openUpdate: update,
+        openFinish: finish,
         free() {},
       }, () => lib.EVP_CIPHER_CTX_free(ctx));
     },

@@ -63,8 +63,9 @@ export class ProxyTunnel implements Tunnel {
   #conns: ConnectionSet;
   /** Failures a client causes: one line per client and kind per interval. */
   #gate = new LogGate();
-  /** Each client's handshake deadline (one timer for all). */
-  #deadlines: Deadlines;
+  /** How long a client has for its request, and each client's deadline (one timer for all). */
+  readonly #handshakeMs: number;
+  readonly #deadlines: Deadlines;
 
   constructor(
     spec: ForwardSpec,
@@ -76,7 +77,8 @@ export class ProxyTunnel implements Tunnel {
     this.#options = options;
     this.#open = open;
     this.#conns = new ConnectionSet(activity);
-    this.#deadlines = new Deadlines(options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+    this.#handshakeMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    this.#deadlines = new Deadlines(this.#handshakeMs);
   }
 
   get description(): string {
@@ -200,7 +202,6 @@ export class ProxyTunnel implements Tunnel {
     local: Deno.NetAddr,
     from: string,
   ): Promise<HandshakeResult> {
-    const timeoutMs = this.#options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
     let timedOut = false;
     const done = this.#deadlines.add(() => {
       timedOut = true;
@@ -214,7 +215,7 @@ export class ProxyTunnel implements Tunnel {
     if (!result.ok && result.served) {
       log.debug("{from}: {what}", { from, what: result.message });
     } else if (!result.ok) {
-      if (timedOut) result.message = `no complete request within ${timeoutMs / 1000} s`;
+      if (timedOut) result.message = `no complete request within ${this.#handshakeMs / 1000} s`;
       const line = "{from}: proxy request failed: {why}";
       const props = { from, why: result.message };
       if (result.quiet) log.debug(line, props);
