@@ -13,6 +13,18 @@ export function copyBytes(bytes: Uint8Array): Buffer {
   return copy;
 }
 
+/** The bytes of `parts`, one after the other (the part itself when there is one). */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
 /** Write every byte of `data`. */
 export async function writeAll(
   conn: Pick<Deno.Conn, "write">,

@@ -38,9 +38,9 @@
  * Lines end at LF (CRLF or bare LF); the ending is kept. Telnet IAC prefixes
  * (ABOR's IP/Synch) are skipped only to read the verb.
  */
+import { concat } from "../net/io.ts";
 import {
   canonicalIp,
-  concat,
   findEpsvPort,
   findPasvAddress,
   formatEprtArgument,

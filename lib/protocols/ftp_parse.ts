@@ -252,15 +252,3 @@ export function showLine(bytes: Uint8Array): string {
   const text = lineText(bytes.subarray(0, 120)).replace(/[^\x20-\x7e]/g, "?");
   return bytes.length > 120 ? `${text}...` : text;
 }
-
-/** The bytes of `parts`, one after the other. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}

@@ -13,7 +13,8 @@ import {
   rewriteExtendedPassiveReply,
   rewritePassiveReply,
 } from "./ftp.ts";
-import { concat, latin1, latin1Bytes, MAX_LINE } from "./ftp_parse.ts";
+import { concat } from "../net/io.ts";
+import { latin1, latin1Bytes, MAX_LINE } from "./ftp_parse.ts";
 
 type Event = ReplyEvent | CommandEvent;
 type Machine = { feed(b: Uint8Array): Event[]; end(): Event[] };

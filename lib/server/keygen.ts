@@ -13,7 +13,8 @@
  */
 import { Buffer } from "node:buffer";
 import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
-import { concat, encodeOpenSshPrivateKey, publicKeyLine, sshString } from "../ssh/openssh_key.ts";
+import { concat } from "../net/io.ts";
+import { encodeOpenSshPrivateKey, publicKeyLine, sshString } from "../ssh/openssh_key.ts";
 import { type ParsedKey, utils } from "../ssh/ssh2.ts";
 
 export interface KeyPair {

@@ -24,7 +24,8 @@
 import { Buffer } from "node:buffer";
 // ssh2 internals; no types.
 import keyParser from "ssh2/lib/protocol/keyParser.js";
-import { concat, publicKeyLine, sshString } from "./openssh_key.ts";
+import { concat } from "../net/io.ts";
+import { publicKeyLine, sshString } from "./openssh_key.ts";
 
 type KeyObject = Record<string | symbol, unknown>;
 type Signer = (this: object, data: Uint8Array, algo?: string) => Uint8Array | Error;

@@ -12,6 +12,7 @@
  */
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
+import { concat } from "../net/io.ts";
 
 const MAGIC = new TextEncoder().encode("openssh-key-v1\0");
 const BLOCK = 8;
@@ -32,16 +33,6 @@ export function sshMpint(magnitude: Uint8Array): Uint8Array {
   const digits = magnitude.subarray(start);
   if (digits.length > 0 && digits[0] & 0x80) return sshString(concat([new Uint8Array(1), digits]));
   return sshString(digits);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

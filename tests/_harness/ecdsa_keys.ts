@@ -10,8 +10,8 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
+import { concat } from "../../lib/net/io.ts";
 import {
-  concat,
   encodeOpenSshPrivateKey,
   publicKeyLine,
   sshMpint,

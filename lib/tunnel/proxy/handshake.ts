@@ -47,7 +47,7 @@ import {
 } from "../../protocols/socks.ts";
 import type { ProxyCredentials } from "./auth.ts";
 import { messageOf } from "../../errors.ts";
-import { writeAll } from "../../net/io.ts";
+import { concat, writeAll } from "../../net/io.ts";
 
 /** What a completed handshake asks for. */
 export interface ProxyRequest {
@@ -202,7 +202,13 @@ async function socks5(
       ? { ok: false, auth: true, message: "SOCKS5 refused: the client offers no password" }
       : { ok: false, message: "SOCKS5 client offers no method without authentication" };
   }
-  await writeAll(conn, socks5Method(wanted));
+  // A client that sent its request with the greeting (as most do when no
+  // password is asked) gets the method and the request's answer in one
+  // write: one system call and one wake-up fewer on both sides.
+  const method = socks5Method(wanted);
+  const pipelined = !options.credentials &&
+    decodeSocks5Request(queue.rest()).kind !== "need-more";
+  if (!pipelined) await writeAll(conn, method);
   if (options.credentials) {
     const creds = await queue.next(decodeUserPass);
     if (creds.kind !== "done") return fail(conn, creds);
@@ -210,8 +216,11 @@ async function socks5(
     await writeAll(conn, userPassReply(ok));
     if (!ok) return { ok: false, auth: true, message: "SOCKS5 authentication failed" };
   }
+  const answer = (reply: Uint8Array) => pipelined ? concat([method, reply]) : reply;
   const r = await queue.next(decodeSocks5Request);
-  if (r.kind !== "done") return fail(conn, r);
+  if (r.kind !== "done") {
+    return fail(conn, r.kind === "error" && r.reply ? { ...r, reply: answer(r.reply) } : r);
+  }
   return {
     ok: true,
     request: {
@@ -219,8 +228,8 @@ async function socks5(
       host: r.value.host,
       port: r.value.port,
       initial: queue.rest(),
-      success: socks5Reply(REP.succeeded, options.bound),
-      failure: (why) => socks5Reply(socks5Code(why)),
+      success: answer(socks5Reply(REP.succeeded, options.bound)),
+      failure: (why) => answer(socks5Reply(socks5Code(why))),
     },
   };
 }

@@ -61,6 +61,51 @@ Deno.test("ProxyTunnel passes a SOCKS5 domain name on unresolved, with early dat
   });
 });
 
+Deno.test("ProxyTunnel answers a SOCKS5 request sent with the greeting in one write; a client that waits gets the method first", async () => {
+  await using echo = startEchoServer();
+  const calls: string[] = [];
+  const opened = Promise.withResolvers<void>();
+  const opener = echoOpener(echo.port, calls);
+  // The channel opens only when the test says so: until then a client can
+  // read only what the proxy wrote before opening it.
+  let asked = false;
+  const slow: ChannelOpener = async (...args) => {
+    asked = true;
+    await opened.promise;
+    return opener(...args);
+  };
+  await withProxy(slow, async (port) => {
+    const reply = Uint8Array.of(5, 0, 5, 0, 0, 1, 127, 0, 0, 1, ...portBytes(port));
+    // Greeting and request in one write: the method is held back and the
+    // first read returns method and reply together.
+    const eager = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await writeAll(eager, cat([5, 1, 0], [5, 1, 0, 1, 127, 0, 0, 1, 0, 7]));
+      // By the time the channel is asked for, whatever the proxy writes
+      // before opening it has been written.
+      await until(() => asked, "the channel asked for");
+      const first = new Uint8Array(64);
+      const read = eager.read(first);
+      setTimeout(() => opened.resolve(), 20);
+      const n = await read;
+      assert.deepEqual(first.subarray(0, n ?? 0), reply);
+    } finally {
+      eager.close();
+    }
+    // Greeting alone: the method comes at once (holding it would deadlock a
+    // client that waits for it before sending its request).
+    const patient = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await writeAll(patient, Uint8Array.of(5, 1, 0));
+      assert.deepEqual(await readExactly(patient, 2), Uint8Array.of(5, 0));
+      await writeAll(patient, Uint8Array.of(5, 1, 0, 1, 127, 0, 0, 1, 0, 7));
+      assert.deepEqual(await readExactly(patient, 10), reply.subarray(2));
+    } finally {
+      patient.close();
+    }
+  });
+});
+
 Deno.test("ProxyTunnel serves SOCKS4, SOCKS4a and SOCKS5 IPv6 destinations", async () => {
   await using echo = startEchoServer();
   const calls: string[] = [];
