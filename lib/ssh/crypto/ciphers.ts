@@ -43,6 +43,8 @@ const MAX_PACKET_SIZE = 35000;
 /** SSH_MSG_CHANNEL_DATA; a packet body this large may go to a channel's sink. */
 const CHANNEL_DATA = 94;
 const SINK_FROM = 4096;
+/** What `#deliver` returns for a packet whose data went to a sink. */
+const SUNK = Symbol("sunk");
 const TAG = 16;
 
 /** Buffer's own constructor for views: no copy, no validation. */
@@ -348,6 +350,12 @@ export abstract class PacketOpener {
   /** Body plus tag, gathered when a packet spans chunks. */
   #pending: Buffer | null = null;
   #pendingPos = 0;
+  /**
+   * A gathering buffer to use again: one whose packet went to a sink, so no
+   * view of it was handed on (a packet spans the socket's reads about once
+   * per read in a bulk transfer).
+   */
+  #spare: Buffer | null = null;
   readonly #tagCheck = new Uint8Array(TAG);
 
   /** The connection's usual payload handler (not a key exchange's). */
@@ -371,46 +379,60 @@ export abstract class PacketOpener {
           const tag = data.subarray(p + 4 + this.#len, p + total);
           p += total;
           const ret = this.#deliver(body, tag);
-          if (ret !== undefined) return ret === false ? p : ret as number;
+          if (ret !== undefined && ret !== SUNK) return ret === false ? p : ret as number;
           continue;
         }
         this.#lenPos = 4;
         p += 4;
-        this.#pending = Buffer.allocUnsafe(this.#len + TAG);
-        this.#pendingPos = 0;
+        this.#gather();
       } else if (this.#lenPos < 4) {
         while (this.#lenPos < 4 && p < end) this.lenBuf[this.#lenPos++] = data[p++];
         if (this.#lenPos < 4) return undefined;
         this.#len = this.bodyLength(this.lenBuf);
-        this.#pending = Buffer.allocUnsafe(this.#len + TAG);
-        this.#pendingPos = 0;
+        this.#gather();
       }
       const pending = this.#pending!;
-      const nb = Math.min(pending.length - this.#pendingPos, end - p);
+      const size = this.#len + TAG;
+      const nb = Math.min(size - this.#pendingPos, end - p);
       pending.set(data.subarray(p, p + nb), this.#pendingPos);
       this.#pendingPos += nb;
       p += nb;
-      if (this.#pendingPos < pending.length) return undefined;
+      if (this.#pendingPos < size) return undefined;
       this.#lenPos = 0;
       this.#pending = null;
+      // The packet ends in this chunk, so the chunk's connection is its own:
+      // the sinks lent with the chunk serve it too.
       const ret = this.#deliver(
         pending.subarray(0, this.#len),
         pending.subarray(this.#len, this.#len + TAG),
+        sinksFor(data),
       );
-      if (ret !== undefined) return ret === false ? p : ret as number;
+      if (ret === SUNK) this.#spare = pending;
+      else if (ret !== undefined) return ret === false ? p : ret as number;
     }
     return undefined;
   }
 
-  #deliver(body: Uint8Array, tag: Uint8Array): unknown {
+  /** Start gathering a packet of `#len` body bytes that spans chunks. */
+  #gather(): void {
+    const size = this.#len + TAG;
+    const spare = this.#spare;
+    this.#spare = null;
+    this.#pending = spare !== null && spare.length >= size
+      ? spare
+      : Buffer.allocUnsafe(Math.max(size, spare?.length ?? 0));
+    this.#pendingPos = 0;
+  }
+
+  #deliver(body: Uint8Array, tag: Uint8Array, sinkLookup = sinksFor(body)): unknown {
     this.#tagCheck.set(tag);
     // Channel data for a channel with a sink, outside a key exchange: the
     // data is decrypted straight into the sink and ssh2 never sees it.
-    const sinks = this._onPayload === this.#usual ? sinksFor(body) : undefined;
+    const sinks = this._onPayload === this.#usual ? sinkLookup : undefined;
     if (sinks !== undefined && body.length >= SINK_FROM) {
       if (this.openToSink(body, this.#tagCheck, sinks)) {
         this.inSeqno = (this.inSeqno + 1) >>> 0;
-        return undefined;
+        return SUNK;
       }
     } else if (!this.open(body, this.#tagCheck)) throw new Error("Invalid MAC");
     const padLen = body[0];

@@ -386,6 +386,54 @@ for (const c of CIPHERS.filter((c) => c.sslName !== "chacha20")) {
 
   withLibcrypto(
     c,
+    "channel data split across socket reads goes to the sink too, gathered in one reused buffer",
+    (p, k) => {
+      const s = sealer("warren", c, k, p);
+      const sent = Array.from({ length: 6 }, () => randomBytes(32768));
+      const wire = Buffer.concat([
+        ...sent.slice(0, 3).map((d) => s.seal(channelData(7, d))),
+        s.seal(channelData(8, randomBytes(20000))), // no sink: handed on as a payload
+        ...sent.slice(3).map((d) => s.seal(channelData(7, d))),
+      ]);
+      s.free();
+      const o = opener("warren", c, k, p);
+      const sink = new Uint8Array(6 * 32768);
+      let used = 0;
+      const lookup = (recipient: number) =>
+        recipient !== 7 ? undefined : {
+          room: (len: number) => sink.subarray(used, used + len),
+          commit: (len: number) => void (used += len),
+        };
+      // Reads of 10,000 bytes, each lent with the sinks: every packet spans
+      // several, and is gathered before it is opened.
+      const allocUnsafe = Buffer.allocUnsafe;
+      let gathered = 0;
+      Buffer.allocUnsafe = (n: number) => (gathered++, allocUnsafe(n));
+      try {
+        for (const chunk of chunks(wire, [10_000])) {
+          lend(chunk.buffer, lookup);
+          try {
+            o.feed(chunk);
+          } finally {
+            reusable();
+          }
+        }
+      } finally {
+        Buffer.allocUnsafe = allocUnsafe;
+      }
+      assert.equal(used, sink.length);
+      assert.deepEqual(sink, new Uint8Array(Buffer.concat(sent)));
+      // Channel 8's packet was handed on in its own buffer (a view of it may
+      // live on); the sink's gathering buffer was used again.
+      assert.equal(o.payloads.length, 1);
+      assert.equal(o.payloads[0].length, 9 + 20000);
+      assert.equal(gathered, 2, "gathering buffers made");
+      o.free();
+    },
+  );
+
+  withLibcrypto(
+    c,
     "a flipped bit in channel data bound for a sink is refused, and the sink hears nothing",
     (p, k) => {
       const s = sealer("warren", c, k, p);
