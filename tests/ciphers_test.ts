@@ -9,6 +9,7 @@ import { connectSsh } from "../lib/ssh/connection.ts";
 import { activeCrypto, configureCrypto, usesWarrenCiphers } from "../lib/ssh/crypto/hook.ts";
 import { LocalTunnel } from "../lib/tunnel/local.ts";
 import { sinkCount } from "../lib/ssh/transport.ts";
+import { channelDataSealed } from "../lib/ssh/channel_data.ts";
 import { ActivityTracker } from "../lib/tunnel/activity.ts";
 import { startTestServer } from "./_harness/ssh_server.ts";
 import { sshOptions } from "./_harness/real_peers.ts";
@@ -64,9 +65,15 @@ for (const mode of ["builtin", "openssl"] as const) {
             try {
               const data = testBytes(24 * 1024 * 1024 + 17, 3);
               const sunk = sinkCount();
+              const sealed = channelDataSealed();
               const back = await roundTrip(tunnel.addresses[0].port, data);
               assert.equal(back.length, data.length, cipher);
               assertSameBytes(back, data, cipher);
+              // warren's sealer frames the upload's CHANNEL_DATA itself
+              // (ssh2 keeps the packets queued during a key exchange).
+              const framed = channelDataSealed() - sealed;
+              if (cipher === "aes128-ctr") assert.equal(framed, 0, cipher);
+              else assert.ok(framed > 100, `${cipher}: ${framed} framed by warren`);
               // AES-GCM with libcrypto decrypts the tunnel's data straight
               // into the pump's buffers, re-keys and all.
               if (mode === "openssl" && cipher.startsWith("aes") && cipher.includes("gcm")) {

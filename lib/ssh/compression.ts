@@ -206,6 +206,7 @@ class PacketInflater {
 
 interface Ssh2ZlibModule {
   PacketReader: unknown;
+  PacketWriter: unknown;
   ZlibPacketReader: unknown;
   ZlibPacketWriter: unknown;
 }
@@ -213,16 +214,23 @@ interface Ssh2ZlibModule {
 const target = ssh2Zlib as unknown as Ssh2ZlibModule;
 if (
   typeof target.ZlibPacketReader !== "function" || typeof target.ZlibPacketWriter !== "function" ||
-  typeof target.PacketReader !== "function"
+  typeof target.PacketReader !== "function" || typeof target.PacketWriter !== "function"
 ) {
-  throw new Error("ssh2's zlib module no longer exports (Zlib)PacketReader/ZlibPacketWriter");
+  throw new Error("ssh2's zlib module no longer exports (Zlib)PacketReader/(Zlib)PacketWriter");
 }
 const PlainReader = target.PacketReader as new () => object;
+const PlainWriter = target.PacketWriter as new (protocol: unknown) => object;
 
 /** Whether an ssh2 protocol hands its payloads on as they were received (no compression). */
 export function receivesPlain(protocol: unknown): boolean {
   const rw = (protocol as { _packetRW?: { read?: unknown } } | undefined)?._packetRW;
   return rw?.read instanceof PlainReader;
+}
+
+/** Whether an ssh2 protocol sends its payloads as they are (no compression). */
+export function sendsPlain(protocol: unknown): boolean {
+  const rw = (protocol as { _packetRW?: { write?: unknown } } | undefined)?._packetRW;
+  return rw?.write instanceof PlainWriter;
 }
 /** ssh2's own classes, for the test that shows they fail under Deno. */
 export const originalSsh2Zlib = {

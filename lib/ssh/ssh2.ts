@@ -10,6 +10,8 @@ import "./window.ts";
 import "./channel_destroy.ts";
 // Also first: it swaps ssh2's zlib packet classes for ones that run under Deno.
 import "./compression.ts";
+// CHANNEL_DATA sealed from where the data lies, not copied into the packet first.
+import "./channel_data.ts";
 // ECDSA keys whose private scalar has a leading zero byte sign under Deno.
 import "./ecdsa_scalar.ts";
 // The client and the key parser only: ssh2's index also loads its server,

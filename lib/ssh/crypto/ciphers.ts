@@ -42,6 +42,8 @@ import {
 const MAX_PACKET_SIZE = 35000;
 /** SSH_MSG_CHANNEL_DATA; a packet body this large may go to a channel's sink. */
 const CHANNEL_DATA = 94;
+/** Where a CHANNEL_DATA packet's data starts: length, padding length, type, recipient, data length. */
+const DATA_AT = 4 + 1 + 1 + 4 + 4;
 const SINK_FROM = 4096;
 /** What `#deliver` returns for a packet whose data went to a sink. */
 const SUNK = Symbol("sunk");
@@ -214,6 +216,25 @@ export abstract class PacketSealer {
   }
 
   encrypt(packet: Uint8Array): void {
+    this.#send(packet);
+  }
+
+  /**
+   * Seal and send a CHANNEL_DATA packet whose data stays where it lies (an
+   * upload's local read buffer) until the cipher reads it: where the cipher
+   * can encrypt from one buffer into another, the data is never copied into
+   * the packet first.
+   */
+  channelData(recipient: number, data: Uint8Array): void {
+    const packet = this.allocPacket(9 + data.length);
+    packet[5] = CHANNEL_DATA;
+    packet.writeUInt32BE(recipient, 6);
+    packet.writeUInt32BE(data.length, 10);
+    this.#send(packet, data);
+  }
+
+  /** `data`, if given, is the payload from byte 14 on, not yet in `packet`. */
+  #send(packet: Uint8Array, data?: Uint8Array): void {
     if (this.#dead) return;
     let whole: Uint8Array;
     if (
@@ -225,7 +246,8 @@ export abstract class PacketSealer {
       whole = Buffer.allocUnsafe(packet.length + TAG);
       whole.set(packet);
     }
-    this.seal(whole, packet.length);
+    if (data === undefined) this.seal(whole, packet.length);
+    else this.sealWith(whole, packet.length, data);
     this.outSeqno = (this.outSeqno + 1) >>> 0;
     this.onWrite(whole);
   }
@@ -242,6 +264,11 @@ export abstract class PacketSealer {
 
   /** Encrypt whole[0..len) in place and write the tag at whole[len..len+16). */
   protected abstract seal(whole: Uint8Array, len: number): void;
+  /** The same, with whole[14..14 + data.length) still in `data`. This one copies it first. */
+  protected sealWith(whole: Uint8Array, len: number, data: Uint8Array): void {
+    whole.set(data, DATA_AT);
+    this.seal(whole, len);
+  }
   protected abstract release(): void;
 }
 
@@ -259,6 +286,23 @@ class AesGcmSealer extends PacketSealer {
     const body = whole.subarray(4, len);
     this.#gcm.seal(this.#iv, whole.subarray(0, 4), body, body, whole.subarray(len, len + TAG));
     incrementIv(this.#iv);
+  }
+
+  protected override sealWith(whole: Uint8Array, len: number, data: Uint8Array): void {
+    const gcm = this.#gcm;
+    if (!gcm.sealBegin || !gcm.sealUpdate || !gcm.sealFinish) {
+      return super.sealWith(whole, len, data);
+    }
+    // [length][padding length][CHANNEL_DATA][recipient][data length][data][padding]
+    const end = DATA_AT + data.length;
+    gcm.sealBegin(this.#iv, whole.subarray(0, 4));
+    incrementIv(this.#iv);
+    const head = whole.subarray(4, DATA_AT);
+    gcm.sealUpdate(head, head);
+    gcm.sealUpdate(data, whole.subarray(DATA_AT, end));
+    const padding = whole.subarray(end, len);
+    gcm.sealUpdate(padding, padding);
+    gcm.sealFinish(whole.subarray(len, len + TAG));
   }
 
   protected release(): void {

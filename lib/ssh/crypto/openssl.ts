@@ -205,12 +205,15 @@ function bind(lib: Lib, description: string): Primitives {
         if (lib.EVP_Cipher(ctx, out, data, data.length) < 0) fail("GCM");
       };
       const finish = () => lib.EVP_Cipher(ctx, null, null, 0) >= 0;
+      const sealFinish = (tag: Uint8Array) => {
+        if (!finish()) fail("GCM final");
+        if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) !== 1) fail("GCM tag");
+      };
       return owned({
         seal(iv, aad, data, out, tag) {
           begin(iv, aad);
           update(data, out);
-          if (!finish()) fail("GCM final");
-          if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) !== 1) fail("GCM tag");
+          sealFinish(tag);
         },
         open(iv, aad, data, out, tag) {
           begin(iv, aad, tag);
@@ -220,6 +223,9 @@ function bind(lib: Lib, description: string): Primitives {
         openBegin: begin,
         openUpdate: update,
         openFinish: finish,
+        sealBegin: begin,
+        sealUpdate: update,
+        sealFinish,
         free() {},
       }, () => lib.EVP_CIPHER_CTX_free(ctx));
     },

@@ -38,6 +38,14 @@ export interface AesGcm {
   openBegin?(iv: Uint8Array, aad: Uint8Array, tag: Uint8Array): void;
   openUpdate?(data: Uint8Array, out: Uint8Array): void;
   openFinish?(): boolean;
+  /**
+   * Encryption in steps (libcrypto only): begin with the IV and the AAD,
+   * encrypt parts in order (each into its own `out`), then finish by
+   * writing the 16-byte tag.
+   */
+  sealBegin?(iv: Uint8Array, aad: Uint8Array): void;
+  sealUpdate?(data: Uint8Array, out: Uint8Array): void;
+  sealFinish?(tag: Uint8Array): void;
   free(): void;
 }
 
