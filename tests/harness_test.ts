@@ -14,6 +14,7 @@ import { startOrigin } from "./_harness/origin.ts";
 import { Pattern, patternBytes } from "./_harness/pattern.ts";
 import { type Sshd, sshdSupport, startSshd } from "./_harness/sshd.ts";
 import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
+import { concat } from "../lib/net/io.ts";
 
 const support = sshdSupport();
 const ignore = skipWhen("real-peer tests", unsupportedBy(support));
@@ -254,11 +255,5 @@ async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
     parts.push(buf.slice(0, n));
   }
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(parts);
 }
