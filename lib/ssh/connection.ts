@@ -16,6 +16,7 @@ import { Deadline } from "./deadline.ts";
 import { ForwardedOpens } from "./forwarded_opens.ts";
 import { OfferRecorder } from "./negotiation.ts";
 import { DenoSocket } from "./transport.ts";
+import { sendIgnore } from "./ignore.ts";
 import { measureRoundTrip } from "./window.ts";
 import { type ProxyDial, proxyFailure, proxyHandshake } from "./proxy_dial.ts";
 import { closeQuietly } from "../net/io.ts";
@@ -459,6 +460,12 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       ? startProxyCommand(opts.proxyCommand, label)
       : await openSocket(opts, label));
   const client = new Client();
+  // A window adjust from the server that nothing follows gets its ACK at once
+  // (transport.ts, onQuietAfterAdjust).
+  if (sock instanceof DenoSocket) {
+    sock.onQuietAfterAdjust = () =>
+      void sendIgnore((client as unknown as { _protocol?: unknown })._protocol);
+  }
   let failure: WarrenError | InterruptedError | undefined;
   let verifiedKey: Buffer | undefined;
   const offers = new OfferRecorder();

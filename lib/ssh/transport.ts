@@ -25,7 +25,7 @@ import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { copyBytes, nextReadSize, writeAll, writeGathered } from "../net/io.ts";
 import { type DataSink, lend, reusable } from "../net/read_lease.ts";
-import { recyclePacket } from "./crypto/ciphers.ts";
+import { recyclePacket, setWindowAdjustListener } from "./crypto/ciphers.ts";
 import { receivesPlain } from "./compression.ts";
 
 /**
@@ -55,6 +55,30 @@ export class DenoSocket extends Duplex {
   /** Where channel data may be decrypted to, by local channel id (attachSink). */
   readonly sinks = new Map<number, DataSink>();
   readonly #sinkFor = (recipient: number) => this.sinks.get(recipient);
+
+  /**
+   * Called when the peer sent a window adjust and nothing went out on this
+   * socket in the turn of the event loop after it (connection.ts answers with
+   * SSH_MSG_IGNORE). OpenSSH's sshd leaves Nagle's algorithm on for
+   * tunnels: it sends its window adjust as soon as it has passed our data
+   * on, and the answer that follows a moment later waits for the adjust's
+   * ACK, which the kernel here delays by up to 40 ms when it has nothing to
+   * send. A request/response tunnel stalled so once per 96 KiB sent (with
+   * OpenSSH's client too); any packet back carries the ACK at once.
+   */
+  onQuietAfterAdjust?: () => void;
+  /** Writes so far (ssh2 writes each packet). */
+  #writes = 0;
+  #quietTimer?: ReturnType<typeof setTimeout>;
+  readonly #adjusted = () => {
+    if (this.#quietTimer !== undefined) return;
+    const before = this.#writes;
+    this.#quietTimer = setTimeout(() => {
+      this.#quietTimer = undefined;
+      if (this.#writes === before && !this.destroyed) this.onQuietAfterAdjust?.();
+    }, 0);
+    Deno.unrefTimer(this.#quietTimer);
+  };
 
   /** `initial`: bytes already read from `conn` (behind a proxy's answer). */
   constructor(conn: Deno.TcpConn, initial?: Uint8Array) {
@@ -105,8 +129,13 @@ export class DenoSocket extends Duplex {
       }
       const size = nextReadSize(n, this.#buf.length, MIN_READ, MAX_READ);
       let more: boolean;
+      if (this.onQuietAfterAdjust) setWindowAdjustListener(this.#adjusted);
       if (n < COPY_BELOW) {
-        more = this.push(copyBytes(this.#buf.subarray(0, n)));
+        try {
+          more = this.push(copyBytes(this.#buf.subarray(0, n)));
+        } finally {
+          setWindowAdjustListener(undefined);
+        }
         if (size !== this.#buf.length) this.#buf = new Uint8Array(size);
       } else {
         // Lent through the parse: read into again if every packet in it was
@@ -116,6 +145,7 @@ export class DenoSocket extends Duplex {
         try {
           more = this.push(Buffer.from(this.#buf.buffer, 0, n));
         } finally {
+          setWindowAdjustListener(undefined);
           reuse = reusable() && this.readableLength === 0;
         }
         if (!reuse || size !== this.#buf.length) this.#buf = new Uint8Array(size);
@@ -137,6 +167,7 @@ export class DenoSocket extends Duplex {
     // A large packet needs no company: it goes at once (behind any small
     // ones already waiting), so bulk data keeps flowing while the next
     // packet is sealed.
+    this.#writes++;
     if (!this.#corked && chunk.length < SMALL) {
       this.#corked = true;
       this.cork();
@@ -183,6 +214,8 @@ export class DenoSocket extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    clearTimeout(this.#quietTimer);
+    this.#quietTimer = undefined;
     try {
       this.conn.close();
     } catch { /* closed already */ }

@@ -45,6 +45,8 @@ const CHANNEL_DATA = 94;
 /** Where a CHANNEL_DATA packet's data starts: length, padding length, type, recipient, data length. */
 const DATA_AT = 4 + 1 + 1 + 4 + 4;
 const SINK_FROM = 4096;
+/** SSH_MSG_CHANNEL_WINDOW_ADJUST. */
+const CHANNEL_WINDOW_ADJUST = 93;
 /** What `#deliver` returns for a packet whose data went to a sink. */
 const SUNK = Symbol("sunk");
 const TAG = 16;
@@ -118,6 +120,17 @@ function takeSlab(owner: object): Slab {
   const slab: Slab = { buffer: new ArrayBuffer(SLAB), used: 0, outstanding: 0, owner };
   slabOf.set(slab.buffer, slab);
   return slab;
+}
+
+let windowAdjustListener: (() => void) | undefined;
+
+/**
+ * Who hears of a window adjust the peer sends while a socket's read is being
+ * parsed (the parse is synchronous: the transport sets it before and clears
+ * it after, as it lends its read buffer).
+ */
+export function setWindowAdjustListener(listener: (() => void) | undefined): void {
+  windowAdjustListener = listener;
 }
 
 /** A sealed packet was written out: once all of its slab's are, the slab is free. */
@@ -487,6 +500,7 @@ export abstract class PacketOpener {
       body.length - padLen - 1,
     );
     this.inSeqno = (this.inSeqno + 1) >>> 0;
+    if (payload[0] === CHANNEL_WINDOW_ADJUST) windowAdjustListener?.();
     if (!payloadOpening(payload)) return this._onPayload(payload);
     const ret = this._onPayload(payload);
     payloadHandled();
