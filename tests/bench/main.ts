@@ -182,6 +182,7 @@ async function benchTool(
           const r = await latency(t, opts.latencyCount);
           s.lat_p50 = r.p50us;
           s.lat_p99 = r.p99us;
+          s.lat_max = r.maxUs;
           progress(`run ${run + 1} ${tool} latency: p50 ${r.p50us.toFixed(0)} µs`);
         });
       }

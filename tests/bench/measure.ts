@@ -149,6 +149,8 @@ export function bulk(
 export interface LatencyResult {
   p50us: number;
   p99us: number;
+  /** The slowest round trip counted (a stall, such as a delayed ACK's 40 ms, shows here). */
+  maxUs: number;
 }
 
 /**
@@ -180,7 +182,7 @@ export function latency(
     }
     samples.sort((a, b) => a - b);
     const q = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))];
-    return { p50us: q(0.5) * 1000, p99us: q(0.99) * 1000 };
+    return { p50us: q(0.5) * 1000, p99us: q(0.99) * 1000, maxUs: samples.at(-1)! * 1000 };
   });
 }
 
