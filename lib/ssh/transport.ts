@@ -164,10 +164,10 @@ export class DenoSocket extends Duplex {
    */
   // deno-lint-ignore no-explicit-any
   override write(chunk: any, encoding?: any, cb?: any): boolean {
+    this.#writes++;
     // A large packet needs no company: it goes at once (behind any small
     // ones already waiting), so bulk data keeps flowing while the next
     // packet is sealed.
-    this.#writes++;
     if (!this.#corked && chunk.length < SMALL) {
       this.#corked = true;
       this.cork();
