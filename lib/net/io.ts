@@ -30,7 +30,10 @@ export async function writeAll(
   conn: Pick<Deno.Conn, "write">,
   data: Uint8Array,
 ): Promise<void> {
-  let off = 0;
+  if (data.length === 0) return;
+  // The first write takes the whole buffer as it is (a view per write is an
+  // allocation, and most writes go out whole).
+  let off = await conn.write(data);
   while (off < data.length) off += await conn.write(data.subarray(off));
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { nextReadSize, writeGathered } from "./io.ts";
+import { nextReadSize, writeAll, writeGathered } from "./io.ts";
 
 Deno.test("nextReadSize(): doubles while reads fill the buffer, up to max; small reads go back to min", () => {
   const [min, max] = [4096, 262144];
@@ -58,4 +58,24 @@ Deno.test("writeGathered(): short writes are finished before the next chunk", as
   const chunks = [new Uint8Array([1, 2, 3, 4, 5]), new Uint8Array([6, 7])];
   await writeGathered(conn, chunks, new Uint8Array(4));
   assert.deepEqual([...conn.writes.flatMap((w) => [...w])], [1, 2, 3, 4, 5, 6, 7]);
+});
+
+Deno.test("writeAll hands the buffer itself to the first write, the rest after a short write, nothing when empty", async () => {
+  const calls: Uint8Array[] = [];
+  const out: number[] = [];
+  // A socket that takes at most 3 bytes per write.
+  const conn = {
+    write: (p: Uint8Array) => {
+      calls.push(p);
+      out.push(...p.subarray(0, 3));
+      return Promise.resolve(Math.min(3, p.length));
+    },
+  };
+  const data = Uint8Array.of(1, 2, 3, 4, 5, 6, 7);
+  await writeAll(conn, data);
+  assert.deepEqual(out, [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(calls.length, 3);
+  assert.equal(calls[0], data, "the first write gets the buffer, not a view of it");
+  await writeAll(conn, new Uint8Array(0));
+  assert.equal(calls.length, 3, "an empty buffer is not written");
 });

@@ -8,14 +8,26 @@
  * with a hard deadline and a clear error.
  */
 
-/** A port that was free on `hostname` a moment ago. */
+/** Ports freePort() has handed out in this process. */
+const handedOut = new Set<number>();
+
+/**
+ * A port that was free on `hostname` a moment ago, and not one this process
+ * was given before: the OS may hand the same port to two `port: 0` listens
+ * in a row once the first is closed, and a test that asks for two ports at
+ * once then gets one port twice (seen: `-L` and `-L socks/` on one port).
+ */
 export function freePort(hostname = "127.0.0.1"): number {
-  const listener = Deno.listen({ hostname, port: 0 });
-  try {
-    return (listener.addr as Deno.NetAddr).port;
-  } finally {
+  for (let tries = 0; tries < 1000; tries++) {
+    const listener = Deno.listen({ hostname, port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
     listener.close();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
+  throw new Error(`freePort: no port on ${hostname} that was not handed out already`);
 }
 
 /** A port number picked at random from 20000-59999. */

@@ -177,7 +177,9 @@ function randomPadding(into: Uint8Array, at: number, len: number): void {
     random = randomFillSync(new Uint8Array(RANDOM_POOL));
     randomAt = 0;
   }
-  into.set(random.subarray(randomAt, randomAt + len), at);
+  // A byte loop: padding is 4 to 19 bytes, and a view to copy from would
+  // be an allocation per packet.
+  for (let i = 0; i < len; i++) into[at + i] = random[randomAt + i];
   randomAt += len;
 }
 
