@@ -7,12 +7,10 @@
 import assert from "node:assert/strict";
 import { connectSsh } from "../lib/ssh/connection.ts";
 import { activeCrypto, configureCrypto, usesWarrenCiphers } from "../lib/ssh/crypto/hook.ts";
-import { LocalTunnel } from "../lib/tunnel/local.ts";
 import { sinkCount } from "../lib/ssh/transport.ts";
 import { channelDataSealed } from "../lib/ssh/channel_data.ts";
-import { ActivityTracker } from "../lib/tunnel/activity.ts";
 import { startTestServer } from "./_harness/ssh_server.ts";
-import { sshOptions } from "./_harness/real_peers.ts";
+import { sshOptions, tunnelTo } from "./_harness/real_peers.ts";
 import {
   assertSameBytes,
   roundTrip,
@@ -37,18 +35,7 @@ for (const mode of ["builtin", "openssl"] as const) {
           // AEAD ciphers are sealed by warren; aes-ctr stays with ssh2.
           assert.equal(usesWarrenCiphers(ssh.client), cipher !== "aes128-ctr", cipher);
           assert.equal(activeCrypto().primitives.name, mode);
-          const tunnel = new LocalTunnel(
-            {
-              protocol: "tcp",
-              listenAddress: "127.0.0.1",
-              listenPort: 0,
-              dstHost: "127.0.0.1",
-              dstPort: echo.port,
-            },
-            false,
-            (a, b, c, d) => ssh.openDirect(a, b, c, d),
-            new ActivityTracker(),
-          );
+          const tunnel = tunnelTo(ssh, echo.port);
           await tunnel.start();
           try {
             // Re-key twice while bytes flow both ways: ssh2 swaps the

@@ -10,14 +10,12 @@
 import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
 import { connectSsh } from "../lib/ssh/connection.ts";
-import { LocalTunnel } from "../lib/tunnel/local.ts";
-import { ActivityTracker } from "../lib/tunnel/activity.ts";
 import { leaseCounts } from "../lib/net/read_lease.ts";
 import { sinkCount } from "../lib/ssh/transport.ts";
 import { activeCrypto } from "../lib/ssh/crypto/hook.ts";
 import { startTestServer } from "./_harness/ssh_server.ts";
 import { writeAll } from "../lib/net/io.ts";
-import { sshOptions } from "./_harness/real_peers.ts";
+import { sshOptions, tunnelTo } from "./_harness/real_peers.ts";
 import {
   assertSameBytes,
   readAll,
@@ -27,15 +25,6 @@ import {
 } from "./_harness/local_servers.ts";
 
 const MiB = 1024 * 1024;
-
-function tunnelTo(ssh: Awaited<ReturnType<typeof connectSsh>>, dstPort: number): LocalTunnel {
-  return new LocalTunnel(
-    { protocol: "tcp", listenAddress: "127.0.0.1", listenPort: 0, dstHost: "127.0.0.1", dstPort },
-    false,
-    (a, b, c, d) => ssh.openDirect(a, b, c, d),
-    new ActivityTracker(),
-  );
-}
 
 Deno.test("a download through the pump reads into the same SSH buffers; a reader that keeps its chunks gets them intact", async () => {
   const data = testBytes(32 * MiB + 7, 21);

@@ -12,12 +12,10 @@
 import assert from "node:assert/strict";
 import { connectSsh } from "../lib/ssh/connection.ts";
 import { ignoresSent } from "../lib/ssh/ignore.ts";
-import { LocalTunnel } from "../lib/tunnel/local.ts";
-import { ActivityTracker } from "../lib/tunnel/activity.ts";
 import { writeAll } from "../lib/net/io.ts";
 import { sshdSupport, startSshd } from "./_harness/sshd.ts";
 import { startOrigin } from "./_harness/origin.ts";
-import { sshOptions } from "./_harness/real_peers.ts";
+import { sshOptions, tunnelTo } from "./_harness/real_peers.ts";
 import { assertSameBytes, readExactly, roundTrip, testBytes } from "./_harness/local_servers.ts";
 import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
 
@@ -32,18 +30,7 @@ Deno.test(
     await using sshd = await startSshd();
     await using origin = await startOrigin({ netns: sshd.netns });
     await using ssh = await connectSsh(sshOptions(sshd));
-    const tunnel = new LocalTunnel(
-      {
-        protocol: "tcp",
-        listenAddress: "127.0.0.1",
-        listenPort: 0,
-        dstHost: "127.0.0.1",
-        dstPort: origin.echoPort,
-      },
-      false,
-      (a, b, c, d) => ssh.openDirect(a, b, c, d),
-      new ActivityTracker(),
-    );
+    const tunnel = tunnelTo(ssh, origin.echoPort);
     await tunnel.start();
     try {
       const port = tunnel.addresses[0].port;

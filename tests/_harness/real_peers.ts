@@ -13,6 +13,8 @@
  */
 import assert from "node:assert/strict";
 import { type ConnectOptions, connectSsh, type SshConnection } from "../../lib/ssh/connection.ts";
+import { LocalTunnel } from "../../lib/tunnel/local.ts";
+import { ActivityTracker } from "../../lib/tunnel/activity.ts";
 import { createNetnsHost, type NetnsHost } from "./netns.ts";
 import { tempDir } from "./temp_dir.ts";
 import { type Sshd, sshdSupport, startSshd } from "./sshd.ts";
@@ -44,6 +46,16 @@ export function sshOptions(
     keepaliveCountMax: 3,
     ...extra,
   };
+}
+
+/** An in-process `-L` on a free loopback port to 127.0.0.1:`dstPort` as `ssh` sees it (not started). */
+export function tunnelTo(ssh: SshConnection, dstPort: number): LocalTunnel {
+  return new LocalTunnel(
+    { protocol: "tcp", listenAddress: "127.0.0.1", listenPort: 0, dstHost: "127.0.0.1", dstPort },
+    false,
+    (a, b, c, d) => ssh.openDirect(a, b, c, d),
+    new ActivityTracker(),
+  );
 }
 
 /** warren CLI arguments that reach `sshd` as the in-process connection does. */
