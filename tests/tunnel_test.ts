@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { type ConnectOptions, connectSsh, type SshConnection } from "../lib/ssh/connection.ts";
 import { LocalTunnel } from "../lib/tunnel/local.ts";
 import { RemoteTunnel } from "../lib/tunnel/remote.ts";
+import { RemoteProxyTunnel } from "../lib/tunnel/proxy/remote_tunnel.ts";
 import { ActivityTracker } from "../lib/tunnel/activity.ts";
 import { WarrenError } from "../lib/errors.ts";
 import { setLogWriter, setupLogging } from "../lib/log.ts";
@@ -14,6 +15,7 @@ import { sshOptions } from "./_harness/real_peers.ts";
 import {
   assertSameBytes,
   readAll,
+  readExactly,
   readThenSend,
   roundTrip,
   startEchoServer,
@@ -431,4 +433,45 @@ Deno.test("cipher, MAC, key exchange and host key algorithm lists reach the nego
     [n.kex, n.serverHostKey, n.cs.cipher, n.cs.mac],
     ["ecdh-sha2-nistp256", "ssh-ed25519", "aes256-ctr", "hmac-sha2-512"],
   );
+});
+
+Deno.test("a reverse proxy tunnel closes a client that does not finish its request in time, and serves the next", async () => {
+  await using server = await startTestServer();
+  await using echo = startEchoServer();
+  await using ssh = await connectSsh(options(server));
+  const spec: ForwardSpec = { protocol: "socks", listenPort: 0 };
+  const tunnel = new RemoteProxyTunnel(spec, ssh, new ActivityTracker(), {
+    handshakeTimeoutMs: 300,
+  });
+  await tunnel.start();
+  try {
+    const port = tunnel.boundPort!;
+    // Half a SOCKS5 greeting, then nothing: closed at the deadline.
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await writeAll(slow, Uint8Array.of(5));
+      const closed = await slow.read(new Uint8Array(16)).catch(() => null);
+      assert.equal(closed, null, "the slow client was answered instead of closed");
+    } finally {
+      slow.close();
+    }
+    assert.ok(
+      logLines.some((l) => l.includes("no complete request within 0.3 s")),
+      logLines.join(""),
+    );
+    // A client that sends its whole request in time is served.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const p = echo.port;
+      await writeAll(conn, Uint8Array.of(5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, p >> 8, p & 0xff));
+      const reply = await readExactly(conn, 12);
+      assert.deepEqual([...reply.subarray(0, 4)], [5, 0, 5, 0]);
+      await writeAll(conn, Uint8Array.of(1, 2, 3));
+      assert.deepEqual([...await readExactly(conn, 3)], [1, 2, 3]);
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await tunnel.close();
+  }
 });

@@ -22,6 +22,7 @@ import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../../protocols/open_f
 import type { TcpConnectionDetails } from "../../ssh/ssh2.ts";
 import { matchRoute } from "../../config/routes.ts";
 import { closeQuietly, writeAll } from "../../net/io.ts";
+import { Deadlines } from "../../net/deadlines.ts";
 import { ChannelConn } from "../channel_conn.ts";
 import { ConnectionSet, logClosed } from "../connections.ts";
 import { pump } from "../pump.ts";
@@ -46,6 +47,9 @@ export class RemoteProxyTunnel implements Tunnel {
   #conns: ConnectionSet;
   /** Failures a client causes: one line per client and kind per interval. */
   #gate = new LogGate();
+  /** How long a client has for its request, and each client's deadline (one timer for all). */
+  readonly #handshakeMs: number;
+  readonly #deadlines: Deadlines;
 
   constructor(
     spec: ForwardSpec,
@@ -58,6 +62,8 @@ export class RemoteProxyTunnel implements Tunnel {
     this.#options = options;
     this.#conns = new ConnectionSet(activity);
     this.#bindAddress = remoteBindAddress(spec);
+    this.#handshakeMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    this.#deadlines = new Deadlines(this.#handshakeMs);
   }
 
   get description(): string {
@@ -99,18 +105,17 @@ export class RemoteProxyTunnel implements Tunnel {
   async #serve(conn: ChannelConn, details: TcpConnectionDetails): Promise<void> {
     const started = performance.now();
     const from = `${hostPort(details.srcIP, details.srcPort)} (on the server)`;
-    const timeoutMs = this.#options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const done = this.#deadlines.add(() => {
       timedOut = true;
       conn.close();
-    }, timeoutMs);
+    });
     const result = await handshake(conn, {
       credentials: this.#options.credentials,
       bound: { host: details.destIP, port: details.destPort },
-    }).finally(() => clearTimeout(timer));
+    }).finally(done);
     if (!result.ok) {
-      if (timedOut) result.message = `no complete request within ${timeoutMs / 1000} s`;
+      if (timedOut) result.message = `no complete request within ${this.#handshakeMs / 1000} s`;
       const line = "{from}: proxy request failed: {why}";
       const props = { from, why: result.message };
       if (result.quiet) log.debug(line, props);
@@ -206,6 +211,7 @@ export class RemoteProxyTunnel implements Tunnel {
       await this.#ssh.unforwardIn(this.#bindAddress, this.#boundPort);
     }
     await closing;
+    this.#deadlines.clear();
     this.#gate.close();
   }
 }
