@@ -16,14 +16,13 @@
 // ssh2 internals; no types.
 import protocolModule from "ssh2/lib/protocol/Protocol.js";
 import { Buffer } from "node:buffer";
-import { sendsPlain } from "./compression.ts";
+import { sealsAtOnce } from "./compression.ts";
 
 interface DataSealer {
   channelData(recipient: number, data: Uint8Array): void;
 }
 
 interface ProtocolLike {
-  _kexinit: unknown;
   _debug: unknown;
   _cipher: Partial<DataSealer>;
   channelData(chan: number, data: Uint8Array | string): void;
@@ -71,8 +70,8 @@ if (channelDataPatched) {
   proto.channelData = function (this: ProtocolLike, chan: number, data: Uint8Array | string) {
     const cipher = this._cipher;
     if (
-      this._kexinit === undefined && !this._debug && Buffer.isBuffer(data) &&
-      typeof cipher.channelData === "function" && sendsPlain(this)
+      !this._debug && Buffer.isBuffer(data) && typeof cipher.channelData === "function" &&
+      sealsAtOnce(this)
     ) {
       cipher.channelData(chan, data);
       sealedCount++;

@@ -227,10 +227,14 @@ export function receivesPlain(protocol: unknown): boolean {
   return rw?.read instanceof PlainReader;
 }
 
-/** Whether an ssh2 protocol sends its payloads as they are (no compression). */
-export function sendsPlain(protocol: unknown): boolean {
-  const rw = (protocol as { _packetRW?: { write?: unknown } } | undefined)?._packetRW;
-  return rw?.write instanceof PlainWriter;
+/**
+ * Whether an ssh2 protocol would seal a packet it is given now, as it is: no
+ * key exchange under way (ssh2 queues packets then) and no compression (the
+ * plain packet writer).
+ */
+export function sealsAtOnce(protocol: unknown): boolean {
+  const p = protocol as { _kexinit?: unknown; _packetRW?: { write?: unknown } } | undefined;
+  return p !== undefined && p._kexinit === undefined && p._packetRW?.write instanceof PlainWriter;
 }
 /** ssh2's own classes, for the test that shows they fail under Deno. */
 export const originalSsh2Zlib = {

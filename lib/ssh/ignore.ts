@@ -6,13 +6,12 @@
  * accept and drop it (RFC 4253, 11.2).
  */
 import type { Buffer } from "node:buffer";
-import { sendsPlain } from "./compression.ts";
+import { sealsAtOnce } from "./compression.ts";
 
 /** SSH_MSG_IGNORE. */
 const IGNORE = 2;
 
 interface ProtocolLike {
-  _kexinit: unknown;
   _cipher?: { allocPacket?(payloadLength: number): Buffer; encrypt?(packet: Uint8Array): void };
 }
 
@@ -23,8 +22,8 @@ export function sendIgnore(protocol: unknown): boolean {
   const p = protocol as ProtocolLike | undefined;
   const cipher = p?._cipher;
   if (
-    p === undefined || p._kexinit !== undefined || !sendsPlain(p) ||
-    typeof cipher?.allocPacket !== "function" || typeof cipher.encrypt !== "function"
+    !sealsAtOnce(p) || typeof cipher?.allocPacket !== "function" ||
+    typeof cipher.encrypt !== "function"
   ) {
     return false;
   }
