@@ -183,6 +183,7 @@ async function benchTool(
           s.lat_p50 = r.p50us;
           s.lat_p99 = r.p99us;
           s.lat_max = r.maxUs;
+          s.lat_p99_warm = r.warmP99us;
           progress(`run ${run + 1} ${tool} latency: p50 ${r.p50us.toFixed(0)} µs`);
         });
       }

@@ -39,6 +39,7 @@ export const METRICS: Metric[] = [
   m("lat_p50", "64 B round trip p50", "µs", "lower"),
   m("lat_p99", "64 B round trip p99", "µs", "lower"),
   m("lat_max", "64 B round trip, slowest", "µs", "lower"),
+  m("lat_p99_warm", "64 B round trip p99, warm", "µs", "lower"),
   m("conn_rate", "new connections (seq.)", "conn/s", "higher"),
   m("conn_cpu", "CPU per new connection", "ms", "lower"),
   m("socks_down1", "SOCKS5: download, 1 stream", "MiB/s", "higher"),
