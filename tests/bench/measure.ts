@@ -156,7 +156,7 @@ export interface LatencyResult {
 }
 
 /** Round trips after which a JIT-compiled tunnel's code has settled (see README, round trips). */
-export const WARM_AFTER = 2000;
+const WARM_AFTER = 2000;
 
 /**
  * Round trips of one 64-byte message through the echo, after a warm-up: 1 MiB
