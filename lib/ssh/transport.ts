@@ -129,13 +129,8 @@ export class DenoSocket extends Duplex {
       }
       const size = nextReadSize(n, this.#buf.length, MIN_READ, MAX_READ);
       let more: boolean;
-      if (this.onQuietAfterAdjust) setWindowAdjustListener(this.#adjusted);
       if (n < COPY_BELOW) {
-        try {
-          more = this.push(copyBytes(this.#buf.subarray(0, n)));
-        } finally {
-          setWindowAdjustListener(undefined);
-        }
+        more = this.#parse(copyBytes(this.#buf.subarray(0, n)));
         if (size !== this.#buf.length) this.#buf = new Uint8Array(size);
       } else {
         // Lent through the parse: read into again if every packet in it was
@@ -143,9 +138,8 @@ export class DenoSocket extends Duplex {
         lend(this.#buf.buffer, this.sinks.size > 0 ? this.#sinkFor : undefined);
         let reuse = false;
         try {
-          more = this.push(Buffer.from(this.#buf.buffer, 0, n));
+          more = this.#parse(Buffer.from(this.#buf.buffer, 0, n));
         } finally {
-          setWindowAdjustListener(undefined);
           reuse = reusable() && this.readableLength === 0;
         }
         if (!reuse || size !== this.#buf.length) this.#buf = new Uint8Array(size);
@@ -154,6 +148,19 @@ export class DenoSocket extends Duplex {
         this.#reading = false;
         return;
       }
+    }
+  }
+
+  /**
+   * Hand a read to ssh2, which parses it before push() returns; the window
+   * adjusts among its packets are heard by `#adjusted` meanwhile.
+   */
+  #parse(chunk: Buffer): boolean {
+    if (this.onQuietAfterAdjust) setWindowAdjustListener(this.#adjusted);
+    try {
+      return this.push(chunk);
+    } finally {
+      setWindowAdjustListener(undefined);
     }
   }
 
