@@ -206,8 +206,9 @@ async function socks5(
   // password is asked) gets the method and the request's answer in one
   // write: one system call and one wake-up fewer on both sides.
   const method = socks5Method(wanted);
-  const pipelined = !options.credentials &&
-    decodeSocks5Request(queue.rest()).kind !== "need-more";
+  // Decoded here once, and taken from the queue as it is below.
+  const early = options.credentials ? undefined : decodeSocks5Request(queue.rest());
+  const pipelined = early !== undefined && early.kind !== "need-more";
   if (!pipelined) await writeAll(conn, method);
   if (options.credentials) {
     const creds = await queue.next(decodeUserPass);
@@ -217,7 +218,7 @@ async function socks5(
     if (!ok) return { ok: false, auth: true, message: "SOCKS5 authentication failed" };
   }
   const answer = (reply: Uint8Array) => pipelined ? concat([method, reply]) : reply;
-  const r = await queue.next(decodeSocks5Request);
+  const r = await queue.next(pipelined ? () => early : decodeSocks5Request);
   if (r.kind !== "done") {
     return fail(conn, r.kind === "error" && r.reply ? { ...r, reply: answer(r.reply) } : r);
   }
