@@ -1,8 +1,9 @@
 /**
  * Live connections through warren's packet ciphers (lib/ssh/crypto/hook.ts),
  * for every AEAD cipher and aes128-ctr, with each crypto backend: bytes both
- * ways through a -L tunnel while the connection re-keys. (The hook's static
- * checks are in lib/ssh/crypto/hook_test.ts.)
+ * ways through a -L tunnel while the connection re-keys; and aes-ctr with
+ * each HMAC warren frames against OpenSSH's sshd. (The hook's static checks
+ * are in lib/ssh/crypto/hook_test.ts.)
  */
 import assert from "node:assert/strict";
 import { connectSsh } from "../lib/ssh/connection.ts";
@@ -10,6 +11,9 @@ import { activeCrypto, configureCrypto, usesWarrenCiphers } from "../lib/ssh/cry
 import { sinkCount } from "../lib/ssh/transport.ts";
 import { channelDataSealed } from "../lib/ssh/channel_data.ts";
 import { startTestServer } from "./_harness/ssh_server.ts";
+import { startOrigin } from "./_harness/origin.ts";
+import { sshdSupport, startSshd } from "./_harness/sshd.ts";
+import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
 import { sshOptions, tunnelTo } from "./_harness/real_peers.ts";
 import {
   assertSameBytes,
@@ -32,8 +36,10 @@ for (const mode of ["builtin", "openssl"] as const) {
         await using echo = startEchoServer();
         for (const cipher of [...AEAD, "aes128-ctr"]) {
           await using ssh = await connectSsh(sshOptions(server, { ciphers: [cipher] }));
-          // AEAD ciphers are sealed by warren; aes-ctr stays with ssh2.
-          assert.equal(usesWarrenCiphers(ssh.client), cipher !== "aes128-ctr", cipher);
+          // AEAD ciphers are sealed by warren; aes-ctr too with libcrypto,
+          // with ssh2 under the builtin backend.
+          const warrens = mode === "openssl" || cipher !== "aes128-ctr";
+          assert.equal(usesWarrenCiphers(ssh.client), warrens, cipher);
           assert.equal(activeCrypto().primitives.name, mode);
           const tunnel = tunnelTo(ssh, echo.port);
           await tunnel.start();
@@ -59,7 +65,7 @@ for (const mode of ["builtin", "openssl"] as const) {
               // warren's sealer frames the upload's CHANNEL_DATA itself
               // (ssh2 keeps the packets queued during a key exchange).
               const framed = channelDataSealed() - sealed;
-              if (cipher === "aes128-ctr") assert.equal(framed, 0, cipher);
+              if (!warrens) assert.equal(framed, 0, cipher);
               else assert.ok(framed > 100, `${cipher}: ${framed} framed by warren`);
               // AES-GCM with libcrypto decrypts the tunnel's data straight
               // into the pump's buffers, re-keys and all.
@@ -67,7 +73,7 @@ for (const mode of ["builtin", "openssl"] as const) {
                 assert.ok(sinkCount() - sunk > 100, `${cipher}: ${sinkCount() - sunk} sunk`);
               }
               await handshakes;
-              assert.ok(usesWarrenCiphers(ssh.client) === (cipher !== "aes128-ctr"), cipher);
+              assert.equal(usesWarrenCiphers(ssh.client), warrens, cipher);
             } finally {
               rekeys.forEach(clearTimeout);
             }
@@ -81,3 +87,49 @@ for (const mode of ["builtin", "openssl"] as const) {
     },
   });
 }
+
+const ignoreSshd = skipWhen("aes-ctr against OpenSSH sshd", unsupportedBy(sshdSupport()));
+const MiB = 1024 * 1024;
+
+Deno.test({
+  name:
+    "openssh: aes-ctr with each HMAC, framed by warren (libcrypto), echoes 8 MiB intact through re-keys every 1 MiB",
+  ignore: ignoreSshd || configureCrypto("auto").name !== "openssl",
+  fn: async (t) => {
+    await using sshd = await startSshd({ extraConfig: ["RekeyLimit 1M"] });
+    await using origin = await startOrigin({ netns: sshd.netns });
+    for (
+      const [cipher, mac] of [
+        ["aes128-ctr", "hmac-sha2-256"],
+        ["aes256-ctr", "hmac-sha2-512-etm@openssh.com"],
+        ["aes192-ctr", "hmac-sha1"],
+        ["aes128-ctr", "hmac-sha2-256-etm@openssh.com"],
+      ]
+    ) {
+      await t.step(`${cipher} + ${mac}`, async () => {
+        await using ssh = await connectSsh(sshOptions(sshd, { ciphers: [cipher], macs: [mac] }));
+        // deno-lint-ignore no-explicit-any
+        const negotiated = (ssh.client as any)._protocol._kex.negotiated;
+        assert.deepEqual([negotiated.cs.cipher, negotiated.cs.mac], [cipher, mac]);
+        assert.deepEqual([negotiated.sc.cipher, negotiated.sc.mac], [cipher, mac]);
+        assert.ok(usesWarrenCiphers(ssh.client), "warren frames it");
+        let handshakes = 0;
+        ssh.client.on("handshake", () => handshakes++);
+        const tunnel = tunnelTo(ssh, origin.echoPort);
+        await tunnel.start();
+        try {
+          const sealed = channelDataSealed();
+          const data = testBytes(8 * MiB + 29, 11);
+          const back = await roundTrip(tunnel.addresses[0].port, data);
+          assertSameBytes(back, data, `${cipher} + ${mac}`);
+          assert.ok(channelDataSealed() - sealed > 100, "warren sealed the upload's data");
+          // sshd re-keys after each 1 MiB it receives or sends.
+          assert.ok(handshakes >= 3, `${handshakes} re-keys`);
+          assert.ok(usesWarrenCiphers(ssh.client), "still warren's after the re-keys");
+        } finally {
+          await tunnel.close();
+        }
+      });
+    }
+  },
+});

@@ -1,5 +1,5 @@
 /**
- * SSH binary packet framing (RFC 4253 §6) for the AEAD ciphers, in the shape
+ * SSH binary packet framing (RFC 4253 §6) for the ciphers warren seals itself, in the shape
  * ssh2's transport expects of a cipher (`allocPacket`, `encrypt`, `outSeqno`,
  * `free`) and a decipher (`decrypt(chunk, start, end)`, `inSeqno`, `free`):
  *
@@ -8,7 +8,12 @@
  *   64-bit invocation counter increments per packet);
  * - chacha20-poly1305@openssh.com (OpenSSH's PROTOCOL.chacha20poly1305: the
  *   length is encrypted with the second key half, the body with the first at
- *   block counter 1, and Poly1305 keyed from block 0 covers both).
+ *   block counter 1, and Poly1305 keyed from block 0 covers both);
+ * - aes128/192/256-ctr (RFC 4344) with hmac-sha1, hmac-sha2-256 or
+ *   hmac-sha2-512 (RFC 4253 §6.4, RFC 6668), and their encrypt-then-MAC
+ *   forms (OpenSSH's PROTOCOL: the length stays plaintext, the MAC covers the
+ *   ciphertext), where the backend has AES-CTR and HMAC (libcrypto); what
+ *   servers without the AEAD ciphers negotiate.
  *
  * Differences from ssh2's own classes, which are why these exist:
  * - a packet is sealed in place in one buffer with room for its tag, and the
@@ -23,8 +28,11 @@
 import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import {
+  type AesCtr,
   type AesGcm,
   type ChaCha20,
+  type Hmac,
+  type HmacDigest,
   incrementIv,
   type Poly1305,
   type Primitives,
@@ -49,11 +57,20 @@ const SINK_FROM = 4096;
 const CHANNEL_WINDOW_ADJUST = 93;
 /** What `#deliver` returns for a packet whose data went to a sink. */
 const SUNK = Symbol("sunk");
+/** The AEAD ciphers' tag; the HMACs' is their digest's length (up to 64). */
 const TAG = 16;
 
 /** Buffer's own constructor for views: no copy, no validation. */
 type BufferView = new (buf: ArrayBuffer, offset: number, length: number) => Buffer;
 const FastBuffer = (Buffer as unknown as Record<symbol, BufferView>)[Symbol.species];
+
+/** ssh2's description of a MAC (its MAC_INFO): the digest, its length, the length sent, ETM. */
+export interface MacInfo {
+  sslName: string;
+  len: number;
+  actualLen: number;
+  isETM: boolean;
+}
 
 /** What ssh2's kex code passes to createCipher (the fields warren uses). */
 export interface CipherConfig {
@@ -62,6 +79,8 @@ export interface CipherConfig {
     cipherInfo: { sslName: string };
     cipherKey: Uint8Array;
     cipherIV?: Uint8Array;
+    macInfo?: MacInfo;
+    macKey?: Uint8Array;
     seqno: number;
   };
 }
@@ -73,14 +92,36 @@ export interface DecipherConfig {
     decipherInfo: { sslName: string };
     decipherKey: Uint8Array;
     decipherIV?: Uint8Array;
+    macInfo?: MacInfo;
+    macKey?: Uint8Array;
     seqno: number;
   };
 }
 
-/** The SSH cipher names warren seals itself, keyed by ssh2's sslName. */
+/** The AEAD cipher names warren seals itself, keyed by ssh2's sslName. */
 export const AEAD_SSL_NAMES = new Set(["aes-128-gcm", "aes-256-gcm", "chacha20"]);
+/** The counter-mode ciphers warren seals itself where the backend has AES-CTR and HMAC. */
+const CTR_SSL_NAMES = new Set(["aes-128-ctr", "aes-192-ctr", "aes-256-ctr"]);
+const HMAC_DIGESTS = new Set<string>(["sha1", "sha256", "sha512"] satisfies HmacDigest[]);
 
-/** Packets this module allocated carry TAG spare bytes after their end. */
+/**
+ * Whether warren frames this cipher and MAC itself with these primitives:
+ * the AEAD ciphers always; aes*-ctr with a whole (not truncated) HMAC-SHA1 or
+ * SHA2, ETM or not, where the backend has AES-CTR and HMAC. Anything else is
+ * ssh2's own code.
+ */
+export function framedByWarren(
+  cipherSslName: string | undefined,
+  mac: MacInfo | undefined,
+  p: Primitives,
+): boolean {
+  if (cipherSslName === undefined) return false;
+  if (AEAD_SSL_NAMES.has(cipherSslName)) return true;
+  return CTR_SSL_NAMES.has(cipherSslName) && p.aesCtr !== undefined && p.hmac !== undefined &&
+    mac !== undefined && HMAC_DIGESTS.has(mac.sslName) && mac.len === mac.actualLen;
+}
+
+/** Packets this module allocated carry their sealer's tag length of spare bytes after their end. */
 const withTagRoom = new WeakSet<ArrayBufferLike>();
 
 /**
@@ -157,14 +198,14 @@ const pools = new WeakSet<ArrayBufferLike>();
 let pool = new ArrayBuffer(0);
 let poolAt = 0;
 
-function carveSmall(pktLen: number): Buffer {
-  if (poolAt + pktLen + TAG > pool.byteLength) {
+function carveSmall(pktLen: number, room: number): Buffer {
+  if (poolAt + pktLen + room > pool.byteLength) {
     pool = new ArrayBuffer(POOL);
     pools.add(pool);
     poolAt = 0;
   }
   const packet = new FastBuffer(pool, poolAt, pktLen);
-  poolAt += pktLen + TAG;
+  poolAt += pktLen + room;
   return packet;
 }
 
@@ -192,35 +233,47 @@ export abstract class PacketSealer {
   protected readonly onWrite: (data: Uint8Array) => void;
   #dead = false;
   readonly #block: number;
+  /** Bytes of tag or MAC after each packet. */
+  protected readonly tagLen: number;
+  /** Leading bytes left out of the block alignment: the length field, unless it is encrypted too. */
+  readonly #unaligned: number;
 
-  constructor(config: CipherConfig, block: number) {
+  /**
+   * `lengthEncrypted`: the 4-byte length is encrypted with the rest, so the
+   * whole packet, not the part after it, is a multiple of the block (RFC
+   * 4253 §6; aes-ctr with an HMAC that is not encrypt-then-MAC).
+   */
+  constructor(config: CipherConfig, block: number, tagLen = TAG, lengthEncrypted = false) {
     this.outSeqno = config.outbound.seqno;
     this.onWrite = config.outbound.onWrite;
     this.#block = block;
+    this.tagLen = tagLen;
+    this.#unaligned = lengthEncrypted ? 0 : 4;
   }
 
   /** The plaintext packet: length, padding length, room for the payload, padding. */
   allocPacket(payloadLen: number): Buffer {
     const block = this.#block;
     let pktLen = 4 + 1 + payloadLen;
-    let padLen = block - ((pktLen - 4) & (block - 1));
+    let padLen = block - ((pktLen - this.#unaligned) & (block - 1));
     if (padLen < 4) padLen += block;
     pktLen += padLen;
     // Every byte is written before the packet leaves: length, padding length,
     // the payload (by ssh2), padding here and the tag by seal().
     let packet: Buffer;
-    if (pktLen + TAG >= SLAB_FROM) {
+    const room = this.tagLen;
+    if (pktLen + room >= SLAB_FROM) {
       let slab = this.#slab;
-      if (slab === undefined || slab.owner !== this || slab.used + pktLen + TAG > SLAB) {
+      if (slab === undefined || slab.owner !== this || slab.used + pktLen + room > SLAB) {
         slab = this.#slab = takeSlab(this);
       }
       packet = new FastBuffer(slab.buffer, slab.used, pktLen);
-      slab.used += pktLen + TAG;
+      slab.used += pktLen + room;
       slab.outstanding++;
-    } else if (pktLen + TAG <= POOLED_UP_TO) {
-      packet = carveSmall(pktLen);
+    } else if (pktLen + room <= POOLED_UP_TO) {
+      packet = carveSmall(pktLen, room);
     } else {
-      const ab = new ArrayBuffer(pktLen + TAG);
+      const ab = new ArrayBuffer(pktLen + room);
       withTagRoom.add(ab);
       packet = new FastBuffer(ab, 0, pktLen);
     }
@@ -251,14 +304,21 @@ export abstract class PacketSealer {
   /** `data`, if given, is the payload from byte 14 on, not yet in `packet`. */
   #send(packet: Uint8Array, data?: Uint8Array): void {
     if (this.#dead) return;
+    // ssh2 seals each packet with the cipher that allocated it, at once (a
+    // packet queued during a key exchange is allocated anew), so one of this
+    // module's packets has this sealer's tag length of room after it.
     let whole: Uint8Array;
     if (
       (withTagRoom.has(packet.buffer) && packet.byteOffset === 0) || pools.has(packet.buffer) ||
       slabOf.has(packet.buffer)
     ) {
-      whole = new FastBuffer(packet.buffer as ArrayBuffer, packet.byteOffset, packet.length + TAG);
+      whole = new FastBuffer(
+        packet.buffer as ArrayBuffer,
+        packet.byteOffset,
+        packet.length + this.tagLen,
+      );
     } else {
-      whole = Buffer.allocUnsafe(packet.length + TAG);
+      whole = Buffer.allocUnsafe(packet.length + this.tagLen);
       whole.set(packet);
     }
     if (data === undefined) this.seal(whole, packet.length);
@@ -277,7 +337,7 @@ export abstract class PacketSealer {
   /** The slab bulk packets are carved from; only while its owner is this sealer. */
   #slab: Slab | undefined;
 
-  /** Encrypt whole[0..len) in place and write the tag at whole[len..len+16). */
+  /** Encrypt whole[0..len) in place and write the tag at whole[len..len + tagLen). */
   protected abstract seal(whole: Uint8Array, len: number): void;
   /** The same, with whole[14..14 + data.length) still in `data`. This one copies it first. */
   protected sealWith(whole: Uint8Array, len: number, data: Uint8Array): void {
@@ -415,14 +475,18 @@ export abstract class PacketOpener {
    * per read in a bulk transfer).
    */
   #spare: Buffer | null = null;
-  readonly #tagCheck = new Uint8Array(TAG);
+  readonly #tagCheck: Uint8Array;
+  /** Bytes of tag or MAC after each packet. */
+  readonly #tagLen: number;
 
   /** The connection's usual payload handler (not a key exchange's). */
   readonly #usual: (payload: Buffer) => unknown;
 
-  constructor(config: DecipherConfig) {
+  constructor(config: DecipherConfig, tagLen = TAG) {
     this.inSeqno = config.inbound.seqno;
     this._onPayload = this.#usual = config.inbound.onPayload;
+    this.#tagLen = tagLen;
+    this.#tagCheck = new Uint8Array(tagLen);
   }
 
   decrypt(data: Buffer, p: number, end: number): number | undefined {
@@ -431,7 +495,7 @@ export abstract class PacketOpener {
       if (this.#lenPos === 0 && end - p >= 4) {
         this.lenBuf.set(data.subarray(p, p + 4));
         this.#len = this.bodyLength(this.lenBuf);
-        const total = 4 + this.#len + TAG;
+        const total = 4 + this.#len + this.#tagLen;
         if (end - p >= total) {
           // The whole packet is in this chunk: open it where it lies.
           const body = data.subarray(p + 4, p + 4 + this.#len);
@@ -451,7 +515,7 @@ export abstract class PacketOpener {
         this.#gather();
       }
       const pending = this.#pending!;
-      const size = this.#len + TAG;
+      const size = this.#len + this.#tagLen;
       const nb = Math.min(size - this.#pendingPos, end - p);
       pending.set(data.subarray(p, p + nb), this.#pendingPos);
       this.#pendingPos += nb;
@@ -463,7 +527,7 @@ export abstract class PacketOpener {
       // the sinks lent with the chunk serve it too.
       const ret = this.#deliver(
         pending.subarray(0, this.#len),
-        pending.subarray(this.#len, this.#len + TAG),
+        pending.subarray(this.#len, this.#len + this.#tagLen),
         sinksFor(data),
       );
       if (ret === SUNK) this.#spare = pending;
@@ -474,7 +538,7 @@ export abstract class PacketOpener {
 
   /** Start gathering a packet of `#len` body bytes that spans chunks. */
   #gather(): void {
-    const size = this.#len + TAG;
+    const size = this.#len + this.#tagLen;
     const spare = this.#spare;
     this.#spare = null;
     this.#pending = spare !== null && spare.length >= size
@@ -519,7 +583,10 @@ export abstract class PacketOpener {
     return false;
   }
 
-  /** The body length from the length field; throws on a bad one. */
+  /**
+   * The body length from the length field (lenBuf, the 4 bytes as received);
+   * throws on a bad one. Called once per packet, before open().
+   */
   protected abstract bodyLength(lenBuf: Uint8Array): number;
   /** Authenticate and decrypt the body in place (length bytes in lenBuf). */
   protected abstract open(body: Uint8Array, tag: Uint8Array): boolean;
@@ -632,21 +699,181 @@ class ChaChaPolyOpener extends PacketOpener {
   }
 }
 
-/** Constant-time comparison of two 16-byte tags. */
+/** Constant-time comparison of two tags of a's length. */
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   let diff = 0;
-  for (let i = 0; i < TAG; i++) diff |= a[i] ^ b[i];
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
   return diff === 0;
 }
 
+/** A sealer for a cipher (and MAC) framedByWarren() accepts. */
 export function createSealer(config: CipherConfig, p: Primitives): PacketSealer {
-  return config.outbound.cipherInfo.sslName === "chacha20"
+  const name = config.outbound.cipherInfo.sslName;
+  return name === "chacha20"
     ? new ChaChaPolySealer(config, p)
+    : CTR_SSL_NAMES.has(name)
+    ? new CtrHmacSealer(config, p)
     : new AesGcmSealer(config, p);
 }
 
+/** An opener for a cipher (and MAC) framedByWarren() accepts. */
 export function createOpener(config: DecipherConfig, p: Primitives): PacketOpener {
-  return config.inbound.decipherInfo.sslName === "chacha20"
+  const name = config.inbound.decipherInfo.sslName;
+  return name === "chacha20"
     ? new ChaChaPolyOpener(config, p)
+    : CTR_SSL_NAMES.has(name)
+    ? new CtrHmacOpener(config, p)
     : new AesGcmOpener(config, p);
+}
+
+/** One direction's AES-CTR keystream and HMAC, from ssh2's key exchange. */
+class CtrHmacKeys {
+  readonly ctr: AesCtr;
+  readonly mac: Hmac;
+  readonly etm: boolean;
+  /** The packet's sequence number, which the MAC covers first. */
+  readonly #seq = new Uint8Array(4);
+
+  constructor(
+    p: Primitives,
+    key: Uint8Array,
+    iv: Uint8Array | undefined,
+    macInfo: MacInfo | undefined,
+    macKey: Uint8Array | undefined,
+  ) {
+    if (!p.aesCtr || !p.hmac || !iv || !macInfo || !macKey) {
+      throw new Error(`aes-ctr: no ${!p.aesCtr || !p.hmac ? "AES-CTR or HMAC" : "IV or MAC key"}`);
+    }
+    this.ctr = p.aesCtr(key, iv);
+    this.mac = p.hmac(macInfo.sslName as HmacDigest, macKey);
+    this.etm = macInfo.isETM;
+  }
+
+  /** Start the MAC of packet `seqno`. */
+  begin(seqno: number): void {
+    const seq = this.#seq;
+    seq[0] = seqno >>> 24;
+    seq[1] = (seqno >>> 16) & 0xff;
+    seq[2] = (seqno >>> 8) & 0xff;
+    seq[3] = seqno & 0xff;
+    this.mac.begin();
+    this.mac.update(seq);
+  }
+
+  free(): void {
+    this.ctr.free();
+    this.mac.free();
+  }
+}
+
+/**
+ * aes*-ctr with an HMAC. Encrypt-and-MAC (RFC 4253): the MAC covers the
+ * sequence number and the plaintext packet, length included, and the whole
+ * packet is encrypted. Encrypt-then-MAC (OpenSSH's -etm): the length stays
+ * plaintext, the rest is encrypted, and the MAC covers the sequence number,
+ * the length and the ciphertext. The keystream runs on from packet to packet.
+ */
+class CtrHmacSealer extends PacketSealer {
+  readonly #keys: CtrHmacKeys;
+
+  constructor(config: CipherConfig, p: Primitives) {
+    const o = config.outbound;
+    const keys = new CtrHmacKeys(p, o.cipherKey, o.cipherIV, o.macInfo, o.macKey);
+    super(config, 16, keys.mac.size, !keys.etm);
+    this.#keys = keys;
+  }
+
+  protected seal(whole: Uint8Array, len: number): void {
+    const k = this.#keys;
+    const packet = whole.subarray(0, len);
+    const tag = whole.subarray(len, len + this.tagLen);
+    k.begin(this.outSeqno);
+    if (k.etm) {
+      const rest = packet.subarray(4);
+      k.ctr.xor(rest, rest);
+      k.mac.update(packet);
+    } else {
+      k.mac.update(packet);
+      k.ctr.xor(packet, packet);
+    }
+    k.mac.finish(tag);
+  }
+
+  protected override sealWith(whole: Uint8Array, len: number, data: Uint8Array): void {
+    // [length][padding length][CHANNEL_DATA][recipient][data length][data][padding]
+    const k = this.#keys;
+    const end = DATA_AT + data.length;
+    const into = whole.subarray(DATA_AT, end);
+    const padding = whole.subarray(end, len);
+    const tag = whole.subarray(len, len + this.tagLen);
+    k.begin(this.outSeqno);
+    if (k.etm) {
+      const head = whole.subarray(4, DATA_AT);
+      k.ctr.xor(head, head);
+      k.ctr.xor(data, into);
+      k.ctr.xor(padding, padding);
+      k.mac.update(whole.subarray(0, len));
+    } else {
+      // The MAC takes each part as plaintext, before it is encrypted.
+      const head = whole.subarray(0, DATA_AT);
+      k.mac.update(head);
+      k.ctr.xor(head, head);
+      k.mac.update(data);
+      k.ctr.xor(data, into);
+      k.mac.update(padding);
+      k.ctr.xor(padding, padding);
+    }
+    k.mac.finish(tag);
+  }
+
+  protected release(): void {
+    this.#keys.free();
+  }
+}
+
+class CtrHmacOpener extends PacketOpener {
+  readonly #keys: CtrHmacKeys;
+  readonly #mac: Uint8Array;
+
+  constructor(config: DecipherConfig, p: Primitives) {
+    const i = config.inbound;
+    const keys = new CtrHmacKeys(p, i.decipherKey, i.decipherIV, i.macInfo, i.macKey);
+    super(config, keys.mac.size);
+    this.#keys = keys;
+    this.#mac = new Uint8Array(keys.mac.size);
+  }
+
+  protected bodyLength(lenBuf: Uint8Array): number {
+    const k = this.#keys;
+    // Encrypt-and-MAC: the length is the keystream's first 4 bytes of the
+    // packet; lenBuf keeps it decrypted, for the MAC.
+    if (!k.etm) k.ctr.xor(lenBuf, lenBuf);
+    const len = readLength(lenBuf);
+    const aligned = k.etm ? len : len + 4;
+    if (len > MAX_PACKET_SIZE || len < 12 || (aligned & 15) !== 0) {
+      throw new Error("Bad packet length");
+    }
+    return len;
+  }
+
+  protected open(body: Uint8Array, tag: Uint8Array): boolean {
+    const k = this.#keys;
+    k.begin(this.inSeqno);
+    k.mac.update(this.lenBuf);
+    if (k.etm) {
+      k.mac.update(body);
+      k.mac.finish(this.#mac);
+      if (!equal(this.#mac, tag)) return false;
+      k.ctr.xor(body, body);
+      return true;
+    }
+    k.ctr.xor(body, body);
+    k.mac.update(body);
+    k.mac.finish(this.#mac);
+    return equal(this.#mac, tag);
+  }
+
+  free(): void {
+    this.#keys.free();
+  }
 }

@@ -1,17 +1,20 @@
 /**
- * Puts warren's AEAD packet ciphers (`ciphers.ts`) under ssh2.
+ * Puts warren's packet ciphers (`ciphers.ts`) under ssh2.
  *
  * ssh2 1.17 picks its packet cipher classes in `lib/protocol/crypto.js`
  * (`createCipher`, `createDecipher`), which its key exchange module
  * destructures when it is first loaded. This module replaces those two
  * exports before ssh2 itself loads: it must be imported before "ssh2", which
  * `lib/ssh/ssh2.ts` (the only importer of ssh2) does. The ciphers warren does
- * not implement (aes*-ctr with HMACs) still go to ssh2's own code.
+ * does not frame (see below) still go to ssh2's own code.
  *
  * This is a documented override of two exported functions, not a patched
  * copy of ssh2: `crypto_hook_test.ts` fails if ssh2 no longer has the shape
  * it relies on (pinned version, the two exports, and a live connection really
  * using these ciphers), so upgrading ssh2 cannot silently bypass it.
+ * warren frames the AEAD ciphers with either backend, and aes*-ctr with
+ * HMAC-SHA1/SHA2 (ETM or not) with libcrypto; the rest (aes-ctr under the
+ * builtin backend, truncated or MD5 MACs, CBC) stays with ssh2's code.
  *
  * The primitives backend is chosen once per process:
  *   WARREN_CRYPTO=auto (default): libcrypto 3 through FFI when it loads, else builtin
@@ -23,11 +26,11 @@ import sshCrypto from "ssh2/lib/protocol/crypto.js";
 import { UsageError, WarrenError } from "../../errors.ts";
 import { loadBuiltin } from "./builtin.ts";
 import {
-  AEAD_SSL_NAMES,
   type CipherConfig,
   createOpener,
   createSealer,
   type DecipherConfig,
+  framedByWarren,
   PacketOpener,
   PacketSealer,
 } from "./ciphers.ts";
@@ -55,16 +58,18 @@ if (typeof original.createCipher !== "function" || typeof original.createDeciphe
 // key exchange module copies these functions when it loads.
 target.createCipher = (config: unknown) => {
   const c = config as CipherConfig;
-  if (AEAD_SSL_NAMES.has(c?.outbound?.cipherInfo?.sslName)) {
-    return createSealer(c, activeCrypto().primitives);
+  const { primitives } = activeCrypto();
+  if (framedByWarren(c?.outbound?.cipherInfo?.sslName, c?.outbound?.macInfo, primitives)) {
+    return createSealer(c, primitives);
   }
   return finishOnFree(original.createCipher(config), "_cipherInstance");
 };
 
 target.createDecipher = (config: unknown) => {
   const c = config as DecipherConfig;
-  if (AEAD_SSL_NAMES.has(c?.inbound?.decipherInfo?.sslName)) {
-    return createOpener(c, activeCrypto().primitives);
+  const { primitives } = activeCrypto();
+  if (framedByWarren(c?.inbound?.decipherInfo?.sslName, c?.inbound?.macInfo, primitives)) {
+    return createOpener(c, primitives);
   }
   return finishOnFree(original.createDecipher(config), "_decipherInstance");
 };

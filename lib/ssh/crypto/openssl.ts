@@ -1,7 +1,8 @@
 /**
- * The system's OpenSSL 3 libcrypto through Deno's FFI, for the two AEAD
- * ciphers SSH bulk data uses: AES-GCM and the ChaCha20 + Poly1305 pieces of
- * chacha20-poly1305@openssh.com.
+ * The system's OpenSSL 3 libcrypto through Deno's FFI, for the ciphers SSH
+ * bulk data uses: AES-GCM, the ChaCha20 + Poly1305 pieces of
+ * chacha20-poly1305@openssh.com, and AES-CTR with HMAC-SHA1/SHA2 (what
+ * servers without the AEAD ciphers negotiate).
  *
  * Loading is best effort and never prompts: without `--allow-ffi`, or where no
  * libcrypto 3 is found (most Windows and macOS machines), `loadOpenSsl()`
@@ -14,8 +15,14 @@
  * freed.
  */
 import { Buffer } from "node:buffer";
-import { createCipheriv } from "node:crypto";
-import { incrementIv, type Primitives } from "./primitives.ts";
+import { createCipheriv, createHmac } from "node:crypto";
+import {
+  type AesCtr,
+  type Hmac,
+  type HmacDigest,
+  incrementIv,
+  type Primitives,
+} from "./primitives.ts";
 
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
@@ -42,6 +49,23 @@ const SYMBOLS = {
   EVP_MAC_update: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   EVP_MAC_final: { parameters: ["pointer", "buffer", "buffer", "usize"], result: "i32" },
   OpenSSL_version_num: { parameters: [], result: "u64" },
+  // aes*-ctr and the HMACs; optional: a libcrypto without them (one built
+  // without the deprecated HMAC_CTX calls) still serves the AEAD ciphers.
+  EVP_aes_128_ctr: { parameters: [], result: "pointer", optional: true },
+  EVP_aes_192_ctr: { parameters: [], result: "pointer", optional: true },
+  EVP_aes_256_ctr: { parameters: [], result: "pointer", optional: true },
+  EVP_sha1: { parameters: [], result: "pointer", optional: true },
+  EVP_sha256: { parameters: [], result: "pointer", optional: true },
+  EVP_sha512: { parameters: [], result: "pointer", optional: true },
+  HMAC_CTX_new: { parameters: [], result: "pointer", optional: true },
+  HMAC_CTX_free: { parameters: ["pointer"], result: "void", optional: true },
+  HMAC_Init_ex: {
+    parameters: ["pointer", "buffer", "i32", "pointer", "pointer"],
+    result: "i32",
+    optional: true,
+  },
+  HMAC_Update: { parameters: ["pointer", "buffer", "usize"], result: "i32", optional: true },
+  HMAC_Final: { parameters: ["pointer", "buffer", "buffer"], result: "i32", optional: true },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -104,12 +128,16 @@ function tryLoad(): LoadResult {
       continue;
     }
     const minor = Number((version >> 20n) & 0xffn);
-    const openssl = bind(lib.symbols, `${path} (OpenSSL ${major}.${minor})`);
+    let openssl = bind(lib.symbols, `${path} (OpenSSL ${major}.${minor})`);
     const check = selfTest(openssl);
     if (check !== null) {
       lib.close();
       errors.push(`${path}: self-test failed: ${check}`);
       continue;
+    }
+    if (ctrAndHmacSelfTest(openssl) !== null) {
+      const { aesCtr: _ctr, hmac: _hmac, ...aeadOnly } = openssl;
+      openssl = aeadOnly;
     }
     return { ok: true, openssl };
   }
@@ -267,6 +295,92 @@ function bind(lib: Lib, description: string): Primitives {
         lib.EVP_MAC_free(mac);
       });
     },
+    ...ctrAndHmac(lib, newCtx, owned, outLenBytes),
+  };
+}
+
+type Owned = <T extends { free(): void }>(obj: T, release: () => void) => T;
+
+/** aesCtr and hmac, when this libcrypto exports what they need. */
+function ctrAndHmac(
+  lib: Lib,
+  newCtx: () => Deno.PointerObject,
+  owned: Owned,
+  outLenBytes: Uint8Array,
+): Pick<Primitives, "aesCtr" | "hmac"> {
+  const {
+    EVP_aes_128_ctr,
+    EVP_aes_192_ctr,
+    EVP_aes_256_ctr,
+    EVP_sha1,
+    EVP_sha256,
+    EVP_sha512,
+    HMAC_CTX_new,
+    HMAC_CTX_free,
+    HMAC_Init_ex,
+    HMAC_Update,
+    HMAC_Final,
+  } = lib;
+  if (
+    !EVP_aes_128_ctr || !EVP_aes_192_ctr || !EVP_aes_256_ctr || !EVP_sha1 || !EVP_sha256 ||
+    !EVP_sha512 || !HMAC_CTX_new || !HMAC_CTX_free || !HMAC_Init_ex || !HMAC_Update || !HMAC_Final
+  ) {
+    return {};
+  }
+  const macLen = new Uint32Array(1);
+  const macLenBytes = new Uint8Array(macLen.buffer);
+  const digests: Record<HmacDigest, { md: () => Deno.PointerValue; size: number }> = {
+    sha1: { md: EVP_sha1, size: 20 },
+    sha256: { md: EVP_sha256, size: 32 },
+    sha512: { md: EVP_sha512, size: 64 },
+  };
+  return {
+    aesCtr(key, iv): AesCtr {
+      const type = key.length === 16
+        ? EVP_aes_128_ctr()
+        : key.length === 24
+        ? EVP_aes_192_ctr()
+        : key.length === 32
+        ? EVP_aes_256_ctr()
+        : fail("AES-CTR key length");
+      if (iv.length !== 16) fail("AES-CTR IV length");
+      const ctx = newCtx();
+      if (lib.EVP_CipherInit_ex(ctx, type, null, key, iv, 1) !== 1) {
+        lib.EVP_CIPHER_CTX_free(ctx);
+        fail("EVP_CipherInit_ex(aes-ctr)");
+      }
+      return owned({
+        xor(data, out) {
+          if (lib.EVP_CipherUpdate(ctx, out, outLenBytes, data, data.length) !== 1) {
+            fail("AES-CTR");
+          }
+        },
+        free() {},
+      }, () => lib.EVP_CIPHER_CTX_free(ctx));
+    },
+    hmac(digest, key): Hmac {
+      const { md, size } = digests[digest] ?? fail(`HMAC digest ${digest}`);
+      const ctx = HMAC_CTX_new();
+      if (ctx === null) fail("HMAC_CTX_new");
+      if (HMAC_Init_ex(ctx, key, key.length, md(), null) !== 1) {
+        HMAC_CTX_free(ctx);
+        fail("HMAC_Init_ex");
+      }
+      return owned({
+        size,
+        // The key and digest stay: a NULL key and digest start a new MAC under them.
+        begin() {
+          if (HMAC_Init_ex(ctx, null, 0, null, null) !== 1) fail("HMAC_Init_ex");
+        },
+        update(data) {
+          if (HMAC_Update(ctx, data, BigInt(data.length)) !== 1) fail("HMAC_Update");
+        },
+        finish(out) {
+          if (HMAC_Final(ctx, out, macLenBytes) !== 1 || macLen[0] !== size) fail("HMAC_Final");
+        },
+        free() {},
+      }, () => HMAC_CTX_free(ctx));
+    },
   };
 }
 
@@ -318,4 +432,55 @@ function selfTest(openssl: Primitives): string | null {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+/**
+ * aesCtr and hmac against node:crypto, the keystream carried across calls
+ * that end mid-block; when they fail, the library is used without them.
+ */
+function ctrAndHmacSelfTest(openssl: Primitives): string | null {
+  if (!openssl.aesCtr || !openssl.hmac) return null;
+  try {
+    return ctrAndHmacCheck(openssl.aesCtr, openssl.hmac);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+function ctrAndHmacCheck(
+  aesCtr: NonNullable<Primitives["aesCtr"]>,
+  hmac: NonNullable<Primitives["hmac"]>,
+): string | null {
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const data = new Uint8Array(100).map((_, i) => i * 3);
+  for (const keyLen of [16, 24, 32]) {
+    const key = new Uint8Array(keyLen).map((_, i) => 200 - i);
+    const iv = new Uint8Array(16).map((_, i) => (i === 15 ? 0xfe : i));
+    const ctr = aesCtr(key, iv);
+    const out = new Uint8Array(data.length);
+    ctr.xor(data.subarray(0, 5), out.subarray(0, 5));
+    ctr.xor(data.subarray(5, 37), out.subarray(5, 37));
+    ctr.xor(data.subarray(37), out.subarray(37));
+    ctr.free();
+    const ref = createCipheriv(`aes-${keyLen * 8}-ctr`, key, iv);
+    const refOut = Buffer.concat([ref.update(data), ref.final()]);
+    if (hex(out) !== hex(refOut)) return `aes-${keyLen * 8}-ctr`;
+  }
+  for (const digest of ["sha1", "sha256", "sha512"] as const) {
+    const key = new Uint8Array(digest === "sha512" ? 64 : 32).map((_, i) => i);
+    const mac = hmac(digest, key);
+    const out = new Uint8Array(mac.size);
+    for (let round = 0; round < 2; round++) {
+      mac.begin();
+      mac.update(data.subarray(0, 4));
+      mac.update(data.subarray(4));
+      mac.finish(out);
+      if (hex(out) !== createHmac(digest, key).update(data).digest("hex")) {
+        mac.free();
+        return `hmac-${digest}`;
+      }
+    }
+    mac.free();
+  }
+  return null;
 }

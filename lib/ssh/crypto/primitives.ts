@@ -61,6 +61,30 @@ export interface Poly1305 {
   free(): void;
 }
 
+/**
+ * AES in counter mode as SSH's aes*-ctr uses it: one keystream per direction
+ * for the life of the keys, running on across calls (a call may end in the
+ * middle of a block; the next goes on from there). out may be data itself.
+ */
+export interface AesCtr {
+  xor(data: Uint8Array, out: Uint8Array): void;
+  free(): void;
+}
+
+/** The hash functions SSH's HMACs are built on (ssh2's names for them). */
+export type HmacDigest = "sha1" | "sha256" | "sha512";
+
+/** HMAC under one key: begin, the parts in order, finish. */
+export interface Hmac {
+  /** The MAC's length in bytes. */
+  readonly size: number;
+  begin(): void;
+  update(data: Uint8Array): void;
+  /** Write the MAC (`size` bytes) to out. */
+  finish(out: Uint8Array): void;
+  free(): void;
+}
+
 export interface Primitives {
   readonly name: "openssl" | "builtin";
   /** For logs: which library, which version. */
@@ -68,4 +92,10 @@ export interface Primitives {
   aesGcm(key: Uint8Array, encrypt: boolean): AesGcm;
   chacha20(key: Uint8Array): ChaCha20;
   poly1305(): Poly1305;
+  /**
+   * aes*-ctr and the HMACs, where the backend has them (libcrypto); without
+   * them those ciphers stay with ssh2's own code.
+   */
+  aesCtr?(key: Uint8Array, iv: Uint8Array): AesCtr;
+  hmac?(digest: HmacDigest, key: Uint8Array): Hmac;
 }
