@@ -4,7 +4,8 @@
  * the ratio warren/OpenSSH.
  *
  *   deno task bench [--quick] [--runs N] [--only throughput,latency,connrate,socks,wan,memory]
- *                   [--tools warren,openssh,openssh-gcm,warren-chacha] [--size MIB] [--out DIR]
+ *                   [--tools warren,openssh,openssh-gcm,warren-chacha,warren-ctr,openssh-ctr,
+ *                    deno-relay] [--size MIB] [--out DIR]
  *
  * OpenSSH runs at its default cipher and at aes128-gcm (warren's default);
  * the table leads with the equal-cipher ratio. The wan part puts a relay

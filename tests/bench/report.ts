@@ -94,6 +94,7 @@ function fmt(v: number | undefined): string {
 export const PAIRS: [Tool, Tool][] = [
   ["warren", "openssh-gcm"],
   ["warren-chacha", "openssh"],
+  ["warren-ctr", "openssh-ctr"],
   ["warren", "openssh"],
   ["warren", "deno-relay"],
 ];

@@ -19,20 +19,41 @@ import type { BenchSshd } from "./sshd.ts";
  * cipher pairing is warren against openssh-gcm. warren-chacha is warren at
  * OpenSSH's default cipher, for the other like-with-like pairing.
  */
-export type Tool = "warren" | "openssh" | "openssh-gcm" | "warren-chacha" | "deno-relay";
-export const TOOLS: Tool[] = ["warren", "openssh", "openssh-gcm", "warren-chacha", "deno-relay"];
+export type Tool =
+  | "warren"
+  | "openssh"
+  | "openssh-gcm"
+  | "warren-chacha"
+  | "warren-ctr"
+  | "openssh-ctr"
+  | "deno-relay";
+export const TOOLS: Tool[] = [
+  "warren",
+  "openssh",
+  "openssh-gcm",
+  "warren-chacha",
+  "warren-ctr",
+  "openssh-ctr",
+  "deno-relay",
+];
 export const TOOL_LABELS: Record<Tool, string> = {
   warren: "warren",
   openssh: "OpenSSH",
   "openssh-gcm": "OpenSSH gcm",
   "warren-chacha": "warren chacha",
+  "warren-ctr": "warren ctr",
+  "openssh-ctr": "OpenSSH ctr",
   "deno-relay": "Deno relay",
 };
+/** What a server without the AEAD ciphers negotiates (both tools' first MAC with ssh2's list). */
+const CTR = ["aes128-ctr", "hmac-sha2-256-etm@openssh.com"];
 const CIPHER_OPTION: Record<Tool, string[]> = {
   warren: [],
   openssh: [],
   "openssh-gcm": ["-c", "aes128-gcm@openssh.com"],
   "warren-chacha": ["-o", "Ciphers=chacha20-poly1305@openssh.com"],
+  "warren-ctr": ["-o", `Ciphers=${CTR[0]}`, "-o", `MACs=${CTR[1]}`],
+  "openssh-ctr": ["-c", CTR[0], "-m", CTR[1]],
   "deno-relay": [],
 };
 export const isWarren = (tool: Tool): boolean => tool.startsWith("warren");
