@@ -346,8 +346,8 @@ Deno.test(
         ...["-L", `${port}:127.0.0.1:9`],
         ...auth(sshd),
       ]);
-      const line = await cli.waitFor(/Transport to \S+: (\S+) \/ ([^,\s]+)/);
-      assert.deepEqual([line[1], line[2]], ["aes256-ctr", "aes256-ctr"]);
+      const line = await cli.waitFor(/Transport to \S+: (\S+) \+ (\S+) \/ ([^,\s]+)/);
+      assert.deepEqual([line[1], line[2], line[3]], ["aes256-ctr", "hmac-sha2-256", "aes256-ctr"]);
     });
     for (
       const [option, offer] of [

@@ -71,6 +71,29 @@ for (const key of KEYS) {
   }
 }
 
+// What dropbear before 2020 (still on many routers and appliances) and other
+// servers without the AEAD ciphers offer: aes-ctr with hmac-sha2-256, which
+// warren frames itself where libcrypto loads.
+Deno.test({
+  name: "peers: warren client to dropbear at aes128-ctr + hmac-sha2-256",
+  ignore: noDropbear,
+}, async (t) => {
+  await using dropbear = await startDropbear({ hostKeyType: "ed25519", clientKeyType: "ed25519" });
+  await using tunnels = await startClientTunnels(dropbear, {
+    bytes: BYTES,
+    kinds: ["-L", "-R"],
+    args: ["-v", "-o", "Ciphers=aes128-ctr", "-o", "MACs=hmac-sha2-256"],
+  });
+  await tunnels.cli.waitFor(
+    /Transport to \S+: aes128-ctr \+ hmac-sha2-256 \/ aes128-ctr \+ hmac-sha2-256, sealed by /,
+  );
+  for (const kind of ["-L", "-R"] as const) {
+    for (const order of ORDERS) {
+      await t.step(`${kind} ${order}`, () => tunnels.exchange(kind, order));
+    }
+  }
+});
+
 // --- clients of warren serve --------------------------------------------------
 
 const noServe = serveTestsSkipReason();
@@ -115,7 +138,7 @@ for (const key of KEYS) {
   Deno.test(
     { name: `peers: paramiko to warren serve, ${key} keys`, ignore: noParamiko },
     async (t) => {
-      await using served = await startServe({ keyType: key, hostKeyType: key });
+      await using served = await startServe({ keyType: key, hostKeyType: key, args: ["-v"] });
       for (const kind of ["-L", "-R"] as const) {
         for (const order of ORDERS) {
           await t.step(
@@ -124,6 +147,9 @@ for (const key of KEYS) {
           );
         }
       }
+      // paramiko 2.12 asks for aes128-ctr and hmac-sha2-256 first: serve frames
+      // them itself (lib/ssh/crypto/ciphers.ts) where libcrypto loads.
+      assert.match(served.log(), /transport aes128-ctr \/ aes128-ctr, compression none \/ none/);
     },
   );
 }

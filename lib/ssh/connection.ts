@@ -437,6 +437,11 @@ function authFailure(
   );
 }
 
+/** A negotiated cipher, and its MAC where it has one (an AEAD cipher has none). */
+function withMac(d: { cipher: string; mac?: string }): string {
+  return d.mac ? `${d.cipher} + ${d.mac}` : d.cipher;
+}
+
 /** One debug line on the negotiated cipher and who encrypts it. */
 function logTransport(client: Client, label: string): void {
   const { primitives, fallbackReason } = activeCrypto();
@@ -444,7 +449,7 @@ function logTransport(client: Client, label: string): void {
   const negotiated = (client as any)._protocol?._kex?.negotiated;
   log.debug("Transport to {label}: {cipher}, {how}{why}, compression {compress}", {
     label,
-    cipher: negotiated ? `${negotiated.cs.cipher} / ${negotiated.sc.cipher}` : "cipher unknown",
+    cipher: negotiated ? `${withMac(negotiated.cs)} / ${withMac(negotiated.sc)}` : "cipher unknown",
     how: usesWarrenCiphers(client) ? `sealed by ${primitives.description}` : "ssh2's own code",
     why: fallbackReason ? ` (libcrypto not used: ${fallbackReason})` : "",
     compress: negotiated ? `${negotiated.cs.compress} / ${negotiated.sc.compress}` : "unknown",

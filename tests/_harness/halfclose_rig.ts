@@ -77,6 +77,8 @@ export interface ClientTunnelOptions {
   kinds?: readonly TunnelKind[];
   /** Environment for warren (e.g. WARREN_CHANNEL_WINDOW). */
   env?: Record<string, string>;
+  /** More options for warren (e.g. -o Ciphers=...). */
+  args?: readonly string[];
   /** Run warren and the client's side here (default: this host). */
   clientNetns?: NetnsHost;
 }
@@ -136,7 +138,7 @@ export async function startClientTunnels(
     }
     const remoteSocksPort = kinds.includes("-R socks/") ? serverPort() : 0;
     if (remoteSocksPort) args.push("-R", `socks/${remoteSocksPort}`);
-    const cli = new LiveCli([...args, ...clientArgs(server)], {
+    const cli = new LiveCli([...args, ...(options.args ?? []), ...clientArgs(server)], {
       env: options.env,
       netns: clientNetns,
     });
