@@ -873,6 +873,21 @@ class CtrHmacOpener extends PacketOpener {
     return equal(this.#mac, tag);
   }
 
+  /** Decrypt a part of the body into `to`; encrypt-and-MAC's MAC takes the plaintext. */
+  #decrypt(from: Uint8Array, to: Uint8Array): void {
+    const k = this.#keys;
+    k.ctr.xor(from, to);
+    if (!k.etm) k.mac.update(to);
+  }
+
+  /** Encrypt-and-MAC's MAC, once the whole body is decrypted (encrypt-then-MAC's was checked first). */
+  #checkMac(tag: Uint8Array): void {
+    const k = this.#keys;
+    if (k.etm) return;
+    k.mac.finish(this.#mac);
+    if (!equal(this.#mac, tag)) throw new Error("Invalid MAC");
+  }
+
   /**
    * The first 10 bytes of the body tell the message, its channel and the
    * data's length; the data is then decrypted straight into the channel's
@@ -890,8 +905,7 @@ class CtrHmacOpener extends PacketOpener {
     }
     // [padding length][CHANNEL_DATA][recipient][data length][data][padding]
     const head = body.subarray(0, 10);
-    k.ctr.xor(head, head);
-    if (!k.etm) k.mac.update(head);
+    this.#decrypt(head, head);
     const dataLen = readLength(head.subarray(6, 10));
     let sink: DataSink | undefined;
     let into: Uint8Array | undefined;
@@ -899,21 +913,15 @@ class CtrHmacOpener extends PacketOpener {
       sink = sinks(readLength(head.subarray(2, 6)));
       into = sink?.room(dataLen);
     }
-    const parts: [Uint8Array, Uint8Array][] = sink === undefined || into === undefined
-      ? [[body.subarray(10), body.subarray(10)]]
-      : [[body.subarray(10, 10 + dataLen), into], [
-        body.subarray(10 + dataLen),
-        body.subarray(10 + dataLen),
-      ]];
-    for (const [from, to] of parts) {
-      k.ctr.xor(from, to);
-      if (!k.etm) k.mac.update(to);
+    if (sink === undefined || into === undefined) {
+      this.#decrypt(body.subarray(10), body.subarray(10));
+      this.#checkMac(tag);
+      return false;
     }
-    if (!k.etm) {
-      k.mac.finish(this.#mac);
-      if (!equal(this.#mac, tag)) throw new Error("Invalid MAC");
-    }
-    if (sink === undefined || into === undefined) return false;
+    this.#decrypt(body.subarray(10, 10 + dataLen), into);
+    const padding = body.subarray(10 + dataLen);
+    this.#decrypt(padding, padding);
+    this.#checkMac(tag);
     sink.commit(dataLen);
     return true;
   }
