@@ -857,35 +857,38 @@ class CtrHmacOpener extends PacketOpener {
   }
 
   protected open(body: Uint8Array, tag: Uint8Array): boolean {
+    if (!this.#start(body, tag)) return false;
+    this.#decrypt(body, body);
+    return this.#macMatches(tag);
+  }
+
+  /**
+   * Start the packet's MAC with its sequence number and length; an
+   * encrypt-then-MAC MAC is checked here, over the ciphertext (false: it
+   * does not match).
+   */
+  #start(body: Uint8Array, tag: Uint8Array): boolean {
     const k = this.#keys;
     k.begin(this.inSeqno);
     k.mac.update(this.lenBuf);
-    if (k.etm) {
-      k.mac.update(body);
-      k.mac.finish(this.#mac);
-      if (!equal(this.#mac, tag)) return false;
-      k.ctr.xor(body, body);
-      return true;
-    }
-    k.ctr.xor(body, body);
+    if (!k.etm) return true;
     k.mac.update(body);
     k.mac.finish(this.#mac);
     return equal(this.#mac, tag);
   }
 
-  /** Decrypt a part of the body into `to`; encrypt-and-MAC's MAC takes the plaintext. */
+  /** Decrypt a part of the body into `to`; an encrypt-and-MAC MAC takes the plaintext. */
   #decrypt(from: Uint8Array, to: Uint8Array): void {
     const k = this.#keys;
     k.ctr.xor(from, to);
     if (!k.etm) k.mac.update(to);
   }
 
-  /** Encrypt-and-MAC's MAC, once the whole body is decrypted (encrypt-then-MAC's was checked first). */
-  #checkMac(tag: Uint8Array): void {
-    const k = this.#keys;
-    if (k.etm) return;
-    k.mac.finish(this.#mac);
-    if (!equal(this.#mac, tag)) throw new Error("Invalid MAC");
+  /** An encrypt-and-MAC MAC, once the whole body is decrypted (an encrypt-then-MAC one matched in #start). */
+  #macMatches(tag: Uint8Array): boolean {
+    if (this.#keys.etm) return true;
+    this.#keys.mac.finish(this.#mac);
+    return equal(this.#mac, tag);
   }
 
   /**
@@ -895,14 +898,7 @@ class CtrHmacOpener extends PacketOpener {
    * encrypt-then-MAC; over the plaintext as it is decrypted, otherwise).
    */
   protected override openToSink(body: Uint8Array, tag: Uint8Array, sinks: SinkLookup): boolean {
-    const k = this.#keys;
-    k.begin(this.inSeqno);
-    k.mac.update(this.lenBuf);
-    if (k.etm) {
-      k.mac.update(body);
-      k.mac.finish(this.#mac);
-      if (!equal(this.#mac, tag)) throw new Error("Invalid MAC");
-    }
+    if (!this.#start(body, tag)) throw new Error("Invalid MAC");
     // [padding length][CHANNEL_DATA][recipient][data length][data][padding]
     const head = body.subarray(0, 10);
     this.#decrypt(head, head);
@@ -915,13 +911,13 @@ class CtrHmacOpener extends PacketOpener {
     }
     if (sink === undefined || into === undefined) {
       this.#decrypt(body.subarray(10), body.subarray(10));
-      this.#checkMac(tag);
+      if (!this.#macMatches(tag)) throw new Error("Invalid MAC");
       return false;
     }
     this.#decrypt(body.subarray(10, 10 + dataLen), into);
     const padding = body.subarray(10 + dataLen);
     this.#decrypt(padding, padding);
-    this.#checkMac(tag);
+    if (!this.#macMatches(tag)) throw new Error("Invalid MAC");
     sink.commit(dataLen);
     return true;
   }
