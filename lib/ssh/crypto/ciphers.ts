@@ -1,7 +1,8 @@
 /**
- * SSH binary packet framing (RFC 4253 §6) for the ciphers warren seals itself, in the shape
- * ssh2's transport expects of a cipher (`allocPacket`, `encrypt`, `outSeqno`,
- * `free`) and a decipher (`decrypt(chunk, start, end)`, `inSeqno`, `free`):
+ * SSH binary packet framing (RFC 4253 §6) for the ciphers warren seals
+ * itself, in the shape ssh2's transport expects of a cipher (`allocPacket`,
+ * `encrypt`, `outSeqno`, `free`) and a decipher (`decrypt(chunk, start, end)`,
+ * `inSeqno`, `free`):
  *
  * - aes128-gcm@openssh.com, aes256-gcm@openssh.com (RFC 5647 as OpenSSH does
  *   it: the 4-byte length is plaintext and authenticated as AAD; the IV's

@@ -5,7 +5,7 @@
  * (`createCipher`, `createDecipher`), which its key exchange module
  * destructures when it is first loaded. This module replaces those two
  * exports before ssh2 itself loads: it must be imported before "ssh2", which
- * `lib/ssh/ssh2.ts` (the only importer of ssh2) does. The ciphers warren does
+ * `lib/ssh/ssh2.ts` (the only importer of ssh2) does. The ciphers warren
  * does not frame (see below) still go to ssh2's own code.
  *
  * This is a documented override of two exported functions, not a patched
