@@ -373,6 +373,63 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "libcrypto calls refuse a buffer shorter than what they would write or read (no overrun)",
+  ignore: !openssl.ok,
+  fn: () => {
+    if (!openssl.ok) return;
+    const p = openssl.openssl;
+    const short = /bytes where \d+ are needed/;
+    const gcm = p.aesGcm(randomBytes(16), true);
+    const iv = randomBytes(12);
+    assert.throws(
+      () => gcm.seal(iv, randomBytes(4), randomBytes(64), new Uint8Array(63), new Uint8Array(16)),
+      short,
+    );
+    assert.throws(
+      () => gcm.seal(iv, randomBytes(4), randomBytes(64), new Uint8Array(64), new Uint8Array(15)),
+      short,
+    );
+    assert.throws(
+      () =>
+        gcm.seal(
+          iv.subarray(0, 11),
+          randomBytes(4),
+          randomBytes(64),
+          new Uint8Array(64),
+          new Uint8Array(16),
+        ),
+      short,
+    );
+    gcm.free();
+    const open = p.aesGcm(randomBytes(16), false);
+    assert.throws(
+      () => open.open(iv, randomBytes(4), randomBytes(64), new Uint8Array(64), new Uint8Array(8)),
+      short,
+    );
+    open.free();
+    const chacha = p.chacha20(randomBytes(32));
+    assert.throws(() => chacha.xor(randomBytes(16), randomBytes(64), new Uint8Array(10)), short);
+    chacha.free();
+    const poly = p.poly1305();
+    assert.throws(
+      () => poly.mac(randomBytes(32), randomBytes(5), randomBytes(5), new Uint8Array(15)),
+      short,
+    );
+    poly.free();
+    if (p.aesCtr && p.hmac) {
+      const ctr = p.aesCtr(randomBytes(16), randomBytes(16));
+      assert.throws(() => ctr.xor(randomBytes(40), new Uint8Array(39)), short);
+      ctr.free();
+      const mac = p.hmac("sha512", randomBytes(64));
+      mac.begin();
+      mac.update(randomBytes(10));
+      assert.throws(() => mac.finish(new Uint8Array(32)), short);
+      mac.free();
+    }
+  },
+});
+
 /** A CHANNEL_DATA payload for `recipient` carrying `data`. */
 function channelData(recipient: number, data: Uint8Array): Buffer {
   const b = Buffer.alloc(9 + data.length);

@@ -154,6 +154,17 @@ function fail(what: string): never {
   throw new Error(`libcrypto ${what} failed`);
 }
 
+/**
+ * libcrypto writes and reads through raw pointers: a buffer shorter than
+ * what a call will touch would corrupt memory, not throw. Every call that
+ * writes `n` bytes to `buf` (or reads a fixed `n` from it) checks first.
+ */
+function holds(buf: Uint8Array, n: number, what: string): void {
+  if (buf.length < n) {
+    throw new Error(`libcrypto ${what}: ${buf.length} bytes where ${n} are needed`);
+  }
+}
+
 const registry = new FinalizationRegistry<() => void>((free) => free());
 
 function bind(lib: Lib, description: string): Primitives {
@@ -209,6 +220,7 @@ function bind(lib: Lib, description: string): Primitives {
       const next = new Uint8Array(12);
       let primed = false;
       const useIv = (iv: Uint8Array) => {
+        holds(iv, 12, "GCM IV");
         if (!primed || !sameBytes(iv, next)) {
           if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IV_FIXED, -1, iv) !== 1) fail("GCM IV");
           next.set(iv);
@@ -221,6 +233,7 @@ function bind(lib: Lib, description: string): Primitives {
       // data in one or more parts, then the final step (false: bad tag).
       const begin = (iv: Uint8Array, aad: Uint8Array, expectedTag?: Uint8Array) => {
         useIv(iv);
+        if (expectedTag !== undefined) holds(expectedTag, 16, "GCM tag");
         if (
           expectedTag !== undefined &&
           lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, expectedTag) !== 1
@@ -230,10 +243,12 @@ function bind(lib: Lib, description: string): Primitives {
         if (lib.EVP_Cipher(ctx, null, aad, aad.length) < 0) fail("GCM AAD");
       };
       const update = (data: Uint8Array, out: Uint8Array) => {
+        holds(out, data.length, "GCM output");
         if (lib.EVP_Cipher(ctx, out, data, data.length) < 0) fail("GCM");
       };
       const finish = () => lib.EVP_Cipher(ctx, null, null, 0) >= 0;
       const sealFinish = (tag: Uint8Array) => {
+        holds(tag, 16, "GCM tag");
         if (!finish()) fail("GCM final");
         if (lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) !== 1) fail("GCM tag");
       };
@@ -266,6 +281,8 @@ function bind(lib: Lib, description: string): Primitives {
       }
       return owned({
         xor(iv, data, out) {
+          holds(iv, 16, "ChaCha20 IV");
+          holds(out, data.length, "ChaCha20 output");
           if (lib.EVP_CipherInit_ex(ctx, null, null, null, iv, 1) !== 1) fail("ChaCha20 IV");
           if (lib.EVP_CipherUpdate(ctx, out, outLenBytes, data, data.length) !== 1) {
             fail("ChaCha20");
@@ -284,6 +301,7 @@ function bind(lib: Lib, description: string): Primitives {
       }
       return owned({
         mac(key, a, b, out) {
+          holds(out, 16, "Poly1305 tag");
           if (lib.EVP_MAC_init(ctx, key, BigInt(key.length), null) !== 1) fail("Poly1305 key");
           if (lib.EVP_MAC_update(ctx, a, BigInt(a.length)) !== 1) fail("Poly1305");
           if (lib.EVP_MAC_update(ctx, b, BigInt(b.length)) !== 1) fail("Poly1305");
@@ -351,6 +369,7 @@ function ctrAndHmac(
       }
       return owned({
         xor(data, out) {
+          holds(out, data.length, "AES-CTR output");
           if (lib.EVP_CipherUpdate(ctx, out, outLenBytes, data, data.length) !== 1) {
             fail("AES-CTR");
           }
@@ -376,6 +395,7 @@ function ctrAndHmac(
           if (HMAC_Update(ctx, data, BigInt(data.length)) !== 1) fail("HMAC_Update");
         },
         finish(out) {
+          holds(out, size, "HMAC output");
           if (HMAC_Final(ctx, out, macLenBytes) !== 1 || macLen[0] !== size) fail("HMAC_Final");
         },
         free() {},
