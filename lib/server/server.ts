@@ -3,6 +3,14 @@
  * each socket gets TCP_NODELAY and a login grace timer before SSH starts, and
  * each client becomes a PeerConnection (peer.ts).
  *
+ * - Clients come through a Deno listener and warren's own transport
+ *   (lib/ssh/transport.ts's DenoSocket, as the client's connections do), not
+ *   node:net: packets written in one turn go out in one system call, reads
+ *   are handed to ssh2 without a copy, and a tunnel's channel data is
+ *   decrypted straight into its pump's buffers. Through node:net serve spent
+ *   twice sshd's CPU per GiB.
+ * - Accept failures go through lib/net/accept.ts (a reset client costs
+ *   nothing; running out of descriptors backs off and logs once).
  * - A client that has not authenticated within `loginGraceSeconds` (default
  *   120, as sshd's LoginGraceTime) is dropped.
  * - At most `maxStartups` clients wait to authenticate at once (sshd's
@@ -14,11 +22,14 @@
  * - close() stops accepting, disconnects every client, and waits for their
  *   streams and listeners to end.
  */
-import { createServer, type Server as NetServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { hostPort } from "../config/forward.ts";
-import { messageOf, WarrenError } from "../errors.ts";
 import { LogGate, logger } from "../log.ts";
+import { acceptEach, resourcesFreed } from "../net/accept.ts";
+import { closeQuietly } from "../net/io.ts";
 import { connectionClosed } from "../net/trim.ts";
+import { DenoSocket } from "../ssh/transport.ts";
+import { listenAll } from "../tunnel/listen.ts";
 import type { Connection } from "../ssh/ssh2.ts";
 import { Server } from "../ssh/ssh2_server.ts";
 import { offeredCompression } from "../ssh/compression.ts";
@@ -47,7 +58,7 @@ const CLOSE_WAIT_MS = 1000;
 
 interface SocketEntry {
   id: number;
-  sock: Socket;
+  sock: DenoSocket;
   timer?: ReturnType<typeof setTimeout>;
   /** Set once the client's SSH version line has arrived. */
   peer?: PeerConnection;
@@ -55,7 +66,9 @@ interface SocketEntry {
 }
 
 export class WarrenServer implements AsyncDisposable {
-  #net: NetServer;
+  #listener: Deno.TcpListener;
+  #accepting: Promise<void>;
+  #stopAccepting = new AbortController();
   #ssh: InstanceType<typeof Server>;
   #peers = new Set<PeerConnection>();
   #sockets = new Map<string, SocketEntry>();
@@ -70,7 +83,7 @@ export class WarrenServer implements AsyncDisposable {
   /** Connections refused since the refusals began (0: none lately). */
   #refused = 0;
 
-  private constructor(opts: ServeOptions) {
+  private constructor(opts: ServeOptions, listener: Deno.TcpListener) {
     const policy: ServePolicy = {
       authorizedKeysFile: opts.authorizedKeysFile,
       permitOpen: opts.permitOpen,
@@ -91,37 +104,29 @@ export class WarrenServer implements AsyncDisposable {
       (conn: Connection, info: { ip: string; port: number; header: { versions: unknown } }) =>
         this.#onClient(conn, info, policy),
     );
-    this.#net = createServer({ noDelay: true }, (sock) => this.#onSocket(sock, graceMs));
+    this.#listener = listener;
+    const a = listener.addr;
+    this.#accepting = acceptEach(
+      listener,
+      hostPort(a.hostname, a.port),
+      () => this.#closing !== undefined,
+      (conn) => this.#onConnection(conn, graceMs),
+      this.#stopAccepting.signal,
+    );
   }
 
   /** Listen; throws WarrenError("bind") if the address cannot be bound. */
-  static async start(opts: ServeOptions): Promise<WarrenServer> {
-    const server = new WarrenServer(opts);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error & { code?: string }) => {
-        // Under Deno, node:net reports an address of no interface here as EINVAL.
-        const why = err.code === "EINVAL" || err.code === "EADDRNOTAVAIL"
-          ? "address not available on this host"
-          : messageOf(err);
-        reject(
-          new WarrenError("bind", `Cannot listen on ${hostPort(opts.hostname, opts.port)}: ${why}`),
-        );
-      };
-      server.#net.once("error", onError);
-      server.#net.listen(opts.port, opts.hostname, () => {
-        server.#net.off("error", onError);
-        // Later errors (accept failing) are logged; the listen error was the caller's to say.
-        server.#net.on("error", (err) => log.error("{err}", { err: messageOf(err) }));
-        resolve();
-      });
-    });
-    return server;
+  static start(opts: ServeOptions): Promise<WarrenServer> {
+    // Synchronous, but async to its callers as node:net's listen was.
+    return Promise.resolve().then(() =>
+      new WarrenServer(opts, listenAll([opts.hostname], opts.port)[0])
+    );
   }
 
   /** The bound address. */
   get address(): { hostname: string; port: number } {
-    const a = this.#net.address() as { address: string; port: number };
-    return { hostname: a.address, port: a.port };
+    const a = this.#listener.addr;
+    return { hostname: a.hostname, port: a.port };
   }
 
   /** Live client connections. */
@@ -129,9 +134,18 @@ export class WarrenServer implements AsyncDisposable {
     return this.#peers.size;
   }
 
-  #onSocket(sock: Socket, graceMs: number): void {
+  #onConnection(conn: Deno.TcpConn, graceMs: number): void {
+    let sock: DenoSocket;
+    try {
+      sock = new DenoSocket(conn);
+    } catch {
+      // Reset before it could be set up (TCP_NODELAY on a dead socket).
+      closeQuietly(conn);
+      resourcesFreed();
+      return;
+    }
     const key = `${sock.remoteAddress}:${sock.remotePort}`;
-    const from = hostPort(sock.remoteAddress ?? "?", sock.remotePort ?? 0);
+    const from = hostPort(sock.remoteAddress, sock.remotePort);
     if (this.#closing) return void sock.destroy();
     if (refuseStartup(this.#startups, this.#waiting, this.#random())) {
       if (this.#refused++ === 0) {
@@ -153,7 +167,7 @@ export class WarrenServer implements AsyncDisposable {
         log,
         "info",
         "grace",
-        sock.remoteAddress ?? "?",
+        sock.remoteAddress,
         "connections not authenticated in time",
         "#{id} {from}: not authenticated within {s} s: closing",
         { id: entry.id, from, s: graceMs / 1000 },
@@ -163,6 +177,7 @@ export class WarrenServer implements AsyncDisposable {
     this.#sockets.set(key, entry);
     sock.once("close", () => {
       connectionClosed();
+      resourcesFreed();
       clearTimeout(entry.timer);
       this.#sockets.delete(key);
       if (!entry.authenticated) this.#settled();
@@ -171,14 +186,16 @@ export class WarrenServer implements AsyncDisposable {
           log,
           "info",
           "no handshake",
-          sock.remoteAddress ?? "?",
+          sock.remoteAddress,
           "connections closed before the SSH handshake",
           "#{id} connection from {from} closed before the SSH handshake",
           { id: entry.id, from },
         );
       }
     });
-    this.#ssh.injectSocket(sock);
+    // ssh2 types this as node:net's Socket; it uses what a Duplex has, plus
+    // the remote address fields and setNoDelay, which DenoSocket provides.
+    this.#ssh.injectSocket(sock as unknown as Socket);
   }
 
   /** One connection stopped waiting to authenticate (it did, or it closed). */
@@ -219,7 +236,8 @@ export class WarrenServer implements AsyncDisposable {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const stopped = new Promise<void>((r) => this.#net.close(() => r()));
+      this.#stopAccepting.abort();
+      closeQuietly(this.#listener);
       for (const peer of this.#peers) peer.end();
       // A peer that does not answer the disconnect is cut off.
       const timer = setTimeout(() => {
@@ -227,7 +245,7 @@ export class WarrenServer implements AsyncDisposable {
       }, CLOSE_WAIT_MS);
       await Promise.all([...this.#peers].map((p) => p.closed));
       for (const { sock } of this.#sockets.values()) sock.destroy();
-      await stopped;
+      await this.#accepting;
       clearTimeout(timer);
       this.#gate.close();
     })();

@@ -50,6 +50,8 @@ export class DenoSocket extends Duplex {
   readonly connecting = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** As node:net says it ("IPv4" or "IPv6"); ssh2's server passes it on. */
+  readonly remoteFamily: string;
   #reading = false;
   #buf = new Uint8Array(MIN_READ);
   /** Where channel data may be decrypted to, by local channel id (attachSink). */
@@ -88,6 +90,7 @@ export class DenoSocket extends Duplex {
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteAddress = addr.hostname;
     this.remotePort = addr.port;
+    this.remoteFamily = addr.hostname.includes(":") ? "IPv6" : "IPv4";
     conn.setNoDelay(true);
   }
 
