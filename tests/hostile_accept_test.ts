@@ -10,6 +10,8 @@
  * - Out of file descriptors (`ulimit -n 256` via prlimit, 600 clients held
  *   open), the listener backs off and says so once, not every 100 ms; once
  *   the clients go, the next one is served and recovery is logged once.
+ * - `warren serve`'s own listener takes the same burst, and the next SSH
+ *   client (OpenSSH's) logs in and tunnels at once.
  *
  * Needs root (namespaces), openssh-server, curl, /usr/bin/python3 and
  * prlimit; otherwise ignored with one line on stderr.
@@ -27,6 +29,9 @@ import {
   staticXml,
 } from "./_harness/broker_rig.ts";
 import { resetBurst, resetBurstUnsupported } from "./_harness/reset_burst.ts";
+import { LiveProc } from "./_harness/live_proc.ts";
+import { startOrigin } from "./_harness/origin.ts";
+import { serveTestsSkipReason, sshArgs, startServe, waitListening } from "./_harness/serve.ts";
 import { skipWhen } from "./_harness/skip.ts";
 
 const ignore = skipWhen(
@@ -133,5 +138,38 @@ Deno.test({
     assert.equal(count(cli.stderr, /Cannot accept connections/g), 1, cli.stderr);
     assert.equal(count(cli.stderr, /Accepting connections .* again/g), 1, cli.stderr);
     assert.equal(await cli.stop("SIGTERM"), 0, cli.stderr);
+  },
+});
+
+Deno.test({
+  name: "warren serve: a burst of reset connections does not hold up the next SSH client",
+  ignore: ignore || skipWhen("warren serve tests", serveTestsSkipReason()),
+  async fn() {
+    await using served = await startServe({ args: ["-v"] });
+    await using origin = await startOrigin({ netns: served.netns });
+    /** An OpenSSH client through serve, timed from its start to the origin's hello. */
+    const tunneled = async () => {
+      const started = performance.now();
+      const port = freePort();
+      await using ssh = LiveProc.spawn("ssh", [
+        "-N",
+        ...["-L", `${port}:127.0.0.1:${origin.httpPort}`],
+        ...sshArgs(served),
+      ]);
+      await waitListening(port);
+      await timedHello([`http://127.0.0.1:${port}/hello`]);
+      assert.ok(ssh.running, ssh.output);
+      return performance.now() - started;
+    };
+    await tunneled(); // warm
+    const before = count(served.log(), WENT_AWAY);
+    await resetBurst(served.host, served.port, RESETS);
+    const ms = await tunneled();
+    const failed = count(served.log(), WENT_AWAY) - before;
+    console.error(`  serve: ${failed} failed accepts; next client served in ${ms.toFixed(0)} ms`);
+    assert.ok(failed > 0, `no accept failed:\n${served.log()}`);
+    assert.ok(ms < SERVED_WITHIN_MS, `served after ${ms.toFixed(0)} ms`);
+    assert.doesNotMatch(served.log(), /warning: .*accept/i);
+    assert.equal(await served.stop(), 0, served.log());
   },
 });
