@@ -15,7 +15,7 @@
  *   command (SIGTERM) if it is still running.
  */
 import { Buffer } from "node:buffer";
-import { Duplex } from "node:stream";
+import { PacketDuplex } from "./transport.ts";
 
 export interface ProxyCommandTokens {
   host: string;
@@ -62,8 +62,12 @@ export class ProxyCommandExit extends Error {
   }
 }
 
-/** A Node Duplex over a child process's stdout (read) and stdin (write). */
-export class ProxyCommandSocket extends Duplex {
+/**
+ * A Node Duplex over a child process's stdout (read) and stdin (write); its
+ * writes go out as DenoSocket's do (packets of one turn together, packets
+ * returned to their slabs once written: PacketDuplex in transport.ts).
+ */
+export class ProxyCommandSocket extends PacketDuplex {
   /** ssh2 checks this to know the socket is already connected. */
   readonly connecting = false;
   readonly command: string;
@@ -75,6 +79,13 @@ export class ProxyCommandSocket extends Duplex {
   #reading = false;
   /** Set once the output has closed: why the transport ends. */
   endReason?: ProxyCommandExit;
+  /** The command's stdin, written as a connection is (whole chunks). */
+  protected readonly out = {
+    write: async (bytes: Uint8Array): Promise<number> => {
+      await this.#writer.write(bytes);
+      return bytes.length;
+    },
+  };
 
   constructor(command: string, child: Deno.ChildProcess) {
     // Not destroyed by the end of both sides: the command's exit is destroyed
@@ -137,11 +148,13 @@ export class ProxyCommandSocket extends Duplex {
     clearTimeout(timer);
   }
 
-  override _write(chunk: Buffer, _enc: string, cb: (err?: Error | null) => void): void {
-    this.#writer.write(chunk).then(() => cb(), () => {
-      // The command is gone; its exit ends the stream (see #pull).
-      cb();
-    });
+  override _write(chunk: Buffer, enc: string, cb: (err?: Error | null) => void): void {
+    // A failed write means the command is gone; its exit ends the stream (see #pull).
+    super._write(chunk, enc, () => cb());
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    super._writev(chunks, () => cb());
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -44,8 +44,72 @@ const JOIN_UP_TO = 256 * 1024;
 /** A queue this large is bulk data: the socket keeps a JOIN_UP_TO buffer for it. */
 const BULK = 64 * 1024;
 
-export class DenoSocket extends Duplex {
+/**
+ * The write side of warren's SSH transports (DenoSocket here, the proxy
+ * command's socket in proxy_command.ts), over `out`:
+ *
+ * - the small packets ssh2 writes in one turn of the event loop go out in one
+ *   write: the first of a turn corks the stream, and a microtask uncorks it
+ *   once the synchronous work that produced them is done;
+ * - queued packets are written together (`_writev`), those that lie back to
+ *   back as one range, the rest copied into one join buffer;
+ * - each packet, once written, goes back to its sealer's slab or pool
+ *   (recyclePacket in lib/ssh/crypto/ciphers.ts).
+ */
+export abstract class PacketDuplex extends Duplex {
+  /** Where the bytes go. */
+  protected abstract readonly out: Pick<Deno.Conn, "write">;
+
+  // deno-lint-ignore no-explicit-any
+  override write(chunk: any, encoding?: any, cb?: any): boolean {
+    // A large packet needs no company: it goes at once (behind any small
+    // ones already waiting), so bulk data keeps flowing while the next
+    // packet is sealed.
+    if (!this.#corked && chunk.length < SMALL) {
+      this.#corked = true;
+      this.cork();
+      queueMicrotask(this.#uncork);
+    }
+    return super.write(chunk, encoding, cb);
+  }
+
+  #corked = false;
+  #uncork = () => {
+    this.#corked = false;
+    this.uncork();
+  };
+
+  override _write(chunk: Buffer, _enc: string, cb: (err?: Error | null) => void): void {
+    writeAll(this.out, chunk).then(() => {
+      recyclePacket(chunk);
+      cb();
+    }, (err) => cb(err));
+  }
+
+  #join?: Uint8Array;
+
+  override _writev(
+    chunks: { chunk: Buffer }[],
+    cb: (err?: Error | null) => void,
+  ): void {
+    // A handshake's or an idle connection's few small packets get a join
+    // buffer of their own size, if they need one; only a socket that moves
+    // bulk data keeps one of JOIN_UP_TO (a server with a thousand quiet
+    // clients holds none).
+    let total = 0;
+    for (const { chunk } of chunks) total += chunk.length;
+    const join = total >= BULK ? (this.#join ??= new Uint8Array(JOIN_UP_TO)) : total;
+    // Packets sealed one after another lie back to back (bulk ones in their
+    // sealer's slab, small ones in a shared pool: lib/ssh/crypto/ciphers.ts)
+    // and go out as one range, with no copy.
+    writeGathered(this.out, chunks.map((c) => c.chunk), join, recyclePacket)
+      .then(() => cb(), (err) => cb(err));
+  }
+}
+
+export class DenoSocket extends PacketDuplex {
   readonly conn: Deno.TcpConn;
+  protected readonly out: Deno.TcpConn;
   /** ssh2 checks this to know the socket is already connected. */
   readonly connecting = false;
   readonly remoteAddress: string;
@@ -86,6 +150,7 @@ export class DenoSocket extends Duplex {
   constructor(conn: Deno.TcpConn, initial?: Uint8Array) {
     super({ allowHalfOpen: false });
     this.conn = conn;
+    this.out = conn;
     if (initial && initial.length > 0) this.push(Buffer.from(initial));
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteAddress = addr.hostname;
@@ -167,56 +232,11 @@ export class DenoSocket extends Duplex {
     }
   }
 
-  /**
-   * The small packets ssh2 writes in one turn of the event loop go out in
-   * one system call: the first of a turn corks the stream, and a microtask
-   * uncorks it once the synchronous work that produced them is done.
-   */
+  /** Counts the packets ssh2 writes (see #adjusted), then writes as every PacketDuplex does. */
   // deno-lint-ignore no-explicit-any
   override write(chunk: any, encoding?: any, cb?: any): boolean {
     this.#writes++;
-    // A large packet needs no company: it goes at once (behind any small
-    // ones already waiting), so bulk data keeps flowing while the next
-    // packet is sealed.
-    if (!this.#corked && chunk.length < SMALL) {
-      this.#corked = true;
-      this.cork();
-      queueMicrotask(this.#uncork);
-    }
     return super.write(chunk, encoding, cb);
-  }
-
-  #corked = false;
-  #uncork = () => {
-    this.#corked = false;
-    this.uncork();
-  };
-
-  override _write(chunk: Buffer, _enc: string, cb: (err?: Error | null) => void): void {
-    writeAll(this.conn, chunk).then(() => {
-      recyclePacket(chunk);
-      cb();
-    }, (err) => cb(err));
-  }
-
-  #join?: Uint8Array;
-
-  override _writev(
-    chunks: { chunk: Buffer }[],
-    cb: (err?: Error | null) => void,
-  ): void {
-    // A handshake's or an idle connection's few small packets get a join
-    // buffer of their own size, if they need one; only a socket that moves
-    // bulk data keeps one of JOIN_UP_TO (a server with a thousand quiet
-    // clients holds none).
-    let total = 0;
-    for (const { chunk } of chunks) total += chunk.length;
-    const join = total >= BULK ? (this.#join ??= new Uint8Array(JOIN_UP_TO)) : total;
-    // Packets sealed one after another lie back to back (bulk ones in their
-    // sealer's slab, small ones in a shared pool: lib/ssh/crypto/ciphers.ts)
-    // and go out as one range, with no copy.
-    writeGathered(this.conn, chunks.map((c) => c.chunk), join, recyclePacket)
-      .then(() => cb(), (err) => cb(err));
   }
 
   override _final(cb: (err?: Error | null) => void): void {
