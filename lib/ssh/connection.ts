@@ -15,7 +15,7 @@ import { type AuthMethodName, type AuthPlan, planAuth } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
 import { ForwardedOpens } from "./forwarded_opens.ts";
 import { OfferRecorder } from "./negotiation.ts";
-import { DenoSocket } from "./transport.ts";
+import { DenoSocket, PacketDuplex, recycleOnWrite } from "./transport.ts";
 import { sendIgnore } from "./ignore.ts";
 import { measureRoundTrip } from "./window.ts";
 import { type ProxyDial, proxyFailure, proxyHandshake } from "./proxy_dial.ts";
@@ -464,6 +464,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     (opts.proxyCommand !== undefined
       ? startProxyCommand(opts.proxyCommand, label)
       : await openSocket(opts, label));
+  if (opts.sock !== undefined && !(opts.sock instanceof PacketDuplex)) recycleOnWrite(opts.sock);
   const client = new Client();
   // A window adjust from the server that nothing follows gets its ACK at once
   // (transport.ts, onQuietAfterAdjust).

@@ -107,6 +107,26 @@ export abstract class PacketDuplex extends Duplex {
   }
 }
 
+/**
+ * For a transport that is not a PacketDuplex (a jump host's channel, over
+ * which the next hop's SSH connection runs): each packet goes back to its
+ * sealer's slab once the stream has taken it (its write's callback), as a
+ * PacketDuplex hands it back once written. Without this each slab carried
+ * its packets once and was left to the garbage collector: a third more CPU
+ * per GiB uploaded through a jump host.
+ */
+export function recycleOnWrite(stream: Duplex): void {
+  const write = stream.write.bind(stream);
+  // deno-lint-ignore no-explicit-any
+  stream.write = ((chunk: any, encoding?: any, cb?: any) => {
+    if (typeof encoding === "function") [cb, encoding] = [encoding, undefined];
+    return write(chunk, encoding, (err?: Error | null) => {
+      recyclePacket(chunk);
+      cb?.(err);
+    });
+  }) as typeof stream.write;
+}
+
 export class DenoSocket extends PacketDuplex {
   readonly conn: Deno.TcpConn;
   protected readonly out: Deno.TcpConn;

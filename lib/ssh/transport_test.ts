@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DenoSocket } from "./transport.ts";
+import type { Duplex } from "node:stream";
+import { DenoSocket, recycleOnWrite } from "./transport.ts";
 import { readExactly } from "../../tests/_harness/local_servers.ts";
 
 /** A connected loopback pair, the client side wrapped in a DenoSocket whose writes are counted. */
@@ -112,4 +113,45 @@ Deno.test("end() sends what was written in the same turn, then half-closes", asy
     sock.destroy();
     server.close();
   }
+});
+
+Deno.test("recycleOnWrite: packets a plain stream has taken go back to their slab, which later packets reuse", async () => {
+  const { Writable } = await import("node:stream");
+  const { createSealer } = await import("./crypto/ciphers.ts");
+  const { loadBuiltin } = await import("./crypto/builtin.ts");
+  const sealerFor = async (stream: InstanceType<typeof Writable>) =>
+    createSealer({
+      outbound: {
+        onWrite: (d: Uint8Array) => void stream.write(d),
+        cipherInfo: { sslName: "aes-128-gcm" },
+        cipherKey: new Uint8Array(16),
+        cipherIV: new Uint8Array(12),
+        seqno: 0,
+      },
+    }, await loadBuiltin());
+  /** The slabs (ArrayBuffers) 32 batches of seven 32 KiB packets are sealed into. */
+  const slabsUsed = async (recycled: boolean) => {
+    // Takes each packet at once, as a jump host's channel does with window to spare.
+    const stream = new Writable({ write: (_chunk, _enc, cb) => cb() });
+    if (recycled) recycleOnWrite(stream as unknown as Duplex);
+    const sealer = await sealerFor(stream);
+    const slabs = new Set<ArrayBufferLike>();
+    for (let batch = 0; batch < 32; batch++) {
+      for (let i = 0; i < 7; i++) {
+        const packet = sealer.allocPacket(32 * 1024);
+        slabs.add(packet.buffer);
+        sealer.encrypt(packet);
+      }
+      // The stream's callbacks come on a later tick.
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    sealer.free();
+    stream.destroy();
+    return slabs.size;
+  };
+  // Without it every batch needs a fresh slab; with it a few go round (the
+  // pool keeps up to 16, shared with the rest of the process).
+  assert.equal(await slabsUsed(false), 32);
+  const withRecycling = await slabsUsed(true);
+  assert.ok(withRecycling <= 4, `${withRecycling} slabs`);
 });
