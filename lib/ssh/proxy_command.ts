@@ -63,9 +63,11 @@ export class ProxyCommandExit extends Error {
 }
 
 /**
- * A Node Duplex over a child process's stdout (read) and stdin (write); its
- * writes go out as DenoSocket's do (packets of one turn together, packets
- * returned to their slabs once written: PacketDuplex in transport.ts).
+ * A Node Duplex over a child process's stdout (read) and stdin (write),
+ * read and written as DenoSocket is (PacketDuplex in transport.ts: the
+ * output read into one buffer that ssh2 parses in place and a tunnel's data
+ * is decrypted from straight into its buffers; a turn's packets written
+ * together and returned to their slabs once written).
  */
 export class ProxyCommandSocket extends PacketDuplex {
   /** ssh2 checks this to know the socket is already connected. */
@@ -76,7 +78,8 @@ export class ProxyCommandSocket extends PacketDuplex {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #status?: Deno.CommandStatus;
   #exited: Promise<Deno.CommandStatus>;
-  #reading = false;
+  /** The rest of the last chunk the command wrote, when it did not fit the read. */
+  #rest?: Uint8Array;
   /** Set once the output has closed: why the transport ends. */
   endReason?: ProxyCommandExit;
   /** The command's stdin, written as a connection is (whole chunks). */
@@ -108,37 +111,38 @@ export class ProxyCommandSocket extends PacketDuplex {
     return this;
   }
 
-  override _read(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    this.#pull();
-  }
-
-  async #pull(): Promise<void> {
-    for (;;) {
+  /** The command's output, as much as fits in `buf`; null once it is over. */
+  protected async readInto(buf: Uint8Array): Promise<number | null> {
+    let chunk = this.#rest;
+    this.#rest = undefined;
+    if (chunk === undefined) {
       let r: ReadableStreamReadResult<Uint8Array>;
       try {
         r = await this.#reader.read();
       } catch {
-        r = { done: true, value: undefined };
+        return null;
       }
-      if (this.destroyed) return;
-      if (r.done) {
-        // The output is over: the command has ended, or is about to. Once
-        // the reader has every byte before it ('end'), the exit is the error.
-        await this.#settle();
-        if (this.destroyed) return;
-        const exit = new ProxyCommandExit(this.command, this.#status);
-        this.endReason = exit;
-        this.once("end", () => this.destroy(exit));
-        this.push(null);
-        return;
-      }
-      if (!this.push(Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength))) {
-        this.#reading = false;
-        return;
-      }
+      if (r.done) return null;
+      chunk = r.value;
     }
+    const n = Math.min(chunk.length, buf.length);
+    buf.set(n === chunk.length ? chunk : chunk.subarray(0, n));
+    if (n < chunk.length) this.#rest = chunk.subarray(n);
+    return n;
+  }
+
+  /**
+   * The output is over: the command has ended, or is about to. Once the
+   * reader has every byte before it ('end'), the exit is the error.
+   */
+  protected override inputEnded(): void {
+    this.#settle().then(() => {
+      if (this.destroyed) return;
+      const exit = new ProxyCommandExit(this.command, this.#status);
+      this.endReason = exit;
+      this.once("end", () => this.destroy(exit));
+      this.push(null);
+    });
   }
 
   /** Wait (briefly) for the exit status after the output closed. */

@@ -45,8 +45,12 @@ const JOIN_UP_TO = 256 * 1024;
 const BULK = 64 * 1024;
 
 /**
- * The write side of warren's SSH transports (DenoSocket here, the proxy
- * command's socket in proxy_command.ts), over `out`:
+ * What warren's SSH transports (DenoSocket here, the proxy command's socket
+ * in proxy_command.ts) share. Reading (`readInto`): a buffer of MIN_READ,
+ * doubling while reads fill it, handed to ssh2 without a copy and lent to
+ * the packet opener with the channels' sinks (lib/net/read_lease.ts), read
+ * into again if every packet's consumer copied what it needed. Writing, over
+ * `out`:
  *
  * - the small packets ssh2 writes in one turn of the event loop go out in one
  *   write: the first of a turn corks the stream, and a microtask uncorks it
@@ -59,6 +63,85 @@ const BULK = 64 * 1024;
 export abstract class PacketDuplex extends Duplex {
   /** Where the bytes go. */
   protected abstract readonly out: Pick<Deno.Conn, "write">;
+
+  #reading = false;
+  #buf = new Uint8Array(MIN_READ);
+  /** Where channel data may be decrypted to, by local channel id (attachSink). */
+  readonly sinks = new Map<number, DataSink>();
+  readonly #sinkFor = (recipient: number) => this.sinks.get(recipient);
+
+  /** Read into `buf` as a connection does: the bytes read, or null at the end of the input. */
+  protected abstract readInto(buf: Uint8Array): Promise<number | null>;
+
+  /** The input has ended (every byte before it pushed): the stream's end. */
+  protected inputEnded(): void {
+    this.push(null);
+  }
+
+  /** Who hears of the window adjusts in a read while ssh2 parses it, if anyone. */
+  protected adjustListener(): (() => void) | undefined {
+    return undefined;
+  }
+
+  override _read(): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    this.#pull();
+  }
+
+  async #pull(): Promise<void> {
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await this.readInto(this.#buf);
+      } catch (err) {
+        this.#reading = false;
+        if (!this.destroyed) this.destroy(err as Error);
+        return;
+      }
+      if (this.destroyed) return;
+      if (n === null) {
+        this.#reading = false;
+        this.inputEnded();
+        return;
+      }
+      const size = nextReadSize(n, this.#buf.length, MIN_READ, MAX_READ);
+      let more: boolean;
+      if (n < COPY_BELOW) {
+        more = this.#parse(copyBytes(this.#buf.subarray(0, n)));
+        if (size !== this.#buf.length) this.#buf = new Uint8Array(size);
+      } else {
+        // Lent through the parse: read into again if every packet in it was
+        // opened and copied by its consumer while it was handled.
+        lend(this.#buf.buffer, this.sinks.size > 0 ? this.#sinkFor : undefined);
+        let reuse = false;
+        try {
+          more = this.#parse(Buffer.from(this.#buf.buffer, 0, n));
+        } finally {
+          reuse = reusable() && this.readableLength === 0;
+        }
+        if (!reuse || size !== this.#buf.length) this.#buf = new Uint8Array(size);
+      }
+      if (!more) {
+        this.#reading = false;
+        return;
+      }
+    }
+  }
+
+  /**
+   * Hand a read to ssh2, which parses it before push() returns; the window
+   * adjusts among its packets are heard by adjustListener() meanwhile.
+   */
+  #parse(chunk: Buffer): boolean {
+    const listener = this.adjustListener();
+    if (listener) setWindowAdjustListener(listener);
+    try {
+      return this.push(chunk);
+    } finally {
+      setWindowAdjustListener(undefined);
+    }
+  }
 
   // deno-lint-ignore no-explicit-any
   override write(chunk: any, encoding?: any, cb?: any): boolean {
@@ -136,12 +219,6 @@ export class DenoSocket extends PacketDuplex {
   readonly remotePort: number;
   /** As node:net says it ("IPv4" or "IPv6"); ssh2's server passes it on. */
   readonly remoteFamily: string;
-  #reading = false;
-  #buf = new Uint8Array(MIN_READ);
-  /** Where channel data may be decrypted to, by local channel id (attachSink). */
-  readonly sinks = new Map<number, DataSink>();
-  readonly #sinkFor = (recipient: number) => this.sinks.get(recipient);
-
   /**
    * Called when the peer sent a window adjust and nothing went out on this
    * socket in the turn of the event loop after it (connection.ts answers with
@@ -193,70 +270,19 @@ export class DenoSocket extends PacketDuplex {
     return this;
   }
 
-  override _read(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    this.#pull();
-  }
-
-  async #pull(): Promise<void> {
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await this.conn.read(this.#buf);
-      } catch (err) {
-        this.#reading = false;
-        if (!this.destroyed) this.destroy(err as Error);
-        return;
-      }
-      if (this.destroyed) return;
-      if (n === null) {
-        this.#reading = false;
-        this.push(null);
-        return;
-      }
-      const size = nextReadSize(n, this.#buf.length, MIN_READ, MAX_READ);
-      let more: boolean;
-      if (n < COPY_BELOW) {
-        more = this.#parse(copyBytes(this.#buf.subarray(0, n)));
-        if (size !== this.#buf.length) this.#buf = new Uint8Array(size);
-      } else {
-        // Lent through the parse: read into again if every packet in it was
-        // opened and copied by its consumer while it was handled.
-        lend(this.#buf.buffer, this.sinks.size > 0 ? this.#sinkFor : undefined);
-        let reuse = false;
-        try {
-          more = this.#parse(Buffer.from(this.#buf.buffer, 0, n));
-        } finally {
-          reuse = reusable() && this.readableLength === 0;
-        }
-        if (!reuse || size !== this.#buf.length) this.#buf = new Uint8Array(size);
-      }
-      if (!more) {
-        this.#reading = false;
-        return;
-      }
-    }
-  }
-
-  /**
-   * Hand a read to ssh2, which parses it before push() returns; the window
-   * adjusts among its packets are heard by `#adjusted` meanwhile.
-   */
-  #parse(chunk: Buffer): boolean {
-    if (this.onQuietAfterAdjust) setWindowAdjustListener(this.#adjusted);
-    try {
-      return this.push(chunk);
-    } finally {
-      setWindowAdjustListener(undefined);
-    }
-  }
-
   /** Counts the packets ssh2 writes (see #adjusted), then writes as every PacketDuplex does. */
   // deno-lint-ignore no-explicit-any
   override write(chunk: any, encoding?: any, cb?: any): boolean {
     this.#writes++;
     return super.write(chunk, encoding, cb);
+  }
+
+  protected readInto(buf: Uint8Array): Promise<number | null> {
+    return this.conn.read(buf);
+  }
+
+  protected override adjustListener(): (() => void) | undefined {
+    return this.onQuietAfterAdjust ? this.#adjusted : undefined;
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -345,7 +371,7 @@ export function attachSink(channel: object, sink: DataSink): (() => void) | unde
   const protocol = client?._protocol;
   const channels = client?._chanMgr;
   if (
-    !(sock instanceof DenoSocket) || id === undefined || protocol === undefined ||
+    !(sock instanceof PacketDuplex) || id === undefined || protocol === undefined ||
     channels === undefined || !receivesPlain(protocol)
   ) {
     return undefined;
