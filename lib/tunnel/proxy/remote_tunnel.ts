@@ -28,8 +28,7 @@ import { ConnectionSet, logClosed } from "../connections.ts";
 import { pump } from "../pump.ts";
 import { dial, logRemoteListening, remoteBindAddress, type RemoteForwarder } from "../remote.ts";
 import type { Activity, Tunnel } from "../types.ts";
-import { handshake } from "./handshake.ts";
-import { HANDSHAKE_TIMEOUT_MS, linger, type ProxyOptions } from "./tunnel.ts";
+import { HANDSHAKE_TIMEOUT_MS, linger, type ProxyOptions, timedHandshake } from "./tunnel.ts";
 
 const log = logger("tunnel");
 
@@ -105,34 +104,18 @@ export class RemoteProxyTunnel implements Tunnel {
   async #serve(conn: ChannelConn, details: TcpConnectionDetails): Promise<void> {
     const started = performance.now();
     const from = `${hostPort(details.srcIP, details.srcPort)} (on the server)`;
-    let timedOut = false;
-    const done = this.#deadlines.add(() => {
-      timedOut = true;
-      conn.close();
-    });
-    const result = await handshake(conn, {
+    const result = await timedHandshake(conn, {
       credentials: this.#options.credentials,
       bound: { host: details.destIP, port: details.destPort },
-    }).finally(done);
-    if (!result.ok) {
-      if (timedOut) result.message = `no complete request within ${this.#handshakeMs / 1000} s`;
-      const line = "{from}: proxy request failed: {why}";
-      const props = { from, why: result.message };
-      if (result.quiet) log.debug(line, props);
-      else {
-        // Authentication failures (a handful of messages) are told apart; the rest is one kind.
-        this.#gate.log(
-          log,
-          "warn",
-          result.auth ? `auth: ${result.message}` : "handshake",
-          details.srcIP,
-          "failed proxy requests",
-          line,
-          props,
-        );
-      }
-      return await linger(conn);
-    }
+    }, {
+      deadlines: this.#deadlines,
+      ms: this.#handshakeMs,
+      close: () => conn.close(),
+      from,
+      source: details.srcIP,
+      gate: this.#gate,
+    });
+    if (!result.ok) return await linger(conn);
     const req = result.request;
     const route = matchRoute(this.#options.routes ?? [], req.host, req.port);
     const rule = route && (route.label ?? `--route ${route.text}`);

@@ -23,7 +23,12 @@ import { classifyOpenFailure, OPEN_CONNECT_FAILED } from "../../protocols/open_f
 import { DenoSocket } from "../../ssh/transport.ts";
 import { bindAddresses, isLoopback, listenAll } from "../listen.ts";
 import type { ProxyCredentials } from "./auth.ts";
-import { handshake, type HandshakeResult } from "./handshake.ts";
+import {
+  handshake,
+  type HandshakeOptions,
+  type HandshakeResult,
+  type ProxyClientConn,
+} from "./handshake.ts";
 import { pump } from "../pump.ts";
 import { closeQuietly, writeAll } from "../../net/io.ts";
 import { Deadlines } from "../../net/deadlines.ts";
@@ -197,42 +202,19 @@ export class ProxyTunnel implements Tunnel {
    * (the client sent something that could not be served, or too slowly), or
    * a debug line when it sent nothing at all.
    */
-  async #handshake(
-    conn: Deno.TcpConn,
-    local: Deno.NetAddr,
-    from: string,
-  ): Promise<HandshakeResult> {
-    let timedOut = false;
-    const done = this.#deadlines.add(() => {
-      timedOut = true;
-      closeQuietly(conn);
-    });
-    const result = await handshake(conn, {
+  #handshake(conn: Deno.TcpConn, local: Deno.NetAddr, from: string): Promise<HandshakeResult> {
+    return timedHandshake(conn, {
       credentials: this.#options.credentials,
       bound: { host: local.hostname, port: local.port },
       pac: (host) => this.pac(pacProxyAddress(host, hostPort(local.hostname, local.port))),
-    }).finally(done);
-    if (!result.ok && result.served) {
-      log.debug("{from}: {what}", { from, what: result.message });
-    } else if (!result.ok) {
-      if (timedOut) result.message = `no complete request within ${this.#handshakeMs / 1000} s`;
-      const line = "{from}: proxy request failed: {why}";
-      const props = { from, why: result.message };
-      if (result.quiet) log.debug(line, props);
-      else {
-        // Authentication failures (a handful of messages) are told apart; the rest is one kind.
-        this.#gate.log(
-          log,
-          "warn",
-          result.auth ? `auth: ${result.message}` : "handshake",
-          conn.remoteAddr.hostname,
-          "failed proxy requests",
-          line,
-          props,
-        );
-      }
-    }
-    return result;
+    }, {
+      deadlines: this.#deadlines,
+      ms: this.#handshakeMs,
+      close: () => closeQuietly(conn),
+      from,
+      source: (conn.remoteAddr as Deno.NetAddr).hostname,
+      gate: this.#gate,
+    });
   }
 
   /** The PAC file for this proxy's routes, naming `proxy` (host:port) as the proxy. */
@@ -257,6 +239,55 @@ export function reasonOf(err: unknown): number | undefined {
     cur = cur.cause;
   }
   return undefined;
+}
+
+/**
+ * A proxy client's handshake under its deadline (closed at `ms` by
+ * `deadlines`: `close`), for the local and the reverse proxy tunnel. A
+ * failure gets one log line: a warning (the client sent something that
+ * could not be served, or too slowly), gated per client address (`source`),
+ * or a debug line when it sent nothing at all or was served (a PAC file).
+ */
+export async function timedHandshake(
+  conn: ProxyClientConn,
+  options: HandshakeOptions,
+  guard: {
+    deadlines: Deadlines;
+    ms: number;
+    close: () => void;
+    from: string;
+    source: string;
+    gate: LogGate;
+  },
+): Promise<HandshakeResult> {
+  let timedOut = false;
+  const done = guard.deadlines.add(() => {
+    timedOut = true;
+    guard.close();
+  });
+  const result = await handshake(conn, options).finally(done);
+  const from = guard.from;
+  if (!result.ok && result.served) {
+    log.debug("{from}: {what}", { from, what: result.message });
+  } else if (!result.ok) {
+    if (timedOut) result.message = `no complete request within ${guard.ms / 1000} s`;
+    const line = "{from}: proxy request failed: {why}";
+    const props = { from, why: result.message };
+    if (result.quiet) log.debug(line, props);
+    else {
+      // Authentication failures (a handful of messages) are told apart; the rest is one kind.
+      guard.gate.log(
+        log,
+        "warn",
+        result.auth ? `auth: ${result.message}` : "handshake",
+        guard.source,
+        "failed proxy requests",
+        line,
+        props,
+      );
+    }
+  }
+  return result;
 }
 
 /**
