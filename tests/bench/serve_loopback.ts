@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { startBenchSshd } from "./sshd.ts";
 import { closeAllProcs, startBenchServe, startServers, startTunnel, type Tool } from "./tunnels.ts";
 import { bulk, latency } from "./measure.ts";
+import { median } from "./report.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -71,15 +72,13 @@ try {
   await closeAllProcs();
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const metrics = Object.keys(Object.values(rows)[0][0]);
 const labels = cases.map((c) => c.label);
 const fmt = (v: number) => v >= 100 ? v.toFixed(0) : v.toFixed(2);
 console.log(`| metric (median of ${runs}) | ${labels.join(" | ")} |`);
 console.log(`| --- | ${labels.map(() => "---:").join(" | ")} |`);
 for (const m of metrics) {
-  console.log(`| ${m} | ${labels.map((l) => fmt(median(rows[l].map((r) => r[m])))).join(" | ")} |`);
+  console.log(
+    `| ${m} | ${labels.map((l) => fmt(median(rows[l].map((r) => r[m]))!)).join(" | ")} |`,
+  );
 }
