@@ -30,6 +30,7 @@ import {
   type ServerUnderTest,
   startClientTunnels,
   TUNNEL_KINDS,
+  type TunnelKind,
 } from "./_harness/halfclose_rig.ts";
 import { skipWhen, unsupportedBy } from "./_harness/skip.ts";
 import { serveTestsSkipReason, startServe } from "./_harness/serve.ts";
@@ -48,9 +49,16 @@ async function clientMatrix(
   server: ServerUnderTest,
   env: Record<string, string> = {},
   clientNetns?: NetnsHost,
+  via: { args: string[]; kinds: readonly TunnelKind[] } = { args: [], kinds: TUNNEL_KINDS },
 ): Promise<void> {
-  await using tunnels = await startClientTunnels(server, { bytes: BYTES, env, clientNetns });
-  for (const kind of TUNNEL_KINDS) {
+  await using tunnels = await startClientTunnels(server, {
+    bytes: BYTES,
+    env,
+    clientNetns,
+    args: via.args,
+    kinds: via.kinds,
+  });
+  for (const kind of via.kinds) {
     for (const order of ORDERS) {
       await t.step(`${kind} ${order}`, () => tunnels.exchange(kind, order));
     }
@@ -72,6 +80,40 @@ for (const window of FULL ? ["64K", "256K", "", "8M"] : ["64K", ""]) {
     const target = { ...server, host: "127.0.0.1", user: "tester", netns };
     await clientMatrix(t, target, {}, netns);
   });
+}
+
+// --- the SSH connection over a command's pipe and over a jump host's channel ------
+// Its transport is then not a socket: the proxy command's socket
+// (lib/ssh/proxy_command.ts) or the hop's channel, whose packets go back to
+// their slabs once taken (recycleOnWrite in lib/ssh/transport.ts). A jump
+// through the server to itself puts the inner connection in a channel of the
+// outer one, under the same small or large window.
+const NC = "/usr/bin/nc";
+const noNc = (() => {
+  try {
+    return Deno.statSync(NC).isFile ? undefined : `${NC} not found`;
+  } catch {
+    return `${NC} not found (Debian: netcat-openbsd)`;
+  }
+})();
+for (const window of FULL ? ["64K", "", "8M"] : ["64K", ""]) {
+  const shown = window || "2M (default)";
+  for (
+    const [via, args] of [
+      ["a ProxyCommand (nc)", () => ["-o", "ProxyCommand=nc %h %p"]],
+      ["a jump host", (s: ServerUnderTest) => ["-J", `${s.user}@${s.host}#${s.port}`]],
+    ] as const
+  ) {
+    Deno.test({
+      name: `half-close: warren client to the ssh2 server through ${via}, window ${shown}`,
+      ignore: skipWhen(`half-close through ${via}`, via.startsWith("a Proxy") ? noNc : undefined),
+    }, async (t) => {
+      await using netns = noNetns ? undefined : await createNetnsHost();
+      await using server = await startTestServerProcess({ window, netns });
+      const target = { ...server, host: "127.0.0.1", user: "tester", netns };
+      await clientMatrix(t, target, {}, netns, { args: [...args(target)], kinds: ["-L", "-R"] });
+    });
+  }
 }
 
 // --- warren serve: direct-tcpip (-L) and tcpip-forward (-R) ------------------------
